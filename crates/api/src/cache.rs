@@ -1,0 +1,103 @@
+//! A small time-bounded cache of what `/index` needs to know about a collection (that it
+//! exists, and its access services), so a granule lookup costs one query, not two.
+//!
+//! Only existing collections are cached; entries live [`CollectionCache::ttl`] and are
+//! replaced after a refresh. When the cache is full it is emptied (simple and bounded).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use threddex_store::{AccessService, Collection};
+
+/// What `/index` keeps of a collection.
+#[derive(Debug, PartialEq)]
+pub(crate) struct CollectionInfo {
+    /// Access services of its granules.
+    pub services: Vec<AccessService>,
+}
+
+impl From<&Collection> for CollectionInfo {
+    fn from(c: &Collection) -> Self {
+        Self {
+            services: c.info.services.clone(),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct CollectionCache {
+    ttl: Duration,
+    capacity: usize,
+    entries: Mutex<HashMap<String, (Instant, Arc<CollectionInfo>)>>,
+}
+
+impl CollectionCache {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The cached entry of `id`, if fresh.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<CollectionInfo>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, info)| Arc::clone(info))
+    }
+
+    /// Remember `info` for `id`.
+    pub(crate) fn put(&self, id: &str, info: CollectionInfo) -> Arc<CollectionInfo> {
+        let info = Arc::new(info);
+        if self.ttl.is_zero() || self.capacity == 0 {
+            return info;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity && !entries.contains_key(id) {
+            entries.clear();
+        }
+        entries.insert(id.to_owned(), (Instant::now(), Arc::clone(&info)));
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(n: usize) -> CollectionInfo {
+        CollectionInfo {
+            services: (0..n)
+                .map(|i| AccessService {
+                    name: format!("s{i}"),
+                    service_type: "OpenDAP".into(),
+                    base: "b".into(),
+                    suffix: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bounded_and_expiring() {
+        let c = CollectionCache::new(Duration::from_secs(60), 2);
+        c.put("a", info(1));
+        c.put("b", info(2));
+        assert_eq!(c.get("b").unwrap().services.len(), 2);
+        c.put("b", info(3));
+        assert!(c.get("a").is_some(), "replacing an entry does not evict");
+        c.put("c", info(0));
+        assert!(c.get("a").is_none() && c.get("c").is_some());
+        let off = CollectionCache::new(Duration::ZERO, 10);
+        off.put("a", info(1));
+        assert!(off.get("a").is_none());
+    }
+}

@@ -1,0 +1,142 @@
+//! The error type of the API and its JSON rendering.
+//!
+//! Every error a client can cause is a 4xx with a JSON body
+//! `{"error": {"parameter": "end", "message": "…"}}`; only failures of the store (or of the
+//! server itself) are 5xx, with a generic body (the detail goes to the log once).
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use threddex_store::StoreError;
+
+/// Why a request could not be answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// A query parameter (or the query string itself) is unacceptable: HTTP 400.
+    #[error("invalid parameter {parameter}: {message}")]
+    BadParameter {
+        /// The offending parameter (`"query"` for the query string as a whole).
+        parameter: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The thing asked for does not exist: HTTP 404.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The representation asked for cannot be produced: HTTP 406.
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    /// A feature that is not available in this build or configuration: HTTP 501.
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
+    /// The database is unreachable or failed: HTTP 503 for readiness, 500 elsewhere.
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    /// Anything else that is the server's fault: HTTP 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 naming `parameter`.
+    pub fn bad(parameter: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadParameter {
+            parameter: parameter.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            Self::Store(StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The body of an error response.
+#[derive(Debug, Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorDetail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<&'a str>,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let generic;
+        let (parameter, message): (Option<&str>, &str) = match &self {
+            Self::BadParameter { parameter, message } => (Some(parameter), message),
+            Self::NotFound(m) | Self::NotAcceptable(m) | Self::NotImplemented(m) => (None, m),
+            Self::Store(StoreError::NotFound(m)) => (None, m),
+            Self::Store(StoreError::Invalid(m)) => (Some("query"), m),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "store failure while answering a request");
+                generic = "internal error: the index could not be read".to_owned();
+                (None, &generic)
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal failure while answering a request");
+                generic = "internal error".to_owned();
+                (None, &generic)
+            }
+        };
+        json_response(
+            status,
+            &ErrorBody {
+                error: ErrorDetail { parameter, message },
+            },
+        )
+    }
+}
+
+/// Serialize `value` as a JSON response with `status`.
+pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"error":{"message":"internal error"}}"#,
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        assert_eq!(ApiError::bad("end", "x").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            ApiError::NotFound("c".into()).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::Store(StoreError::Backend("boom".into())).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            ApiError::Store(StoreError::Invalid("bad".into())).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

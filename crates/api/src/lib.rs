@@ -1,0 +1,254 @@
+//! The HTTP API of threddex.
+//!
+//! Endpoints (all `GET`; described in `/openapi.json`):
+//!
+//! | path | what |
+//! |---|---|
+//! | `/collections` | search collections: `q` (full text), `bbox`, `start`, `end`, `limit`, `cursor` |
+//! | `/collections/{id}` | one collection as JSON, or its ISO 19139 record (`Accept: application/xml` or `?f=iso`) |
+//! | `/index` | granules of a collection overlapping `[start, end)`, refreshed on demand: `collection`, `start`, `end`, `limit`, `cursor`, `format=json\|csv` |
+//! | `/healthz` | liveness (`ok`) |
+//! | `/readyz` | readiness: the database answers |
+//! | `/metrics` | Prometheus text format |
+//! | `/openapi.json` | the OpenAPI 3.1 description |
+//!
+//! Bad input is a 400 with `{"error": {"parameter": …, "message": …}}`, an unknown collection
+//! a 404; store failures are 500 with a generic body. For CSV answers of `/index`, the next
+//! page is given in the `X-Next-Cursor` header and as a `Link: <…>; rel="next"` header, and
+//! the refresh status in `X-Refreshed`, `X-Stale` and `X-Indexed-Through`.
+//!
+//! Build an [`AppState`] with [`AppState::new`], then [`router`] (for tests or embedding) or
+//! [`serve`] (listener + graceful shutdown).
+
+#![forbid(unsafe_code)]
+
+mod cache;
+pub mod error;
+mod metrics;
+pub mod params;
+pub mod query;
+pub mod refresh;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get};
+use metrics_exporter_prometheus::PrometheusHandle;
+use threddex_store::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use crate::error::ApiError;
+pub use crate::metrics::install_metrics;
+pub use crate::params::Params;
+pub use crate::query::{CollectionSearch, GranuleSearch, IndexFormat, PageLimits};
+pub use crate::refresh::{
+    Freshness, RefreshCoordinator, RefreshError, RefreshOutcome, RefreshReport, Refresher,
+};
+
+/// Settings of the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Public base URL for absolute links (e.g. `https://example.org/threddex`); when None,
+    /// links are built from the request's `Host` header (or left relative).
+    pub public_url: Option<String>,
+    /// How long an `/index` request waits for a refresh before answering from the index.
+    pub refresh_deadline: Duration,
+    /// A collection is refreshed at most once per this interval.
+    pub min_refresh_interval: Duration,
+    /// Hard limit on one background refresh.
+    pub max_refresh_duration: Duration,
+    /// Largest `/index` page.
+    pub max_limit: u32,
+    /// `/index` page size when none is asked.
+    pub default_limit: u32,
+    /// Largest `/collections` page.
+    pub max_collections_limit: u32,
+    /// `/collections` page size when none is asked.
+    pub default_collections_limit: u32,
+    /// Whole-request timeout (answers 503 past it).
+    pub request_timeout: Duration,
+    /// How long `/index` may reuse a collection's access services without reading the
+    /// collection again (zero: read it on every request).
+    pub collection_cache_ttl: Duration,
+    /// How long the refresh coordinator may reuse a collection's [`Freshness`] (zero: ask the
+    /// [`Refresher`] on every `/index` request).
+    pub freshness_cache_ttl: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            refresh_deadline: Duration::from_secs(3),
+            min_refresh_interval: Duration::from_secs(60),
+            max_refresh_duration: Duration::from_secs(300),
+            max_limit: 10_000,
+            default_limit: 1_000,
+            max_collections_limit: 1_000,
+            default_collections_limit: 100,
+            request_timeout: Duration::from_secs(30),
+            collection_cache_ttl: Duration::from_secs(30),
+            freshness_cache_ttl: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Most collections whose access services `/index` keeps in memory.
+const COLLECTION_CACHE_CAPACITY: usize = 100_000;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The index.
+    pub store: Arc<dyn Store>,
+    /// Settings.
+    pub config: ApiConfig,
+    refresher: Option<Arc<dyn Refresher>>,
+    coordinator: Option<RefreshCoordinator>,
+    metrics: PrometheusHandle,
+    collection_cache: Arc<cache::CollectionCache>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("backend", &self.store.backend())
+            .field("config", &self.config)
+            .field("refresh", &self.coordinator)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `store`; with a `refresher`, `/index` refreshes on demand. Installs the
+    /// metrics recorder (see [`install_metrics`]).
+    pub fn new(
+        store: Arc<dyn Store>,
+        refresher: Option<Arc<dyn Refresher>>,
+        config: ApiConfig,
+    ) -> Self {
+        let coordinator = refresher.as_ref().map(|r| {
+            RefreshCoordinator::new(
+                Arc::clone(r),
+                config.refresh_deadline,
+                config.min_refresh_interval,
+                config.max_refresh_duration,
+            )
+            .with_freshness_cache(config.freshness_cache_ttl)
+        });
+        let collection_cache = Arc::new(cache::CollectionCache::new(
+            config.collection_cache_ttl,
+            COLLECTION_CACHE_CAPACITY,
+        ));
+        Self {
+            store,
+            config,
+            refresher,
+            coordinator,
+            metrics: install_metrics(),
+            collection_cache,
+        }
+    }
+
+    /// The refresher, if refresh on demand is enabled.
+    pub fn refresher(&self) -> Option<&Arc<dyn Refresher>> {
+        self.refresher.as_ref()
+    }
+
+    /// The refresh coordinator, if refresh on demand is enabled.
+    pub fn refresh_coordinator(&self) -> Option<&RefreshCoordinator> {
+        self.coordinator.as_ref()
+    }
+
+    /// The Prometheus handle rendering `/metrics`.
+    pub fn metrics_handle(&self) -> &PrometheusHandle {
+        &self.metrics
+    }
+
+    pub(crate) fn granule_limits(&self) -> PageLimits {
+        PageLimits {
+            default: self.config.default_limit,
+            max: self.config.max_limit,
+        }
+    }
+
+    pub(crate) fn collection_limits(&self) -> PageLimits {
+        PageLimits {
+            default: self.config.default_collections_limit,
+            max: self.config.max_collections_limit,
+        }
+    }
+}
+
+/// The routes, as (axum path, handler): the single list both [`router`] and
+/// [`route_paths`] read.
+fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/collections", get(routes::collections::list)),
+        ("/collections/{*id}", get(routes::collections::one)),
+        ("/index", get(routes::index::index)),
+        ("/healthz", get(routes::health::healthz)),
+        ("/readyz", get(routes::health::readyz)),
+        ("/metrics", get(routes::health::metrics)),
+        ("/openapi.json", get(routes::openapi::openapi)),
+    ]
+}
+
+/// The route templates the router serves (axum syntax, e.g. `/collections/{*id}`).
+pub fn route_paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(p, _)| p).collect()
+}
+
+/// The API as an axum router.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for (path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .fallback(routes::fallback)
+        .layer(RequestBodyLimitLayer::new(16 * 1024))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.config.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serve the API on `listener` until `shutdown` completes, then finish in-flight requests and
+/// return.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = state.metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "API listening");
+    }
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    result
+}
+
+/// The OpenAPI 3.1 document served at `/openapi.json`.
+pub fn openapi_json() -> &'static str {
+    routes::openapi::OPENAPI_JSON
+}

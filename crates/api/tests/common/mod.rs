@@ -1,0 +1,329 @@
+//! Shared fixture: an in-memory SQLite store with two collections.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use threddex_api::{ApiConfig, AppState, Refresher, router};
+use threddex_store::{AccessService, BBox, Batch, CollectionUpsert, Granule, NewSource, Store};
+use threddex_store_postgres::PostgresStore;
+use threddex_store_sqlite::SqliteStore;
+use tower::ServiceExt;
+
+/// The collection with daily granules (its ID has '/' and ':').
+pub const DAILY: &str = "test:sst/daily";
+/// A second, small collection.
+pub const OTHER: &str = "test:wind/hourly";
+/// Daily granules in `DAILY` (Jan 1..=30, 2024) plus the long one and the odd one.
+pub const DAILY_COUNT: usize = 32;
+
+pub fn day(d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, d, 0, 0, 0).unwrap()
+}
+
+pub fn services() -> Vec<AccessService> {
+    vec![
+        AccessService {
+            name: "all".into(),
+            service_type: "Compound".into(),
+            base: String::new(),
+            suffix: String::new(),
+        },
+        AccessService {
+            name: "odap".into(),
+            service_type: "OpenDAP".into(),
+            base: "http://127.0.0.1:9/thredds/dodsC/".into(),
+            suffix: String::new(),
+        },
+        AccessService {
+            name: "http".into(),
+            service_type: "HTTPServer".into(),
+            base: "http://127.0.0.1:9/thredds/fileServer/".into(),
+            suffix: String::new(),
+        },
+    ]
+}
+
+pub fn granule(
+    collection: &str,
+    id: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> Granule {
+    Granule {
+        collection_id: collection.into(),
+        granule_id: id.into(),
+        name: id.rsplit('/').next().unwrap().into(),
+        start: Some(start),
+        end,
+        url_path: Some(format!("sst/{id}")),
+        size: Some(1000),
+        modified: None,
+        catalog_url: "http://127.0.0.1:9/thredds/catalog/sst/catalog.xml".into(),
+    }
+}
+
+/// The store backends the suite runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory SQLite.
+    Sqlite,
+    /// A fresh database on the Postgres named by `THREDDEX_TEST_POSTGRES_URL` (default
+    /// `postgres://postgres@127.0.0.1:5432/test`); required, never skipped.
+    Postgres,
+}
+
+/// A filled store of one backend; a Postgres database is dropped with it.
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    sqlite: Option<Arc<SqliteStore>>,
+    postgres: Option<Arc<PostgresStore>>,
+    _guard: Option<DropDatabase>,
+}
+
+impl Fixture {
+    /// Close the store's connections (to simulate an unreachable database).
+    pub async fn close(&self) {
+        if let Some(s) = &self.sqlite {
+            s.close().await;
+        }
+        if let Some(p) = &self.postgres {
+            p.close().await;
+        }
+    }
+}
+
+/// A filled store of `backend`.
+pub async fn fixture(backend: Backend) -> Fixture {
+    match backend {
+        Backend::Sqlite => {
+            let s = Arc::new(SqliteStore::connect("sqlite::memory:").await.unwrap());
+            fill(s.as_ref()).await;
+            Fixture {
+                store: s.clone(),
+                sqlite: Some(s),
+                postgres: None,
+                _guard: None,
+            }
+        }
+        Backend::Postgres => {
+            let (url, guard) = fresh_postgres().await;
+            let p = Arc::new(
+                PostgresStore::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot open {url}: {e}")),
+            );
+            fill(p.as_ref()).await;
+            Fixture {
+                store: p.clone(),
+                sqlite: None,
+                postgres: Some(p),
+                _guard: Some(guard),
+            }
+        }
+    }
+}
+
+/// An in-memory SQLite store holding the fixture collections.
+pub async fn store() -> Arc<dyn Store> {
+    fixture(Backend::Sqlite).await.store
+}
+
+fn admin_url() -> String {
+    std::env::var("THREDDEX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host}/{name}?{q}"),
+        None => format!("{host}/{name}"),
+    }
+}
+
+static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Create an empty database for one test.
+async fn fresh_postgres() -> (String, DropDatabase) {
+    let admin = admin_url();
+    let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!(
+            "Postgres is required for the threddex-api Postgres tests but {admin} is \
+             unreachable: {e}. Start it or set THREDDEX_TEST_POSTGRES_URL; these tests never skip."
+        )
+    });
+    let name = format!(
+        "threddex_api_test_{}_{}",
+        std::process::id(),
+        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    conn.execute(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .await
+    .unwrap();
+    conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    (with_database(&admin, &name), DropDatabase(name))
+}
+
+/// Drops its test database when dropped.
+pub struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = conn.execute(AssertSqlSafe(sql)).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Write the fixture collections and granules.
+pub async fn fill(store: &dyn Store) {
+    let source = store
+        .add_source(&NewSource {
+            name: "local".into(),
+            url: "http://127.0.0.1:9/thredds/catalog.xml".into(),
+            ..NewSource::default()
+        })
+        .await
+        .unwrap();
+    let collection = |id: &str, title: &str, bbox: BBox| CollectionUpsert {
+        id: id.into(),
+        source_id: source.id,
+        title: title.into(),
+        template: None,
+        catalog_url: "http://127.0.0.1:9/thredds/catalog/sst/catalog.xml".into(),
+        services: services(),
+        metadata: serde_json::json!({}),
+        summary: Some(format!("{title} summary")),
+        keywords: vec!["ocean".into()],
+        bbox: Some(bbox),
+    };
+    let pacific = BBox {
+        west: 170.0,
+        south: -10.0,
+        east: -170.0,
+        north: 10.0,
+    };
+    let north_sea = BBox {
+        west: 0.0,
+        south: 50.0,
+        east: 10.0,
+        north: 60.0,
+    };
+    let mut granules: Vec<Granule> = (1..=30)
+        .map(|d| {
+            granule(
+                DAILY,
+                &format!("sst_202401{d:02}.nc"),
+                day(d),
+                Some(day(d) + Duration::hours(23)),
+            )
+        })
+        .collect();
+    // A long granule spanning Dec 25 .. Jan 10.
+    granules.push(granule(
+        DAILY,
+        "sst_long.nc",
+        day(1) - Duration::days(7),
+        Some(day(10)),
+    ));
+    // A granule whose ID needs CSV quoting, sharing a start time with another one.
+    let mut odd = granule(DAILY, "odd,\"name\".nc", day(5), None);
+    odd.url_path = Some("sst/odd.nc".into());
+    granules.push(odd);
+    granules.push(granule(OTHER, "wind_1.nc", day(2), None));
+    store
+        .write_batch(&Batch {
+            collections: vec![
+                collection(DAILY, "Sea surface temperature, daily", pacific),
+                collection(OTHER, "Wind, hourly", north_sea),
+            ],
+            granules,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .refresh_collection_stats(&[DAILY.into(), OTHER.into()])
+        .await
+        .unwrap();
+}
+
+pub fn state(store: Arc<dyn Store>, refresher: Option<Arc<dyn Refresher>>) -> AppState {
+    AppState::new(store, refresher, ApiConfig::default())
+}
+
+/// GET `uri` (already encoded) through the router.
+pub async fn get(state: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    get_with(state, uri, &[]).await
+}
+
+pub async fn get_with(
+    state: &AppState,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().uri(uri).header("host", "api.test");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp: Response<Body> = router(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
+pub async fn get_json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    let (status, headers, body) = get(state, uri).await;
+    let ct = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    assert!(
+        ct.starts_with("application/json"),
+        "{uri}: content type {ct:?}"
+    );
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// Percent-encode a query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

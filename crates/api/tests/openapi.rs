@@ -1,0 +1,105 @@
+//! The OpenAPI document stays in step with the router.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::Value;
+
+fn doc() -> Value {
+    serde_json::from_str(threddex_api::openapi_json()).unwrap()
+}
+
+#[tokio::test]
+async fn served_document_is_valid_json_and_lists_every_route() {
+    let st = state(store().await, None);
+    let (status, served) = get_json(&st, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served, doc());
+    assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
+    let documented: BTreeSet<String> = served["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let routed: BTreeSet<String> = threddex_api::route_paths()
+        .into_iter()
+        .map(|p| p.replace("{*", "{"))
+        .collect();
+    assert_eq!(documented, routed);
+    for (path, item) in served["paths"].as_object().unwrap() {
+        let get = &item["get"];
+        assert!(get.is_object(), "{path}: only GET is served");
+        assert!(get["responses"]["200"].is_object(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_documented_parameter_is_accepted() {
+    let st = state(store().await, None);
+    let (_, first) = get_json(&st, &format!("/index?collection={}&limit=1", enc(DAILY))).await;
+    let granule_cursor = first["next"].as_str().unwrap().to_owned();
+    let (_, first) = get_json(&st, "/collections?limit=1").await;
+    let collection_cursor = first["next"].as_str().unwrap().to_owned();
+    let d = doc();
+    let mut checked = 0;
+    for (path, item) in d["paths"].as_object().unwrap() {
+        let params = item["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let concrete = path.replace("{id}", DAILY);
+        let required: Vec<(String, String)> = params
+            .iter()
+            .filter(|p| p["in"] == "query" && p["required"] == true)
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_owned(),
+                    p["example"].as_str().unwrap().to_owned(),
+                )
+            })
+            .map(|(n, v)| {
+                if n == "collection" {
+                    (n, DAILY.to_owned())
+                } else {
+                    (n, v)
+                }
+            })
+            .collect();
+        for p in params.iter().filter(|p| p["in"] == "query") {
+            let name = p["name"].as_str().unwrap();
+            let value = match (name, path.as_str()) {
+                ("collection", _) => DAILY.to_owned(),
+                ("cursor", "/index") => granule_cursor.clone(),
+                ("cursor", _) => collection_cursor.clone(),
+                _ => match &p["example"] {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    other => panic!("{path} {name}: no example ({other})"),
+                },
+            };
+            let mut pairs = required.clone();
+            pairs.retain(|(n, _)| n != name);
+            pairs.push((name.to_owned(), value));
+            let q: String = pairs
+                .iter()
+                .map(|(n, v)| format!("{n}={}", enc(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let uri = format!("{concrete}?{q}");
+            let (status, _, body) = get(&st, &uri).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{uri}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 13, "only {checked} parameters checked");
+}

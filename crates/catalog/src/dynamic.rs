@@ -1,0 +1,214 @@
+//! Recognition of dynamic and virtual datasets (views the server computes, not files).
+//!
+//! Rules (names compared case-insensitively, paths by their last segment, query removed):
+//! * `latest.xml` -> Latest, `latestComplete.xml` -> LatestComplete (urlPath or href), and
+//!   dataset names starting with "Latest Collection";
+//! * urlPath ending in `/Best` or `_best.ncd`, names "Best ... Time Series" -> Best;
+//! * urlPath ending in `/TwoD` or `_fmrc.ncd`, names "Full Collection (Reference / Forecast
+//!   Time) ..." or "... (2D time coordinates)" -> TwoD;
+//! * other names starting with "Full Collection" -> FullCollection;
+//! * names/titles "Forecast Model Run", "Constant Forecast Offset", "Constant Forecast Date"
+//!   -> ForecastRun;
+//! * any other dataset whose effective service is a `Resolver` -> Resolver.
+
+use std::collections::HashMap;
+
+use crate::error::DEPTH_CEILING;
+use crate::model::{Catalog, Dataset, DynamicKind, Service, ServiceType};
+
+fn last_segment(p: &str) -> &str {
+    let p = p.split(['?', '#']).next().unwrap_or(p);
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn classify_path(p: &str) -> Option<DynamicKind> {
+    let seg = last_segment(p.trim());
+    if seg.eq_ignore_ascii_case("latest.xml") {
+        return Some(DynamicKind::Latest);
+    }
+    if seg.eq_ignore_ascii_case("latestComplete.xml") {
+        return Some(DynamicKind::LatestComplete);
+    }
+    if seg == "Best" || seg.ends_with("_best.ncd") {
+        return Some(DynamicKind::Best);
+    }
+    if seg == "TwoD" || seg.ends_with("_fmrc.ncd") {
+        return Some(DynamicKind::TwoD);
+    }
+    None
+}
+
+fn starts_ci(s: &str, p: &str) -> bool {
+    s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+}
+
+fn contains_ci(s: &str, p: &str) -> bool {
+    s.len() >= p.len()
+        && s.as_bytes()
+            .windows(p.len())
+            .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+}
+
+fn classify_name(n: &str) -> Option<DynamicKind> {
+    let l = n.trim();
+    if starts_ci(l, "latest collection") {
+        return Some(DynamicKind::Latest);
+    }
+    if starts_ci(l, "full collection (reference / forecast time)")
+        || contains_ci(l, "(2d time coordinates)")
+    {
+        return Some(DynamicKind::TwoD);
+    }
+    if starts_ci(l, "best ") && (contains_ci(l, "time series") || contains_ci(l, "timeseries")) {
+        return Some(DynamicKind::Best);
+    }
+    if starts_ci(l, "full collection") {
+        return Some(DynamicKind::FullCollection);
+    }
+    // Cheap pre-check: every remaining pattern contains "forecast".
+    if contains_ci(l, "forecast")
+        && (contains_ci(l, "forecast model run")
+            || contains_ci(l, "constant forecast offset")
+            || contains_ci(l, "constant forecast date"))
+    {
+        return Some(DynamicKind::ForecastRun);
+    }
+    None
+}
+
+/// Classifies a catalogRef from its href, title and name.
+pub(crate) fn classify_ref(
+    href: &str,
+    title: Option<&str>,
+    name: Option<&str>,
+) -> Option<DynamicKind> {
+    classify_path(href)
+        .or_else(|| title.and_then(classify_name))
+        .or_else(|| name.and_then(classify_name))
+}
+
+/// Classifies a dataset from its urlPath and name (Resolver detection happens after parsing).
+pub(crate) fn classify_dataset(d: &Dataset) -> Option<DynamicKind> {
+    d.url_path
+        .as_deref()
+        .and_then(classify_path)
+        .or_else(|| classify_name(&d.name))
+}
+
+/// Marks datasets whose effective service is a `Resolver` (and not otherwise classified).
+pub(crate) fn mark_resolver_datasets(cat: &mut Catalog) {
+    let Catalog {
+        datasets,
+        service_index,
+        metadata,
+        ..
+    } = cat;
+    let inherited = metadata
+        .iter()
+        .filter(|b| b.inherited)
+        .find_map(|b| b.content.service_name.clone());
+    for d in datasets.iter_mut() {
+        walk(d, inherited.as_deref(), service_index, 0);
+    }
+}
+
+fn walk(d: &mut Dataset, inherited: Option<&str>, index: &HashMap<String, Service>, depth: usize) {
+    if depth > DEPTH_CEILING {
+        return;
+    }
+    let for_children: Option<String> = if d.children.is_empty() {
+        None
+    } else {
+        d.own
+            .service_name
+            .clone()
+            .or_else(|| {
+                d.metadata
+                    .iter()
+                    .filter(|b| b.inherited)
+                    .find_map(|b| b.content.service_name.clone())
+            })
+            .or_else(|| inherited.map(str::to_string))
+    };
+    if d.dynamic.is_none() && d.is_leaf() {
+        let effective = d
+            .own
+            .service_name
+            .as_deref()
+            .or_else(|| {
+                d.metadata
+                    .iter()
+                    .find_map(|b| b.content.service_name.as_deref())
+            })
+            .or(inherited);
+        let via_access = d.access.iter().any(|a| {
+            a.service_name
+                .as_deref()
+                .and_then(|n| index.get(n))
+                .is_some_and(|s| s.service_type == ServiceType::Resolver)
+        });
+        let via_service = effective
+            .and_then(|n| index.get(n))
+            .is_some_and(|s| s.service_type == ServiceType::Resolver);
+        if via_service || via_access {
+            d.dynamic = Some(DynamicKind::Resolver);
+        }
+    }
+    for c in d.children.iter_mut() {
+        walk(c, for_children.as_deref(), index, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths() {
+        assert_eq!(classify_path("latest.xml"), Some(DynamicKind::Latest));
+        assert_eq!(
+            classify_path("/thredds/catalog/x/latestComplete.xml?a=b"),
+            Some(DynamicKind::LatestComplete)
+        );
+        assert_eq!(
+            classify_path("grib/NCEP/RAP/CONUS_13km/Best"),
+            Some(DynamicKind::Best)
+        );
+        assert_eq!(
+            classify_path("grib/NCEP/RAP/CONUS_13km/TwoD"),
+            Some(DynamicKind::TwoD)
+        );
+        assert_eq!(
+            classify_path("fmrc/NCEP/NAM/NAM_best.ncd"),
+            Some(DynamicKind::Best)
+        );
+        assert_eq!(classify_path("grib/NCEP/GFS/Global_0p25deg_ana/TP"), None);
+        assert_eq!(classify_path("data/Bestiary.nc"), None);
+        assert_eq!(
+            classify_name("Best GFS Quarter Degree Forecast Time Series"),
+            Some(DynamicKind::Best)
+        );
+        assert_eq!(
+            classify_name("Full Collection (Reference / Forecast Time) Dataset"),
+            Some(DynamicKind::TwoD)
+        );
+        assert_eq!(
+            classify_name("Full Collection Dataset"),
+            Some(DynamicKind::FullCollection)
+        );
+        assert_eq!(
+            classify_name("Forecast Model Run"),
+            Some(DynamicKind::ForecastRun)
+        );
+        assert_eq!(
+            classify_name("Constant Forecast Offset"),
+            Some(DynamicKind::ForecastRun)
+        );
+        assert_eq!(
+            classify_name("Latest Collection for GFS"),
+            Some(DynamicKind::Latest)
+        );
+        assert_eq!(classify_name("GFS Quarter Degree Forecast"), None);
+        assert_eq!(classify_name("Best practices"), None);
+    }
+}

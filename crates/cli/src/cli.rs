@@ -1,0 +1,197 @@
+//! Command-line definition (clap). Every flag here is documented in the README.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::db::DEFAULT_DATABASE_URL;
+
+/// Incremental THREDDS metadata crawler and search service.
+#[derive(Debug, Parser)]
+#[command(name = "threddex", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). `THREDDEX_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The database to use, shared by every command that touches the store.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` (created on first use).
+    #[arg(long = "db", env = "THREDDEX_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub db: String,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Harvest a THREDDS server (from its start catalog URL) into the index.
+    Harvest(HarvestArgs),
+    /// List the collections in the index (step 1 of the two-step search).
+    Collections(CollectionsArgs),
+    /// List a collection's granules overlapping [start, end) (step 2 of the search).
+    Granules(GranulesArgs),
+    /// Derive collection IDs and times from dataset IDs: `collection_id<TAB>start<TAB>end`.
+    Ids(IdsArgs),
+    /// Start a simulated THREDDS server on loopback, harvest it, and show what to try next.
+    Demo(DemoArgs),
+}
+
+/// `threddex harvest`.
+#[derive(Debug, Args)]
+pub struct HarvestArgs {
+    /// The start catalog URL (`…/catalog.xml`; an HTML catalog URL is switched to its XML twin).
+    pub url: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only harvest datasets whose ID or name matches (regex, repeatable).
+    #[arg(long)]
+    pub select: Vec<String>,
+    /// Skip datasets and catalogRefs whose ID, name, href or title matches (regex, repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Catalogs fetched at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Requests per second per host (token bucket).
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Requests in flight per host at most.
+    #[arg(long, default_value_t = 8)]
+    pub per_host: usize,
+    /// Follow catalogRefs at most this deep below the start catalog.
+    #[arg(long)]
+    pub max_depth: Option<u32>,
+    /// Fetch at most this many catalogs in this run.
+    #[arg(long)]
+    pub max_catalogs: Option<u64>,
+    /// Retries of a transient failure (5xx, 429, timeouts) before a catalog is recorded failed.
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Seconds to wait for a catalog's response.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Naming authority for collection IDs when the catalogs give none (default: from the host).
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Name of the source to register (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Do not fetch or obey robots.txt (only for servers you run).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// Write nothing; print one JSON object per granule to stdout.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `threddex collections`.
+#[derive(Debug, Args)]
+pub struct CollectionsArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only collections whose ID or title contains this text.
+    #[arg(long = "query", visible_alias = "q")]
+    pub query: Option<String>,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `threddex granules`.
+#[derive(Debug, Args)]
+pub struct GranulesArgs {
+    /// The collection ID (as printed by `threddex collections`).
+    pub collection: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Window start, inclusive (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = crate::time::parse_time)]
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Window end, exclusive (RFC 3339 or YYYY-MM-DD, UTC).
+    #[arg(long, value_parser = crate::time::parse_time)]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print at most this many granules.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// One JSON object per line (with access URLs) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `threddex ids`.
+#[derive(Debug, Args)]
+pub struct IdsArgs {
+    /// Naming authority to prefix (e.g. `edu.ucar.unidata`); none when omitted.
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Extra rule: a regex of tokens that vary but do not identify a series (repeatable).
+    #[arg(long = "rule")]
+    pub rules: Vec<String>,
+    /// Dataset IDs (or urlPaths, or names). Read from stdin, one per line, when none is given.
+    pub ids: Vec<String>,
+}
+
+/// `threddex demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// NEXRAD stations per product in the simulated tree.
+    #[arg(long, default_value_t = 4)]
+    pub stations: usize,
+    /// Days of data in the simulated tree (ending today, UTC).
+    #[arg(long, default_value_t = 3)]
+    pub days: usize,
+    /// Keep the simulated server running after the harvest (until ctrl-c).
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn harvest_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "threddex",
+            "harvest",
+            "http://127.0.0.1:1/thredds/catalog.xml",
+            "--select",
+            "NEXRAD",
+            "--select",
+            "GOES",
+            "--concurrency",
+            "16",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Harvest(h) = cli.command else {
+            panic!("not harvest")
+        };
+        assert_eq!(h.select, vec!["NEXRAD", "GOES"]);
+        assert_eq!(h.concurrency, 16);
+        assert!(h.dry_run);
+        assert_eq!(h.rate, 10.0);
+    }
+
+    #[test]
+    fn bad_time_is_rejected_with_the_reason() {
+        let err = Cli::try_parse_from(["threddex", "granules", "c", "--start", "2019-13-40"])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("is not a time"), "{err}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `threddex demo`: a self-contained tour that needs no network: a simulated THREDDS server on
+//! loopback, harvested into the default store.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::Utc;
+use threddex_crawler::{CrawlConfig, Harvester, Progress, StoreSink};
+use threddex_sim::{GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
+use threddex_store::NewSource;
+
+use crate::cli::DemoArgs;
+use crate::db::{open_store, redact};
+use crate::progress::Reporter;
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let tree = TreeSpec::Mixed(vec![
+        TreeSpec::Nexrad(NexradSpec {
+            products: 3,
+            stations: args.stations.clamp(1, 200),
+            days: args.days.clamp(1, 60),
+            files_per_day: 48,
+        }),
+        TreeSpec::Goes(GoesSpec {
+            sectors: 2,
+            channels: 2,
+            days: args.days.clamp(1, 60),
+            files_per_day: 24,
+        }),
+        TreeSpec::ModelRuns(ModelSpec { models: 2, runs: 8 }),
+    ]);
+    let sim = SimServer::start(SimConfig {
+        tree,
+        clock: SimClock::system(),
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the simulated THREDDS server")?;
+    let start = sim.root_catalog_url();
+    eprintln!("simulated THREDDS server at {start}");
+
+    let store = open_store(&args.db.db).await?;
+    let source = store
+        .ensure_source(&NewSource {
+            name: "demo".to_string(),
+            url: start.clone(),
+            ..NewSource::default()
+        })
+        .await?;
+    let harvester = Harvester::new(CrawlConfig {
+        concurrency: 8,
+        rate: 500.0,
+        respect_robots: false,
+        ..CrawlConfig::default()
+    })?;
+    let progress = Arc::new(Progress::default());
+    let reporter = Reporter::start(progress.clone(), false);
+    let report = harvester
+        .harvest(
+            &start,
+            &source,
+            Some(store.clone()),
+            Arc::new(StoreSink(store.clone())),
+            progress,
+        )
+        .await;
+    reporter.finish();
+    let report = report?;
+    store
+        .mark_source_synced(source.id, Utc::now(), report.failed.is_empty())
+        .await?;
+    eprintln!(
+        "harvested {} granules in {} collections from {} catalogs ({} requests) in {:.1}s into {}",
+        report.granules,
+        report.collections,
+        report.catalogs,
+        report.requests,
+        report.elapsed.as_secs_f64(),
+        redact(&args.db.db)
+    );
+    let example = store
+        .list_collections(&threddex_store::CollectionQuery {
+            text: Some("NEXRAD3".to_string()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .next();
+    eprintln!("\nTry next:");
+    eprintln!("  threddex collections");
+    if let Some(c) = example {
+        let day = Utc::now().format("%Y-%m-%d");
+        eprintln!("  threddex granules '{}' --start {day}", c.info.id);
+    }
+    eprintln!("  threddex ids --authority edu.ucar.unidata NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids");
+    if args.keep_running {
+        eprintln!("\nthe simulated server keeps running at {start}; ctrl-c to stop");
+        tokio::signal::ctrl_c().await.ok();
+    }
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

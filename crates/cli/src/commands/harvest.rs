@@ -1,0 +1,192 @@
+//! `threddex harvest`: crawl a THREDDS server into the index (or print it, with `--dry-run`).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use chrono::Utc;
+use threddex_crawler::{
+    BatchSink, CrawlConfig, CrawlError, HarvestReport, Harvester, Progress, StoreSink,
+};
+use threddex_store::{Batch, BatchOutcome, NewSource, Source, Store};
+
+use crate::cli::HarvestArgs;
+use crate::db::open_store;
+use crate::progress::Reporter;
+
+pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
+    let start = normalise_start_url(&args.url)?;
+    let cfg = CrawlConfig {
+        concurrency: args.concurrency.max(1),
+        rate: args.rate,
+        per_host_in_flight: args.per_host.max(1),
+        max_depth: args.max_depth,
+        max_catalogs: args.max_catalogs,
+        select: args.select.clone(),
+        skip: args.skip.clone(),
+        respect_robots: !args.ignore_robots,
+        read_timeout: Duration::from_secs(args.timeout.max(1)),
+        max_retries: args.retries,
+        authority: args.authority.clone(),
+        ..CrawlConfig::default()
+    };
+    if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    let harvester = Harvester::new(cfg)?;
+    let settings = NewSource {
+        name: args.name.clone().unwrap_or_else(|| default_source_name(&start)),
+        url: start.to_string(),
+        authority: args.authority.clone(),
+        select: args.select.clone(),
+        skip: args.skip.clone(),
+        ..NewSource::default()
+    };
+    let progress = Arc::new(Progress::default());
+    let quiet = args.dry_run;
+
+    let (store, source, sink): (Option<Arc<dyn Store>>, Source, Arc<dyn BatchSink>) =
+        if args.dry_run {
+            let source = Source {
+                id: 0,
+                settings,
+                created_at: Utc::now(),
+                last_sync_at: None,
+                last_success_at: None,
+            };
+            (None, source, Arc::new(JsonLinesSink::default()))
+        } else {
+            let store = open_store(&args.db.db).await?;
+            let source = store
+                .ensure_source(&settings)
+                .await
+                .context("cannot register the source")?;
+            (Some(store.clone()), source, Arc::new(StoreSink(store)))
+        };
+
+    let reporter = Reporter::start(progress.clone(), quiet);
+    let outcome = harvester
+        .harvest(start.as_str(), &source, store.clone(), sink, progress)
+        .await;
+    reporter.finish();
+
+    match outcome {
+        Ok(report) => {
+            if let Some(store) = &store {
+                store
+                    .mark_source_synced(source.id, Utc::now(), report.failed.is_empty())
+                    .await?;
+            }
+            print_summary(&report, args.dry_run);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(CrawlError::StartUnreadable { url, reason }) => {
+            if let Some(store) = &store {
+                store.mark_source_synced(source.id, Utc::now(), false).await?;
+            }
+            eprintln!("error: cannot read the start catalog {url}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Check the start URL and switch an HTML catalog URL to its XML twin.
+fn normalise_start_url(raw: &str) -> anyhow::Result<url::Url> {
+    let mut u = url::Url::parse(raw.trim())
+        .with_context(|| format!("{raw:?} is not a URL (expected http(s)://host/…/catalog.xml)"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("{raw:?}: only http and https catalog URLs can be harvested");
+    }
+    if u.path().ends_with(".html") {
+        let p = format!("{}.xml", u.path().trim_end_matches(".html"));
+        u.set_path(&p);
+    }
+    Ok(u)
+}
+
+fn default_source_name(u: &url::Url) -> String {
+    let host = u.host_str().unwrap_or("source");
+    match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+fn print_summary(r: &HarvestReport, dry_run: bool) {
+    let secs = r.elapsed.as_secs_f64().max(0.001);
+    eprintln!(
+        "harvest {}: {} catalogs ({} not modified, {} failed), {} granules ({} new), {} collections, {} requests ({} retries) in {:.1}s — {:.0} granules/s, {:.0} catalogs/s",
+        if dry_run { "(dry run)" } else { "done" },
+        r.catalogs,
+        r.not_modified,
+        r.failed.len(),
+        r.granules,
+        r.granules_inserted,
+        r.collections,
+        r.requests,
+        r.retries,
+        secs,
+        r.granules as f64 / secs,
+        r.catalogs as f64 / secs,
+    );
+    for (url, reason) in r.failed.iter().take(20) {
+        eprintln!("  failed: {url}: {reason}");
+    }
+    if r.failed.len() > 20 {
+        eprintln!("  … and {} more failures", r.failed.len() - 20);
+    }
+}
+
+/// `--dry-run`: one JSON object per granule on stdout, nothing written.
+#[derive(Default)]
+struct JsonLinesSink {
+    out: Mutex<()>,
+}
+
+#[async_trait]
+impl BatchSink for JsonLinesSink {
+    async fn write(&self, batch: Batch) -> Result<BatchOutcome, CrawlError> {
+        let mut buf = Vec::with_capacity(batch.granules.len() * 200);
+        for g in &batch.granules {
+            let v = serde_json::json!({
+                "collection": g.collection_id,
+                "id": g.granule_id,
+                "start": g.start.map(crate::time::fmt),
+                "end": g.end.map(crate::time::fmt),
+                "url_path": g.url_path,
+                "catalog": g.catalog_url,
+            });
+            let _ = writeln!(buf, "{v}");
+        }
+        let _guard = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        lock.write_all(&buf)
+            .and_then(|()| lock.flush())
+            .map_err(|e| CrawlError::Store(format!("cannot write to stdout: {e}")))?;
+        Ok(BatchOutcome::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_start_urls_switch_to_xml() {
+        let u = normalise_start_url("https://thredds.ucar.edu/thredds/catalog/catalog.html").unwrap();
+        assert_eq!(u.as_str(), "https://thredds.ucar.edu/thredds/catalog/catalog.xml");
+        assert!(normalise_start_url("ftp://x/catalog.xml").is_err());
+        assert!(normalise_start_url("not a url").is_err());
+    }
+
+    #[test]
+    fn source_name_defaults_to_host_and_port() {
+        let u = url::Url::parse("http://127.0.0.1:8123/thredds/catalog.xml").unwrap();
+        assert_eq!(default_source_name(&u), "127.0.0.1:8123");
+    }
+}

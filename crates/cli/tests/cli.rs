@@ -1,0 +1,188 @@
+//! The `threddex` binary driven as a user would, against the simulated TDS on loopback.
+
+use std::process::Output;
+
+use chrono::{TimeZone, Utc};
+use threddex_sim::{Fault, FaultRule, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_threddex");
+
+async fn threddex(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::process::Command::new(BIN)
+        .args(&args)
+        .env_remove("THREDDEX_DATABASE_URL")
+        .env("THREDDEX_LOG", "warn")
+        .output()
+        .await
+        .expect("run threddex")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn spec() -> NexradSpec {
+    NexradSpec {
+        products: 2,
+        stations: 2,
+        days: 2,
+        files_per_day: 6,
+    }
+}
+
+async fn sim(faults: Vec<FaultRule>) -> SimServer {
+    SimServer::start(SimConfig {
+        tree: TreeSpec::Nexrad(spec()),
+        clock: SimClock::fixed(Utc.with_ymd_and_hms(2019, 8, 31, 23, 59, 0).unwrap()),
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("start sim")
+}
+
+#[tokio::test]
+async fn ids_prints_the_papers_three_cases() {
+    let out = threddex(&[
+        "ids",
+        "--authority",
+        "edu.ucar.unidata",
+        "NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids",
+        "grib/NCEP/GEFS/Global_1p0deg_Ensemble/members-analysis/GEFS_Global_1p0deg_Ensemble_ana_20190731_0000.grib2",
+        "goes-west-products/CloudAndMoistureImagery/Mesoscale-2/Channel16/20190831/OR_ABI-L2-CMIPM2-M6C16_G17_s20192430003570_e20192430003570_c20192430003570.nc",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0][0], "edu.ucar.unidata:NWS/NEXRAD3/PTA/YUX/Level3_YUX_PTA.nids");
+    assert_eq!(lines[0][1], "2019-08-30T17:13:00Z");
+    assert_eq!(
+        lines[1][0],
+        "edu.ucar.unidata:grib/NCEP/GEFS/Global_1p0deg_Ensemble/members-analysis/GEFS_Global_1p0deg_Ensemble_ana.grib2"
+    );
+    assert_eq!(lines[1][1], "2019-07-31T00:00:00Z");
+    assert_eq!(
+        lines[2][0],
+        "edu.ucar.unidata:goes-west-products/CloudAndMoistureImagery/Mesoscale-2/Channel16/OR_ABI-L2-CMIPM2-M6C16_G17.nc"
+    );
+    assert!(lines[2][1].starts_with("2019-08-31T00:03:57"), "{}", lines[2][1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harvest_then_search_from_the_command_line() {
+    let server = sim(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = server.root_catalog_url();
+    let expected = server.granule_count();
+
+    let out = threddex(&["harvest", &url, "--db", &db, "--ignore-robots", "--rate", "1000"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{expected} granules ({expected} new)")), "{}", stderr(&out));
+
+    // 2 products x 2 stations = 4 collections.
+    let out = threddex(&["collections", "--db", &db, "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cols: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cols.len(), 4, "{cols:?}");
+    let total: i64 = cols.iter().map(|c| c["granules"].as_i64().unwrap()).sum();
+    assert_eq!(total as u64, expected);
+    let id = cols[0]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("edu.ucar.unidata:NWS/NEXRAD3/"), "{id}");
+    assert!(!id.contains("2019"), "timestamps stripped: {id}");
+
+    // One day of one collection: files_per_day granules.
+    let out = threddex(&[
+        "granules", &id, "--db", &db, "--start", "2019-08-31", "--end", "2019-09-01", "--json",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let grans: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(grans.len(), spec().files_per_day);
+    for g in &grans {
+        assert!(g["start"].as_str().unwrap().starts_with("2019-08-31"), "{g}");
+        assert!(!g["access"].as_array().unwrap().is_empty(), "{g}");
+    }
+
+    // A re-harvest adds nothing.
+    let out = threddex(&["harvest", &url, "--db", &db, "--ignore-robots", "--rate", "1000"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(0 new)"), "{}", stderr(&out));
+
+    // Bad input is a clear error, not a crash.
+    let out = threddex(&["granules", "no-such-collection", "--db", &db]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no collection"), "{}", stderr(&out));
+    let out = threddex(&["granules", &id, "--db", &db, "--start", "2019-02-30"]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a time"), "{}", stderr(&out));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_prints_json_lines_and_writes_nothing() {
+    let server = sim(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("never.db");
+    let db = format!("sqlite://{}", db_path.display());
+    let out = threddex(&[
+        "harvest",
+        &server.root_catalog_url(),
+        "--db",
+        &db,
+        "--ignore-robots",
+        "--rate",
+        "1000",
+        "--dry-run",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len() as u64, server.granule_count());
+    for r in &rows {
+        for key in ["collection", "id", "start", "end", "url_path", "catalog"] {
+            assert!(r.get(key).is_some(), "missing {key} in {r}");
+        }
+        assert!(r["catalog"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    }
+    assert!(!db_path.exists(), "dry run must not create the database");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreadable_start_catalog_exits_non_zero() {
+    let server = sim(vec![FaultRule {
+        path_contains: "/thredds/catalog.xml".to_string(),
+        fault: Fault::Status(404),
+        times: None,
+    }])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let out = threddex(&["harvest", &server.root_catalog_url(), "--db", &db, "--ignore-robots"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read the start catalog"), "{}", stderr(&out));
+
+    let out = threddex(&["harvest", "not-a-url", "--db", &db]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not a URL"), "{}", stderr(&out));
+    server.shutdown().await;
+}

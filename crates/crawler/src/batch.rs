@@ -1,0 +1,371 @@
+//! Turning a parsed catalog into rows, and the single writer task that groups rows into
+//! batches and hands them to the sink.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use threddex_catalog::{Catalog, EffectiveMetadata, Leaf};
+use threddex_ids::Deriver;
+use threddex_store::{
+    AccessService, BBox, Batch, BatchOutcome, CatalogState, CollectionUpsert, Granule,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::{BatchSink, CrawlError, Progress};
+
+/// What one visited catalog contributes to the store.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogOutput {
+    /// Its own state first, then the pending states of newly discovered children.
+    pub catalogs: Vec<CatalogState>,
+    pub collections: Vec<CollectionUpsert>,
+    pub granules: Vec<Granule>,
+    /// Set when `granules` is the catalog's complete listing.
+    pub complete: Option<String>,
+}
+
+/// Everything needed to turn leaves into rows.
+pub(crate) struct RowBuilder<'a> {
+    pub deriver: &'a Deriver,
+    /// Authority when the catalog metadata gives none.
+    pub fallback_authority: &'a str,
+    pub select: &'a [Regex],
+    pub skip: &'a [Regex],
+    pub source_id: i64,
+    pub now: DateTime<Utc>,
+}
+
+/// Rows of one catalog.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub collections: Vec<CollectionUpsert>,
+    pub granules: Vec<Granule>,
+    pub datasets: u64,
+}
+
+/// Whether a leaf passes the filters: `skip` drops it when any pattern matches its ID, name
+/// or urlPath; a non-empty `select` keeps it only when some pattern matches one of them.
+fn leaf_selected(leaf: &Leaf<'_>, select: &[Regex], skip: &[Regex]) -> bool {
+    let fields = [Some(leaf.name()), leaf.id(), leaf.url_path()];
+    let hit = |set: &[Regex]| {
+        set.iter()
+            .any(|re| fields.iter().flatten().any(|f| re.is_match(f)))
+    };
+    if hit(skip) {
+        return false;
+    }
+    select.is_empty() || hit(select)
+}
+
+impl RowBuilder<'_> {
+    /// Rows for every selected leaf of `cat`; `catalog_key` is the catalog's normalised URL.
+    pub(crate) fn rows(&self, cat: &Catalog, catalog_key: &str) -> Rows {
+        let leaves = cat.leaves();
+        let mut out = Rows {
+            collections: Vec::new(),
+            granules: Vec::with_capacity(leaves.len()),
+            datasets: cat.dataset_count() as u64,
+        };
+        // Collection IDs seen in this catalog (most catalogs hold one or a few).
+        let mut local: HashSet<String> = HashSet::new();
+        for leaf in &leaves {
+            // Virtual views the server computes (Best, full collections, resolvers) are not
+            // granules: the files behind them are listed elsewhere.
+            if leaf.dataset.dynamic.is_some() {
+                continue;
+            }
+            if !leaf_selected(leaf, self.select, self.skip) {
+                continue;
+            }
+            let name = leaf.name();
+            let raw = leaf.id().or(leaf.url_path()).unwrap_or(name);
+            let authority = leaf
+                .meta
+                .authority
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .unwrap_or(self.fallback_authority);
+            let derived = self.deriver.derive(raw, authority);
+            let (ts, te) = leaf.time_range(self.now);
+            let (start, end) = if ts.is_some() || te.is_some() {
+                (ts, te)
+            } else {
+                (derived.start, derived.end)
+            };
+            // Each catalog carries an upsert for every collection it holds; the writer, which
+            // sees catalogs in channel order, keeps only the first per run. (Deciding here
+            // would race: a later catalog's granules could reach the store before the
+            // catalog that carries their collection.)
+            if !local.contains(derived.collection_id.as_str()) {
+                local.insert(derived.collection_id.clone());
+                out.collections.push(self.collection(
+                    cat,
+                    leaf,
+                    &derived.collection_id,
+                    derived.template.clone(),
+                    catalog_key,
+                ));
+            }
+            out.granules.push(Granule {
+                collection_id: derived.collection_id,
+                granule_id: raw.to_string(),
+                name: name.to_string(),
+                start,
+                end,
+                url_path: leaf.url_path().map(str::to_string),
+                size: leaf
+                    .size_bytes()
+                    .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+                modified: leaf.modified(),
+                catalog_url: catalog_key.to_string(),
+            });
+        }
+        out
+    }
+
+    fn collection(
+        &self,
+        cat: &Catalog,
+        leaf: &Leaf<'_>,
+        id: &str,
+        template: Option<String>,
+        catalog_key: &str,
+    ) -> CollectionUpsert {
+        let mut services: Vec<AccessService> = Vec::new();
+        for a in leaf.access_services(cat) {
+            if services
+                .iter()
+                .any(|s| s.name == a.service_name && s.base == a.base && s.suffix == a.suffix)
+            {
+                continue;
+            }
+            services.push(AccessService {
+                name: a.service_name,
+                service_type: a.service_type.as_str().to_string(),
+                base: a.base,
+                suffix: a.suffix,
+            });
+        }
+        CollectionUpsert {
+            id: id.to_string(),
+            source_id: self.source_id,
+            title: title_from_id(id),
+            template,
+            catalog_url: catalog_key.to_string(),
+            services,
+            metadata: serde_json::to_value(&leaf.meta).unwrap_or(serde_json::Value::Null),
+            summary: summary(&leaf.meta),
+            keywords: keywords(&leaf.meta),
+            bbox: leaf
+                .meta
+                .geospatial_coverage
+                .as_ref()
+                .and_then(|g| g.bbox.as_ref())
+                .map(|b| BBox {
+                    west: b.west,
+                    south: b.south,
+                    east: b.east,
+                    north: b.north,
+                }),
+        }
+    }
+}
+
+/// Longest summary kept.
+const MAX_SUMMARY_CHARS: usize = 8192;
+/// Most keywords kept per collection.
+const MAX_KEYWORDS: usize = 256;
+
+/// The `summary` (or `abstract`) documentation text, if any.
+fn summary(meta: &EffectiveMetadata) -> Option<String> {
+    meta.documentation
+        .iter()
+        .filter(|d| {
+            d.doc_type.as_deref().is_some_and(|t| {
+                t.eq_ignore_ascii_case("summary") || t.eq_ignore_ascii_case("abstract")
+            })
+        })
+        .find_map(|d| d.text.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+        .map(|t| t.chars().take(MAX_SUMMARY_CHARS).collect())
+}
+
+/// Keywords and variable names (and their vocabulary names), de-duplicated, in order.
+fn keywords(meta: &EffectiveMetadata) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let words =
+        meta.keywords
+            .iter()
+            .map(|k| k.value.as_str())
+            .chain(meta.variables.iter().flat_map(|vs| {
+                vs.variables.iter().flat_map(|v| {
+                    std::iter::once(v.name.as_str()).chain(v.vocabulary_name.as_deref())
+                })
+            }));
+    for w in words {
+        let w = w.trim();
+        if w.is_empty() || w.len() > 256 || !seen.insert(w) {
+            continue;
+        }
+        out.push(w.to_string());
+        if out.len() >= MAX_KEYWORDS {
+            break;
+        }
+    }
+    out
+}
+
+/// A readable title from a collection ID: its last segment, without timestamp placeholders
+/// (`{…}`), a file extension, and with `_`/`-`/`.` turned into spaces.
+pub fn title_from_id(id: &str) -> String {
+    let last = id
+        .rsplit(['/', ':'])
+        .find(|s| !s.trim().is_empty())
+        .unwrap_or(id);
+    let mut s = String::with_capacity(last.len());
+    let mut depth = 0u32;
+    for c in last.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            _ => s.push(c),
+        }
+    }
+    let stem: &str = match s.rfind('.') {
+        Some(i) if i > 0 => {
+            let ext = s.get(i + 1..).unwrap_or("");
+            if !ext.is_empty() && ext.len() <= 8 && ext.chars().all(|c| c.is_ascii_alphanumeric()) {
+                s.get(..i).unwrap_or(&s)
+            } else {
+                &s
+            }
+        }
+        _ => &s,
+    };
+    let words: Vec<&str> = stem
+        .split(|c: char| c == '_' || c == '-' || c == '.' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        id.to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Largest number of catalog states per batch (keeps transactions short when catalogs hold no
+/// granules).
+const MAX_CATALOGS_PER_BATCH: usize = 1000;
+
+/// The single writer: keeps the first upsert of each collection in the run, gathers catalog outputs into batches and writes a batch when it holds
+/// `batch_granules` granules or [`MAX_CATALOGS_PER_BATCH`] catalogs, or `flush_every` after its
+/// first item, and at the end. A catalog's output is never split across batches (its listing
+/// must be complete in one batch).
+pub(crate) async fn run_writer(
+    mut rx: mpsc::Receiver<CatalogOutput>,
+    sink: Arc<dyn BatchSink>,
+    batch_granules: usize,
+    flush_every: Duration,
+    progress: Arc<Progress>,
+) -> Result<WriterOutput, CrawlError> {
+    let mut emitted: HashSet<String> = HashSet::new();
+    let mut batch = Batch::default();
+    let mut total = BatchOutcome::default();
+    let mut first_at: Option<Instant> = None;
+    loop {
+        let next = match first_at {
+            Some(t) => match tokio::time::timeout_at(t + flush_every, rx.recv()).await {
+                Ok(item) => item,
+                Err(_) => {
+                    flush(&mut batch, &*sink, &mut total, &progress).await?;
+                    first_at = None;
+                    continue;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(out) = next else { break };
+        batch.catalogs.extend(out.catalogs);
+        for c in out.collections {
+            if !emitted.contains(c.id.as_str()) {
+                emitted.insert(c.id.clone());
+                Progress::add(&progress.collections, 1);
+                batch.collections.push(c);
+            }
+        }
+        batch.granules.extend(out.granules);
+        if let Some(c) = out.complete {
+            batch.complete_catalogs.push(c);
+        }
+        if first_at.is_none() {
+            first_at = Some(Instant::now());
+        }
+        if batch.granules.len() >= batch_granules || batch.catalogs.len() >= MAX_CATALOGS_PER_BATCH
+        {
+            flush(&mut batch, &*sink, &mut total, &progress).await?;
+            first_at = None;
+        }
+    }
+    flush(&mut batch, &*sink, &mut total, &progress).await?;
+    Ok(WriterOutput {
+        outcome: total,
+        collections: emitted,
+    })
+}
+
+/// What the writer did over a run.
+pub(crate) struct WriterOutput {
+    pub outcome: BatchOutcome,
+    /// IDs of the collections written in the run.
+    pub collections: HashSet<String>,
+}
+
+async fn flush(
+    batch: &mut Batch,
+    sink: &dyn BatchSink,
+    total: &mut BatchOutcome,
+    progress: &Progress,
+) -> Result<(), CrawlError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let granules = batch.granules.len();
+    let b = std::mem::take(batch);
+    // Keep the next batch's allocation close to this one's.
+    batch.granules.reserve(granules);
+    let o = sink.write(b).await?;
+    total.granules_inserted += o.granules_inserted;
+    total.granules_deleted += o.granules_deleted;
+    total.collections_inserted += o.collections_inserted;
+    total.catalogs_deleted += o.catalogs_deleted;
+    progress.add_inserted(o.granules_inserted);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles() {
+        assert_eq!(
+            title_from_id(
+                "edu.ucar.unidata:nexrad/level3/N0Q/FTG/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids"
+            ),
+            "Level3 FTG N0Q"
+        );
+        assert_eq!(
+            title_from_id("a:b/GFS_Global_0p25deg"),
+            "GFS Global 0p25deg"
+        );
+        assert_eq!(title_from_id("auth:"), "auth");
+        assert_eq!(title_from_id("{x}"), "{x}");
+        assert_eq!(title_from_id("x:sst.day.mean.nc"), "sst day mean");
+    }
+}

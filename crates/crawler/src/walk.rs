@@ -1,0 +1,501 @@
+//! The walk: a depth-first frontier of catalog references, up to `concurrency` catalogs in
+//! flight (each in its own task), and one writer task fed through a bounded channel.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use threddex_catalog::{Catalog, Limits, ParseError};
+use threddex_store::{CatalogState, CatalogStatus, NodeClass, Store};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use url::Url;
+
+use crate::batch::{CatalogOutput, RowBuilder, run_writer};
+use crate::fetch::{Fetched, Validators};
+use crate::urls::{host_key, normalize, url_key};
+use crate::{BatchSink, CrawlError, HarvestReport, Inner, MAX_REPORTED_FAILURES, Progress, sorted};
+
+/// Bodies larger than this are parsed on the blocking pool.
+const BLOCKING_PARSE_BYTES: usize = 256 * 1024;
+/// Catalog outputs buffered between the fetchers and the writer.
+const CHANNEL_CAPACITY: usize = 64;
+/// A partly filled batch is written after this long.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+
+/// A catalog to visit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Seed {
+    /// Absolute catalog URL (normalised on entry).
+    pub url: String,
+    /// The catalog that referenced it.
+    pub parent: Option<String>,
+    /// Distance from the start catalog.
+    pub depth: u32,
+    /// Its stored state, if known (validators for the conditional request, class, hash).
+    pub prior: Option<CatalogState>,
+}
+
+pub(crate) struct RunParams {
+    pub source_id: i64,
+    pub authority: Option<String>,
+    pub select: Vec<Regex>,
+    pub skip: Vec<Regex>,
+    pub store: Option<Arc<dyn Store>>,
+    pub filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
+}
+
+struct Ctx {
+    inner: Arc<Inner>,
+    p: RunParams,
+    progress: Arc<Progress>,
+    tx: mpsc::Sender<CatalogOutput>,
+    now: DateTime<Utc>,
+    visited: Mutex<HashSet<u128>>,
+    failed: Mutex<Vec<(String, String)>>,
+    seed_failures: Mutex<Vec<(String, String)>>,
+    /// Set when the writer stopped (store error): stop launching work.
+    abort: AtomicBool,
+}
+
+pub(crate) struct RunOutput {
+    pub report: HarvestReport,
+    pub seed_failures: Vec<(String, String)>,
+    pub started: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Ctx {
+    /// Mark a URL as seen; false when it was seen already.
+    fn claim(&self, url: &str) -> bool {
+        lock(&self.visited).insert(url_key(url))
+    }
+
+    fn record_failure(&self, seed: &Seed, reason: &str) {
+        Progress::add(&self.progress.catalogs_failed, 1);
+        let mut f = lock(&self.failed);
+        if f.len() < MAX_REPORTED_FAILURES {
+            f.push((seed.url.clone(), reason.to_string()));
+        }
+        drop(f);
+        if seed.parent.is_none() {
+            lock(&self.seed_failures).push((seed.url.clone(), reason.to_string()));
+        }
+    }
+
+    async fn send(&self, out: CatalogOutput) {
+        if self.tx.send(out).await.is_err() {
+            self.abort.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    params: RunParams,
+    seeds: Vec<Seed>,
+    sink: Arc<dyn BatchSink>,
+    progress: Arc<Progress>,
+) -> Result<RunOutput, CrawlError> {
+    let started = Instant::now();
+    let before = progress.snapshot();
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let writer = tokio::spawn(run_writer(
+        rx,
+        sink,
+        inner.cfg.batch_granules,
+        FLUSH_EVERY,
+        Arc::clone(&progress),
+    ));
+    let concurrency = inner.cfg.concurrency;
+    let max_catalogs = inner.cfg.max_catalogs;
+    let ctx = Arc::new(Ctx {
+        inner,
+        p: params,
+        progress: Arc::clone(&progress),
+        tx,
+        now: Utc::now(),
+        visited: Mutex::new(HashSet::new()),
+        failed: Mutex::new(Vec::new()),
+        seed_failures: Mutex::new(Vec::new()),
+        abort: AtomicBool::new(false),
+    });
+
+    // Depth-first: pop from the end. Seeds are pushed reversed so the first is visited first.
+    let mut stack: Vec<Seed> = Vec::with_capacity(seeds.len());
+    for s in seeds.into_iter().rev() {
+        if ctx.claim(&s.url) {
+            Progress::add(&progress.catalogs_queued, 1);
+            stack.push(s);
+        }
+    }
+    let mut launched: u64 = 0;
+    let mut tasks: JoinSet<Vec<Seed>> = JoinSet::new();
+    let mut internal: Option<String> = None;
+    loop {
+        while tasks.len() < concurrency
+            && max_catalogs.is_none_or(|m| launched < m)
+            && !ctx.abort.load(Ordering::Relaxed)
+        {
+            let Some(seed) = stack.pop() else { break };
+            launched += 1;
+            tasks.spawn(visit(Arc::clone(&ctx), seed));
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(Ok(children)) => {
+                // Reverse so that document order is kept when popping.
+                stack.extend(children.into_iter().rev());
+            }
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "catalog task failed");
+                internal.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    if max_catalogs.is_some_and(|m| launched >= m) && !stack.is_empty() {
+        tracing::info!(
+            left = stack.len(),
+            "catalog budget reached; references left unvisited"
+        );
+    }
+    drop(stack);
+
+    let Ok(ctx) = Arc::try_unwrap(ctx) else {
+        return Err(CrawlError::Internal("walk context still shared".into()));
+    };
+    let Ctx {
+        tx,
+        failed,
+        seed_failures,
+        ..
+    } = ctx;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| CrawlError::Internal(format!("writer task: {e}")))??;
+    if let Some(e) = internal {
+        return Err(CrawlError::Internal(e));
+    }
+
+    let delta = progress.snapshot().since(&before);
+    let outcome = written.outcome;
+    let emitted = written.collections;
+    let report = HarvestReport {
+        catalogs: delta.catalogs_done,
+        failed: failed.into_inner().unwrap_or_else(|p| p.into_inner()),
+        failed_count: delta.catalogs_failed,
+        not_modified: delta.not_modified,
+        disallowed: delta.disallowed,
+        granules: delta.granules,
+        granules_inserted: outcome.granules_inserted,
+        granules_deleted: outcome.granules_deleted,
+        collections: emitted.len() as u64,
+        collections_inserted: outcome.collections_inserted,
+        requests: delta.requests,
+        retries: delta.retries,
+        elapsed: started.elapsed(),
+        touched_collections: sorted(&emitted),
+    };
+    Ok(RunOutput {
+        report,
+        seed_failures: seed_failures
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
+        started,
+    })
+}
+
+/// The state written for a visited catalog, starting from what was known.
+fn base_state(ctx: &Ctx, seed: &Seed) -> CatalogState {
+    let mut s = match &seed.prior {
+        Some(p) => p.clone(),
+        None => CatalogState::pending(seed.url.clone(), ctx.p.source_id, None, 0),
+    };
+    s.url.clone_from(&seed.url);
+    s.source_id = ctx.p.source_id;
+    s.parent_url.clone_from(&seed.parent);
+    s.depth = i32::try_from(seed.depth).unwrap_or(i32::MAX);
+    s.last_fetch = Some(Utc::now());
+    s
+}
+
+/// Visit one catalog; returns the children to visit.
+async fn visit(ctx: Arc<Ctx>, seed: Seed) -> Vec<Seed> {
+    let result = visit_inner(&ctx, &seed).await;
+    Progress::add(&ctx.progress.catalogs_done, 1);
+    result
+}
+
+async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
+    let url = match Url::parse(&seed.url) {
+        Ok(u) => u,
+        Err(e) => {
+            let reason = format!("invalid URL: {e}");
+            fail(ctx, seed, reason).await;
+            return Vec::new();
+        }
+    };
+    let fetcher = &ctx.inner.fetcher;
+    if !fetcher.robots_allows(&url, &ctx.progress).await {
+        Progress::add(&ctx.progress.disallowed, 1);
+        tracing::info!(url = %seed.url, "disallowed by robots.txt");
+        if seed.parent.is_none() {
+            lock(&ctx.seed_failures).push((seed.url.clone(), "disallowed by robots.txt".into()));
+        }
+        return Vec::new();
+    }
+    let validators = seed
+        .prior
+        .as_ref()
+        .map(|p| Validators {
+            etag: p.etag.clone(),
+            last_modified: p.last_modified.clone(),
+        })
+        .unwrap_or_default();
+    let fetched = fetcher
+        .fetch_catalog(&url, &validators, &ctx.progress)
+        .await;
+    match fetched {
+        Err(reason) => {
+            fail(ctx, seed, reason).await;
+            Vec::new()
+        }
+        Ok(Fetched::NotModified) => {
+            Progress::add(&ctx.progress.not_modified, 1);
+            let mut state = base_state(ctx, seed);
+            state.status = CatalogStatus::NotModified;
+            state.error = None;
+            ctx.send(CatalogOutput {
+                catalogs: vec![state],
+                ..CatalogOutput::default()
+            })
+            .await;
+            Vec::new()
+        }
+        Ok(Fetched::Body {
+            final_url,
+            body,
+            etag,
+            last_modified,
+        }) => {
+            let processed = if body.len() > BLOCKING_PARSE_BYTES {
+                let c = Arc::clone(ctx);
+                let key = seed.url.clone();
+                match tokio::task::spawn_blocking(move || process(&c, &key, &final_url, &body))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => Err(format!("parser task failed: {e}")),
+                }
+            } else {
+                process(ctx, &seed.url, &final_url, &body)
+            };
+            match processed {
+                Err(reason) => {
+                    fail(ctx, seed, reason).await;
+                    Vec::new()
+                }
+                Ok(p) => finish(ctx, seed, p, etag, last_modified).await,
+            }
+        }
+    }
+}
+
+async fn fail(ctx: &Ctx, seed: &Seed, reason: String) {
+    tracing::warn!(url = %seed.url, %reason, "catalog failed");
+    ctx.record_failure(seed, &reason);
+    let mut state = base_state(ctx, seed);
+    state.status = CatalogStatus::Failed;
+    state.error = Some(reason);
+    ctx.send(CatalogOutput {
+        catalogs: vec![state],
+        ..CatalogOutput::default()
+    })
+    .await;
+}
+
+/// What the parse step hands back.
+struct Processed {
+    hash: String,
+    expires: Option<DateTime<Utc>>,
+    rows: crate::batch::Rows,
+    children: Vec<String>,
+}
+
+/// Parse a body and build its rows and the list of child catalog URLs (normalised, skip
+/// filter applied, host rule applied; not yet de-duplicated).
+fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Processed, String> {
+    let hash = hex(&Sha256::digest(body));
+    let limits = Limits {
+        max_bytes: ctx.inner.cfg.max_body_bytes,
+        ..Limits::default()
+    };
+    let cat =
+        threddex_catalog::parse_catalog_with(body, final_url, &limits).map_err(|e| match e {
+            ParseError::Html => "HTML page instead of catalog XML".to_string(),
+            other => format!("invalid catalog: {other}"),
+        })?;
+    let fallback = match &ctx.p.authority {
+        Some(a) => a.clone(),
+        None => {
+            let host = final_url.host_str().unwrap_or("");
+            match final_url.port() {
+                Some(port) => threddex_ids::authority_from_host(&format!("{host}:{port}")),
+                None => threddex_ids::authority_from_host(host),
+            }
+        }
+    };
+    let builder = RowBuilder {
+        deriver: &ctx.inner.deriver,
+        fallback_authority: &fallback,
+        select: &ctx.p.select,
+        skip: &ctx.p.skip,
+        source_id: ctx.p.source_id,
+        now: ctx.now,
+    };
+    let rows = builder.rows(&cat, key);
+    let children = child_urls(ctx, &cat, final_url);
+    Ok(Processed {
+        hash,
+        expires: cat.expires,
+        rows,
+        children,
+    })
+}
+
+fn child_urls(ctx: &Ctx, cat: &Catalog, final_url: &Url) -> Vec<String> {
+    let own_host = host_key(final_url);
+    let skip = &ctx.p.skip;
+    let mut out = Vec::new();
+    for r in cat.all_catalog_refs() {
+        // Dynamic views (latest.xml resolvers, FMRC run/offset views) only repeat datasets
+        // listed in the plain file catalogs.
+        if r.dynamic.is_some() {
+            continue;
+        }
+        let fields = [
+            Some(r.href.as_str()),
+            Some(r.raw_href.as_str()),
+            r.title.as_deref(),
+            r.name.as_deref(),
+            r.id.as_deref(),
+        ];
+        if skip
+            .iter()
+            .any(|re| fields.iter().flatten().any(|f| re.is_match(f)))
+        {
+            continue;
+        }
+        if !matches!(r.href.scheme(), "http" | "https") || r.href.host_str().is_none() {
+            continue;
+        }
+        let u = normalize(r.href.clone());
+        if !ctx.inner.cfg.follow_other_hosts && host_key(&u) != own_host {
+            tracing::debug!(href = %u, "reference to another host not followed");
+            continue;
+        }
+        out.push(u.to_string());
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// Record a parsed catalog, discover its children, send its rows; returns the children.
+async fn finish(
+    ctx: &Ctx,
+    seed: &Seed,
+    p: Processed,
+    etag: Option<String>,
+    last_modified: Option<String>,
+) -> Vec<Seed> {
+    let progress = &ctx.progress;
+    Progress::add(&progress.datasets, p.rows.datasets);
+    Progress::add(&progress.granules, p.rows.granules.len() as u64);
+
+    let mut state = base_state(ctx, seed);
+    let changed =
+        seed.prior.as_ref().and_then(|s| s.content_hash.as_deref()) != Some(p.hash.as_str());
+    if changed {
+        state.last_changed = state.last_fetch;
+    }
+    state.status = CatalogStatus::Ok;
+    state.error = None;
+    state.etag = etag;
+    state.last_modified = last_modified;
+    state.content_hash = Some(p.hash);
+    state.granule_count = i64::try_from(p.rows.granules.len()).unwrap_or(i64::MAX);
+    state.expires = p.expires;
+    if seed.prior.is_none() {
+        state.class = NodeClass::Live;
+    }
+
+    let mut out = CatalogOutput {
+        catalogs: vec![state],
+        collections: p.rows.collections,
+        granules: p.rows.granules,
+        complete: Some(seed.url.clone()),
+    };
+
+    let child_depth = seed.depth.saturating_add(1);
+    let mut seeds = Vec::new();
+    if ctx.inner.cfg.max_depth.is_none_or(|m| child_depth <= m) {
+        for child in p.children {
+            if !ctx.claim(&child) {
+                continue;
+            }
+            let prior = match &ctx.p.store {
+                Some(store) => match store.catalog(&child).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(url = %child, error = %e, "cannot read stored state");
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(ps) = &prior
+                && !(ctx.p.filter)(ps)
+            {
+                continue;
+            }
+            if prior.is_none() {
+                out.catalogs.push(CatalogState::pending(
+                    child.clone(),
+                    ctx.p.source_id,
+                    Some(seed.url.clone()),
+                    i32::try_from(child_depth).unwrap_or(i32::MAX),
+                ));
+            }
+            Progress::add(&progress.catalogs_queued, 1);
+            seeds.push(Seed {
+                url: child,
+                parent: Some(seed.url.clone()),
+                depth: child_depth,
+                prior,
+            });
+        }
+    }
+    ctx.send(out).await;
+    seeds
+}

@@ -1,0 +1,322 @@
+//! Name templates: the raw id with each timestamp replaced by a placeholder, and reading a
+//! time back from a name with one.
+//!
+//! Syntax: literal text, with `{` and `}` doubled; `{FMT}` a start time, `{FMT|end}` an end
+//! time, `{FMT|skip}` a recognised time that is not the granule's (GOES creation time);
+//! `{*}` any non-empty text (an extra-rule token). `FMT` is a fixed-width picture made of
+//! `yyyy` `MM` `dd` `DDD` (day of year) `HH` `mm` `ss`, `f` (one digit of a fraction of a
+//! second) and literal punctuation (`-` `_` `:` `.` `/` `T` `Z`).
+
+use crate::scan::Token;
+use crate::time::{Field, Fields, Hit, Role, select};
+use chrono::{DateTime, Utc};
+
+/// Longest template or name [`read_time`] looks at.
+const MAX_LEN: usize = 4096;
+/// Matching steps [`read_time`] may spend (bounds backtracking over `{*}`).
+const MAX_STEPS: usize = 100_000;
+
+fn push_lit(out: &mut String, s: &str) {
+    if !s.bytes().any(|c| c == b'{' || c == b'}') {
+        out.push_str(s);
+        return;
+    }
+    for ch in s.chars() {
+        match ch {
+            '{' => out.push_str("{{"),
+            '}' => out.push_str("}}"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Write the picture of `b[start..end]` for `layout` (same walk as [`crate::time::eval`]).
+fn push_fmt(out: &mut String, b: &[u8], start: usize, end: usize, layout: &[Field]) {
+    let mut li = 0;
+    let mut p = start;
+    while p < end {
+        let Some(&c) = b.get(p) else { break };
+        if c.is_ascii_digit() {
+            if let Some(f) = layout.get(li) {
+                out.push_str(f.code());
+                p += f.width();
+                li += 1;
+            } else {
+                out.push('f');
+                p += 1;
+            }
+        } else {
+            out.push(char::from(c));
+            p += 1;
+        }
+    }
+}
+
+/// Build the template of `raw` from its recognised tokens and extra-rule (wildcard) spans.
+pub(crate) fn build_template(raw: &str, tokens: &[Token], wild: &[(usize, usize)]) -> String {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len() + 16 * tokens.len());
+    let mut cursor = 0;
+    let mut ti = tokens
+        .iter()
+        .flat_map(|t| t.parts.iter().flatten())
+        .peekable();
+    let mut wi = wild.iter().peekable();
+    loop {
+        let next_part = ti.peek().map(|p| p.start);
+        let next_wild = wi.peek().map(|w| w.0);
+        let take_part = match (next_part, next_wild) {
+            (None, None) => break,
+            (Some(p), Some(w)) => p < w,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+        };
+        if take_part {
+            let Some(p) = ti.next() else { break };
+            if p.start < cursor {
+                continue;
+            }
+            push_lit(&mut out, raw.get(cursor..p.start).unwrap_or(""));
+            out.push('{');
+            push_fmt(&mut out, b, p.start, p.end, p.layout);
+            match p.role {
+                Role::Start => {}
+                Role::End => out.push_str("|end"),
+                Role::Skip => out.push_str("|skip"),
+            }
+            out.push('}');
+            cursor = p.end;
+        } else {
+            let Some(&(s, e)) = wi.next() else { break };
+            if s < cursor {
+                continue;
+            }
+            push_lit(&mut out, raw.get(cursor..s).unwrap_or(""));
+            out.push_str("{*}");
+            cursor = e;
+        }
+    }
+    push_lit(&mut out, raw.get(cursor..).unwrap_or(""));
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Field(Field),
+    Frac,
+    Lit(u8),
+}
+
+#[derive(Debug)]
+enum Piece {
+    Lit(String),
+    Wild,
+    Time { items: Vec<Item>, role: Role },
+}
+
+fn parse_fmt(fmt: &str) -> Option<Vec<Item>> {
+    const CODES: [(&str, Field); 7] = [
+        ("yyyy", Field::Year),
+        ("DDD", Field::Doy),
+        ("MM", Field::Month),
+        ("dd", Field::Day),
+        ("HH", Field::Hour),
+        ("mm", Field::Minute),
+        ("ss", Field::Second),
+    ];
+    let mut items = Vec::new();
+    let mut rest = fmt;
+    'outer: while let Some(c) = rest.bytes().next() {
+        for (code, field) in CODES {
+            if let Some(r) = rest.strip_prefix(code) {
+                items.push(Item::Field(field));
+                rest = r;
+                continue 'outer;
+            }
+        }
+        match c {
+            b'f' => items.push(Item::Frac),
+            b'y' | b'M' | b'd' | b'D' | b'H' | b'm' | b's' => return None,
+            c if c.is_ascii() => items.push(Item::Lit(c)),
+            _ => return None,
+        }
+        rest = rest.get(1..)?;
+    }
+    if items.iter().any(|i| matches!(i, Item::Field(_))) {
+        Some(items)
+    } else {
+        None
+    }
+}
+
+fn parse_template(t: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut lit = String::new();
+    let mut rest = t;
+    while let Some(ch) = rest.chars().next() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            lit.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            lit.push('}');
+            rest = r;
+        } else if ch == '{' {
+            let close = rest.find('}')?;
+            let inner = rest.get(1..close)?;
+            rest = rest.get(close + 1..)?;
+            if !lit.is_empty() {
+                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+            }
+            if inner == "*" {
+                pieces.push(Piece::Wild);
+                continue;
+            }
+            let (fmt, role) = match inner.split_once('|') {
+                None => (inner, Role::Start),
+                Some((f, "end")) => (f, Role::End),
+                Some((f, "skip")) => (f, Role::Skip),
+                Some(_) => return None,
+            };
+            pieces.push(Piece::Time {
+                items: parse_fmt(fmt)?,
+                role,
+            });
+        } else if ch == '}' {
+            return None;
+        } else {
+            lit.push(ch);
+            rest = rest.get(ch.len_utf8()..)?;
+        }
+    }
+    if !lit.is_empty() {
+        pieces.push(Piece::Lit(lit));
+    }
+    Some(pieces)
+}
+
+/// Read one placeholder at `pos`; returns the position after it and the hit.
+fn read_placeholder(
+    b: &[u8],
+    pos: usize,
+    items: &[Item],
+    role: Role,
+    segment: usize,
+) -> Option<(usize, Hit)> {
+    let mut f = Fields::default();
+    let mut p = pos;
+    for item in items {
+        match *item {
+            Item::Field(field) => {
+                let w = field.width();
+                f.set(field, crate::time::num(b, p, w)?);
+                p += w;
+            }
+            Item::Frac => {
+                let c = *b.get(p)?;
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                f.push_frac(u32::from(c - b'0'))?;
+                p += 1;
+            }
+            Item::Lit(c) => {
+                if *b.get(p)? != c {
+                    return None;
+                }
+                p += 1;
+            }
+        }
+    }
+    let (value, precision) = f.build()?;
+    Some((
+        p,
+        Hit {
+            role,
+            value,
+            precision,
+            segment,
+        },
+    ))
+}
+
+struct Matcher<'a> {
+    raw: &'a str,
+    pieces: &'a [Piece],
+    steps: usize,
+    hits: Vec<Hit>,
+}
+
+impl Matcher<'_> {
+    fn segment(&self, pos: usize) -> usize {
+        self.raw
+            .as_bytes()
+            .get(..pos)
+            .map_or(0, |s| s.iter().filter(|&&c| c == b'/').count())
+    }
+
+    fn go(&mut self, idx: usize, pos: usize) -> bool {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return false;
+        }
+        let Some(piece) = self.pieces.get(idx) else {
+            return pos == self.raw.len();
+        };
+        match piece {
+            Piece::Lit(l) => match self.raw.get(pos..) {
+                Some(r) if r.starts_with(l.as_str()) => self.go(idx + 1, pos + l.len()),
+                _ => false,
+            },
+            Piece::Time { items, role } => {
+                let seg = self.segment(pos);
+                let Some((next, hit)) =
+                    read_placeholder(self.raw.as_bytes(), pos, items, *role, seg)
+                else {
+                    return false;
+                };
+                self.hits.push(hit);
+                if self.go(idx + 1, next) {
+                    return true;
+                }
+                self.hits.pop();
+                false
+            }
+            Piece::Wild => {
+                let mut end = pos;
+                for ch in self.raw.get(pos..).unwrap_or("").chars() {
+                    end += ch.len_utf8();
+                    if self.go(idx + 1, end) {
+                        return true;
+                    }
+                    if self.steps > MAX_STEPS {
+                        return false;
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Read a granule's time back from its name using a template from [`crate::Derived`].
+///
+/// Returns `(start, end)` chosen by the same rules as [`crate::Deriver::derive`], or `None`
+/// when the name does not fit the template, a field is not a valid time, the template is
+/// malformed or longer than 4096 bytes. Never returns "now".
+pub fn read_time(template: &str, raw: &str) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    if template.len() > MAX_LEN || raw.len() > MAX_LEN {
+        return None;
+    }
+    let pieces = parse_template(template)?;
+    let mut m = Matcher {
+        raw,
+        pieces: &pieces,
+        steps: 0,
+        hits: Vec::new(),
+    };
+    if !m.go(0, 0) {
+        return None;
+    }
+    let (start, end) = select(&m.hits);
+    Some((start?, end))
+}

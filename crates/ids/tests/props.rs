@@ -1,0 +1,226 @@
+//! Property tests: idempotence, embedded timestamps come back, invalid dates never parse,
+//! no panics.
+
+#![allow(clippy::unwrap_used)]
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use proptest::prelude::*;
+use threddex_ids::{Deriver, authority_from_host, is_live_name, path_date, read_time};
+
+const AUTH: &str = "org.example";
+
+/// A deriver with extra rules, compiled once.
+static WITH_RULES: std::sync::LazyLock<Deriver> = std::sync::LazyLock::new(|| {
+    Deriver::with_extra_rules(&[r"\d+\.\dN_\d+\.\dW".to_owned(), "_x[0-9]".to_owned()]).unwrap()
+});
+
+/// Strings built from pieces that exercise the grammar (digits of every length, separators,
+/// GOES/OBPG prefixes, ranges, non-ASCII).
+fn tricky() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("_".to_owned()),
+        Just("/".to_owned()),
+        Just("-".to_owned()),
+        Just(".".to_owned()),
+        Just(" ".to_owned()),
+        Just("T".to_owned()),
+        Just("Z".to_owned()),
+        Just(":".to_owned()),
+        Just("_s".to_owned()),
+        Just("_e".to_owned()),
+        Just("_c".to_owned()),
+        Just("S".to_owned()),
+        Just("é".to_owned()),
+        Just("{".to_owned()),
+        Just("}".to_owned()),
+        Just("2019".to_owned()),
+        Just("1899".to_owned()),
+        Just("20190830".to_owned()),
+        Just("1713".to_owned()),
+        Just("2019-08-30".to_owned()),
+        Just("20192430003570".to_owned()),
+        Just("185001-200512".to_owned()),
+        Just("08".to_owned()),
+        Just("243".to_owned()),
+        Just("_34.0N_82.0W".to_owned()),
+        Just("_x".to_owned()),
+        "[0-9]{1,16}",
+        "[a-zA-Z]{1,4}",
+        "[0-9_./-]{1,6}",
+    ];
+    prop::collection::vec(piece, 0..14).prop_map(|v| v.concat())
+}
+
+fn check_idempotent(der: &Deriver, s: &str) -> Result<(), TestCaseError> {
+    let c = der.derive(s, AUTH).collection_id;
+    let again = der.derive(&c, AUTH).collection_id;
+    prop_assert_eq!(&again, &c, "with prefix, from {:?}", s);
+    let bare = c.strip_prefix("org.example:").unwrap_or(&c);
+    let again = der.derive(bare, AUTH).collection_id;
+    prop_assert_eq!(&again, &c, "without prefix, from {:?}", s);
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Ymd,
+    YmdHm(char),
+    YmdHms(char),
+    Ymdh,
+    Ymdhm,
+    Iso,
+    IsoSec,
+    Doy,
+    Goes,
+    Obpg,
+    FolderYmd,
+}
+
+fn render(form: Form, t: NaiveDateTime) -> (String, NaiveDateTime) {
+    use chrono::Timelike;
+    let d = t.date();
+    let at = |h, m, s| NaiveDateTime::new(d, NaiveTime::from_hms_opt(h, m, s).unwrap());
+    let (h, m, s) = (t.hour(), t.minute(), t.second());
+    match form {
+        Form::Ymd => (t.format("%Y%m%d").to_string(), at(0, 0, 0)),
+        Form::YmdHm(c) => (t.format(&format!("%Y%m%d{c}%H%M")).to_string(), at(h, m, 0)),
+        Form::YmdHms(c) => (
+            t.format(&format!("%Y%m%d{c}%H%M%S")).to_string(),
+            at(h, m, s),
+        ),
+        Form::Ymdh => (t.format("%Y%m%d%H").to_string(), at(h, 0, 0)),
+        Form::Ymdhm => (t.format("%Y%m%d%H%M").to_string(), at(h, m, 0)),
+        Form::Iso => (t.format("%Y-%m-%dT%H:%M").to_string(), at(h, m, 0)),
+        Form::IsoSec => (t.format("%Y-%m-%dT%H:%M:%SZ").to_string(), at(h, m, s)),
+        Form::Doy => (t.format("%Y%j").to_string(), at(0, 0, 0)),
+        Form::Goes => (t.format("s%Y%j%H%M%S0").to_string(), at(h, m, s)),
+        Form::Obpg => (t.format("%Y%j").to_string(), at(0, 0, 0)),
+        Form::FolderYmd => (t.format("%Y/%m/%d").to_string(), at(0, 0, 0)),
+    }
+}
+
+fn form() -> impl Strategy<Value = Form> {
+    prop_oneof![
+        Just(Form::Ymd),
+        prop::sample::select(vec!['_', 'T', '.']).prop_map(Form::YmdHm),
+        prop::sample::select(vec!['_', 'T', '.']).prop_map(Form::YmdHms),
+        Just(Form::Ymdh),
+        Just(Form::Ymdhm),
+        Just(Form::Iso),
+        Just(Form::IsoSec),
+        Just(Form::Doy),
+        Just(Form::Goes),
+        Just(Form::Obpg),
+        Just(Form::FolderYmd),
+    ]
+}
+
+fn datetime() -> impl Strategy<Value = NaiveDateTime> {
+    (1800i32..=2300, 1u32..=366, 0u32..24, 0u32..60, 0u32..60).prop_filter_map(
+        "valid day of year",
+        |(y, doy, h, m, s)| {
+            Some(NaiveDateTime::new(
+                NaiveDate::from_yo_opt(y, doy)?,
+                NaiveTime::from_hms_opt(h, m, s)?,
+            ))
+        },
+    )
+}
+
+proptest! {
+    // PROPTEST_CASES overrides the default of 2000 cases per property.
+    #![proptest_config({
+        let cases: u32 = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
+        ProptestConfig { cases, max_global_rejects: cases, ..ProptestConfig::default() }
+    })]
+
+    #[test]
+    fn idempotent_on_tricky_strings(s in tricky()) {
+        check_idempotent(&Deriver::new(), &s)?;
+        check_idempotent(&WITH_RULES, &s)?;
+    }
+
+    #[test]
+    fn idempotent_on_any_string(s in any::<String>()) {
+        check_idempotent(&Deriver::new(), &s)?;
+    }
+
+    #[test]
+    fn embedded_timestamp_comes_back(
+        t in datetime(),
+        form in form(),
+        dir in "[a-z]{1,6}(/[A-Za-z]{1,6}){0,2}",
+        word in "[a-z][a-zA-Z]{0,6}",
+        sep in prop::sample::select(vec!["_", "-", "."]),
+        ext in prop::sample::select(vec![".nc", ".grib2", "_tail.nc", "", "-x"]),
+    ) {
+        // `YYYY/MM/DD` folders need a bare-year folder (1900..=2300)
+        prop_assume!(!matches!(form, Form::FolderYmd) || chrono::Datelike::year(&t) >= 1900);
+        let (text, want) = render(form, t);
+        let raw = match form {
+            Form::Goes => format!("{dir}/{word}_{text}{ext}"),
+            Form::Obpg => format!("{dir}/A{text}{ext}"),
+            Form::FolderYmd => format!("{dir}/{text}/{word}{ext}"),
+            _ => format!("{dir}/{word}{sep}{text}{ext}"),
+        };
+        let d = Deriver::new().derive(&raw, AUTH);
+        prop_assert_eq!(d.start.map(|s| s.naive_utc()), Some(want), "{}", raw);
+        let tpl = d.template.clone().unwrap();
+        prop_assert_eq!(read_time(&tpl, &raw), Some((d.start.unwrap(), d.end)));
+        prop_assert!(!d.collection_id.contains(&text), "{} -> {}", raw, d.collection_id);
+        check_idempotent(&Deriver::new(), &raw)?;
+    }
+
+    #[test]
+    fn invalid_dates_never_parse(
+        y in 1900i32..=2300,
+        bad_month in 13u32..=99,
+        bad_day in 32u32..=99,
+        bad_hour in 24u32..=99,
+        bad_min in 60u32..=99,
+        bad_doy in 367u32..=999,
+        ok in 1u32..=12,
+        which in 0usize..8,
+    ) {
+        let raw = match which {
+            0 => format!("x/a_{y}{bad_month:02}01.nc"),
+            1 => format!("x/a_{y}{ok:02}{bad_day:02}.nc"),
+            2 => format!("x/a_{y}{ok:02}01{bad_hour:02}.nc"),
+            3 => format!("x/a_{y}{ok:02}0112{bad_min:02}.nc"),
+            4 => format!("x/a_{y}{bad_doy:03}.nc"),
+            5 => format!("x/a_{y}{bad_month:02}.nc"),
+            6 => format!("x/a_s{y}{bad_doy:03}0000000_b.nc"),
+            _ => format!("x/A{y}{bad_doy:03}.L3m.nc"),
+        };
+        let d = Deriver::new().derive(&raw, AUTH);
+        prop_assert_eq!(d.start, None, "{}", raw);
+        prop_assert_eq!(d.collection_id, format!("{AUTH}:{raw}"));
+        // a bad time after a good date: the date is taken, the time is not
+        let raw = format!("x/a_{y}{ok:02}01_{bad_hour:02}00.nc");
+        let d = Deriver::new().derive(&raw, AUTH);
+        let s = d.start.unwrap().naive_utc();
+        prop_assert_eq!(s, NaiveDate::from_ymd_opt(y, ok, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
+        prop_assert_eq!(d.collection_id, format!("{AUTH}:x/a_{bad_hour:02}00.nc"));
+    }
+
+    #[test]
+    fn no_panic_anywhere(a in any::<String>(), b in tricky()) {
+        let der = Deriver::new();
+        let _ = der.derive(&a, &b);
+        let _ = der.derive(&b, "");
+        let _ = read_time(&a, &b);
+        let _ = read_time(&b, &a);
+        let _ = read_time(&b, &b);
+        let _ = path_date(&a);
+        let _ = path_date(&b);
+        let _ = is_live_name(&a);
+        let a2 = authority_from_host(&a);
+        prop_assert!(!a2.contains(':') && !a2.is_empty());
+        if let Some(t) = der.derive(&b, AUTH).template {
+            prop_assert!(read_time(&t, b.strip_prefix("org.example:").unwrap_or(&b)).is_some(), "{} {}", b, t);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Request counters that tests read to assert crawler behaviour.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Counts every request the server receives (including redirects, faults and 404s).
+#[derive(Debug, Default)]
+pub struct Counters {
+    total: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    not_modified: AtomicU64,
+    per_path: Mutex<HashMap<String, u64>>,
+    times: Mutex<Vec<Instant>>,
+}
+
+impl Counters {
+    /// Total number of requests.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    /// Requests for exactly this path (the query, if any, is part of the key: `/a?b=c`).
+    pub fn for_path(&self, path: &str) -> u64 {
+        self.paths().get(path).copied().unwrap_or(0)
+    }
+
+    /// Requests whose path (with query) contains `substring`.
+    pub fn matching(&self, substring: &str) -> u64 {
+        self.paths()
+            .iter()
+            .filter(|(k, _)| k.contains(substring))
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    /// Number of distinct paths requested.
+    pub fn distinct_paths(&self) -> usize {
+        self.paths().len()
+    }
+
+    /// Largest number of requests seen in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Requests currently in flight.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Number of 304 Not Modified responses sent.
+    pub fn not_modified(&self) -> u64 {
+        self.not_modified.load(Ordering::SeqCst)
+    }
+
+    /// Arrival instant of every request, in arrival order (for rate checks).
+    pub fn request_times(&self) -> Vec<Instant> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Reset every counter to zero (requests in flight stay counted as in flight).
+    pub fn reset(&self) {
+        self.total.store(0, Ordering::SeqCst);
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.not_modified.store(0, Ordering::SeqCst);
+        self.per_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.times.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn paths(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.per_path.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Record a request arrival; the guard marks it finished when dropped.
+    pub(crate) fn enter(&self, key: &str) -> InFlight<'_> {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        self.times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Instant::now());
+        {
+            let mut p = self.paths();
+            match p.get_mut(key) {
+                Some(v) => *v += 1,
+                None => {
+                    p.insert(key.to_owned(), 1);
+                }
+            }
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight { c: self }
+    }
+
+    pub(crate) fn count_not_modified(&self) {
+        self.not_modified.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Decrements the in-flight gauge on drop.
+pub(crate) struct InFlight<'a> {
+    c: &'a Counters,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.c.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}

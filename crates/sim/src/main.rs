@@ -1,0 +1,150 @@
+//! `threddex-sim`: serve a simulated THREDDS Data Server on 127.0.0.1 until ctrl-c.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use threddex_sim::{
+    FaultRule, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
+};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TreeKind {
+    Nexrad,
+    Goes,
+    Model,
+    Mixed,
+    Empty,
+}
+
+/// Simulated THREDDS Data Server. Prints the root catalog URL on the first line of stdout.
+#[derive(Debug, Parser)]
+#[command(name = "threddex-sim", version)]
+struct Args {
+    /// Port on 127.0.0.1 (0 = ephemeral).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Generated tree shape (`mixed` = NEXRAD + GOES + model runs).
+    #[arg(long, value_enum, default_value = "nexrad")]
+    tree: TreeKind,
+    /// NEXRAD products.
+    #[arg(long, default_value_t = 3)]
+    products: usize,
+    /// NEXRAD stations per product.
+    #[arg(long, default_value_t = 5)]
+    stations: usize,
+    /// Day folders (NEXRAD and GOES), ending today.
+    #[arg(long, default_value_t = 3)]
+    days: usize,
+    /// Files per day (NEXRAD max 1440, GOES max 86400), evenly spaced.
+    #[arg(long, default_value_t = 24)]
+    files_per_day: usize,
+    /// GOES mesoscale sectors.
+    #[arg(long, default_value_t = 2)]
+    sectors: usize,
+    /// GOES channels per sector.
+    #[arg(long, default_value_t = 4)]
+    channels: usize,
+    /// Models.
+    #[arg(long, default_value_t = 3)]
+    models: usize,
+    /// Runs per model (one every 6 h).
+    #[arg(long, default_value_t = 8)]
+    runs: usize,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Directory of catalog files served by URL path (in addition to the tree; use
+    /// `--tree empty` to serve only the directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Seed for granule sizes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Freeze the clock at this RFC 3339 instant (default: the system clock, live mode).
+    #[arg(long)]
+    fixed_time: Option<String>,
+    /// Fault rule `SUBSTRING=KIND[:ARG][@TIMES]` (repeatable), KIND one of status:CODE,
+    /// toomany:SECS, unavailable:SECS, slow:MS, truncated, malformed, html, redirect:HOPS, cycle,
+    /// delay:MS.
+    #[arg(long = "fault", value_parser = parse_fault)]
+    faults: Vec<FaultRule>,
+    /// File whose content is served as /robots.txt (404 when absent).
+    #[arg(long)]
+    robots_file: Option<PathBuf>,
+}
+
+impl Args {
+    fn tree(&self) -> TreeSpec {
+        let nexrad = TreeSpec::Nexrad(NexradSpec {
+            products: self.products,
+            stations: self.stations,
+            days: self.days,
+            files_per_day: self.files_per_day,
+        });
+        let goes = TreeSpec::Goes(GoesSpec {
+            sectors: self.sectors,
+            channels: self.channels,
+            days: self.days,
+            files_per_day: self.files_per_day,
+        });
+        let model = TreeSpec::ModelRuns(ModelSpec {
+            models: self.models,
+            runs: self.runs,
+        });
+        match self.tree {
+            TreeKind::Nexrad => nexrad,
+            TreeKind::Goes => goes,
+            TreeKind::Model => model,
+            TreeKind::Mixed => TreeSpec::Mixed(vec![nexrad, goes, model]),
+            TreeKind::Empty => TreeSpec::Empty,
+        }
+    }
+}
+
+fn parse_fault(s: &str) -> Result<FaultRule, String> {
+    s.parse()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args = Args::parse();
+    let clock = match &args.fixed_time {
+        Some(t) => SimClock::fixed(chrono::DateTime::parse_from_rfc3339(t)?.to_utc()),
+        None => SimClock::system(),
+    };
+    let robots_txt = match &args.robots_file {
+        Some(p) => Some(std::fs::read_to_string(p)?),
+        None => None,
+    };
+    let cfg = SimConfig {
+        tree: args.tree(),
+        latency: Duration::from_millis(args.latency_ms),
+        faults: args.faults.clone(),
+        robots_txt,
+        seed: args.seed,
+        clock,
+        dir: args.dir.clone(),
+        port: args.port,
+    };
+    let server = SimServer::start(cfg).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", server.root_catalog_url())?;
+        out.flush()?;
+    }
+    eprintln!(
+        "threddex-sim: {} catalogs, {} granules at {} (ctrl-c to stop)",
+        server.catalog_count(),
+        server.granule_count(),
+        server.clock().now().to_rfc3339()
+    );
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}

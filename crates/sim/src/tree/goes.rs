@@ -1,0 +1,275 @@
+//! GOES-16 ABI L2 Cloud and Moisture Imagery tree:
+//! `satellite/goes/east/products/CloudAndMoistureImagery/Mesoscale-{n}/Channel{cc}/{YYYYMMDD}/`
+//! holding `OR_ABI-L2-CMIPM{n}-M6C{cc}_G16_s{YYYYJJJHHMMSSt}_e…_c….nc`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+
+use super::{Listing, Subtree, days_newest_first, static_epoch, xml_doc};
+use crate::xml::{self, Doc, Meta};
+
+/// Size of a GOES tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoesSpec {
+    /// Sectors `Mesoscale-1` … `Mesoscale-{sectors}`.
+    pub sectors: usize,
+    /// Channels `Channel01` … per sector.
+    pub channels: usize,
+    /// Day folders per channel, ending with the clock's UTC day.
+    pub days: usize,
+    /// Files per day, spaced evenly (capped at 86400).
+    pub files_per_day: usize,
+}
+
+impl Default for GoesSpec {
+    fn default() -> Self {
+        Self {
+            sectors: 1,
+            channels: 2,
+            days: 2,
+            files_per_day: 24,
+        }
+    }
+}
+
+/// Tenths of a second in a day.
+const UNITS: u64 = 864_000;
+const UNIT_NS: u64 = 100_000_000;
+const MAX_F: u64 = 86_400;
+
+const SERVICES: &[(&str, &str, &str)] = &[
+    ("OPENDAP", "OPENDAP", "/thredds/dodsC/"),
+    ("HTTPServer", "HTTPServer", "/thredds/fileServer/"),
+    ("WCS", "WCS", "/thredds/wcs/"),
+    ("WMS", "WMS", "/thredds/wms/"),
+    ("NetcdfSubset", "NetcdfSubset", "/thredds/ncss/grid/"),
+    ("CdmRemote", "CdmRemote", "/thredds/cdmremote/"),
+    ("ISO", "ISO", "/thredds/iso/"),
+    ("NCML", "NCML", "/thredds/ncml/"),
+    ("UDDC", "UDDC", "/thredds/uddc/"),
+];
+
+pub(crate) struct Goes {
+    sectors: usize,
+    channels: usize,
+    days: usize,
+    f: u64,
+    seed: u64,
+    base: String,
+    id_prefix: String,
+}
+
+/// Parses `{prefix}{n}` where `n` is formatted with `width` digits and is in `1..=max`.
+fn parse_numbered(s: &str, prefix: &str, width: usize, max: usize) -> Option<usize> {
+    let digits = s.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: usize = digits.parse().ok()?;
+    (n >= 1 && n <= max && format!("{n:0width$}") == digits).then_some(n)
+}
+
+fn stamp(out: &mut String, t: DateTime<Utc>) {
+    let _ = write!(
+        out,
+        "{:04}{:03}{:02}{:02}{:02}{}",
+        t.year(),
+        t.ordinal(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond().min(999_999_999) / 100_000_000
+    );
+}
+
+impl Goes {
+    pub(crate) fn new(spec: &GoesSpec, seed: u64, sfx: &str) -> Self {
+        Self {
+            sectors: spec.sectors,
+            channels: spec.channels,
+            days: spec.days,
+            f: u64::try_from(spec.files_per_day)
+                .unwrap_or(MAX_F)
+                .min(MAX_F),
+            seed,
+            base: format!("satellite/goes/east{sfx}/products/CloudAndMoistureImagery"),
+            id_prefix: format!("goes-east{sfx}-products/CloudAndMoistureImagery"),
+        }
+    }
+
+    fn meta() -> Meta<'static> {
+        Meta {
+            service: "all",
+            data_type: "GRID",
+            data_format: "NetCDF",
+        }
+    }
+
+    fn listing<'a>(&self, name: &'a str, id: &'a str) -> Listing<'a> {
+        Listing {
+            catalog_name: name,
+            service: ("all", SERVICES),
+            meta: Self::meta(),
+            dataset_name: name,
+            dataset_id: id,
+        }
+    }
+
+    fn top(&self) -> Doc {
+        let body = self
+            .listing("CloudAndMoistureImagery", &self.id_prefix)
+            .write(
+                (1..=self.sectors).map(|n| {
+                    let s = format!("Mesoscale-{n}");
+                    (s.clone(), s)
+                }),
+                self.sectors,
+            );
+        xml_doc(body, static_epoch())
+    }
+
+    fn sector(&self, sector: &str) -> Doc {
+        let id = format!("{}/{sector}", self.id_prefix);
+        let body = self.listing(sector, &id).write(
+            (1..=self.channels).map(|c| {
+                let s = format!("Channel{c:02}");
+                (s.clone(), s)
+            }),
+            self.channels,
+        );
+        xml_doc(body, static_epoch())
+    }
+
+    fn channel(&self, sector: &str, channel: &str, now: DateTime<Utc>) -> Doc {
+        let id = format!("{}/{sector}/{channel}", self.id_prefix);
+        let body = self.listing(channel, &id).write(
+            days_newest_first(now, self.days).map(|d| {
+                let n = super::ymd(d);
+                (n.clone(), n)
+            }),
+            self.days,
+        );
+        xml_doc(body, super::day_start(now.date_naive()))
+    }
+
+    fn day(&self, sn: usize, cn: usize, d: NaiveDate, now: DateTime<Utc>) -> Doc {
+        let day = super::ymd(d);
+        let rel = format!("Mesoscale-{sn}/Channel{cn:02}/{day}");
+        let id = format!("{}/{rel}", self.id_prefix);
+        let n = super::slots_for_day(d, now, self.f, UNITS, UNIT_NS);
+        let mut o = String::with_capacity(1536 + usize::try_from(n).unwrap_or(0) * 520);
+        xml::open_catalog(&mut o, Some(&day));
+        xml::compound_service(&mut o, "all", SERVICES);
+        xml::open_top_dataset(&mut o, &day, Some(&id), &Self::meta());
+        let start = super::day_start(d);
+        let mut last = start;
+        let mut name = String::with_capacity(96);
+        for k in (0..n).rev() {
+            let tenths = super::slot(k, self.f, UNITS);
+            let s =
+                start + chrono::Duration::milliseconds(i64::try_from(tenths * 100).unwrap_or(0));
+            let e = s + chrono::Duration::milliseconds(27_700);
+            let c = e + chrono::Duration::milliseconds(6_300);
+            if k + 1 == n {
+                last = c.min(now.max(s));
+            }
+            name.clear();
+            let _ = write!(name, "OR_ABI-L2-CMIPM{sn}-M6C{cn:02}_G16_s");
+            stamp(&mut name, s);
+            name.push_str("_e");
+            stamp(&mut name, e);
+            name.push_str("_c");
+            stamp(&mut name, c);
+            name.push_str(".nc");
+            let leaf_id = format!("{id}/{name}");
+            let url = format!("{}/{rel}/{name}", self.base);
+            xml::open_leaf(&mut o, &name, &leaf_id, &url);
+            let h = xml::hash64(self.seed, &name);
+            xml::data_size(&mut o, "Kbytes", 10_000 + h % 390_000);
+            xml::modified(&mut o, c);
+            o.push_str("    </dataset>\n");
+        }
+        xml::close_top_dataset(&mut o);
+        xml::close_catalog(&mut o);
+        xml_doc(o, last)
+    }
+}
+
+impl Subtree for Goes {
+    fn top_href(&self) -> String {
+        format!("catalog/{}/catalog.xml", self.base)
+    }
+
+    fn title(&self) -> String {
+        "GOES-16 Cloud and Moisture Imagery".to_owned()
+    }
+
+    fn id(&self) -> String {
+        self.id_prefix.clone()
+    }
+
+    fn resolve(&self, rest: &str, now: DateTime<Utc>) -> Option<Doc> {
+        let r = rest.strip_prefix(self.base.as_str())?.strip_prefix('/')?;
+        let parts: Vec<&str> = r.split('/').collect();
+        let sector = |s: &str| parse_numbered(s, "Mesoscale-", 1, self.sectors);
+        let channel = |s: &str| parse_numbered(s, "Channel", 2, self.channels);
+        match parts.as_slice() {
+            ["catalog.xml"] => Some(self.top()),
+            [s, "catalog.xml"] => sector(s).map(|_| self.sector(s)),
+            [s, c, "catalog.xml"] => {
+                sector(s)?;
+                channel(c)?;
+                Some(self.channel(s, c, now))
+            }
+            [s, c, d, "catalog.xml"] => {
+                let sn = sector(s)?;
+                let cn = channel(c)?;
+                let day = super::parse_day(d)?;
+                super::day_in_window(day, now, self.days).then(|| self.day(sn, cn, day, now))
+            }
+            _ => None,
+        }
+    }
+
+    fn catalog_count(&self) -> u64 {
+        let s = self.sectors as u64;
+        let sc = s.saturating_mul(self.channels as u64);
+        1u64.saturating_add(s)
+            .saturating_add(sc)
+            .saturating_add(sc.saturating_mul(self.days as u64))
+    }
+
+    fn granule_count(&self, now: DateTime<Utc>) -> u64 {
+        (self.sectors as u64)
+            .saturating_mul(self.channels as u64)
+            .saturating_mul(super::window_granules(
+                now, self.days, self.f, UNITS, UNIT_NS,
+            ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parsing_is_canonical() {
+        assert_eq!(parse_numbered("Channel02", "Channel", 2, 16), Some(2));
+        assert_eq!(parse_numbered("Channel2", "Channel", 2, 16), None);
+        assert_eq!(parse_numbered("Channel17", "Channel", 2, 16), None);
+        assert_eq!(parse_numbered("Channel00", "Channel", 2, 16), None);
+        assert_eq!(parse_numbered("Mesoscale-1", "Mesoscale-", 1, 2), Some(1));
+        assert_eq!(parse_numbered("Mesoscale-01", "Mesoscale-", 1, 2), None);
+    }
+
+    #[test]
+    fn stamp_format() {
+        let t = DateTime::parse_from_rfc3339("2019-08-31T00:03:57.0Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut s = String::new();
+        stamp(&mut s, t);
+        assert_eq!(s, "20192430003570");
+    }
+}

@@ -1,0 +1,347 @@
+//! Conversions between the row models and Postgres values: error mapping, the compact granule
+//! encoding, NUL sanitising and row decoding.
+
+use chrono::NaiveDate;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use threddex_store::{
+    AccessService, BBox, CatalogState, CatalogStatus, ClassRule, Collection, CollectionUpsert, NewSource,
+    NodeClass, Source, StoreError, Timestamp,
+};
+
+/// Map a driver error to a [`StoreError`].
+pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        // 23505 unique_violation
+        if db.code().as_deref() == Some("23505") {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        // 22xxx data exceptions: out-of-range timestamps, bad encodings, ...
+        if db.code().is_some_and(|c| c.starts_with("22")) {
+            return StoreError::Invalid(db.message().to_string());
+        }
+    }
+    StoreError::Backend(err.to_string())
+}
+
+/// Map a migration error to a [`StoreError`].
+pub(crate) fn migrate_err(err: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Backend(format!("migration failed: {err}"))
+}
+
+/// Postgres rejects NUL characters in `text` and `jsonb`; hostile catalogs may contain them
+/// (e.g. as `&#0;`). They are replaced by U+FFFD rather than failing the whole batch.
+pub(crate) fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains('\0') {
+        std::borrow::Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// [`clean`] for an optional string.
+pub(crate) fn clean_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(|v| clean(v).into_owned())
+}
+
+/// [`clean`] applied to every string (and object key) of a JSON value.
+pub(crate) fn clean_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(clean(s).into_owned()),
+        Value::Array(items) => Value::Array(items.iter().map(clean_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (clean(k).into_owned(), clean_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether a JSON value holds a NUL character anywhere (cheap pre-check for [`clean_json`]).
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
+}
+
+/// A JSON value ready to be stored as `jsonb`.
+pub(crate) fn to_jsonb(value: &serde_json::Value) -> sqlx::types::Json<serde_json::Value> {
+    if json_has_nul(value) {
+        sqlx::types::Json(clean_json(value))
+    } else {
+        sqlx::types::Json(value.clone())
+    }
+}
+
+/// Serialise a value to `jsonb`.
+pub(crate) fn ser_jsonb<T: serde::Serialize>(
+    value: &T,
+) -> Result<sqlx::types::Json<serde_json::Value>, StoreError> {
+    let v = serde_json::to_value(value).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(to_jsonb(&v))
+}
+
+/// The last '/'-segment of a granule ID (the whole ID when it has no '/').
+pub(crate) fn last_segment(granule_id: &str) -> &str {
+    granule_id.rsplit('/').next().unwrap_or(granule_id)
+}
+
+/// Flag bit: `url_path` holds a prefix; the full urlPath is prefix || name.
+pub(crate) const FLAG_PATH_PREFIX: i16 = 1;
+
+/// The stored (compact) form of a granule's name and urlPath: `(name, url_path, flags)`.
+pub(crate) fn compact(
+    granule_id: &str,
+    name: &str,
+    url_path: Option<&str>,
+) -> (Option<String>, Option<String>, i16) {
+    let stored_name = if name == last_segment(granule_id) {
+        None
+    } else {
+        Some(name.to_string())
+    };
+    match url_path {
+        Some(path) if !name.is_empty() && path.ends_with(name) => {
+            let prefix = path.get(..path.len() - name.len()).unwrap_or_default();
+            (stored_name, Some(prefix.to_string()), FLAG_PATH_PREFIX)
+        }
+        other => (stored_name, other.map(str::to_string), 0),
+    }
+}
+
+/// The inverse of [`compact`]: `(name, url_path)`.
+pub(crate) fn expand(
+    granule_id: &str,
+    stored_name: Option<String>,
+    stored_path: Option<String>,
+    flags: i16,
+) -> (String, Option<String>) {
+    let name = stored_name.unwrap_or_else(|| last_segment(granule_id).to_string());
+    let path = match stored_path {
+        Some(mut prefix) if flags & FLAG_PATH_PREFIX != 0 => {
+            prefix.push_str(&name);
+            Some(prefix)
+        }
+        other => other,
+    };
+    (name, path)
+}
+
+/// Microseconds in `end - start` (0 when negative or unknown), saturating.
+pub(crate) fn span_us(start: Option<Timestamp>, end: Option<Timestamp>) -> i64 {
+    match (start, end) {
+        (Some(s), Some(e)) if e > s => (e - s).num_microseconds().unwrap_or(i64::MAX),
+        _ => 0,
+    }
+}
+
+/// The earliest instant Postgres `timestamptz` holds comfortably (year 4000 BC).
+fn pg_floor() -> Option<Timestamp> {
+    NaiveDate::from_ymd_opt(-3999, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+/// How many microseconds can be subtracted from `t` and stay comfortably inside what Postgres
+/// `timestamptz` holds (-1 when `t` itself is earlier than that).
+pub(crate) fn room_us(t: Timestamp) -> i64 {
+    match pg_floor() {
+        Some(floor) if t >= floor => (t - floor).num_microseconds().unwrap_or(i64::MAX),
+        _ => -1,
+    }
+}
+
+fn parse_class(s: &str) -> NodeClass {
+    NodeClass::parse(s).unwrap_or_default()
+}
+
+fn parse_status(s: &str) -> CatalogStatus {
+    CatalogStatus::parse(s).unwrap_or_default()
+}
+
+/// Columns read by [`source_from_row`].
+pub(crate) const SOURCE_COLUMNS: &str = "id, name, url, authority, every_secs, select_json, \
+     skip_json, rules_json, created_at, last_sync_at, last_success_at";
+
+/// Decode a `sources` row.
+pub(crate) fn source_from_row(row: &PgRow) -> Result<Source, StoreError> {
+    let select: sqlx::types::Json<Vec<String>> = row.try_get("select_json").map_err(db_err)?;
+    let skip: sqlx::types::Json<Vec<String>> = row.try_get("skip_json").map_err(db_err)?;
+    let rules: sqlx::types::Json<Vec<ClassRule>> = row.try_get("rules_json").map_err(db_err)?;
+    Ok(Source {
+        id: row.try_get("id").map_err(db_err)?,
+        settings: NewSource {
+            name: row.try_get("name").map_err(db_err)?,
+            url: row.try_get("url").map_err(db_err)?,
+            authority: row.try_get("authority").map_err(db_err)?,
+            every_secs: row.try_get("every_secs").map_err(db_err)?,
+            select: select.0,
+            skip: skip.0,
+            rules: rules.0,
+        },
+        created_at: row.try_get("created_at").map_err(db_err)?,
+        last_sync_at: row.try_get("last_sync_at").map_err(db_err)?,
+        last_success_at: row.try_get("last_success_at").map_err(db_err)?,
+    })
+}
+
+/// Columns read by [`catalog_from_row`].
+pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, \
+     last_fetch, etag, last_modified, content_hash, last_changed, granule_count, error, \
+     next_visit, expires";
+
+/// Decode a `catalogs` row.
+pub(crate) fn catalog_from_row(row: &PgRow) -> Result<CatalogState, StoreError> {
+    let class: String = row.try_get("class").map_err(db_err)?;
+    let status: String = row.try_get("status").map_err(db_err)?;
+    Ok(CatalogState {
+        url: row.try_get("url").map_err(db_err)?,
+        source_id: row.try_get("source_id").map_err(db_err)?,
+        parent_url: row.try_get("parent_url").map_err(db_err)?,
+        depth: row.try_get("depth").map_err(db_err)?,
+        class: parse_class(&class),
+        status: parse_status(&status),
+        last_fetch: row.try_get("last_fetch").map_err(db_err)?,
+        etag: row.try_get("etag").map_err(db_err)?,
+        last_modified: row.try_get("last_modified").map_err(db_err)?,
+        content_hash: row.try_get("content_hash").map_err(db_err)?,
+        last_changed: row.try_get("last_changed").map_err(db_err)?,
+        granule_count: row.try_get("granule_count").map_err(db_err)?,
+        error: row.try_get("error").map_err(db_err)?,
+        next_visit: row.try_get("next_visit").map_err(db_err)?,
+        expires: row.try_get("expires").map_err(db_err)?,
+    })
+}
+
+/// Columns read by [`collection_from_row`] (table alias `c`).
+pub(crate) const COLLECTION_COLUMNS: &str = "c.id, c.source_id, c.title, c.template, \
+     c.catalog_url, c.services, c.metadata, c.summary, c.keywords, c.west, c.south, c.east, \
+     c.north, c.granule_count, c.start_time, c.end_time, c.iso_record, c.updated_at";
+
+/// Decode a `collections` row.
+pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError> {
+    let services: sqlx::types::Json<Vec<AccessService>> =
+        row.try_get("services").map_err(db_err)?;
+    let metadata: sqlx::types::Json<serde_json::Value> =
+        row.try_get("metadata").map_err(db_err)?;
+    let keywords: sqlx::types::Json<Vec<String>> = row.try_get("keywords").map_err(db_err)?;
+    let corners: [Option<f64>; 4] = [
+        row.try_get("west").map_err(db_err)?,
+        row.try_get("south").map_err(db_err)?,
+        row.try_get("east").map_err(db_err)?,
+        row.try_get("north").map_err(db_err)?,
+    ];
+    let bbox = match corners {
+        [Some(west), Some(south), Some(east), Some(north)] => Some(BBox {
+            west,
+            south,
+            east,
+            north,
+        }),
+        _ => None,
+    };
+    Ok(Collection {
+        info: CollectionUpsert {
+            id: row.try_get("id").map_err(db_err)?,
+            source_id: row.try_get("source_id").map_err(db_err)?,
+            title: row.try_get("title").map_err(db_err)?,
+            template: row.try_get("template").map_err(db_err)?,
+            catalog_url: row.try_get("catalog_url").map_err(db_err)?,
+            services: services.0,
+            metadata: metadata.0,
+            summary: row.try_get("summary").map_err(db_err)?,
+            keywords: keywords.0,
+            bbox,
+        },
+        granule_count: row.try_get("granule_count").map_err(db_err)?,
+        start: row.try_get("start_time").map_err(db_err)?,
+        end: row.try_get("end_time").map_err(db_err)?,
+        iso_record: row.try_get("iso_record").map_err(db_err)?,
+        updated_at: row.try_get("updated_at").map_err(db_err)?,
+    })
+}
+
+/// A bbox worth storing or querying: every coordinate finite (None otherwise).
+pub(crate) fn usable_bbox(b: Option<BBox>) -> Option<BBox> {
+    b.filter(|b| [b.west, b.south, b.east, b.north].iter().all(|v| v.is_finite()))
+}
+
+/// Escape `%`, `_` and `\` for a `LIKE`/`ILIKE` pattern with the default escape character.
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn roundtrip(id: &str, name: &str, path: Option<&str>) {
+        let (n, p, f) = compact(id, name, path);
+        let (name2, path2) = expand(id, n, p, f);
+        assert_eq!(name2, name, "name of {id:?}/{name:?}/{path:?}");
+        assert_eq!(path2.as_deref(), path, "path of {id:?}/{name:?}/{path:?}");
+    }
+
+    #[test]
+    fn compaction_roundtrips() {
+        roundtrip("a/b/c.nc", "c.nc", Some("data/b/c.nc"));
+        roundtrip("a/b/c.nc", "c.nc", Some("c.nc"));
+        roundtrip("a/b/c.nc", "other", Some("data/b/c.nc"));
+        roundtrip("a/b/c.nc", "", Some("x"));
+        roundtrip("a/b/c.nc", "", None);
+        roundtrip("a/b/", "", Some(""));
+        roundtrip("plain", "plain", None);
+        roundtrip("x/y", "y", Some(""));
+        roundtrip("x/y", "ü", Some("pre/ü"));
+    }
+
+    #[test]
+    fn compaction_saves_the_usual_case() {
+        let (n, p, f) = compact("ds/GFS_2020.grib2", "GFS_2020.grib2", Some("ds/GFS_2020.grib2"));
+        assert_eq!(n, None);
+        assert_eq!(p.as_deref(), Some("ds/"));
+        assert_eq!(f, FLAG_PATH_PREFIX);
+    }
+
+    #[test]
+    fn nul_is_replaced() {
+        assert_eq!(clean("a\0b"), "a\u{FFFD}b");
+        let v = serde_json::json!({"k\0": ["x\0", 1, {"y": "z\0"}]});
+        let c = to_jsonb(&v).0;
+        assert_eq!(c, serde_json::json!({"k\u{FFFD}": ["x\u{FFFD}", 1, {"y": "z\u{FFFD}"}]}));
+    }
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(like_escape(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    #[test]
+    fn span_bounds() {
+        let t = Utc.with_ymd_and_hms(2020, 1, 2, 0, 0, 0).unwrap();
+        let u = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(span_us(Some(u), Some(t)), 86_400_000_000);
+        assert_eq!(span_us(Some(t), Some(u)), 0);
+        assert_eq!(span_us(None, Some(u)), 0);
+        let floor = pg_floor().unwrap();
+        assert_eq!(room_us(floor + TimeDelta::seconds(1)), 1_000_000);
+        assert_eq!(room_us(floor - TimeDelta::seconds(1)), -1);
+        assert!(room_us(t) > 86_400_000_000);
+    }
+
+    use chrono::{TimeDelta, Utc};
+}

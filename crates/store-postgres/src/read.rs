@@ -1,0 +1,327 @@
+//! Reads: collections, granules, statistics.
+
+use std::fmt::Write as _;
+
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+use threddex_store::{
+    Collection, CollectionQuery, Granule, GranuleQuery, StoreError, StoreStats, Timestamp,
+};
+
+use crate::convert::{
+    COLLECTION_COLUMNS, clean, collection_from_row, db_err, expand, like_escape, room_us,
+    usable_bbox,
+};
+
+/// A bound parameter of a query assembled from optional conditions.
+enum Param {
+    Int(i64),
+    Float(f64),
+    Ts(Timestamp),
+    Text(String),
+    Limit(Option<i64>),
+}
+
+/// SQL text plus its parameters, numbered as they are added.
+struct Sql {
+    text: String,
+    params: Vec<Param>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Add a parameter; returns its placeholder (`$n`).
+    fn param(&mut self, p: Param) -> String {
+        self.params.push(p);
+        format!("${}", self.params.len())
+    }
+
+    fn query(&self) -> Query<'_, Postgres, PgArguments> {
+        // Only static fragments and `$n` placeholders make up the text; values are bound.
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for p in &self.params {
+            q = match p {
+                Param::Int(v) => q.bind(*v),
+                Param::Float(v) => q.bind(*v),
+                Param::Ts(v) => q.bind(*v),
+                Param::Text(v) => q.bind(v.as_str()),
+                Param::Limit(v) => q.bind(*v),
+            };
+        }
+        q
+    }
+}
+
+/// `LIMIT` value: 0 means no limit (`LIMIT NULL`).
+fn limit(n: u32) -> Option<i64> {
+    (n > 0).then_some(i64::from(n))
+}
+
+pub(crate) async fn collection(pool: &PgPool, id: &str) -> Result<Option<Collection>, StoreError> {
+    let sql = format!("SELECT {COLLECTION_COLUMNS} FROM collections c WHERE c.id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(clean(id).as_ref())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(collection_from_row).transpose()
+}
+
+/// Collections matching a query, ordered by ID.
+///
+/// Free text matches the full-text document (title, abstract, keywords and variable names;
+/// see the migration) through `websearch_to_tsquery('simple', …)`, or is a case-insensitive
+/// substring of the ID. A bbox matches intersecting collection boxes, antimeridian aware,
+/// touching edges included (as [`threddex_store::BBox::intersects`]).
+pub(crate) async fn list_collections(
+    pool: &PgPool,
+    q: &CollectionQuery,
+) -> Result<Vec<Collection>, StoreError> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {COLLECTION_COLUMNS} FROM collections c WHERE TRUE"
+    ));
+    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if let Some(text) = text {
+        let text = clean(text);
+        let words = sql.param(Param::Text(text.to_string()));
+        let pattern = sql.param(Param::Text(format!("%{}%", like_escape(&text))));
+        let _ = write!(
+            sql.text,
+            " AND (c.search @@ websearch_to_tsquery('simple', {words}) OR c.id ILIKE {pattern})"
+        );
+    }
+    if let Some(bbox) = q.bbox {
+        let Some(bbox) = usable_bbox(Some(bbox)) else {
+            // NaN or infinite coordinates intersect nothing.
+            return Ok(Vec::new());
+        };
+        let south = sql.param(Param::Float(bbox.south));
+        let north = sql.param(Param::Float(bbox.north));
+        let _ = write!(
+            sql.text,
+            " AND c.west IS NOT NULL AND c.south <= {north} AND {south} <= c.north AND ("
+        );
+        for (i, (w, e)) in bbox.lon_intervals().into_iter().enumerate() {
+            let w = sql.param(Param::Float(w));
+            let e = sql.param(Param::Float(e));
+            let _ = write!(
+                sql.text,
+                "{}(c.west <= c.east AND c.west <= {e} AND {w} <= c.east) \
+                 OR (c.west > c.east AND (c.west <= {e} OR {w} <= c.east))",
+                if i > 0 { " OR " } else { "" }
+            );
+        }
+        sql.text.push(')');
+    }
+    if let Some(source) = q.source_id {
+        let p = sql.param(Param::Int(source));
+        let _ = write!(sql.text, " AND c.source_id = {p}");
+    }
+    if let Some(start) = q.start {
+        let p = sql.param(Param::Ts(start));
+        let _ = write!(sql.text, " AND COALESCE(c.end_time, c.start_time) >= {p}");
+    }
+    if let Some(end) = q.end {
+        let p = sql.param(Param::Ts(end));
+        let _ = write!(sql.text, " AND c.start_time < {p}");
+    }
+    if let Some(after) = &q.after_id {
+        let p = sql.param(Param::Text(clean(after).into_owned()));
+        let _ = write!(sql.text, " AND c.id > {p}");
+    }
+    let p = sql.param(Param::Limit(limit(q.limit)));
+    let _ = write!(sql.text, " ORDER BY c.id LIMIT {p}");
+    let rows = sql.query().fetch_all(pool).await.map_err(db_err)?;
+    rows.iter().map(collection_from_row).collect()
+}
+
+const GRANULE_COLUMNS: &str = "g.granule_id, g.name, g.flags, g.start_time, g.end_time, \
+     g.url_path, g.size, g.modified, \
+     (SELECT k.url FROM catalogs k WHERE k.key = g.catalog_key) AS catalog_url";
+
+/// Which rows one listing statement covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Everything the query asks for (one statement).
+    All,
+    /// A start-only window, first statement: granules with an end but no start.
+    Untimed,
+    /// A start-only window, second statement: granules with a start.
+    Timed,
+}
+
+/// One listing statement of `q`: a single round trip (the collection's key and span bound
+/// are sub-selects evaluated once, and catalog URLs are per-row key lookups).
+///
+/// Overlap (as in the SQLite backend): `COALESCE(end, start) >= start_bound` and
+/// `start < end_bound`. The first condition is not an index range, so it is paired with the
+/// equivalent-for-the-collection bound `start >= start_bound - max_span` (`max_span_us` is an
+/// upper bound of the collection's granule durations, maintained by every write): the lookup
+/// then scans only the index range `(collection, start)` of the window, in index order,
+/// whatever the collection's size. When the subtraction would leave the range Postgres can
+/// represent, the bound is `-infinity` instead.
+fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
+    let mut sql = Sql::new("");
+    let id = sql.param(Param::Text(clean(&q.collection_id).into_owned()));
+    let _ = write!(
+        sql.text,
+        "SELECT {GRANULE_COLUMNS} FROM granules g \
+         WHERE g.collection_key = (SELECT c.key FROM collections c WHERE c.id = {id})"
+    );
+    match part {
+        Part::Untimed => {
+            if let Some(s) = q.start {
+                let s = sql.param(Param::Ts(s));
+                let _ = write!(sql.text, " AND g.start_time IS NULL AND g.end_time >= {s}");
+            }
+        }
+        Part::All | Part::Timed => {
+            if part == Part::Timed {
+                sql.text.push_str(" AND g.start_time IS NOT NULL");
+            }
+            if let Some(s) = q.start {
+                let p = sql.param(Param::Ts(s));
+                let room = sql.param(Param::Int(room_us(s)));
+                let _ = write!(
+                    sql.text,
+                    " AND COALESCE(g.end_time, g.start_time) >= {p} \
+                     AND g.start_time >= COALESCE((SELECT CASE WHEN c.max_span_us <= {room} \
+                         THEN {p} - c.max_span_us * interval '1 microsecond' END \
+                         FROM collections c WHERE c.id = {id}), '-infinity')"
+                );
+            }
+            if let Some(e) = q.end {
+                let p = sql.param(Param::Ts(e));
+                let _ = write!(sql.text, " AND g.start_time < {p}");
+            }
+        }
+    }
+    match &q.after {
+        Some((Some(at), after_id)) => {
+            let a = sql.param(Param::Ts(*at));
+            let i = sql.param(Param::Text(clean(after_id).into_owned()));
+            let _ = write!(sql.text, " AND (g.start_time, g.granule_id) > ({a}, {i})");
+        }
+        Some((None, after_id)) => {
+            let i = sql.param(Param::Text(clean(after_id).into_owned()));
+            let _ = write!(sql.text, " AND (g.start_time IS NOT NULL OR g.granule_id > {i})");
+        }
+        None => {}
+    }
+    let p = sql.param(Param::Limit(limit));
+    let _ = write!(
+        sql.text,
+        " ORDER BY g.start_time NULLS FIRST, g.granule_id LIMIT {p}"
+    );
+    sql
+}
+
+/// The statements answering `q`, in listing order. A start-only window also matches granules
+/// with an end but no start; they sort first and are outside the index range of the timed
+/// ones, so they get their own statement (run first).
+fn parts(q: &GranuleQuery) -> &'static [Part] {
+    let untimed_possible = matches!(q.after, None | Some((None, _)));
+    if q.start.is_some() && q.end.is_none() && untimed_possible {
+        &[Part::Untimed, Part::Timed]
+    } else {
+        &[Part::All]
+    }
+}
+
+/// `EXPLAIN` output of the listing statements of `q`.
+pub(crate) async fn explain_granules(pool: &PgPool, q: &GranuleQuery) -> Result<String, StoreError> {
+    let mut out = String::new();
+    for &part in parts(q) {
+        let mut sql = granule_sql(q, part, limit(q.limit));
+        sql.text.insert_str(0, "EXPLAIN ");
+        for r in sql.query().fetch_all(pool).await.map_err(db_err)? {
+            out.push_str(&r.try_get::<String, _>(0).map_err(db_err)?);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Granules of one collection overlapping `[start, end)`, ordered by `(start, granule_id)`
+/// with untimed granules first, after the keyset cursor (see [`granule_sql`]). An unknown
+/// collection has no granules.
+pub(crate) async fn list_granules(
+    pool: &PgPool,
+    q: &GranuleQuery,
+) -> Result<Vec<Granule>, StoreError> {
+    let mut rows = Vec::new();
+    for &part in parts(q) {
+        let wanted = match limit(q.limit) {
+            Some(n) => {
+                let left = n - rows.len() as i64;
+                if left <= 0 {
+                    break;
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        let sql = granule_sql(q, part, wanted);
+        rows.extend(sql.query().fetch_all(pool).await.map_err(db_err)?);
+    }
+    rows.iter()
+        .map(|row| {
+            let granule_id: String = row.try_get("granule_id").map_err(db_err)?;
+            let (name, url_path) = expand(
+                &granule_id,
+                row.try_get("name").map_err(db_err)?,
+                row.try_get("url_path").map_err(db_err)?,
+                row.try_get("flags").map_err(db_err)?,
+            );
+            Ok(Granule {
+                collection_id: q.collection_id.clone(),
+                granule_id,
+                name,
+                start: row.try_get("start_time").map_err(db_err)?,
+                end: row.try_get("end_time").map_err(db_err)?,
+                url_path,
+                size: row.try_get("size").map_err(db_err)?,
+                modified: row.try_get("modified").map_err(db_err)?,
+                catalog_url: row
+                    .try_get::<Option<String>, _>("catalog_url")
+                    .map_err(db_err)?
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) async fn stats(pool: &PgPool) -> Result<StoreStats, StoreError> {
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM catalogs), \
+         (SELECT count(*) FROM catalogs WHERE status = 'failed'), \
+         (SELECT count(*) FROM collections), (SELECT count(*) FROM granules), \
+         pg_total_relation_size('collections'), pg_total_relation_size('granules')",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    let get = |i: usize| -> Result<u64, StoreError> {
+        Ok(to_u64(row.try_get::<i64, _>(i).map_err(db_err)?))
+    };
+    Ok(StoreStats {
+        sources: get(0)?,
+        catalogs: get(1)?,
+        failed_catalogs: get(2)?,
+        collections: get(3)?,
+        granules: get(4)?,
+        collection_bytes: get(5)?,
+        granule_bytes: get(6)?,
+    })
+}

@@ -1,0 +1,189 @@
+//! Sources and crawl-state reads.
+
+use sqlx::{AssertSqlSafe, PgPool, Row};
+use threddex_store::{CatalogState, NewSource, Source, StoreError, Timestamp};
+
+use crate::convert::{
+    CATALOG_COLUMNS, SOURCE_COLUMNS, catalog_from_row, clean, clean_opt, db_err, ser_jsonb,
+    source_from_row,
+};
+
+fn validate(source: &NewSource) -> Result<(), StoreError> {
+    if source.name.trim().is_empty() {
+        return Err(StoreError::Invalid("a source needs a name".into()));
+    }
+    if source.url.trim().is_empty() {
+        return Err(StoreError::Invalid("a source needs a URL".into()));
+    }
+    Ok(())
+}
+
+/// `INSERT` of a source; `on_conflict` is appended before `RETURNING`.
+async fn insert(
+    pool: &PgPool,
+    source: &NewSource,
+    on_conflict: &'static str,
+) -> Result<Option<Source>, StoreError> {
+    validate(source)?;
+    let sql = format!(
+        "INSERT INTO sources (name, url, authority, every_secs, select_json, skip_json, \
+         rules_json, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now()) {on_conflict} \
+         RETURNING {SOURCE_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(clean(&source.name).as_ref())
+        .bind(clean(&source.url).as_ref())
+        .bind(clean_opt(&source.authority))
+        .bind(source.every_secs)
+        .bind(ser_jsonb(&source.select)?)
+        .bind(ser_jsonb(&source.skip)?)
+        .bind(ser_jsonb(&source.rules)?)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(source_from_row).transpose()
+}
+
+pub(crate) async fn add_source(pool: &PgPool, source: &NewSource) -> Result<Source, StoreError> {
+    match insert(pool, source, "").await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(StoreError::Backend("INSERT returned no row".into())),
+        Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+            "a source named {:?} or with URL {:?} exists",
+            source.name, source.url
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) async fn ensure_source(
+    pool: &PgPool,
+    source: &NewSource,
+) -> Result<Source, StoreError> {
+    if let Some(existing) = source_by_url(pool, &source.url).await? {
+        return Ok(existing);
+    }
+    // Another process may register the same URL between the lookup and the insert: the
+    // insert then does nothing and the row is read back.
+    match insert(pool, source, "ON CONFLICT (url) DO NOTHING").await {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => source_by_url(pool, &source.url)
+            .await?
+            .ok_or_else(|| StoreError::Backend("source vanished while registering".into())),
+        Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
+            "a source named {:?} exists with another URL",
+            source.name
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+async fn source_where(
+    pool: &PgPool,
+    condition: &'static str,
+    value: &str,
+) -> Result<Option<Source>, StoreError> {
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources WHERE {condition} = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(source_from_row).transpose()
+}
+
+pub(crate) async fn source_by_name(pool: &PgPool, name: &str) -> Result<Option<Source>, StoreError> {
+    source_where(pool, "name", &clean(name)).await
+}
+
+pub(crate) async fn source_by_url(pool: &PgPool, url: &str) -> Result<Option<Source>, StoreError> {
+    source_where(pool, "url", &clean(url)).await
+}
+
+pub(crate) async fn list_sources(pool: &PgPool) -> Result<Vec<Source>, StoreError> {
+    let sql = format!("SELECT {SOURCE_COLUMNS} FROM sources ORDER BY name");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(source_from_row).collect()
+}
+
+pub(crate) async fn remove_source(pool: &PgPool, name: &str) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let id: Option<i64> = sqlx::query("SELECT id FROM sources WHERE name = $1 FOR UPDATE")
+        .bind(clean(name).as_ref())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .map(|r| r.try_get(0))
+        .transpose()
+        .map_err(db_err)?;
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    // Granules carry no foreign keys (see the migration): delete those of the source's
+    // collections and catalogs first; catalogs and collections then go with the source
+    // (ON DELETE CASCADE).
+    for sql in [
+        "DELETE FROM granules WHERE collection_key IN \
+         (SELECT key FROM collections WHERE source_id = $1)",
+        "DELETE FROM granules WHERE catalog_key IN \
+         (SELECT key FROM catalogs WHERE source_id = $1)",
+        "DELETE FROM sources WHERE id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
+}
+
+pub(crate) async fn mark_source_synced(
+    pool: &PgPool,
+    source_id: i64,
+    at: Timestamp,
+    success: bool,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE sources SET last_sync_at = $2, \
+         last_success_at = CASE WHEN $3 THEN $2 ELSE last_success_at END WHERE id = $1",
+    )
+    .bind(source_id)
+    .bind(at)
+    .bind(success)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("source {source_id}")));
+    }
+    Ok(())
+}
+
+pub(crate) async fn catalog(pool: &PgPool, url: &str) -> Result<Option<CatalogState>, StoreError> {
+    let sql = format!("SELECT {CATALOG_COLUMNS} FROM catalogs WHERE url = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(clean(url).as_ref())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(catalog_from_row).transpose()
+}
+
+pub(crate) async fn catalogs_of_source(
+    pool: &PgPool,
+    source_id: i64,
+) -> Result<Vec<CatalogState>, StoreError> {
+    let sql =
+        format!("SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = $1 ORDER BY depth, url");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(source_id)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(catalog_from_row).collect()
+}

@@ -1,0 +1,152 @@
+//! SQLite backend of the threddex store: the embedded default.
+//!
+//! Open with [`SqliteStore::connect`] (`sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`),
+//! which creates the file when missing and applies [`MIGRATOR`]. Every operation of
+//! [`threddex_store::Store`] is implemented; details the trait leaves to backends:
+//!
+//! - times are kept at microsecond precision (like Postgres), as unix seconds;
+//! - a granule naming a collection that is neither stored nor in its batch is rejected with
+//!   `StoreError::Invalid` (and the whole batch is rolled back); a granule naming an unknown
+//!   catalog URL gets a pending catalog row (source of its collection, no parent, depth 0);
+//! - granule time overlap with `[start, end)` is `start_time < end AND
+//!   coalesce(end_time, start_time) >= start`; granules without a start time only match when
+//!   the query gives no window;
+//! - collection free text: every word (as a word prefix, any case) in the title, summary or
+//!   keywords through an FTS5 index, or the whole text as a substring of the ID; the bbox
+//!   filter is antimeridian aware and skips collections without a bbox;
+//! - a `limit` of 0 means no limit.
+//!
+//! Schema and measurements: `migrations/sqlite/0001_init.sql` and this crate's README.
+
+#![forbid(unsafe_code)]
+
+mod connect;
+mod convert;
+mod read;
+mod sources;
+mod write;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use threddex_store::{
+    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, Granule, GranuleQuery,
+    NewSource, Result, Source, Store, StoreStats, Timestamp,
+};
+use tokio::sync::Mutex;
+
+pub use connect::MIGRATOR;
+
+/// A threddex store in one SQLite database file (or in memory).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Serialises this process's write transactions (SQLite has one writer at a time; waiting
+    /// here is cheaper than spinning on `SQLITE_BUSY`).
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    /// The connection pool, for tools and tests that need raw access.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Close every connection (an in-memory database is lost).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        self.run_migrations().await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(convert::db_err)?;
+        Ok(())
+    }
+
+    async fn add_source(&self, source: &NewSource) -> Result<Source> {
+        let _guard = self.write_lock.lock().await;
+        sources::add(&self.pool, source).await
+    }
+
+    async fn ensure_source(&self, source: &NewSource) -> Result<Source> {
+        let _guard = self.write_lock.lock().await;
+        sources::ensure(&self.pool, source).await
+    }
+
+    async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
+        sources::by_name(&self.pool, name).await
+    }
+
+    async fn source_by_url(&self, url: &str) -> Result<Option<Source>> {
+        sources::by_url(&self.pool, url).await
+    }
+
+    async fn list_sources(&self) -> Result<Vec<Source>> {
+        sources::list(&self.pool).await
+    }
+
+    async fn remove_source(&self, name: &str) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        sources::remove(&self.pool, name).await
+    }
+
+    async fn mark_source_synced(&self, source_id: i64, at: Timestamp, success: bool) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        sources::mark_synced(&self.pool, source_id, at, success).await
+    }
+
+    async fn catalog(&self, url: &str) -> Result<Option<CatalogState>> {
+        read::catalog(&self.pool, url).await
+    }
+
+    async fn catalogs_of_source(&self, source_id: i64) -> Result<Vec<CatalogState>> {
+        read::catalogs_of_source(&self.pool, source_id).await
+    }
+
+    async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome> {
+        if batch.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        let _guard = self.write_lock.lock().await;
+        write::write_batch(&self.pool, batch).await
+    }
+
+    async fn refresh_collection_stats(&self, collection_ids: &[String]) -> Result<()> {
+        if collection_ids.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.write_lock.lock().await;
+        write::refresh_collection_stats(&self.pool, collection_ids).await
+    }
+
+    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
+        read::list_collections(&self.pool, query).await
+    }
+
+    async fn collection(&self, id: &str) -> Result<Option<Collection>> {
+        read::collection(&self.pool, id).await
+    }
+
+    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        read::list_granules(&self.pool, query).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        read::stats(&self.pool).await
+    }
+}

@@ -1,0 +1,369 @@
+//! Reads: crawl state, collections, granules, statistics.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use threddex_store::{
+    BBox, CatalogState, CatalogStatus, Collection, CollectionQuery, CollectionUpsert, Granule,
+    GranuleQuery, NodeClass, Result, StoreStats,
+};
+
+use crate::convert::{
+    corrupt, db_err, decode_name_path, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db,
+};
+
+const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
+    etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires";
+
+fn catalog_from_row(row: &SqliteRow) -> Result<CatalogState> {
+    let class: String = row.try_get("class").map_err(db_err)?;
+    let status: String = row.try_get("status").map_err(db_err)?;
+    Ok(CatalogState {
+        url: row.try_get("url").map_err(db_err)?,
+        source_id: row.try_get("source_id").map_err(db_err)?,
+        parent_url: row.try_get("parent_url").map_err(db_err)?,
+        depth: row.try_get("depth").map_err(db_err)?,
+        class: NodeClass::parse(&class).ok_or_else(|| corrupt("catalog class"))?,
+        status: CatalogStatus::parse(&status).ok_or_else(|| corrupt("catalog status"))?,
+        last_fetch: opt_ts_from_db(row.try_get_unchecked("last_fetch").map_err(db_err)?)?,
+        etag: row.try_get("etag").map_err(db_err)?,
+        last_modified: row.try_get("last_modified").map_err(db_err)?,
+        content_hash: row.try_get("content_hash").map_err(db_err)?,
+        last_changed: opt_ts_from_db(row.try_get_unchecked("last_changed").map_err(db_err)?)?,
+        granule_count: row.try_get("granule_count").map_err(db_err)?,
+        error: row.try_get("error").map_err(db_err)?,
+        next_visit: opt_ts_from_db(row.try_get_unchecked("next_visit").map_err(db_err)?)?,
+        expires: opt_ts_from_db(row.try_get_unchecked("expires").map_err(db_err)?)?,
+    })
+}
+
+pub(crate) async fn catalog(pool: &SqlitePool, url: &str) -> Result<Option<CatalogState>> {
+    let sql = format!("SELECT {CATALOG_COLUMNS} FROM catalogs WHERE url = ?1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(url)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(catalog_from_row).transpose()
+}
+
+pub(crate) async fn catalogs_of_source(
+    pool: &SqlitePool,
+    source_id: i64,
+) -> Result<Vec<CatalogState>> {
+    let sql =
+        format!("SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = ?1 ORDER BY depth, url");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(source_id)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter().map(catalog_from_row).collect()
+}
+
+const COLLECTION_COLUMNS: &str = "id, source_id, title, template, catalog_url, services, metadata, \
+    summary, keywords, west, south, east, north, granule_count, start_time, end_time, iso_record, \
+    updated_at";
+
+fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
+    let services: String = row.try_get("services").map_err(db_err)?;
+    let metadata: String = row.try_get("metadata").map_err(db_err)?;
+    let keywords: String = row.try_get("keywords").map_err(db_err)?;
+    let bbox = match (
+        row.try_get::<Option<f64>, _>("west").map_err(db_err)?,
+        row.try_get::<Option<f64>, _>("south").map_err(db_err)?,
+        row.try_get::<Option<f64>, _>("east").map_err(db_err)?,
+        row.try_get::<Option<f64>, _>("north").map_err(db_err)?,
+    ) {
+        (Some(west), Some(south), Some(east), Some(north)) => Some(BBox {
+            west,
+            south,
+            east,
+            north,
+        }),
+        _ => None,
+    };
+    Ok(Collection {
+        info: CollectionUpsert {
+            id: row.try_get("id").map_err(db_err)?,
+            source_id: row.try_get("source_id").map_err(db_err)?,
+            title: row.try_get("title").map_err(db_err)?,
+            template: row.try_get("template").map_err(db_err)?,
+            catalog_url: row.try_get("catalog_url").map_err(db_err)?,
+            services: from_json(&services, "collection services")?,
+            metadata: from_json(&metadata, "collection metadata")?,
+            summary: row.try_get("summary").map_err(db_err)?,
+            keywords: from_json(&keywords, "collection keywords")?,
+            bbox,
+        },
+        granule_count: row.try_get("granule_count").map_err(db_err)?,
+        start: opt_ts_from_db(row.try_get_unchecked("start_time").map_err(db_err)?)?,
+        end: opt_ts_from_db(row.try_get_unchecked("end_time").map_err(db_err)?)?,
+        iso_record: row.try_get("iso_record").map_err(db_err)?,
+        updated_at: ts_from_db(row.try_get_unchecked("updated_at").map_err(db_err)?)?,
+    })
+}
+
+pub(crate) async fn collection(pool: &SqlitePool, id: &str) -> Result<Option<Collection>> {
+    let sql = format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE id = ?1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(collection_from_row).transpose()
+}
+
+/// `LIMIT` value: 0 means no limit.
+fn limit(n: u32) -> i64 {
+    if n == 0 { -1 } else { i64::from(n) }
+}
+
+/// An FTS5 query for free text: every word must occur (as a word prefix) in the title,
+/// summary or keywords. Words are quoted, so no user text is FTS syntax. None: no words.
+pub(crate) fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(32)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// SQL and bound values of an antimeridian-aware bbox intersection test; its parameters are
+/// numbered from `first` on (the driver maps only numbered parameters by number).
+fn bbox_condition(b: &BBox, first: usize, sql: &mut String, binds: &mut Vec<f64>) {
+    use std::fmt::Write as _;
+    // Latitude overlap, then any pair of longitude intervals overlapping. A stored box with
+    // west > east is [west, 180] plus [-180, east].
+    let mut n = first;
+    let mut p = || {
+        n += 1;
+        n - 1
+    };
+    let _ = write!(
+        sql,
+        " AND west IS NOT NULL AND south <= ?{} AND north >= ?{} AND (",
+        p(),
+        p()
+    );
+    binds.extend([b.north, b.south]);
+    for (i, (w, e)) in b.lon_intervals().into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" OR ");
+        }
+        let _ = write!(
+            sql,
+            "(west <= east AND west <= ?{} AND east >= ?{}) OR (west > east AND (west <= ?{} OR east >= ?{}))",
+            p(),
+            p(),
+            p(),
+            p()
+        );
+        binds.extend([e, w, e, w]);
+    }
+    sql.push(')');
+}
+
+pub(crate) async fn list_collections(
+    pool: &SqlitePool,
+    q: &CollectionQuery,
+) -> Result<Vec<Collection>> {
+    let text = q
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase);
+    let fts = text.as_deref().and_then(fts_query);
+    let mut sql = format!(
+        "SELECT {COLLECTION_COLUMNS} FROM collections \
+         WHERE (?1 IS NULL OR instr(lower(id), ?1) > 0 \
+                OR (?7 IS NOT NULL AND key IN \
+                    (SELECT rowid FROM collections_fts WHERE collections_fts MATCH ?7))) \
+           AND (?2 IS NULL OR source_id = ?2) \
+           AND (?3 IS NULL OR coalesce(end_time, start_time) >= ?3) \
+           AND (?4 IS NULL OR start_time < ?4) \
+           AND (?5 IS NULL OR id > ?5)"
+    );
+    let mut bbox_binds = Vec::new();
+    if let Some(b) = &q.bbox {
+        bbox_condition(b, 8, &mut sql, &mut bbox_binds);
+    }
+    sql.push_str(" ORDER BY id LIMIT ?6");
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(text)
+        .bind(q.source_id)
+        .bind(opt_ts_to_db(q.start))
+        .bind(opt_ts_to_db(q.end))
+        .bind(&q.after_id)
+        .bind(limit(q.limit))
+        .bind(fts);
+    for v in bbox_binds {
+        query = query.bind(v);
+    }
+    let rows = query.fetch_all(pool).await.map_err(db_err)?;
+    rows.iter().map(collection_from_row).collect()
+}
+
+pub(crate) async fn list_granules(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
+    let key: Option<i64> = sqlx::query_scalar("SELECT key FROM collections WHERE id = ?1")
+        .bind(&q.collection_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    let Some(key) = key else {
+        return Ok(Vec::new());
+    };
+    // Only the conditions in use are written, so the planner sees plain range constraints on
+    // (collection_key, start_time).
+    let mut sql = String::from(
+        "SELECT g.granule_id, g.name, g.flags, g.start_time, g.end_time, g.url_path, g.size, \
+         g.modified, c.url AS catalog_url \
+         FROM granules g LEFT JOIN catalogs c ON c.key = g.catalog_key \
+         WHERE g.collection_key = ?1",
+    );
+    if q.start.is_some() {
+        // The first condition is implied by the second (no granule spans more than
+        // max_span) but is an index range on (collection_key, start_time).
+        sql.push_str(
+            " AND g.start_time >= ?2 - (SELECT max_span FROM collections WHERE key = ?1) \
+             AND coalesce(g.end_time, g.start_time) >= ?2",
+        );
+    }
+    if q.end.is_some() {
+        sql.push_str(" AND g.start_time < ?3");
+    }
+    match &q.after {
+        Some((Some(_), _)) => {
+            sql.push_str(" AND g.start_time >= ?4 AND (g.start_time > ?4 OR g.granule_id > ?5)")
+        }
+        Some((None, _)) => sql.push_str(
+            " AND (g.start_time IS NOT NULL OR (g.start_time IS NULL AND g.granule_id > ?5))",
+        ),
+        None => {}
+    }
+    sql.push_str(" ORDER BY g.start_time, g.granule_id LIMIT ?6");
+    let (after_start, after_id) = match &q.after {
+        Some((s, id)) => (opt_ts_to_db(*s), Some(id.as_str())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(key)
+        .bind(opt_ts_to_db(q.start))
+        .bind(opt_ts_to_db(q.end))
+        .bind(after_start)
+        .bind(after_id)
+        .bind(limit(q.limit))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|row| {
+            let granule_id: String = row.try_get("granule_id").map_err(db_err)?;
+            let (name, url_path) = decode_name_path(
+                &granule_id,
+                row.try_get("name").map_err(db_err)?,
+                row.try_get("flags").map_err(db_err)?,
+                row.try_get("url_path").map_err(db_err)?,
+            );
+            Ok(Granule {
+                collection_id: q.collection_id.clone(),
+                granule_id,
+                name,
+                start: opt_ts_from_db(row.try_get_unchecked("start_time").map_err(db_err)?)?,
+                end: opt_ts_from_db(row.try_get_unchecked("end_time").map_err(db_err)?)?,
+                url_path,
+                size: row.try_get("size").map_err(db_err)?,
+                modified: opt_ts_from_db(row.try_get_unchecked("modified").map_err(db_err)?)?,
+                catalog_url: row
+                    .try_get::<Option<String>, _>("catalog_url")
+                    .map_err(db_err)?
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) async fn stats(pool: &SqlitePool) -> Result<StoreStats> {
+    let row = sqlx::query(
+        "SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM catalogs), \
+         (SELECT count(*) FROM catalogs WHERE status = 'failed'), \
+         (SELECT count(*) FROM collections), (SELECT count(*) FROM granules)",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    let mut stats = StoreStats {
+        sources: to_u64(row.try_get(0).map_err(db_err)?),
+        catalogs: to_u64(row.try_get(1).map_err(db_err)?),
+        failed_catalogs: to_u64(row.try_get(2).map_err(db_err)?),
+        collections: to_u64(row.try_get(3).map_err(db_err)?),
+        granules: to_u64(row.try_get(4).map_err(db_err)?),
+        collection_bytes: 0,
+        granule_bytes: 0,
+    };
+    // Exact sizes (tables plus their indexes) from the dbstat virtual table.
+    let sizes = sqlx::query(
+        "SELECT s.tbl_name, sum(d.pgsize) FROM dbstat AS d \
+         JOIN sqlite_schema AS s ON s.name = d.name \
+         GROUP BY s.tbl_name",
+    )
+    .fetch_all(pool)
+    .await;
+    match sizes {
+        Ok(rows) => {
+            for r in rows {
+                let table: String = r.try_get(0).map_err(db_err)?;
+                let bytes = to_u64(r.try_get(1).map_err(db_err)?);
+                if table.starts_with("collections") {
+                    stats.collection_bytes += bytes;
+                } else if table == "granules" {
+                    stats.granule_bytes += bytes;
+                }
+            }
+        }
+        Err(e) => {
+            // No dbstat: attribute the used pages by row counts (a rough estimate).
+            tracing::debug!("dbstat unavailable ({e}); estimating sizes from page counts");
+            let used: i64 = sqlx::query_scalar(
+                "SELECT (SELECT page_count FROM pragma_page_count()) \
+                      - (SELECT freelist_count FROM pragma_freelist_count())",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(db_err)?;
+            let page: i64 = sqlx::query_scalar("SELECT page_size FROM pragma_page_size()")
+                .fetch_one(pool)
+                .await
+                .map_err(db_err)?;
+            let total = to_u64(used.saturating_mul(page));
+            let rows = (stats.granules + stats.collections).max(1);
+            stats.granule_bytes = total.saturating_mul(stats.granules) / rows;
+            stats.collection_bytes = total.saturating_sub(stats.granule_bytes);
+        }
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_becomes_quoted_prefix_terms() {
+        assert_eq!(
+            fts_query("sea surface").as_deref(),
+            Some("\"sea\"* \"surface\"*")
+        );
+        assert_eq!(
+            fts_query("a\"b OR c*").as_deref(),
+            Some("\"a\"* \"b\"* \"OR\"* \"c\"*")
+        );
+        assert_eq!(fts_query(" -- ()"), None);
+    }
+}

@@ -1,0 +1,529 @@
+//! Atomic batch writes and derived collection figures.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
+use threddex_store::{
+    Batch, BatchOutcome, CatalogState, CollectionUpsert, Granule, Result, StoreError,
+};
+
+use crate::convert::{db_err, encode_name_path, opt_ts_to_db, to_json, ts_to_db};
+
+/// SQLite's maximum number of bound parameters per statement.
+const MAX_BINDS: usize = 32_766;
+/// Rows per multi-row granule statement: a fixed size, so full chunks reuse one cached
+/// prepared statement.
+const GRANULE_CHUNK: usize = 1_000;
+/// Rows per multi-row catalog / collection statement.
+const SMALL_CHUNK: usize = 500;
+
+/// `(?, ?, …)` repeated `rows` times, each with `cols` placeholders.
+fn values_clause(rows: usize, cols: usize) -> String {
+    let mut one = String::with_capacity(cols * 3 + 2);
+    one.push('(');
+    for c in 0..cols {
+        if c > 0 {
+            one.push(',');
+        }
+        one.push('?');
+    }
+    one.push(')');
+    let mut s = String::with_capacity(rows * (one.len() + 1));
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push_str(&one);
+    }
+    s
+}
+
+/// `(?, ?, …)` with `n` placeholders, for `IN` lists.
+fn in_list(n: usize) -> String {
+    let mut s = String::with_capacity(n * 2 + 2);
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push('?');
+    }
+    s.push(')');
+    s
+}
+
+pub(crate) async fn write_batch(pool: &SqlitePool, batch: &Batch) -> Result<BatchOutcome> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let outcome = apply(&mut tx, batch).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(outcome)
+}
+
+async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcome> {
+    let mut out = BatchOutcome::default();
+    for url in &batch.delete_catalog_trees {
+        delete_tree(conn, url, &mut out).await?;
+    }
+    for chunk in batch.catalogs.chunks(SMALL_CHUNK) {
+        upsert_catalogs(conn, chunk).await?;
+    }
+    if !batch.collections.is_empty() {
+        let before = max_key(conn, "SELECT coalesce(max(key), 0) FROM collections").await?;
+        let now = ts_to_db(Utc::now());
+        for chunk in batch.collections.chunks(SMALL_CHUNK) {
+            upsert_collections(conn, chunk, now).await?;
+        }
+        out.collections_inserted = count_after(
+            conn,
+            "SELECT count(*) FROM collections WHERE key > ?1",
+            before,
+        )
+        .await?;
+    }
+    let mut collection_keys = HashMap::new();
+    if !batch.granules.is_empty() {
+        collection_keys = resolve_collections(conn, &batch.granules).await?;
+        let catalog_keys = resolve_catalogs(conn, &batch.granules, &collection_keys).await?;
+        let before = max_key(conn, "SELECT coalesce(max(rowid), 0) FROM granules").await?;
+        for chunk in batch.granules.chunks(GRANULE_CHUNK) {
+            upsert_granules(conn, chunk, &collection_keys, &catalog_keys).await?;
+        }
+        widen_max_span(conn, &batch.granules, &collection_keys).await?;
+        out.granules_inserted = count_after(
+            conn,
+            "SELECT count(*) FROM granules WHERE rowid > ?1",
+            before,
+        )
+        .await?;
+    }
+    for url in &batch.complete_catalogs {
+        out.granules_deleted += delete_vanished(conn, url, batch, &collection_keys).await?;
+    }
+    Ok(out)
+}
+
+async fn max_key(conn: &mut SqliteConnection, sql: &'static str) -> Result<i64> {
+    sqlx::query_scalar(sql)
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)
+}
+
+async fn count_after(conn: &mut SqliteConnection, sql: &'static str, key: i64) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(sql)
+        .bind(key)
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Step 1: a catalog, every catalog whose parent chain leads to it, and their granules.
+async fn delete_tree(conn: &mut SqliteConnection, url: &str, out: &mut BatchOutcome) -> Result<()> {
+    const TREE: &str = "WITH RECURSIVE tree(url) AS (SELECT ?1 UNION \
+                        SELECT c.url FROM catalogs c JOIN tree t ON c.parent_url = t.url) ";
+    let granules = sqlx::query(AssertSqlSafe(format!(
+        "{TREE}DELETE FROM granules WHERE catalog_key IN \
+         (SELECT key FROM catalogs WHERE url IN (SELECT url FROM tree))"
+    )))
+    .bind(url)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let catalogs = sqlx::query(AssertSqlSafe(format!(
+        "{TREE}DELETE FROM catalogs WHERE url IN (SELECT url FROM tree)"
+    )))
+    .bind(url)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    out.granules_deleted += granules.rows_affected();
+    out.catalogs_deleted += catalogs.rows_affected();
+    Ok(())
+}
+
+async fn upsert_catalogs(conn: &mut SqliteConnection, rows: &[CatalogState]) -> Result<()> {
+    const COLS: usize = 15;
+    let sql = format!(
+        "INSERT INTO catalogs (url, source_id, parent_url, depth, class, status, last_fetch, etag, \
+         last_modified, content_hash, last_changed, granule_count, error, next_visit, expires) \
+         VALUES {} ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id, \
+         parent_url = excluded.parent_url, depth = excluded.depth, class = excluded.class, \
+         status = excluded.status, last_fetch = excluded.last_fetch, etag = excluded.etag, \
+         last_modified = excluded.last_modified, content_hash = excluded.content_hash, \
+         last_changed = excluded.last_changed, granule_count = excluded.granule_count, \
+         error = excluded.error, next_visit = excluded.next_visit, expires = excluded.expires",
+        values_clause(rows.len(), COLS)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for c in rows {
+        if c.url.is_empty() {
+            return Err(StoreError::Invalid("catalog with an empty URL".into()));
+        }
+        q = q
+            .bind(&c.url)
+            .bind(c.source_id)
+            .bind(&c.parent_url)
+            .bind(c.depth)
+            .bind(c.class.as_str())
+            .bind(c.status.as_str())
+            .bind(opt_ts_to_db(c.last_fetch))
+            .bind(&c.etag)
+            .bind(&c.last_modified)
+            .bind(&c.content_hash)
+            .bind(opt_ts_to_db(c.last_changed))
+            .bind(c.granule_count)
+            .bind(&c.error)
+            .bind(opt_ts_to_db(c.next_visit))
+            .bind(opt_ts_to_db(c.expires));
+    }
+    q.execute(conn).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Collections: an existing row keeps its description; only missing fields (no template,
+/// summary or bbox, empty title, catalog URL, services or keywords, null/empty metadata) are
+/// filled in, and `updated_at` only moves when one is.
+async fn upsert_collections(
+    conn: &mut SqliteConnection,
+    rows: &[CollectionUpsert],
+    now: f64,
+) -> Result<()> {
+    const COLS: usize = 14;
+    let sql = format!(
+        "INSERT INTO collections (id, source_id, title, template, catalog_url, services, metadata, \
+         summary, keywords, west, south, east, north, updated_at) VALUES {} \
+         ON CONFLICT (id) DO UPDATE SET \
+         title = CASE WHEN title = '' THEN excluded.title ELSE title END, \
+         template = coalesce(template, excluded.template), \
+         catalog_url = CASE WHEN catalog_url = '' THEN excluded.catalog_url ELSE catalog_url END, \
+         services = CASE WHEN services = '[]' THEN excluded.services ELSE services END, \
+         metadata = CASE WHEN metadata IN ('null', '{{}}') THEN excluded.metadata ELSE metadata END, \
+         summary = coalesce(summary, excluded.summary), \
+         keywords = CASE WHEN keywords = '[]' THEN excluded.keywords ELSE keywords END, \
+         west = CASE WHEN west IS NULL THEN excluded.west ELSE west END, \
+         south = CASE WHEN west IS NULL THEN excluded.south ELSE south END, \
+         east = CASE WHEN west IS NULL THEN excluded.east ELSE east END, \
+         north = CASE WHEN west IS NULL THEN excluded.north ELSE north END, \
+         updated_at = excluded.updated_at \
+         WHERE (title = '' AND excluded.title <> '') \
+            OR (template IS NULL AND excluded.template IS NOT NULL) \
+            OR (catalog_url = '' AND excluded.catalog_url <> '') \
+            OR (services = '[]' AND excluded.services <> '[]') \
+            OR (metadata IN ('null', '{{}}') AND excluded.metadata NOT IN ('null', '{{}}')) \
+            OR (summary IS NULL AND excluded.summary IS NOT NULL) \
+            OR (keywords = '[]' AND excluded.keywords <> '[]') \
+            OR (west IS NULL AND excluded.west IS NOT NULL)",
+        values_clause(rows.len(), COLS)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for c in rows {
+        if c.id.is_empty() {
+            return Err(StoreError::Invalid("collection with an empty ID".into()));
+        }
+        if let Some(b) = &c.bbox {
+            let finite = [b.west, b.south, b.east, b.north]
+                .iter()
+                .all(|v| v.is_finite());
+            if !finite || b.south > b.north {
+                return Err(StoreError::Invalid(format!(
+                    "collection {:?}: bad bbox {b:?}",
+                    c.id
+                )));
+            }
+        }
+        q = q
+            .bind(&c.id)
+            .bind(c.source_id)
+            .bind(&c.title)
+            .bind(&c.template)
+            .bind(&c.catalog_url)
+            .bind(to_json(&c.services, "services")?)
+            .bind(to_json(&c.metadata, "metadata")?)
+            .bind(&c.summary)
+            .bind(to_json(&c.keywords, "keywords")?)
+            .bind(c.bbox.map(|b| b.west))
+            .bind(c.bbox.map(|b| b.south))
+            .bind(c.bbox.map(|b| b.east))
+            .bind(c.bbox.map(|b| b.north))
+            .bind(now);
+    }
+    q.execute(conn).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Collection keys (and sources) of every collection the granules name; unknown ones are an
+/// error.
+async fn resolve_collections(
+    conn: &mut SqliteConnection,
+    granules: &[Granule],
+) -> Result<HashMap<String, (i64, i64)>> {
+    let ids: Vec<&str> = granules
+        .iter()
+        .map(|g| g.collection_id.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut keys = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT id, key, source_id FROM collections WHERE id IN {}",
+            in_list(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            let id: String = row.try_get(0).map_err(db_err)?;
+            let key: i64 = row.try_get(1).map_err(db_err)?;
+            let source: i64 = row.try_get(2).map_err(db_err)?;
+            keys.insert(id, (key, source));
+        }
+    }
+    if let Some(missing) = ids.iter().find(|id| !keys.contains_key(**id)) {
+        return Err(StoreError::Invalid(format!(
+            "granules name collection {missing:?}, which is neither stored nor in the batch"
+        )));
+    }
+    Ok(keys)
+}
+
+/// Catalog keys of every catalog the granules name; unknown catalogs get a pending row.
+async fn resolve_catalogs(
+    conn: &mut SqliteConnection,
+    granules: &[Granule],
+    collections: &HashMap<String, (i64, i64)>,
+) -> Result<HashMap<String, i64>> {
+    let mut wanted: HashMap<&str, i64> = HashMap::new();
+    for g in granules {
+        if g.catalog_url.is_empty() {
+            continue;
+        }
+        let source = collections.get(&g.collection_id).map_or(0, |&(_, s)| s);
+        wanted.entry(g.catalog_url.as_str()).or_insert(source);
+    }
+    let urls: Vec<&str> = wanted.keys().copied().collect();
+    let mut keys = fetch_catalog_keys(conn, &urls).await?;
+    let missing: Vec<(&str, i64)> = wanted
+        .iter()
+        .filter(|(u, _)| !keys.contains_key(**u))
+        .map(|(u, s)| (*u, *s))
+        .collect();
+    if !missing.is_empty() {
+        for chunk in missing.chunks(SMALL_CHUNK) {
+            let sql = format!(
+                "INSERT INTO catalogs (url, source_id) VALUES {} ON CONFLICT (url) DO NOTHING",
+                values_clause(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (url, source) in chunk {
+                q = q.bind(*url).bind(*source);
+            }
+            q.execute(&mut *conn).await.map_err(db_err)?;
+        }
+        let urls: Vec<&str> = missing.iter().map(|(u, _)| *u).collect();
+        keys.extend(fetch_catalog_keys(conn, &urls).await?);
+    }
+    Ok(keys)
+}
+
+async fn fetch_catalog_keys(
+    conn: &mut SqliteConnection,
+    urls: &[&str],
+) -> Result<HashMap<String, i64>> {
+    let mut keys = HashMap::with_capacity(urls.len());
+    for chunk in urls.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT url, key FROM catalogs WHERE url IN {}",
+            in_list(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for url in chunk {
+            q = q.bind(*url);
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            keys.insert(
+                row.try_get(0).map_err(db_err)?,
+                row.try_get(1).map_err(db_err)?,
+            );
+        }
+    }
+    Ok(keys)
+}
+
+async fn upsert_granules(
+    conn: &mut SqliteConnection,
+    rows: &[Granule],
+    collections: &HashMap<String, (i64, i64)>,
+    catalogs: &HashMap<String, i64>,
+) -> Result<()> {
+    const COLS: usize = 10;
+    let sql = format!(
+        "INSERT INTO granules (collection_key, granule_id, name, flags, start_time, end_time, \
+         url_path, size, modified, catalog_key) VALUES {} \
+         ON CONFLICT (collection_key, granule_id) DO UPDATE SET name = excluded.name, \
+         flags = excluded.flags, start_time = excluded.start_time, end_time = excluded.end_time, \
+         url_path = excluded.url_path, size = excluded.size, modified = excluded.modified, \
+         catalog_key = excluded.catalog_key \
+         WHERE name IS NOT excluded.name OR flags IS NOT excluded.flags \
+            OR start_time IS NOT excluded.start_time OR end_time IS NOT excluded.end_time \
+            OR url_path IS NOT excluded.url_path OR size IS NOT excluded.size \
+            OR modified IS NOT excluded.modified OR catalog_key IS NOT excluded.catalog_key",
+        values_clause(rows.len(), COLS)
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for g in rows {
+        let collection_key = collections
+            .get(&g.collection_id)
+            .map(|&(k, _)| k)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("unknown collection {:?}", g.collection_id))
+            })?;
+        let catalog_key = catalogs.get(&g.catalog_url).copied();
+        let (name, flags, url_path) =
+            encode_name_path(&g.granule_id, &g.name, g.url_path.as_deref());
+        q = q
+            .bind(collection_key)
+            .bind(&g.granule_id)
+            .bind(name.map(str::to_owned))
+            .bind(flags)
+            .bind(opt_ts_to_db(g.start))
+            .bind(opt_ts_to_db(g.end))
+            .bind(url_path.map(str::to_owned))
+            .bind(g.size)
+            .bind(opt_ts_to_db(g.modified))
+            .bind(catalog_key);
+    }
+    q.execute(conn).await.map_err(db_err)?;
+    Ok(())
+}
+
+/// Keep each collection's `max_span` an upper bound of its granules' durations.
+async fn widen_max_span(
+    conn: &mut SqliteConnection,
+    granules: &[Granule],
+    collections: &HashMap<String, (i64, i64)>,
+) -> Result<()> {
+    let mut spans: HashMap<i64, f64> = HashMap::new();
+    for g in granules {
+        if let (Some(s), Some(e), Some(&(key, _))) =
+            (g.start, g.end, collections.get(&g.collection_id))
+        {
+            let span = ts_to_db(e) - ts_to_db(s);
+            let entry = spans.entry(key).or_insert(0.0);
+            if span > *entry {
+                *entry = span;
+            }
+        }
+    }
+    for (key, span) in spans {
+        sqlx::query("UPDATE collections SET max_span = ?2 WHERE key = ?1 AND max_span < ?2")
+            .bind(key)
+            .bind(span)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Step 3: granules recorded under a complete catalog that this batch does not list.
+async fn delete_vanished(
+    conn: &mut SqliteConnection,
+    url: &str,
+    batch: &Batch,
+    collections: &HashMap<String, (i64, i64)>,
+) -> Result<u64> {
+    let key: Option<i64> = sqlx::query_scalar("SELECT key FROM catalogs WHERE url = ?1")
+        .bind(url)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let Some(key) = key else { return Ok(0) };
+    let listed: HashSet<(i64, &str)> = batch
+        .granules
+        .iter()
+        .filter(|g| g.catalog_url == url)
+        .filter_map(|g| {
+            collections
+                .get(&g.collection_id)
+                .map(|&(k, _)| (k, g.granule_id.as_str()))
+        })
+        .collect();
+    let rows = sqlx::query(
+        "SELECT rowid, collection_key, granule_id FROM granules WHERE catalog_key = ?1",
+    )
+    .bind(key)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut vanished = Vec::new();
+    for row in &rows {
+        let collection: i64 = row.try_get(1).map_err(db_err)?;
+        let id: &str = row.try_get(2).map_err(db_err)?;
+        if !listed.contains(&(collection, id)) {
+            vanished.push(row.try_get::<i64, _>(0).map_err(db_err)?);
+        }
+    }
+    let mut deleted = 0;
+    for chunk in vanished.chunks(MAX_BINDS) {
+        let sql = format!(
+            "DELETE FROM granules WHERE rowid IN {}",
+            in_list(chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for rowid in chunk {
+            q = q.bind(*rowid);
+        }
+        deleted += q.execute(&mut *conn).await.map_err(db_err)?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) -> Result<()> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let now = ts_to_db(Utc::now());
+    let mut seen = HashSet::new();
+    for id in ids.iter().filter(|id| seen.insert(id.as_str())) {
+        sqlx::query(
+            "UPDATE collections SET max_span = max(0, coalesce((SELECT max(g.end_time - g.start_time) \
+             FROM granules g WHERE g.collection_key = collections.key), 0)) WHERE id = ?1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE collections SET granule_count = a.n, start_time = a.s, end_time = a.e, \
+             updated_at = ?2 \
+             FROM (SELECT count(*) AS n, min(g.start_time) AS s, \
+                          max(coalesce(g.end_time, g.start_time)) AS e \
+                   FROM granules g WHERE g.collection_key = \
+                        (SELECT key FROM collections WHERE id = ?1)) AS a \
+             WHERE collections.id = ?1 AND (collections.granule_count IS NOT a.n \
+                OR collections.start_time IS NOT a.s OR collections.end_time IS NOT a.e)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(values_clause(2, 3), "(?,?,?),(?,?,?)");
+        assert_eq!(in_list(3), "(?,?,?)");
+        const { assert!(GRANULE_CHUNK * 10 <= MAX_BINDS) };
+        const { assert!(SMALL_CHUNK * 15 <= MAX_BINDS) };
+    }
+}

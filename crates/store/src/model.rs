@@ -1,0 +1,487 @@
+//! Row models shared by every backend.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A point in time, always UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// How a catalog node behaves over time (see `docs/crawl-model.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeClass {
+    /// Never changes again: crawled once.
+    Archival,
+    /// May change: re-listed on every sync and on refresh.
+    #[default]
+    Live,
+    /// A dated folder for today or yesterday: live until it ages into archival.
+    Daily,
+    /// A folder holding both dated (archival) children and live content.
+    Mixed,
+}
+
+impl NodeClass {
+    /// The lowercase name used in the database and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Archival => "archival",
+            Self::Live => "live",
+            Self::Daily => "daily",
+            Self::Mixed => "mixed",
+        }
+    }
+
+    /// Parse the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "archival" => Some(Self::Archival),
+            "live" => Some(Self::Live),
+            "daily" => Some(Self::Daily),
+            "mixed" => Some(Self::Mixed),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of the last fetch of a catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogStatus {
+    /// Discovered (referenced by a parent) but not fetched yet.
+    #[default]
+    Pending,
+    /// Fetched and parsed.
+    Ok,
+    /// The server said 304 Not Modified on the last visit.
+    NotModified,
+    /// The last fetch failed; see `error`.
+    Failed,
+}
+
+impl CatalogStatus {
+    /// The name used in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ok => "ok",
+            Self::NotModified => "not_modified",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parse the database name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "ok" => Some(Self::Ok),
+            "not_modified" => Some(Self::NotModified),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A per-source override of the node classification: catalogs whose URL matches `pattern`
+/// get `class`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassRule {
+    /// A regular expression matched against the catalog URL.
+    pub pattern: String,
+    /// The class to give matching catalogs.
+    pub class: NodeClass,
+}
+
+/// The settings of a source to register.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSource {
+    /// Unique, human-chosen name (defaults to the host name).
+    pub name: String,
+    /// The start catalog URL.
+    pub url: String,
+    /// Naming authority used to prefix collection IDs when the catalog gives none.
+    pub authority: Option<String>,
+    /// Sync interval in seconds (for the scheduler).
+    pub every_secs: Option<i64>,
+    /// Regexes: only datasets/refs matching at least one are followed (empty: all).
+    pub select: Vec<String>,
+    /// Regexes: datasets/refs matching any are skipped.
+    pub skip: Vec<String>,
+    /// Classification overrides.
+    pub rules: Vec<ClassRule>,
+}
+
+/// A registered source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// Database key.
+    pub id: i64,
+    /// Its settings.
+    #[serde(flatten)]
+    pub settings: NewSource,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When the last run (harvest or sync) ended.
+    pub last_sync_at: Option<Timestamp>,
+    /// When the last fully successful run ended.
+    pub last_success_at: Option<Timestamp>,
+}
+
+/// The persisted crawl state of one catalog (a node of a source's tree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogState {
+    /// The catalog's normalised absolute URL (the key).
+    pub url: String,
+    /// The source it belongs to.
+    pub source_id: i64,
+    /// The catalog that referenced it (None for the start catalog).
+    pub parent_url: Option<String>,
+    /// Distance from the start catalog.
+    pub depth: i32,
+    /// Its classification.
+    pub class: NodeClass,
+    /// Outcome of the last fetch.
+    pub status: CatalogStatus,
+    /// When it was last fetched (or tried).
+    pub last_fetch: Option<Timestamp>,
+    /// `ETag` validator from the last successful fetch.
+    pub etag: Option<String>,
+    /// `Last-Modified` validator from the last successful fetch.
+    pub last_modified: Option<String>,
+    /// Hash of the last successfully parsed body (hex).
+    pub content_hash: Option<String>,
+    /// When the content hash last changed.
+    pub last_changed: Option<Timestamp>,
+    /// Granules listed directly in this catalog at the last successful fetch.
+    pub granule_count: i64,
+    /// Reason of the last failure.
+    pub error: Option<String>,
+    /// When it should be visited again (None: on every sync, or never for archival).
+    pub next_visit: Option<Timestamp>,
+    /// The catalog's own `expires` attribute, if any.
+    pub expires: Option<Timestamp>,
+}
+
+impl CatalogState {
+    /// A freshly discovered catalog, not fetched yet.
+    pub fn pending(
+        url: impl Into<String>,
+        source_id: i64,
+        parent_url: Option<String>,
+        depth: i32,
+    ) -> Self {
+        Self {
+            url: url.into(),
+            source_id,
+            parent_url,
+            depth,
+            class: NodeClass::Live,
+            status: CatalogStatus::Pending,
+            last_fetch: None,
+            etag: None,
+            last_modified: None,
+            content_hash: None,
+            last_changed: None,
+            granule_count: 0,
+            error: None,
+            next_visit: None,
+            expires: None,
+        }
+    }
+}
+
+/// One way to reach a collection's granules: a service base plus suffix; a granule's access URL
+/// is `base + url_path + suffix` (string concatenation, as the THREDDS spec says).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessService {
+    /// Service name in the catalog.
+    pub name: String,
+    /// Service type (`OpenDAP`, `HTTPServer`, `WMS`, `ISO`, …).
+    pub service_type: String,
+    /// Absolute resolved base URL.
+    pub base: String,
+    /// Suffix appended after the urlPath.
+    pub suffix: String,
+}
+
+impl AccessService {
+    /// The access URL of a granule through this service.
+    pub fn url_for(&self, url_path: &str) -> String {
+        let mut s = String::with_capacity(self.base.len() + url_path.len() + self.suffix.len());
+        s.push_str(&self.base);
+        s.push_str(url_path);
+        s.push_str(&self.suffix);
+        s
+    }
+}
+
+/// A collection as written by the crawler (description fields; derived figures are computed by
+/// the store).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CollectionUpsert {
+    /// Collection ID (`authority:path/template`).
+    pub id: String,
+    /// Source it came from.
+    pub source_id: i64,
+    /// Title (from the catalog; else derived from the ID).
+    pub title: String,
+    /// The name template with the timestamp placeholder, for reading times back from names.
+    pub template: Option<String>,
+    /// The catalog where the collection was first seen.
+    pub catalog_url: String,
+    /// Access services of its granules.
+    pub services: Vec<AccessService>,
+    /// Effective catalog metadata of the first granule seen (JSON, used to build the ISO
+    /// record): documentation, keywords, creators, variables, coverage, …
+    pub metadata: serde_json::Value,
+    /// Abstract (documentation summary), for full-text search.
+    pub summary: Option<String>,
+    /// Keywords and variable names, for full-text search.
+    pub keywords: Vec<String>,
+    /// Geographic extent (from `geospatialCoverage`), for bbox search.
+    pub bbox: Option<BBox>,
+}
+
+/// A geographic bounding box in degrees, longitudes in -180..=180. `west > east` means the box
+/// crosses the antimeridian.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BBox {
+    /// Western longitude.
+    pub west: f64,
+    /// Southern latitude.
+    pub south: f64,
+    /// Eastern longitude.
+    pub east: f64,
+    /// Northern latitude.
+    pub north: f64,
+}
+
+impl BBox {
+    /// Whether the box crosses the antimeridian.
+    pub fn crosses_antimeridian(&self) -> bool {
+        self.west > self.east
+    }
+
+    /// The box as one or two non-crossing `(west, east)` longitude intervals.
+    pub fn lon_intervals(&self) -> Vec<(f64, f64)> {
+        if self.crosses_antimeridian() {
+            vec![(self.west, 180.0), (-180.0, self.east)]
+        } else {
+            vec![(self.west, self.east)]
+        }
+    }
+
+    /// Whether two boxes intersect (antimeridian aware; touching edges count).
+    pub fn intersects(&self, other: &BBox) -> bool {
+        if self.south > other.north || other.south > self.north {
+            return false;
+        }
+        self.lon_intervals().iter().any(|&(w1, e1)| {
+            other
+                .lon_intervals()
+                .iter()
+                .any(|&(w2, e2)| w1 <= e2 && w2 <= e1)
+        })
+    }
+}
+
+/// A collection as read back, with its derived figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    /// Description as written by the crawler.
+    #[serde(flatten)]
+    pub info: CollectionUpsert,
+    /// Number of granules.
+    pub granule_count: i64,
+    /// Earliest granule start.
+    pub start: Option<Timestamp>,
+    /// Latest granule end (or start when granules have no end).
+    pub end: Option<Timestamp>,
+    /// Stored ISO 19139 record, once built.
+    pub iso_record: Option<String>,
+    /// When the collection row last changed.
+    pub updated_at: Timestamp,
+}
+
+/// One granule: a compact row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Granule {
+    /// Collection ID.
+    pub collection_id: String,
+    /// Dataset ID (else urlPath, else name) as given by the catalog.
+    pub granule_id: String,
+    /// Dataset name.
+    pub name: String,
+    /// Start of its time extent.
+    pub start: Option<Timestamp>,
+    /// End of its time extent (None: instantaneous or unknown).
+    pub end: Option<Timestamp>,
+    /// The dataset's urlPath (access URLs = service base + urlPath + suffix).
+    pub url_path: Option<String>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+    /// The dataset's `modified` date.
+    pub modified: Option<Timestamp>,
+    /// URL of the catalog listing it.
+    pub catalog_url: String,
+}
+
+/// A unit of atomic writing.
+///
+/// Order of application inside the one transaction:
+/// 1. `delete_catalog_trees`: each URL, every catalog whose parent chain leads to it, and their
+///    granules are deleted (a dated folder vanished from its parent's listing);
+/// 2. `catalogs`, `collections` and `granules` are upserted;
+/// 3. for each URL in `complete_catalogs`, granules recorded with that `catalog_url` that are
+///    **not** in this batch's `granules` are deleted (the batch holds the catalog's full
+///    listing, so whatever is missing vanished from the server).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    /// Catalog crawl states to upsert (by URL).
+    pub catalogs: Vec<CatalogState>,
+    /// Collections to upsert (by ID). An existing collection keeps its description; only
+    /// missing fields are filled in.
+    pub collections: Vec<CollectionUpsert>,
+    /// Granules to upsert (by collection and granule ID).
+    pub granules: Vec<Granule>,
+    /// Catalogs whose full granule listing is in this batch.
+    pub complete_catalogs: Vec<String>,
+    /// Catalog subtrees to delete with their granules.
+    pub delete_catalog_trees: Vec<String>,
+}
+
+impl Batch {
+    /// Whether the batch carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.catalogs.is_empty()
+            && self.collections.is_empty()
+            && self.granules.is_empty()
+            && self.complete_catalogs.is_empty()
+            && self.delete_catalog_trees.is_empty()
+    }
+}
+
+/// What a batch changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// Granules that did not exist before.
+    pub granules_inserted: u64,
+    /// Granules deleted (vanished or expired).
+    pub granules_deleted: u64,
+    /// Collections that did not exist before.
+    pub collections_inserted: u64,
+    /// Catalogs deleted with expired trees.
+    pub catalogs_deleted: u64,
+}
+
+/// Filter for collection listings.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CollectionQuery {
+    /// Free text: full-text over title, abstract (summary), keywords and variables, and a
+    /// substring match on the ID.
+    pub text: Option<String>,
+    /// Only collections whose bbox intersects this one (antimeridian aware). Collections
+    /// without a bbox do not match when this is set.
+    pub bbox: Option<BBox>,
+    /// Only collections of this source.
+    pub source_id: Option<i64>,
+    /// Only collections whose extent overlaps `[start, end)`.
+    pub start: Option<Timestamp>,
+    /// See `start`.
+    pub end: Option<Timestamp>,
+    /// Only IDs greater than this (keyset paging).
+    pub after_id: Option<String>,
+    /// Maximum number of rows.
+    pub limit: u32,
+}
+
+/// Filter for granule listings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GranuleQuery {
+    /// The collection.
+    pub collection_id: String,
+    /// Overlap window start (inclusive); None: unbounded.
+    pub start: Option<Timestamp>,
+    /// Overlap window end (exclusive); None: unbounded.
+    pub end: Option<Timestamp>,
+    /// Keyset cursor: return rows strictly after `(start, granule_id)` in the listing order.
+    /// Granules without a start sort first.
+    pub after: Option<(Option<Timestamp>, String)>,
+    /// Maximum number of rows.
+    pub limit: u32,
+}
+
+/// Table sizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Registered sources.
+    pub sources: u64,
+    /// Known catalogs.
+    pub catalogs: u64,
+    /// Catalogs whose last fetch failed.
+    pub failed_catalogs: u64,
+    /// Collections.
+    pub collections: u64,
+    /// Granules.
+    pub granules: u64,
+    /// Bytes used by collection rows and records, as the database reports (0 if unknown).
+    pub collection_bytes: u64,
+    /// Bytes used by granule rows and their indexes, as the database reports (0 if unknown).
+    pub granule_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(west: f64, south: f64, east: f64, north: f64) -> BBox {
+        BBox {
+            west,
+            south,
+            east,
+            north,
+        }
+    }
+
+    #[test]
+    fn bbox_intersection_is_antimeridian_aware() {
+        let pacific = b(170.0, -10.0, -170.0, 10.0);
+        assert!(pacific.crosses_antimeridian());
+        assert!(pacific.intersects(&b(175.0, 0.0, 179.0, 5.0)));
+        assert!(pacific.intersects(&b(-179.0, 0.0, -175.0, 5.0)));
+        assert!(!pacific.intersects(&b(0.0, 0.0, 10.0, 5.0)));
+        assert!(!pacific.intersects(&b(175.0, 20.0, 179.0, 25.0)));
+        assert!(b(-10.0, -10.0, 10.0, 10.0).intersects(&b(10.0, 10.0, 20.0, 20.0)));
+    }
+
+    #[test]
+    fn access_urls_concatenate() {
+        let s = AccessService {
+            name: "odap".into(),
+            service_type: "OpenDAP".into(),
+            base: "https://h/thredds/dodsC/".into(),
+            suffix: ".html".into(),
+        };
+        assert_eq!(s.url_for("a/b.nc"), "https://h/thredds/dodsC/a/b.nc.html");
+    }
+
+    #[test]
+    fn enum_names_round_trip() {
+        for c in [
+            NodeClass::Archival,
+            NodeClass::Live,
+            NodeClass::Daily,
+            NodeClass::Mixed,
+        ] {
+            assert_eq!(NodeClass::parse(c.as_str()), Some(c));
+        }
+        for s in [
+            CatalogStatus::Pending,
+            CatalogStatus::Ok,
+            CatalogStatus::NotModified,
+            CatalogStatus::Failed,
+        ] {
+            assert_eq!(CatalogStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

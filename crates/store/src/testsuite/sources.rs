@@ -1,0 +1,272 @@
+//! Suite: sources, crawl state, source removal.
+
+use chrono::Duration;
+
+use super::*;
+use crate::{Batch, CatalogState, CatalogStatus, ClassRule, NodeClass, Store, StoreError};
+
+/// `backend`, `ping` and `migrate` (twice: idempotent).
+pub async fn test_backend_ping_migrate(store: &dyn Store) {
+    assert!(!store.backend().is_empty());
+    store.ping().await.expect("ping");
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrate again");
+    assert_eq!(store.stats().await.expect("stats").sources, 0);
+}
+
+/// Sources: add, look up, list order, settings round trip, conflicts.
+pub async fn test_sources(store: &dyn Store) {
+    let mut b = new_source("b-src", "http://127.0.0.1/b/catalog.xml");
+    b.authority = Some("edu.example".into());
+    b.every_secs = Some(3600);
+    b.select = vec!["\\.nc$".into()];
+    b.skip = vec!["latest".into(), "/old/".into()];
+    b.rules = vec![ClassRule {
+        pattern: "/\\d{4}/".into(),
+        class: NodeClass::Archival,
+    }];
+    let added = store.add_source(&b).await.expect("add b");
+    assert_eq!(added.settings, b);
+    assert_eq!(added.last_sync_at, None);
+    assert_eq!(added.last_success_at, None);
+    let a = store
+        .add_source(&new_source("a-src", "http://127.0.0.1/a/catalog.xml"))
+        .await
+        .expect("add a");
+    assert_ne!(a.id, added.id);
+
+    assert_eq!(
+        store.source_by_name("b-src").await.expect("by name"),
+        Some(added.clone())
+    );
+    assert_eq!(
+        store
+            .source_by_url("http://127.0.0.1/b/catalog.xml")
+            .await
+            .expect("by url"),
+        Some(added.clone())
+    );
+    assert_eq!(store.source_by_name("nope").await.expect("by name"), None);
+    assert_eq!(
+        store
+            .source_by_url("http://127.0.0.1/nope")
+            .await
+            .expect("by url"),
+        None
+    );
+    let names: Vec<String> = store
+        .list_sources()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.settings.name)
+        .collect();
+    assert_eq!(names, ["a-src", "b-src"]);
+
+    // Duplicate name, duplicate URL.
+    let dup_name = store
+        .add_source(&new_source("b-src", "http://127.0.0.1/other/catalog.xml"))
+        .await;
+    assert!(
+        matches!(dup_name, Err(StoreError::Conflict(_))),
+        "{dup_name:?}"
+    );
+    let dup_url = store
+        .add_source(&new_source("other", "http://127.0.0.1/b/catalog.xml"))
+        .await;
+    assert!(
+        matches!(dup_url, Err(StoreError::Conflict(_))),
+        "{dup_url:?}"
+    );
+    assert_eq!(store.list_sources().await.expect("list").len(), 2);
+}
+
+/// `ensure_source` finds by URL without changing settings, or registers.
+pub async fn test_ensure_source(store: &dyn Store) {
+    let mut first = new_source("one", "http://127.0.0.1/one/catalog.xml");
+    first.every_secs = Some(60);
+    let created = store.ensure_source(&first).await.expect("ensure creates");
+    assert_eq!(created.settings, first);
+
+    let mut changed = first.clone();
+    changed.name = "renamed".into();
+    changed.every_secs = Some(999);
+    let found = store.ensure_source(&changed).await.expect("ensure finds");
+    assert_eq!(found, created);
+    assert_eq!(store.list_sources().await.expect("list").len(), 1);
+    assert_eq!(
+        store.source_by_name("renamed").await.expect("by name"),
+        None
+    );
+
+    let other = store
+        .ensure_source(&new_source("two", "http://127.0.0.1/two/catalog.xml"))
+        .await
+        .expect("ensure second");
+    assert_ne!(other.id, created.id);
+    assert_eq!(store.list_sources().await.expect("list").len(), 2);
+}
+
+/// `mark_source_synced` records runs; failures keep the last success.
+pub async fn test_mark_source_synced(store: &dyn Store) {
+    let s = store
+        .add_source(&new_source("s", "http://127.0.0.1/s/catalog.xml"))
+        .await
+        .expect("add");
+    store
+        .mark_source_synced(s.id, t(100), true)
+        .await
+        .expect("mark ok");
+    let got = store
+        .source_by_name("s")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (got.last_sync_at, got.last_success_at),
+        (Some(t(100)), Some(t(100)))
+    );
+
+    let frac = t(200) + Duration::microseconds(123_456);
+    store
+        .mark_source_synced(s.id, frac, false)
+        .await
+        .expect("mark failed");
+    let got = store
+        .source_by_name("s")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (got.last_sync_at, got.last_success_at),
+        (Some(frac), Some(t(100)))
+    );
+
+    assert!(
+        store
+            .mark_source_synced(s.id + 1000, t(1), true)
+            .await
+            .is_err()
+    );
+}
+
+/// Catalog state round trip, update, listing by source.
+pub async fn test_catalog_state(store: &dyn Store) {
+    let s = store
+        .add_source(&new_source("s", "http://127.0.0.1/s/catalog.xml"))
+        .await
+        .expect("add");
+    let root = "http://127.0.0.1/s/catalog.xml";
+    let child = "http://127.0.0.1/s/2024/catalog.xml";
+    let full = CatalogState {
+        url: child.into(),
+        source_id: s.id,
+        parent_url: Some(root.into()),
+        depth: 1,
+        class: NodeClass::Daily,
+        status: CatalogStatus::NotModified,
+        last_fetch: Some(t(10) + Duration::microseconds(5)),
+        etag: Some("\"abc\"".into()),
+        last_modified: Some("Mon, 01 Jan 2024 00:00:00 GMT".into()),
+        content_hash: Some("00ff".into()),
+        last_changed: Some(t(5)),
+        granule_count: 42,
+        error: None,
+        next_visit: Some(t(3600)),
+        expires: Some(t(7200)),
+    };
+    let root_state = CatalogState::pending(root, s.id, None, 0);
+    store
+        .write_batch(&Batch {
+            catalogs: vec![full.clone(), root_state.clone()],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    assert_eq!(store.catalog(child).await.expect("get"), Some(full.clone()));
+    assert_eq!(
+        store.catalog(root).await.expect("get"),
+        Some(root_state.clone())
+    );
+    assert_eq!(
+        store.catalog("http://127.0.0.1/none").await.expect("get"),
+        None
+    );
+
+    let failed = CatalogState {
+        status: CatalogStatus::Failed,
+        error: Some("HTTP 500".into()),
+        etag: None,
+        ..full.clone()
+    };
+    store
+        .write_batch(&Batch {
+            catalogs: vec![failed.clone()],
+            ..Batch::default()
+        })
+        .await
+        .expect("update");
+    assert_eq!(
+        store.catalog(child).await.expect("get"),
+        Some(failed.clone())
+    );
+    let all = store.catalogs_of_source(s.id).await.expect("of source");
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&failed) && all.contains(&root_state));
+    assert!(
+        store
+            .catalogs_of_source(s.id + 1)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let stats = store.stats().await.expect("stats");
+    assert_eq!((stats.catalogs, stats.failed_catalogs), (2, 1));
+}
+
+/// Removing a source removes its catalogs, collections and granules, nothing else.
+pub async fn test_remove_source_cascades(store: &dyn Store) {
+    let cat1 = "http://127.0.0.1/one/catalog.xml";
+    let cat2 = "http://127.0.0.1/two/catalog.xml";
+    let one = setup(store, "one", cat1, "c1").await;
+    let two = setup(store, "two", cat2, "c2").await;
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                granule("c1", "x/1.nc", cat1, Some(t(1))),
+                granule("c1", "x/2.nc", cat1, Some(t(2))),
+                granule("c2", "y/1.nc", cat2, Some(t(1))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    assert!(store.remove_source("one").await.expect("remove"));
+    assert!(!store.remove_source("one").await.expect("remove again"));
+    assert_eq!(store.source_by_name("one").await.expect("get"), None);
+    assert!(
+        store
+            .catalogs_of_source(one)
+            .await
+            .expect("catalogs")
+            .is_empty()
+    );
+    assert_eq!(store.catalog(cat1).await.expect("get"), None);
+    assert_eq!(store.collection("c1").await.expect("get"), None);
+    assert!(all_granules(store, "c1").await.is_empty());
+    assert_eq!(
+        store.catalogs_of_source(two).await.expect("catalogs").len(),
+        1
+    );
+    assert_eq!(all_granules(store, "c2").await.len(), 1);
+    let stats = store.stats().await.expect("stats");
+    assert_eq!(
+        (
+            stats.sources,
+            stats.catalogs,
+            stats.collections,
+            stats.granules
+        ),
+        (1, 1, 1, 1)
+    );
+}
