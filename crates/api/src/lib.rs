@@ -17,12 +17,21 @@
 //! page is given in the `X-Next-Cursor` header and as a `Link: <…>; rel="next"` header, and
 //! the refresh status in `X-Refreshed`, `X-Stale` and `X-Indexed-Through`.
 //!
+//! Unknown query parameters are rejected (400), so typos do not silently widen a search. Times
+//! are RFC 3339 or `YYYY-MM-DD` (UTC); `start`/`end` are optional on both searches.
+//!
+//! `/index` answers carry `refreshed` (a refresh completed for this answer), `stale` (a due
+//! refresh failed or missed the deadline; it goes on in the background) and `indexed_through`
+//! (when the live catalogs were last read; null without a [`Refresher`]). See [`refresh`].
+//!
 //! Build an [`AppState`] with [`AppState::new`], then [`router`] (for tests or embedding) or
-//! [`serve`] (listener + graceful shutdown).
+//! [`serve`] (listener + graceful shutdown + metrics upkeep). Call [`install_metrics`] early in
+//! `main` so counters recorded before the server starts (crawler, scheduler) are kept.
 
 #![forbid(unsafe_code)]
 
 mod cache;
+pub mod crawl_refresher;
 pub mod error;
 mod metrics;
 pub mod params;
@@ -43,6 +52,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use crate::crawl_refresher::CrawlRefresher;
 pub use crate::error::ApiError;
 pub use crate::metrics::install_metrics;
 pub use crate::params::Params;
@@ -197,6 +207,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/readyz", get(routes::health::readyz)),
         ("/metrics", get(routes::health::metrics)),
         ("/openapi.json", get(routes::openapi::openapi)),
+        ("/csw", get(routes::csw::get).post(routes::csw::post)),
     ]
 }
 
@@ -209,12 +220,18 @@ pub fn route_paths() -> Vec<&'static str> {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     for (path, handler) in routes() {
+        // `/csw` takes XML request bodies and caps them itself (answering with an
+        // `ows:ExceptionReport`); every other route takes at most 16 KiB.
+        let handler = if path == "/csw" {
+            handler
+        } else {
+            handler.layer(RequestBodyLimitLayer::new(16 * 1024))
+        };
         router = router.route(path, handler);
     }
     router
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(routes::fallback)
-        .layer(RequestBodyLimitLayer::new(16 * 1024))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,

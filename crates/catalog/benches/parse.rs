@@ -41,6 +41,12 @@ fn benches(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    g.bench_function("parse+leaf_refs", |b| {
+        b.iter(|| {
+            let cat = parse_catalog(black_box(xml.as_bytes()), &url).unwrap();
+            cat.leaf_refs().len()
+        })
+    });
     g.bench_function("parse+leaf_refs+access_urls", |b| {
         b.iter(|| {
             let cat = parse_catalog(black_box(xml.as_bytes()), &url).unwrap();

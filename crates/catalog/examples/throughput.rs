@@ -1,7 +1,8 @@
 //! Parse throughput measured in CPU time (robust on a loaded machine, unlike wall time).
 //!
 //! `cargo run --release -p threddex-catalog --example throughput [-- <datasets> <rounds>]`
-//! Prints MB/s by wall clock and by this process's CPU time (Linux `/proc/self/stat`).
+//! Prints MB/s by wall clock and by this thread's CPU time (Linux `/proc/thread-self/stat`),
+//! after one untimed warm-up run of each workload.
 
 #![allow(clippy::unwrap_used)] // example binary
 
@@ -12,9 +13,11 @@ use std::time::Instant;
 
 use threddex_catalog::{Url, parse_catalog};
 
-/// User+system CPU seconds of this process (Linux), if available.
+/// User+system CPU seconds of this thread (Linux), if available.
 fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let stat = std::fs::read_to_string("/proc/thread-self/stat")
+        .or_else(|_| std::fs::read_to_string("/proc/self/stat"))
+        .ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
@@ -22,6 +25,13 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn measure(label: &str, bytes: usize, rounds: usize, mut f: impl FnMut() -> usize) {
+    // `THROUGHPUT_ONLY=<label>` runs only the workload with that label (for profiling).
+    if let Ok(only) = std::env::var("THROUGHPUT_ONLY")
+        && label != only
+    {
+        return;
+    }
+    f(); // warm-up (allocator arenas, page faults), not timed
     let (w0, c0) = (Instant::now(), cpu_seconds());
     let mut n = 0;
     for _ in 0..rounds {
@@ -79,6 +89,12 @@ fn main() {
     });
     measure("parse+leaves", xml.len(), rounds, || {
         parse_catalog(xml.as_bytes(), &url).unwrap().leaves().len()
+    });
+    measure("parse+leaf_refs", xml.len(), rounds, || {
+        parse_catalog(xml.as_bytes(), &url)
+            .unwrap()
+            .leaf_refs()
+            .len()
     });
     measure("parse+leaf_refs+access", xml.len(), rounds, || {
         let cat = parse_catalog(xml.as_bytes(), &url).unwrap();

@@ -17,8 +17,23 @@ use crate::error::DEPTH_CEILING;
 use crate::model::{Catalog, Dataset, DynamicKind, Service, ServiceType};
 
 fn last_segment(p: &str) -> &str {
-    let p = p.split(['?', '#']).next().unwrap_or(p);
-    p.rsplit('/').next().unwrap_or(p)
+    // Branch-free test first (vectorises); locate only when present.
+    let p = if p
+        .bytes()
+        .fold(false, |acc, b| acc | (b == b'?') | (b == b'#'))
+    {
+        let end = p
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(p.len());
+        p.get(..end).unwrap_or(p)
+    } else {
+        p
+    };
+    match p.rfind('/') {
+        Some(i) => p.get(i + 1..).unwrap_or(p),
+        None => p,
+    }
 }
 
 fn classify_path(p: &str) -> Option<DynamicKind> {
@@ -43,19 +58,36 @@ fn starts_ci(s: &str, p: &str) -> bool {
 }
 
 fn contains_ci(s: &str, p: &str) -> bool {
-    s.len() >= p.len()
-        && s.as_bytes()
-            .windows(p.len())
-            .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+    let (s, p) = (s.as_bytes(), p.as_bytes());
+    let Some((&first, rest)) = p.split_first() else {
+        return true;
+    };
+    if s.len() < p.len() {
+        return false;
+    }
+    // Candidates by first byte, then compare the rest.
+    let first = first.to_ascii_lowercase();
+    s.windows(p.len()).any(|w| match w.split_first() {
+        Some((b, tail)) => b.to_ascii_lowercase() == first && tail.eq_ignore_ascii_case(rest),
+        None => false,
+    })
 }
 
 fn classify_name(n: &str) -> Option<DynamicKind> {
     let l = n.trim();
+    // Cheap pre-check: every pattern starts with `l`, `f`, `b` or contains `(` or `forecast`.
+    let (paren, f) = l.bytes().fold((false, false), |(p, f), b| {
+        (p | (b == b'('), f | ((b | 0x20) == b'f'))
+    });
+    let first = l.bytes().next().map(|b| b | 0x20);
+    if !paren && !f && first != Some(b'l') && first != Some(b'b') {
+        return None;
+    }
     if starts_ci(l, "latest collection") {
         return Some(DynamicKind::Latest);
     }
     if starts_ci(l, "full collection (reference / forecast time)")
-        || contains_ci(l, "(2d time coordinates)")
+        || (paren && contains_ci(l, "(2d time coordinates)"))
     {
         return Some(DynamicKind::TwoD);
     }
@@ -66,7 +98,7 @@ fn classify_name(n: &str) -> Option<DynamicKind> {
         return Some(DynamicKind::FullCollection);
     }
     // Cheap pre-check: every remaining pattern contains "forecast".
-    if contains_ci(l, "forecast")
+    if f && contains_ci(l, "forecast")
         && (contains_ci(l, "forecast model run")
             || contains_ci(l, "constant forecast offset")
             || contains_ci(l, "constant forecast date"))
@@ -130,6 +162,11 @@ fn walk(d: &mut Dataset, inherited: Option<&str>, index: &HashMap<String, Servic
             })
             .or_else(|| inherited.map(str::to_string))
     };
+    // Authoritative: `Resolver` only ever comes from this rule, recomputed here from the
+    // final index (the parser's in-pass flag may have seen an earlier definition).
+    if d.dynamic == Some(DynamicKind::Resolver) {
+        d.dynamic = None;
+    }
     if d.dynamic.is_none() && d.is_leaf() {
         let effective = d
             .own
@@ -162,6 +199,59 @@ fn walk(d: &mut Dataset, inherited: Option<&str>, index: &HashMap<String, Servic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kinds(xml: &str) -> Vec<Option<DynamicKind>> {
+        let url = url::Url::parse("https://tds.example.org/thredds/catalog/x/catalog.xml");
+        let cat = url
+            .ok()
+            .and_then(|u| crate::parse_catalog(xml.as_bytes(), &u).ok());
+        let cat = cat.unwrap_or_else(|| panic!("parse failed: {xml}"));
+        cat.leaves().iter().map(|l| l.dataset.dynamic).collect()
+    }
+
+    #[test]
+    fn resolver_flag_follows_the_final_service_index() {
+        // A name defined inside a dataset before use and again (differently) at the top
+        // level later: the top-level definition wins, as in `Catalog::service`.
+        let ns = "http://www.unidata.ucar.edu/namespaces/thredds/InvCatalog/v1.0";
+        let doc = |inner: &str, top: &str| {
+            format!(
+                r#"<catalog xmlns="{ns}"><dataset name="d"><service name="s" serviceType="{inner}" base=""/><dataset name="a.nc" urlPath="a.nc" serviceName="s"/></dataset><service name="s" serviceType="{top}" base=""/></catalog>"#
+            )
+        };
+        assert_eq!(
+            kinds(&doc("HTTPServer", "Resolver")),
+            vec![Some(DynamicKind::Resolver)]
+        );
+        assert_eq!(kinds(&doc("Resolver", "HTTPServer")), vec![None]);
+        assert_eq!(
+            kinds(&doc("Resolver", "Resolver")),
+            vec![Some(DynamicKind::Resolver)]
+        );
+        assert_eq!(kinds(&doc("HTTPServer", "HTTPServer")), vec![None]);
+    }
+
+    #[test]
+    fn name_prefilter_keeps_every_pattern() {
+        assert_eq!(
+            classify_name("  FULL COLLECTION Dataset"),
+            Some(DynamicKind::FullCollection)
+        );
+        assert_eq!(
+            classify_name("GFS (2D time coordinates)"),
+            Some(DynamicKind::TwoD)
+        );
+        assert_eq!(
+            classify_name("NAM CONSTANT FORECAST DATE"),
+            Some(DynamicKind::ForecastRun)
+        );
+        assert_eq!(classify_name("BEST TimeSeries"), Some(DynamicKind::Best));
+        assert_eq!(classify_name("Level2_KGLD_20240101_0000.ar2v"), None);
+        assert!(contains_ci("abcFORECAST", "forecast"));
+        assert!(!contains_ci("fore", "forecast"));
+        assert_eq!(last_segment("a/b/latest.xml?x=/y#z"), "latest.xml");
+        assert_eq!(last_segment("plain"), "plain");
+    }
 
     #[test]
     fn names_and_paths() {

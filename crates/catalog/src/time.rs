@@ -136,11 +136,53 @@ fn digits(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// Fast path for the common `YYYY-MM-DDThh:mm:ssZ` form (what TDS writes); `None` for
+/// anything else, including out-of-range fields (the general path then decides).
+fn parse_utc_seconds(b: &[u8]) -> Option<DateTime<Utc>> {
+    let &[
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        n0,
+        n1,
+        b':',
+        s0,
+        s1,
+        b'Z',
+    ] = b
+    else {
+        return None;
+    };
+    let num = |ds: &[u8]| -> Option<u32> {
+        ds.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(&[y0, y1, y2, y3])?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, num(&[m0, m1])?, num(&[d0, d1])?)?;
+    let time = NaiveTime::from_hms_opt(num(&[h0, h1])?, num(&[n0, n1])?, num(&[s0, s1])?)?;
+    Some(date.and_time(time).and_utc())
+}
+
 /// Parses an ISO 8601-ish date/time; a missing zone means UTC.
 pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.is_empty() || s.len() > 64 || !s.is_ascii() {
         return None;
+    }
+    if let Some(d) = parse_utc_seconds(s.as_bytes()) {
+        return Some(d);
     }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Some(d.with_timezone(&Utc));
@@ -306,6 +348,36 @@ fn parse_udunits_duration(s: &str) -> Option<(u32, f64)> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn fast_date_path_matches_rfc3339() {
+        for s in [
+            "2024-01-31T23:59:59Z",
+            "1999-12-31T00:00:00Z",
+            "2016-02-29T12:30:45Z",
+        ] {
+            let want = DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc));
+            assert_eq!(parse_utc_seconds(s.as_bytes()), want.ok(), "{s}");
+            assert_eq!(parse_date(s), parse_utc_seconds(s.as_bytes()));
+        }
+        // Out-of-range fields and other forms are left to the general path.
+        for s in [
+            "2017-02-30T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+            "2024-01-01T00:00:00+00:00",
+            "2024-01-01t00:00:00z",
+            "2024-01-01 00:00:00Z",
+            "2024-1-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_utc_seconds(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(parse_date("2017-02-30T00:00:00Z"), None);
+        assert_eq!(
+            parse_date("2024-01-01t00:00:00z"),
+            parse_utc_seconds(b"2024-01-01T00:00:00Z")
+        );
+    }
 
     #[test]
     fn dates() {

@@ -52,6 +52,15 @@ impl DataSize {
 
 /// Multiplier for a size unit (decimal).
 pub fn unit_multiplier(units: &str) -> Option<f64> {
+    // Fast path: the spellings TDS writes (no allocation).
+    match units {
+        "bytes" => return Some(1.0),
+        "Kbytes" => return Some(1.0e3),
+        "Mbytes" => return Some(1.0e6),
+        "Gbytes" => return Some(1.0e9),
+        "Tbytes" => return Some(1.0e12),
+        _ => {}
+    }
     let u = units.trim().to_ascii_lowercase();
     let u = u.strip_suffix('s').unwrap_or(&u);
     let u = u
@@ -81,6 +90,15 @@ fn to_bytes(value: f64, mult: f64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_unit_spellings_match_the_general_rule() {
+        for u in ["bytes", "Kbytes", "Mbytes", "Gbytes", "Tbytes"] {
+            // A leading space skips the fast path.
+            assert_eq!(unit_multiplier(u), unit_multiplier(&format!(" {u}")), "{u}");
+        }
+        assert_eq!(unit_multiplier("Mbytes"), Some(1.0e6));
+    }
 
     #[test]
     fn conversions() {

@@ -22,7 +22,7 @@ pub struct Cli {
 /// The database to use, shared by every command that touches the store.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL: `sqlite://PATH` (created on first use).
+    /// Database URL: `sqlite://PATH` (created on first use) or `postgres://USER@HOST/DB`.
     #[arg(long = "db", env = "THREDDEX_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub db: String,
 }
@@ -40,6 +40,120 @@ pub enum Command {
     Ids(IdsArgs),
     /// Start a simulated THREDDS server on loopback, harvest it, and show what to try next.
     Demo(DemoArgs),
+    /// Write one ISO 19139 series record per collection into a directory.
+    Export(ExportArgs),
+    /// Run the HTTP search API (with refresh on demand) and the sync scheduler.
+    Serve(ServeArgs),
+    /// Register, list and remove sources (THREDDS servers synced on a schedule).
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+    /// Re-read what may have changed (live nodes and new references) of one or all sources.
+    Sync(SyncArgs),
+    /// Apply the database migrations and exit.
+    Migrate(MigrateArgs),
+}
+
+/// `threddex sources …`.
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Register a source.
+    Add(SourcesAddArgs),
+    /// List the sources.
+    List(SourcesListArgs),
+    /// Remove a source and everything harvested from it.
+    Remove(SourcesRemoveArgs),
+}
+
+/// `threddex sources add`.
+#[derive(Debug, Args)]
+pub struct SourcesAddArgs {
+    /// The start catalog URL.
+    pub url: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Unique name (default: host[:port]).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sync interval: a number with a unit `s`, `m`, `h` or `d` (`90s`, `10m`, `2h`, `1d`).
+    #[arg(long, value_parser = crate::commands::sources::parse_every)]
+    pub every: Option<i64>,
+    /// Naming authority for collection IDs when the catalogs give none.
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Only harvest datasets whose ID, name or urlPath matches (regex, repeatable).
+    #[arg(long)]
+    pub select: Vec<String>,
+    /// Skip datasets and catalogRefs matching (regex, repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Classification override `REGEX=archival|live|daily|mixed` on catalog URLs (repeatable;
+    /// the first matching rule wins over every other classification).
+    #[arg(long = "rule", value_parser = crate::commands::sources::parse_rule_arg)]
+    pub rules: Vec<threddex_store::ClassRule>,
+}
+
+/// `threddex sources list`.
+#[derive(Debug, Args)]
+pub struct SourcesListArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `threddex sources remove`.
+#[derive(Debug, Args)]
+pub struct SourcesRemoveArgs {
+    /// The source's name.
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `threddex sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only this source (by name); all sources when omitted.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Lifetime of the source's sync lease (renewed while running): a killed sync blocks the
+    /// source for at most this long.
+    #[arg(long, default_value = "60s", value_parser = crate::time::parse_duration)]
+    pub lease_ttl: std::time::Duration,
+    /// Grace period for late files in dated folders, beyond the day after their date (UTC).
+    #[arg(long, default_value = "6h", value_parser = crate::time::parse_duration)]
+    pub grace: std::time::Duration,
+    /// Catalogs fetched at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Requests per second per host (token bucket).
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Requests in flight per host at most.
+    #[arg(long, default_value_t = 8)]
+    pub per_host: usize,
+    /// Retries of a transient failure before a catalog is recorded failed.
+    #[arg(long, default_value_t = 4)]
+    pub retries: u32,
+    /// Seconds to wait for a catalog's response.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Do not fetch or obey robots.txt (only for servers you run).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// Print the reports as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `threddex migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// `threddex harvest`.
@@ -137,6 +251,24 @@ pub struct IdsArgs {
     pub ids: Vec<String>,
 }
 
+/// `threddex export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format; only `iso` (ISO 19139 series records, one XML file per collection).
+    #[arg(long, default_value = "iso")]
+    pub format: String,
+    /// Directory to write into (created when missing). File names are the collection IDs
+    /// percent-encoded (every byte but `A-Z a-z 0-9 - . _ ~`) plus `.xml`.
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Public base URL of the service, for the search link of records built during the export
+    /// (collections whose record is missing).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+}
+
 /// `threddex demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -151,6 +283,35 @@ pub struct DemoArgs {
     /// Keep the simulated server running after the harvest (until ctrl-c).
     #[arg(long)]
     pub keep_running: bool,
+}
+
+/// The API settings shared by `serve` and `demo --serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Public base URL for absolute links in answers (default: from the request's Host).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// How long an `/index` request waits for a refresh before answering from the index.
+    #[arg(long, default_value = "3s", value_parser = crate::time::parse_duration)]
+    pub refresh_deadline: std::time::Duration,
+    /// A collection's live catalogs are re-read at most once per this interval.
+    #[arg(long, default_value = "60s", value_parser = crate::time::parse_duration)]
+    pub min_refresh_interval: std::time::Duration,
+}
+
+/// `threddex serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Serve only: do not run the sync scheduler in this process.
+    #[arg(long)]
+    pub no_scheduler: bool,
 }
 
 #[cfg(test)]

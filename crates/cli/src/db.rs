@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use threddex_store::{Store, StoreError};
+use threddex_store_postgres::PostgresStore;
 use threddex_store_sqlite::SqliteStore;
 
 /// The embedded default: a SQLite file in the working directory.
@@ -15,6 +16,12 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     match scheme.as_str() {
         "sqlite" => {
             let store = SqliteStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open database {}", redact(url)))?;
+            Ok(Arc::new(store))
+        }
+        "postgres" | "postgresql" => {
+            let store = PostgresStore::connect(url)
                 .await
                 .with_context(|| format!("cannot open database {}", redact(url)))?;
             Ok(Arc::new(store))

@@ -19,6 +19,24 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+/// Parse a duration: a number with a unit, `ms`, `s`, `m` or `h` (`250ms`, `3s`, `5m`, `1h`);
+/// a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("{s:?} is not a duration: use e.g. 250ms, 3s, 5m or 1h");
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad())
+}
+
 /// Format an optional time as RFC 3339 UTC, or `-` when unknown.
 pub fn fmt_opt(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "-".to_string(), fmt)
@@ -41,5 +59,18 @@ mod tests {
         assert!(parse_time("2019-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
         assert_eq!(fmt_opt(None), "-");
+    }
+
+    #[test]
+    fn parses_durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        for bad in ["", "s", "3x", "-1s", "1e999", "fast"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct CatalogOutput {
     pub granules: Vec<Granule>,
     /// Set when `granules` is the catalog's complete listing.
     pub complete: Option<String>,
+    /// Child catalog subtrees to delete (they vanished from this catalog's listing).
+    pub delete_trees: Vec<String>,
 }
 
 /// Everything needed to turn leaves into rows.
@@ -302,6 +304,19 @@ pub(crate) async fn run_writer(
         batch.granules.extend(out.granules);
         if let Some(c) = out.complete {
             batch.complete_catalogs.push(c);
+        }
+        if !out.delete_trees.is_empty() {
+            // Deletions are applied before the batch's upserts: drop rows of the deleted
+            // catalogs this batch already holds, so they are not written back.
+            let gone: HashSet<&str> = out.delete_trees.iter().map(String::as_str).collect();
+            batch.catalogs.retain(|c| !gone.contains(c.url.as_str()));
+            batch
+                .granules
+                .retain(|g| !gone.contains(g.catalog_url.as_str()));
+            batch
+                .complete_catalogs
+                .retain(|c| !gone.contains(c.as_str()));
+            batch.delete_catalog_trees.extend(out.delete_trees);
         }
         if first_at.is_none() {
             first_at = Some(Instant::now());

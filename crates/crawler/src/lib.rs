@@ -50,14 +50,18 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+pub mod classify;
 mod fetch;
 mod host;
+mod iso;
 pub mod retry;
 pub mod robots;
+pub mod scheduler;
+pub mod sync;
 pub mod urls;
 mod walk;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -69,7 +73,48 @@ use threddex_ids::Deriver;
 use threddex_store::{Batch, BatchOutcome, CatalogState, Source, Store};
 
 pub use batch::title_from_id;
+pub use iso::RecordsReport;
+pub use classify::{Clock, system_clock};
+pub use scheduler::Scheduler;
+pub use sync::{FreshnessInfo, RefreshSummary, SyncOptions, SyncReport, Syncer};
 pub use walk::Seed;
+
+/// Per-run options of [`Harvester::crawl_with`] (classification clock and expiry).
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Where "now" comes from (system clock by default; a simulated one in tests).
+    pub clock: Clock,
+    /// Grace period for late files in dated folders (see [`classify::classify`]).
+    pub grace: chrono::Duration,
+    /// Longest adaptive revisit interval.
+    pub max_interval: chrono::Duration,
+    /// Stored children of each catalog (by parent URL) for expiry; `None`: no expiry.
+    pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            clock: system_clock(),
+            grace: classify::DEFAULT_GRACE,
+            max_interval: classify::DEFAULT_MAX_INTERVAL,
+            known_children: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("grace", &self.grace)
+            .field("max_interval", &self.max_interval)
+            .field("known_children", &self.known_children.as_ref().map(|k| k.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default public base URL of the service, for the search links in ISO records.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// The default `User-Agent`.
 pub const DEFAULT_USER_AGENT: &str = "threddex/0.1 (+https://github.com/threddex/threddex)";
@@ -150,6 +195,13 @@ pub struct CrawlConfig {
     pub id_rules: Vec<String>,
     /// Follow catalogRefs to other hosts (default false: stay on the catalog's host).
     pub follow_other_hosts: bool,
+    /// Build and re-time the ISO 19139 records of the source's collections after each run
+    /// with a store (default true; see the crate docs).
+    pub iso_records: bool,
+    /// Public base URL of this threddex service (default `http://127.0.0.1:8080`): ISO
+    /// records link to the granule search `{public_url}/index?collection=ID`. `serve` passes
+    /// its own.
+    pub public_url: String,
 }
 
 impl Default for CrawlConfig {
@@ -175,6 +227,8 @@ impl Default for CrawlConfig {
             authority: None,
             id_rules: Vec::new(),
             follow_other_hosts: false,
+            iso_records: true,
+            public_url: DEFAULT_PUBLIC_URL.to_string(),
         }
     }
 }
@@ -320,6 +374,9 @@ pub struct HarvestReport {
     pub granules_inserted: u64,
     /// Granules the store deleted (vanished from complete listings).
     pub granules_deleted: u64,
+    /// Catalogs the store deleted (subtrees that vanished from a re-read parent).
+    #[serde(default)]
+    pub catalogs_deleted: u64,
     /// Collections touched (emitted) in this run.
     pub collections: u64,
     /// Collections the store reported as new.
@@ -332,6 +389,9 @@ pub struct HarvestReport {
     pub elapsed: Duration,
     /// IDs of the collections touched, sorted.
     pub touched_collections: Vec<String>,
+    /// ISO records built or re-timed after the walk.
+    #[serde(default)]
+    pub records: RecordsReport,
 }
 
 /// Report at most this many failures by URL.
@@ -485,8 +545,9 @@ impl Harvester {
                 source,
                 state.clone(),
                 sink,
-                progress,
+                Arc::clone(&progress),
                 Arc::new(|_: &CatalogState| true),
+                RunOptions::default(),
             )
             .await?;
         if let Some((_, reason)) = out.seed_failures.into_iter().find(|(u, _)| *u == key) {
@@ -499,6 +560,8 @@ impl Harvester {
             s.refresh_collection_stats(&report.touched_collections)
                 .await?;
         }
+        self.build_records(state.as_ref(), source, &progress, &mut report)
+            .await?;
         report.elapsed = out.started.elapsed();
         Ok(report)
     }
@@ -517,6 +580,33 @@ impl Harvester {
         progress: Arc<Progress>,
         visit_filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
     ) -> Result<HarvestReport, CrawlError> {
+        self.crawl_with(
+            seeds,
+            source,
+            state,
+            sink,
+            progress,
+            visit_filter,
+            RunOptions::default(),
+        )
+        .await
+    }
+
+    /// [`Harvester::crawl`] with explicit [`RunOptions`] (the sync engine's entry point):
+    /// the clock used for classification and `last_fetch`, the grace period, and the stored
+    /// children of each catalog, so that a successfully re-read catalog that no longer lists a
+    /// stored child deletes that child's subtree (a failed or 304 catalog never deletes).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn crawl_with(
+        &self,
+        seeds: Vec<Seed>,
+        source: &Source,
+        state: Option<Arc<dyn Store>>,
+        sink: Arc<dyn BatchSink>,
+        progress: Arc<Progress>,
+        visit_filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
+        options: RunOptions,
+    ) -> Result<HarvestReport, CrawlError> {
         let mut normalised = Vec::with_capacity(seeds.len());
         for mut s in seeds {
             match urls::parse_catalog_url(&s.url) {
@@ -533,8 +623,9 @@ impl Harvester {
                 source,
                 state.clone(),
                 sink,
-                progress,
+                Arc::clone(&progress),
                 visit_filter,
+                options,
             )
             .await?;
         let mut report = out.report;
@@ -544,8 +635,28 @@ impl Harvester {
             s.refresh_collection_stats(&report.touched_collections)
                 .await?;
         }
+        self.build_records(state.as_ref(), source, &progress, &mut report)
+            .await?;
         report.elapsed = out.started.elapsed();
         Ok(report)
+    }
+
+    /// The ISO record step (see `iso.rs`): after the stats refresh, build the missing records
+    /// of the source's collections and re-time those whose extent changed.
+    async fn build_records(
+        &self,
+        state: Option<&Arc<dyn Store>>,
+        source: &Source,
+        progress: &Arc<Progress>,
+        report: &mut HarvestReport,
+    ) -> Result<(), CrawlError> {
+        if let Some(s) = state
+            && self.inner.cfg.iso_records
+        {
+            report.records =
+                iso::refresh_records(&self.inner, s, Some(source.id), progress).await?;
+        }
+        Ok(())
     }
 
     async fn run(
@@ -556,7 +667,26 @@ impl Harvester {
         sink: Arc<dyn BatchSink>,
         progress: Arc<Progress>,
         filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
+        options: RunOptions,
     ) -> Result<walk::RunOutput, CrawlError> {
+        let rules = classify::ClassRules::compile(&source.settings.rules)
+            .map_err(CrawlError::BadConfig)?;
+        let min = source
+            .settings
+            .every_secs
+            .filter(|s| *s > 0)
+            .map_or(classify::DEFAULT_MIN_INTERVAL, chrono::Duration::seconds);
+        let policy = walk::RunPolicy {
+            clock: options.clock,
+            last_success: source.last_success_at,
+            grace: options.grace,
+            rules,
+            revisit: classify::RevisitParams {
+                min,
+                max: options.max_interval.max(min),
+            },
+            known_children: options.known_children,
+        };
         let mut select = self.inner.select.clone();
         select.extend(compile(&source.settings.select, "source select")?);
         let mut skip = self.inner.skip.clone();
@@ -575,6 +705,7 @@ impl Harvester {
             skip,
             store: state,
             filter,
+            policy,
         };
         walk::run(Arc::clone(&self.inner), params, seeds, sink, progress).await
     }

@@ -1,7 +1,7 @@
 //! The walk: a depth-first frontier of catalog references, up to `concurrency` catalogs in
 //! flight (each in its own task), and one writer task fed through a bounded channel.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,12 +11,15 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use threddex_catalog::{Catalog, Limits, ParseError};
-use threddex_store::{CatalogState, CatalogStatus, NodeClass, Store};
+use threddex_store::{CatalogState, CatalogStatus, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use url::Url;
 
 use crate::batch::{CatalogOutput, RowBuilder, run_writer};
+use crate::classify::{
+    ClassRules, ClassifyParams, Clock, NodeFacts, RevisitParams, classify_with_reason, next_visit,
+};
 use crate::fetch::{Fetched, Validators};
 use crate::urls::{host_key, normalize, url_key};
 use crate::{BatchSink, CrawlError, HarvestReport, Inner, MAX_REPORTED_FAILURES, Progress, sorted};
@@ -48,6 +51,30 @@ pub(crate) struct RunParams {
     pub skip: Vec<Regex>,
     pub store: Option<Arc<dyn Store>>,
     pub filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
+    pub policy: RunPolicy,
+}
+
+/// Classification and expiry settings of one run.
+#[derive(Clone)]
+pub(crate) struct RunPolicy {
+    pub clock: Clock,
+    pub last_success: Option<DateTime<Utc>>,
+    pub grace: chrono::Duration,
+    pub rules: ClassRules,
+    pub revisit: RevisitParams,
+    /// Stored children of each catalog (by parent URL), for expiry: a child a re-read parent
+    /// no longer lists is deleted with its subtree. `None`: no expiry (plain harvest).
+    pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
+}
+
+impl RunPolicy {
+    fn params(&self, now: DateTime<Utc>) -> ClassifyParams {
+        ClassifyParams {
+            now,
+            last_success: self.last_success,
+            grace: self.grace,
+        }
+    }
 }
 
 struct Ctx {
@@ -120,12 +147,13 @@ pub(crate) async fn run(
     ));
     let concurrency = inner.cfg.concurrency;
     let max_catalogs = inner.cfg.max_catalogs;
+    let now = (params.policy.clock)();
     let ctx = Arc::new(Ctx {
         inner,
         p: params,
         progress: Arc::clone(&progress),
         tx,
-        now: Utc::now(),
+        now,
         visited: Mutex::new(HashSet::new()),
         failed: Mutex::new(Vec::new()),
         seed_failures: Mutex::new(Vec::new()),
@@ -201,12 +229,14 @@ pub(crate) async fn run(
         granules: delta.granules,
         granules_inserted: outcome.granules_inserted,
         granules_deleted: outcome.granules_deleted,
+        catalogs_deleted: outcome.catalogs_deleted,
         collections: emitted.len() as u64,
         collections_inserted: outcome.collections_inserted,
         requests: delta.requests,
         retries: delta.retries,
         elapsed: started.elapsed(),
         touched_collections: sorted(&emitted),
+        records: Default::default(),
     };
     Ok(RunOutput {
         report,
@@ -227,7 +257,7 @@ fn base_state(ctx: &Ctx, seed: &Seed) -> CatalogState {
     s.source_id = ctx.p.source_id;
     s.parent_url.clone_from(&seed.parent);
     s.depth = i32::try_from(seed.depth).unwrap_or(i32::MAX);
-    s.last_fetch = Some(Utc::now());
+    s.last_fetch = Some((ctx.p.policy.clock)());
     s
 }
 
@@ -277,6 +307,26 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
             let mut state = base_state(ctx, seed);
             state.status = CatalogStatus::NotModified;
             state.error = None;
+            let facts = NodeFacts {
+                url: &seed.url,
+                name: None,
+                dynamic: false,
+                dated_children: None,
+                prior_class: seed.prior.as_ref().map(|p| p.class),
+            };
+            let policy = &ctx.p.policy;
+            let (class, reason) =
+                classify_with_reason(&facts, &policy.params(ctx.now), &policy.rules);
+            state.class = class;
+            state.next_visit = next_visit(
+                class,
+                reason,
+                seed.prior.as_ref(),
+                false,
+                ctx.now,
+                state.expires,
+                &policy.revisit,
+            );
             ctx.send(CatalogOutput {
                 catalogs: vec![state],
                 ..CatalogOutput::default()
@@ -329,6 +379,7 @@ async fn fail(ctx: &Ctx, seed: &Seed, reason: String) {
 /// What the parse step hands back.
 struct Processed {
     hash: String,
+    name: Option<String>,
     expires: Option<DateTime<Utc>>,
     rows: crate::batch::Rows,
     children: Vec<String>,
@@ -369,6 +420,7 @@ fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Process
     let children = child_urls(ctx, &cat, final_url);
     Ok(Processed {
         hash,
+        name: cat.name.clone(),
         expires: cat.expires,
         rows,
         children,
@@ -446,8 +498,44 @@ async fn finish(
     state.content_hash = Some(p.hash);
     state.granule_count = i64::try_from(p.rows.granules.len()).unwrap_or(i64::MAX);
     state.expires = p.expires;
-    if seed.prior.is_none() {
-        state.class = NodeClass::Live;
+    let dated_children = p.children.iter().any(|c| {
+        Url::parse(c)
+            .ok()
+            .and_then(|u| threddex_ids::path_date(u.path()))
+            .is_some()
+    });
+    let facts = NodeFacts {
+        url: &seed.url,
+        name: p.name.as_deref(),
+        dynamic: false,
+        dated_children: Some(dated_children),
+        prior_class: seed.prior.as_ref().map(|p| p.class),
+    };
+    let policy = &ctx.p.policy;
+    let (class, reason) = classify_with_reason(&facts, &policy.params(ctx.now), &policy.rules);
+    state.class = class;
+    state.next_visit = next_visit(
+        class,
+        reason,
+        seed.prior.as_ref(),
+        changed,
+        ctx.now,
+        state.expires,
+        &policy.revisit,
+    );
+
+    // Expiry: stored children this (successfully read) listing no longer references.
+    let mut delete_trees = Vec::new();
+    if let Some(known) = &policy.known_children
+        && let Some(kids) = known.get(&seed.url)
+    {
+        let listed: HashSet<&str> = p.children.iter().map(String::as_str).collect();
+        for k in kids {
+            if !listed.contains(k.as_str()) {
+                tracing::info!(parent = %seed.url, child = %k, "catalog vanished from its parent: expiring");
+                delete_trees.push(k.clone());
+            }
+        }
     }
 
     let mut out = CatalogOutput {
@@ -455,6 +543,7 @@ async fn finish(
         collections: p.rows.collections,
         granules: p.rows.granules,
         complete: Some(seed.url.clone()),
+        delete_trees,
     };
 
     let child_depth = seed.depth.saturating_add(1);

@@ -231,6 +231,15 @@ impl XmlWriter {
         self
     }
 
+    /// Appends a complete, well-formed XML element as it is (no escaping), e.g. a stored
+    /// record embedded in a CSW response. Only for XML this program produced itself.
+    /// (Added for threddex-csw, issue 7.)
+    pub fn raw_xml(&mut self, xml: &str) -> &mut Self {
+        self.close_open_tag();
+        self.out.push_str(xml);
+        self
+    }
+
     /// Closes every open element and returns the document.
     pub fn finish(mut self) -> String {
         while !self.stack.is_empty() {

@@ -355,7 +355,26 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
         _ => {}
     }
-    let Some(mut doc) = st.lookup(&path, query.as_deref()).await else {
+    let iso = if path.starts_with("/thredds/iso/") {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("127.0.0.1");
+        st.tree
+            .iso_record(&path, st.clock.now(), &format!("http://{host}"))
+    } else {
+        None
+    };
+    let found = match iso {
+        Some(doc) => Some(doc),
+        None => st.lookup(&path, query.as_deref()).await,
+    };
+    let Some(mut doc) = found else {
         return text(StatusCode::NOT_FOUND, "not found\n");
     };
     match &fault {

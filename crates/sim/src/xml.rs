@@ -120,7 +120,33 @@ pub fn open_top_dataset(out: &mut String, name: &str, id: Option<&str>, meta: &M
     escape_into(out, meta.data_type);
     out.push_str("</dataType>\n      <dataFormat>");
     escape_into(out, meta.data_format);
-    out.push_str("</dataFormat>\n      <documentation type=\"rights\">Freely available</documentation>\n    </metadata>\n");
+    out.push_str("</dataFormat>\n      <documentation type=\"rights\">Freely available</documentation>\n");
+    if let Some(b) = coverage_for(meta) {
+        geospatial_coverage(out, b);
+    }
+    out.push_str("    </metadata>\n");
+}
+
+/// The simulated horizontal coverage of a product family as `[west, south, east, north]`:
+/// radar sites cover the continental US, GOES-East imagery its full disk window; model runs
+/// carry none (so catalogue searches see collections with and without a box).
+pub fn coverage_for(meta: &Meta<'_>) -> Option<[f64; 4]> {
+    match meta.data_format {
+        "NEXRAD-3" => Some([-125.0, 24.0, -66.0, 50.0]),
+        "NetCDF" => Some([-156.0, -81.0, 6.0, 81.0]),
+        _ => None,
+    }
+}
+
+/// Writes a `geospatialCoverage` element (start + size per axis, in degrees).
+pub fn geospatial_coverage(out: &mut String, [west, south, east, north]: [f64; 4]) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "      <geospatialCoverage>\n        <northsouth><start>{south}</start><size>{}</size><units>degrees_north</units></northsouth>\n        <eastwest><start>{west}</start><size>{}</size><units>degrees_east</units></eastwest>\n      </geospatialCoverage>\n",
+        north - south,
+        east - west
+    );
 }
 
 /// Closes the top dataset.

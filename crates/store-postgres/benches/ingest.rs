@@ -31,7 +31,10 @@ fn epoch() -> Timestamp {
 
 fn day_url(day: i64) -> String {
     let d = epoch() + TimeDelta::days(day);
-    format!("http://127.0.0.1/thredds/catalog/sat/{}/catalog.xml", d.format("%Y/%m/%d"))
+    format!(
+        "http://127.0.0.1/thredds/catalog/sat/{}/catalog.xml",
+        d.format("%Y/%m/%d")
+    )
 }
 
 /// Batch `b` of the ingest: granules `b*BATCH ..` plus the daily catalogs they are listed in.
@@ -109,9 +112,9 @@ async fn main() {
     let url = common::fresh_database_url().await;
     println!("database: {url}");
     // Dropped at the end unless THREDDEX_BENCH_KEEP is set (for poking at the data).
-    let _db = std::env::var_os("THREDDEX_BENCH_KEEP").is_none().then(|| {
-        common::DropDatabase(url.rsplit('/').next().unwrap_or_default().to_owned())
-    });
+    let _db = std::env::var_os("THREDDEX_BENCH_KEEP")
+        .is_none()
+        .then(|| common::DropDatabase(url.rsplit('/').next().unwrap_or_default().to_owned()));
     let store = threddex_store_postgres::PostgresStore::connect(&url)
         .await
         .expect("connect");
@@ -131,7 +134,11 @@ async fn main() {
     for b in 0..batches {
         let batch = batch(b, total, source.id);
         let t0 = Instant::now();
-        inserted += store.write_batch(&batch).await.expect("write").granules_inserted;
+        inserted += store
+            .write_batch(&batch)
+            .await
+            .expect("write")
+            .granules_inserted;
         busy += t0.elapsed();
     }
     assert_eq!(inserted, total as u64);
@@ -205,7 +212,10 @@ async fn main() {
         after: None,
         limit: 1_000,
     };
-    println!("plan:\n{}", store.explain_list_granules(&plan_q).await.expect("explain"));
+    println!(
+        "plan:\n{}",
+        store.explain_list_granules(&plan_q).await.expect("explain")
+    );
     println!(
         "one-day list_granules in a {total}-granule collection ({LOOKUPS} lookups, {:.0} rows \
          each): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",

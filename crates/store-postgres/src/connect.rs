@@ -23,7 +23,11 @@ const POOL_SIZE: u32 = 10;
 
 /// Whether `url` names a Postgres database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
-    let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     scheme == "postgres" || scheme == "postgresql"
 }
 
@@ -32,7 +36,8 @@ pub(crate) fn parse_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     if !is_postgres_url(url) {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     }
-    PgConnectOptions::from_str(url).map_err(|e| StoreError::Invalid(format!("bad Postgres URL: {e}")))
+    PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Invalid(format!("bad Postgres URL: {e}")))
 }
 
 impl PostgresStore {

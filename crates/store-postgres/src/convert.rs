@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use threddex_store::{
-    AccessService, BBox, CatalogState, CatalogStatus, ClassRule, Collection, CollectionUpsert, NewSource,
-    NodeClass, Source, StoreError, Timestamp,
+    AccessService, BBox, CatalogState, CatalogStatus, ClassRule, Collection, CollectionUpsert,
+    NewSource, NodeClass, Source, StoreError, Timestamp,
 };
 
 /// Map a driver error to a [`StoreError`].
@@ -16,8 +16,12 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
         if db.code().as_deref() == Some("23505") {
             return StoreError::Conflict(db.message().to_string());
         }
-        // 22xxx data exceptions: out-of-range timestamps, bad encodings, ...
-        if db.code().is_some_and(|c| c.starts_with("22")) {
+        // 23503 foreign_key_violation (e.g. an unknown source), 23514 check_violation,
+        // 22xxx data exceptions (out-of-range timestamps, bad encodings, ...).
+        if db
+            .code()
+            .is_some_and(|c| c == "23503" || c == "23514" || c.starts_with("22"))
+        {
             return StoreError::Invalid(db.message().to_string());
         }
     }
@@ -228,8 +232,7 @@ pub(crate) const COLLECTION_COLUMNS: &str = "c.id, c.source_id, c.title, c.templ
 pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError> {
     let services: sqlx::types::Json<Vec<AccessService>> =
         row.try_get("services").map_err(db_err)?;
-    let metadata: sqlx::types::Json<serde_json::Value> =
-        row.try_get("metadata").map_err(db_err)?;
+    let metadata: sqlx::types::Json<serde_json::Value> = row.try_get("metadata").map_err(db_err)?;
     let keywords: sqlx::types::Json<Vec<String>> = row.try_get("keywords").map_err(db_err)?;
     let corners: [Option<f64>; 4] = [
         row.try_get("west").map_err(db_err)?,
@@ -269,7 +272,11 @@ pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError>
 
 /// A bbox worth storing or querying: every coordinate finite (None otherwise).
 pub(crate) fn usable_bbox(b: Option<BBox>) -> Option<BBox> {
-    b.filter(|b| [b.west, b.south, b.east, b.north].iter().all(|v| v.is_finite()))
+    b.filter(|b| {
+        [b.west, b.south, b.east, b.north]
+            .iter()
+            .all(|v| v.is_finite())
+    })
 }
 
 /// Escape `%`, `_` and `\` for a `LIKE`/`ILIKE` pattern with the default escape character.
@@ -311,7 +318,11 @@ mod tests {
 
     #[test]
     fn compaction_saves_the_usual_case() {
-        let (n, p, f) = compact("ds/GFS_2020.grib2", "GFS_2020.grib2", Some("ds/GFS_2020.grib2"));
+        let (n, p, f) = compact(
+            "ds/GFS_2020.grib2",
+            "GFS_2020.grib2",
+            Some("ds/GFS_2020.grib2"),
+        );
         assert_eq!(n, None);
         assert_eq!(p.as_deref(), Some("ds/"));
         assert_eq!(f, FLAG_PATH_PREFIX);
@@ -322,7 +333,10 @@ mod tests {
         assert_eq!(clean("a\0b"), "a\u{FFFD}b");
         let v = serde_json::json!({"k\0": ["x\0", 1, {"y": "z\0"}]});
         let c = to_jsonb(&v).0;
-        assert_eq!(c, serde_json::json!({"k\u{FFFD}": ["x\u{FFFD}", 1, {"y": "z\u{FFFD}"}]}));
+        assert_eq!(
+            c,
+            serde_json::json!({"k\u{FFFD}": ["x\u{FFFD}", 1, {"y": "z\u{FFFD}"}]})
+        );
     }
 
     #[test]

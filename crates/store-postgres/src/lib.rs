@@ -26,6 +26,9 @@
 
 mod connect;
 mod convert;
+mod filter_sql;
+mod iso;
+mod lease;
 mod read;
 mod sources;
 mod write;
@@ -35,7 +38,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
     Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, Granule, GranuleQuery,
-    NewSource, Result, Source, Store, StoreStats, Timestamp,
+    IsoRecordUpdate, NewSource, Result, Source, Store, StoreStats, Timestamp,
 };
 
 pub use connect::{MIGRATION_LOCK_KEY, MIGRATOR, is_postgres_url};
@@ -139,5 +142,53 @@ impl Store for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         read::stats(&self.pool).await
+    }
+
+    async fn search_records(
+        &self,
+        filter: &threddex_store::RecordFilter,
+        sort: &[threddex_store::SortKey],
+        offset: u64,
+        limit: u32,
+    ) -> Result<threddex_store::RecordPage> {
+        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        source_id: i64,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<threddex_store::LeaseGrant> {
+        lease::try_acquire(&self.pool, source_id, holder, ttl).await
+    }
+
+    async fn renew_lease(
+        &self,
+        source_id: i64,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        lease::renew(&self.pool, source_id, holder, ttl).await
+    }
+
+    async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()> {
+        lease::release(&self.pool, source_id, holder).await
+    }
+
+    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
+        lease::catalogs_for_collection(&self.pool, collection_id).await
+    }
+
+    async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64> {
+        iso::set_iso_records(&self.pool, records).await
+    }
+
+    async fn stale_iso_records(
+        &self,
+        source_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Collection>> {
+        iso::stale_iso_records(&self.pool, source_id, limit).await
     }
 }

@@ -211,7 +211,10 @@ fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
         }
         Some((None, after_id)) => {
             let i = sql.param(Param::Text(clean(after_id).into_owned()));
-            let _ = write!(sql.text, " AND (g.start_time IS NOT NULL OR g.granule_id > {i})");
+            let _ = write!(
+                sql.text,
+                " AND (g.start_time IS NOT NULL OR g.granule_id > {i})"
+            );
         }
         None => {}
     }
@@ -236,7 +239,10 @@ fn parts(q: &GranuleQuery) -> &'static [Part] {
 }
 
 /// `EXPLAIN` output of the listing statements of `q`.
-pub(crate) async fn explain_granules(pool: &PgPool, q: &GranuleQuery) -> Result<String, StoreError> {
+pub(crate) async fn explain_granules(
+    pool: &PgPool,
+    q: &GranuleQuery,
+) -> Result<String, StoreError> {
     let mut out = String::new();
     for &part in parts(q) {
         let mut sql = granule_sql(q, part, limit(q.limit));

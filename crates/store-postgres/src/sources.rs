@@ -56,10 +56,7 @@ pub(crate) async fn add_source(pool: &PgPool, source: &NewSource) -> Result<Sour
     }
 }
 
-pub(crate) async fn ensure_source(
-    pool: &PgPool,
-    source: &NewSource,
-) -> Result<Source, StoreError> {
+pub(crate) async fn ensure_source(pool: &PgPool, source: &NewSource) -> Result<Source, StoreError> {
     if let Some(existing) = source_by_url(pool, &source.url).await? {
         return Ok(existing);
     }
@@ -92,7 +89,10 @@ async fn source_where(
     row.as_ref().map(source_from_row).transpose()
 }
 
-pub(crate) async fn source_by_name(pool: &PgPool, name: &str) -> Result<Option<Source>, StoreError> {
+pub(crate) async fn source_by_name(
+    pool: &PgPool,
+    name: &str,
+) -> Result<Option<Source>, StoreError> {
     source_where(pool, "name", &clean(name)).await
 }
 

@@ -342,8 +342,10 @@ async fn granule_rows<'a>(
     if granules.is_empty() {
         return Ok(Vec::new());
     }
-    let mut collection_ids: Vec<String> =
-        granules.iter().map(|g| clean(&g.collection_id).into_owned()).collect();
+    let mut collection_ids: Vec<String> = granules
+        .iter()
+        .map(|g| clean(&g.collection_id).into_owned())
+        .collect();
     collection_ids.sort_unstable();
     collection_ids.dedup();
     let rows = sqlx::query("SELECT id, key, source_id FROM collections WHERE id = ANY($1::text[])")
@@ -354,9 +356,15 @@ async fn granule_rows<'a>(
     let mut collections: HashMap<String, (i64, i64)> = HashMap::with_capacity(rows.len());
     for r in &rows {
         let id: String = r.try_get(0).map_err(db_err)?;
-        collections.insert(id, (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?));
+        collections.insert(
+            id,
+            (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?),
+        );
     }
-    if let Some(missing) = collection_ids.iter().find(|id| !collections.contains_key(*id)) {
+    if let Some(missing) = collection_ids
+        .iter()
+        .find(|id| !collections.contains_key(*id))
+    {
         return Err(StoreError::Invalid(format!(
             "granules name collection {missing:?}, which is neither stored nor in the batch"
         )));
@@ -603,7 +611,10 @@ pub(crate) async fn refresh_collection_stats(
     if collection_ids.is_empty() {
         return Ok(());
     }
-    let mut ids: Vec<String> = collection_ids.iter().map(|i| clean(i).into_owned()).collect();
+    let mut ids: Vec<String> = collection_ids
+        .iter()
+        .map(|i| clean(i).into_owned())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     for chunk in ids.chunks(CHUNK) {

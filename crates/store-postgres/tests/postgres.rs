@@ -3,6 +3,8 @@
 //!
 //! Postgres is required (see `common`): these tests panic, never skip, when it is unreachable.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use chrono::{DateTime, TimeDelta};
@@ -142,14 +144,39 @@ async fn full_text_search_covers_summary_keywords_and_variables() {
         .await
         .unwrap();
 
-    assert_eq!(ids(&store, text("foundation")).await, ["edu.x:ocean/sst_daily"], "summary");
-    assert_eq!(ids(&store, text("TEMPERATURE")).await, ["edu.x:ocean/sst_daily"], "keyword");
-    assert_eq!(ids(&store, text("analysed_sst")).await, ["edu.x:ocean/sst_daily"], "variable");
-    assert_eq!(ids(&store, text("eastward_wind")).await, ["edu.x:atmos/wind"]);
-    assert_eq!(ids(&store, text("winds")).await, ["edu.x:atmos/wind"], "title");
-    assert!(ids(&store, text("zanzibar")).await.is_empty(), "metadata JSON is not indexed");
+    assert_eq!(
+        ids(&store, text("foundation")).await,
+        ["edu.x:ocean/sst_daily"],
+        "summary"
+    );
+    assert_eq!(
+        ids(&store, text("TEMPERATURE")).await,
+        ["edu.x:ocean/sst_daily"],
+        "keyword"
+    );
+    assert_eq!(
+        ids(&store, text("analysed_sst")).await,
+        ["edu.x:ocean/sst_daily"],
+        "variable"
+    );
+    assert_eq!(
+        ids(&store, text("eastward_wind")).await,
+        ["edu.x:atmos/wind"]
+    );
+    assert_eq!(
+        ids(&store, text("winds")).await,
+        ["edu.x:atmos/wind"],
+        "title"
+    );
+    assert!(
+        ids(&store, text("zanzibar")).await.is_empty(),
+        "metadata JSON is not indexed"
+    );
     // Web-search syntax: phrases, OR, negation.
-    assert_eq!(ids(&store, text("\"upper ocean\"")).await, ["edu.x:ocean/sst_daily"]);
+    assert_eq!(
+        ids(&store, text("\"upper ocean\"")).await,
+        ["edu.x:ocean/sst_daily"]
+    );
     assert!(ids(&store, text("\"ocean upper\"")).await.is_empty());
     assert_eq!(
         ids(&store, text("foundation or eastward_wind")).await,
@@ -157,11 +184,21 @@ async fn full_text_search_covers_summary_keywords_and_variables() {
     );
     assert_eq!(ids(&store, text("ocean -gap")).await, Vec::<String>::new());
     // ID substring, with LIKE wildcards taken literally.
-    assert_eq!(ids(&store, text("OCEAN/SST")).await, ["edu.x:ocean/sst_daily"]);
+    assert_eq!(
+        ids(&store, text("OCEAN/SST")).await,
+        ["edu.x:ocean/sst_daily"]
+    );
     assert_eq!(ids(&store, text("a_b")).await, ["edu.x:misc/a_b"]);
     assert!(ids(&store, text("%")).await.is_empty());
-    assert!(ids(&store, text("_")).await.len() == 2, "underscore in two IDs only");
-    assert_eq!(ids(&store, text("   ")).await.len(), 3, "blank text: no filter");
+    assert!(
+        ids(&store, text("_")).await.len() == 2,
+        "underscore in two IDs only"
+    );
+    assert_eq!(
+        ids(&store, text("   ")).await.len(),
+        3,
+        "blank text: no filter"
+    );
     // Punctuation-only text has no lexemes: only the ID substring can match.
     assert!(ids(&store, text("!!")).await.is_empty());
 
@@ -212,13 +249,28 @@ async fn bbox_search_is_antimeridian_aware() {
         }),
         ..CollectionQuery::default()
     };
-    assert_eq!(ids(&store, q(175.0, 0.0, 179.0, 5.0)).await, ["global", "pacific"]);
-    assert_eq!(ids(&store, q(-179.0, 0.0, -175.0, 5.0)).await, ["global", "pacific"]);
-    assert_eq!(ids(&store, q(0.0, 40.0, 10.0, 50.0)).await, ["europe", "global"]);
+    assert_eq!(
+        ids(&store, q(175.0, 0.0, 179.0, 5.0)).await,
+        ["global", "pacific"]
+    );
+    assert_eq!(
+        ids(&store, q(-179.0, 0.0, -175.0, 5.0)).await,
+        ["global", "pacific"]
+    );
+    assert_eq!(
+        ids(&store, q(0.0, 40.0, 10.0, 50.0)).await,
+        ["europe", "global"]
+    );
     // A query box crossing the antimeridian.
-    assert_eq!(ids(&store, q(160.0, -5.0, -175.0, 5.0)).await, ["global", "pacific"]);
+    assert_eq!(
+        ids(&store, q(160.0, -5.0, -175.0, 5.0)).await,
+        ["global", "pacific"]
+    );
     // Touching edges count.
-    assert_eq!(ids(&store, q(30.0, 70.0, 40.0, 80.0)).await, ["europe", "global"]);
+    assert_eq!(
+        ids(&store, q(30.0, 70.0, 40.0, 80.0)).await,
+        ["europe", "global"]
+    );
     assert!(ids(&store, q(f64::NAN, 0.0, 1.0, 1.0)).await.is_empty());
     let nan = store.collection("nan").await.unwrap().unwrap();
     assert_eq!(nan.info.bbox, None, "non-finite boxes are not stored");
@@ -234,7 +286,12 @@ async fn bulk_upsert_of_20k_granules_in_one_batch() {
     let granules: Vec<Granule> = (0..20_000i64)
         .map(|i| Granule {
             catalog_url: day_cat(i / 1000),
-            ..gran("big", &format!("d/{i:06}.nc"), Some(t(i * 60)), Some(t(i * 60 + 60)))
+            ..gran(
+                "big",
+                &format!("d/{i:06}.nc"),
+                Some(t(i * 60)),
+                Some(t(i * 60 + 60)),
+            )
         })
         .collect();
     let catalogs: Vec<CatalogState> = (0..20)
@@ -251,7 +308,10 @@ async fn bulk_upsert_of_20k_granules_in_one_batch() {
         delete_catalog_trees: vec![],
     };
     let out = store.write_batch(&batch).await.unwrap();
-    assert_eq!((out.granules_inserted, out.collections_inserted), (20_000, 1));
+    assert_eq!(
+        (out.granules_inserted, out.collections_inserted),
+        (20_000, 1)
+    );
     assert_eq!(store.stats().await.unwrap().granules, 20_000);
 
     // Unchanged: nothing inserted, nothing rewritten (no new row versions).
@@ -267,7 +327,10 @@ async fn bulk_upsert_of_20k_granules_in_one_batch() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(xmin_before, xmin_after, "unchanged granules must not be rewritten");
+    assert_eq!(
+        xmin_before, xmin_after,
+        "unchanged granules must not be rewritten"
+    );
 
     // Changed sizes, duplicates inside the batch (the last wins), vanished granules.
     for g in batch.granules.iter_mut().take(100) {
@@ -302,7 +365,14 @@ async fn time_lookups_are_index_range_scans() {
     let (store, _db) = common::fresh_store_with_guard().await;
     let src = source(&store).await;
     let granules: Vec<Granule> = (0..30_000i64)
-        .map(|i| gran("c", &format!("g/{i:06}.nc"), Some(t(i * 600)), Some(t(i * 600 + 600))))
+        .map(|i| {
+            gran(
+                "c",
+                &format!("g/{i:06}.nc"),
+                Some(t(i * 600)),
+                Some(t(i * 600 + 600)),
+            )
+        })
         .collect();
     store
         .write_batch(&Batch {
@@ -312,7 +382,10 @@ async fn time_lookups_are_index_range_scans() {
         })
         .await
         .unwrap();
-    sqlx::query("ANALYZE granules").execute(store.pool()).await.unwrap();
+    sqlx::query("ANALYZE granules")
+        .execute(store.pool())
+        .await
+        .unwrap();
     let day = GranuleQuery {
         collection_id: "c".into(),
         start: Some(t(86_400 * 100)),
@@ -326,7 +399,11 @@ async fn time_lookups_are_index_range_scans() {
     assert!(!plan.contains("Sort"), "ordered by the index: {plan}");
     // The range is bounded below by start - max span, not the collection's first granule.
     let rows = store.list_granules(&day).await.unwrap();
-    assert_eq!(rows.len(), 145, "144 starting in the day plus the one ending at its start");
+    assert_eq!(
+        rows.len(),
+        145,
+        "144 starting in the day plus the one ending at its start"
+    );
     assert_eq!(rows[0].start, Some(t(86_400 * 100 - 600)));
 
     // Only a start bound: two ordered branches, still index scans.
@@ -336,7 +413,10 @@ async fn time_lookups_are_index_range_scans() {
         ..day.clone()
     };
     let plan = store.explain_list_granules(&since).await.unwrap();
-    assert!(plan.contains("granules_time") && !plan.contains("Seq Scan"), "{plan}");
+    assert!(
+        plan.contains("granules_time") && !plan.contains("Seq Scan"),
+        "{plan}"
+    );
     let rows = store.list_granules(&since).await.unwrap();
     assert_eq!(rows.len(), 10);
     assert_eq!(rows[0].start, Some(t(86_400 * 100 - 600)));
@@ -350,7 +430,10 @@ async fn time_lookups_are_index_range_scans() {
         ..day.clone()
     };
     let plan = store.explain_list_granules(&page).await.unwrap();
-    assert!(plan.contains("granules_time") && !plan.contains("Seq Scan"), "{plan}");
+    assert!(
+        plan.contains("granules_time") && !plan.contains("Seq Scan"),
+        "{plan}"
+    );
     let rows = store.list_granules(&page).await.unwrap();
     let got: Vec<&str> = rows.iter().map(|g| g.granule_id.as_str()).collect();
     assert_eq!(got, ["g/020001.nc", "g/020002.nc", "g/020003.nc"]);
@@ -419,18 +502,22 @@ async fn granules_with_an_end_but_no_start_match_a_start_only_window() {
         })
         .await
         .unwrap();
-    let q = |a: Option<i64>, b: Option<i64>, after: Option<(Option<Timestamp>, String)>| {
-        GranuleQuery {
+    let q =
+        |a: Option<i64>, b: Option<i64>, after: Option<(Option<Timestamp>, String)>| GranuleQuery {
             collection_id: "c".into(),
             start: a.map(t),
             end: b.map(t),
             after,
             limit: 0,
-        }
-    };
+        };
     let names = |v: Vec<Granule>| v.into_iter().map(|g| g.granule_id).collect::<Vec<_>>();
     assert_eq!(
-        names(store.list_granules(&q(Some(100), None, None)).await.unwrap()),
+        names(
+            store
+                .list_granules(&q(Some(100), None, None))
+                .await
+                .unwrap()
+        ),
         ["endonly", "late"]
     );
     assert_eq!(
@@ -443,7 +530,12 @@ async fn granules_with_an_end_but_no_start_match_a_start_only_window() {
         ["late"]
     );
     assert_eq!(
-        names(store.list_granules(&q(Some(100), Some(1000), None)).await.unwrap()),
+        names(
+            store
+                .list_granules(&q(Some(100), Some(1000), None))
+                .await
+                .unwrap()
+        ),
         ["late"]
     );
     assert_eq!(
@@ -496,7 +588,11 @@ async fn schema_uses_timestamptz_and_compact_granules() {
     .await
     .unwrap();
     let cols: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let ty = |name: &str| cols.iter().find(|(c, _)| c == name).map(|(_, t)| t.as_str());
+    let ty = |name: &str| {
+        cols.iter()
+            .find(|(c, _)| c == name)
+            .map(|(_, t)| t.as_str())
+    };
     assert_eq!(ty("start_time"), Some("timestamp with time zone"));
     assert_eq!(ty("end_time"), Some("timestamp with time zone"));
     assert_eq!(ty("collection_key"), Some("bigint"));
@@ -515,4 +611,71 @@ async fn schema_uses_timestamptz_and_compact_granules() {
     store.mark_source_synced(src, at, true).await.unwrap();
     let s = store.source_by_name("s").await.unwrap().unwrap();
     assert_eq!(s.last_sync_at, Some(at));
+}
+
+#[tokio::test]
+async fn hostile_values_are_errors_not_panics() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let src = source(&store).await;
+    let unknown_source = store
+        .write_batch(&Batch {
+            catalogs: vec![CatalogState::pending(
+                "http://127.0.0.1/x.xml",
+                src + 99,
+                None,
+                0,
+            )],
+            ..Batch::default()
+        })
+        .await;
+    assert!(
+        matches!(unknown_source, Err(StoreError::Invalid(_))),
+        "{unknown_source:?}"
+    );
+    let empty_url = store
+        .write_batch(&Batch {
+            catalogs: vec![CatalogState::pending("", src, None, 0)],
+            ..Batch::default()
+        })
+        .await;
+    assert!(
+        matches!(empty_url, Err(StoreError::Invalid(_))),
+        "{empty_url:?}"
+    );
+
+    // Far outside what timestamptz holds: the batch fails as a whole, nothing is written.
+    let ancient = DateTime::from_timestamp(-8_000_000_000_000, 0).unwrap();
+    let bad = store
+        .write_batch(&Batch {
+            collections: vec![coll("c", src)],
+            granules: vec![gran("c", "old.nc", Some(ancient), None)],
+            ..Batch::default()
+        })
+        .await;
+    assert!(bad.is_err(), "{bad:?}");
+    assert_eq!(store.collection("c").await.unwrap(), None);
+
+    // Far future but representable: round trips.
+    let future = DateTime::from_timestamp(6_000_000_000_000, 0).unwrap(); // year ~192000
+    store
+        .write_batch(&Batch {
+            collections: vec![coll("c", src)],
+            granules: vec![gran("c", "future.nc", Some(future), Some(future))],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let got = store
+        .list_granules(&GranuleQuery {
+            collection_id: "c".into(),
+            start: Some(t(0)),
+            end: None,
+            after: None,
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].start, Some(future));
+    store.ping().await.unwrap();
 }

@@ -11,10 +11,10 @@ use crate::convert::{
     corrupt, db_err, decode_name_path, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db,
 };
 
-const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
+pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
     etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires";
 
-fn catalog_from_row(row: &SqliteRow) -> Result<CatalogState> {
+pub(crate) fn catalog_from_row(row: &SqliteRow) -> Result<CatalogState> {
     let class: String = row.try_get("class").map_err(db_err)?;
     let status: String = row.try_get("status").map_err(db_err)?;
     Ok(CatalogState {
@@ -60,11 +60,11 @@ pub(crate) async fn catalogs_of_source(
     rows.iter().map(catalog_from_row).collect()
 }
 
-const COLLECTION_COLUMNS: &str = "id, source_id, title, template, catalog_url, services, metadata, \
+pub(crate) const COLLECTION_COLUMNS: &str = "id, source_id, title, template, catalog_url, services, metadata, \
     summary, keywords, west, south, east, north, granule_count, start_time, end_time, iso_record, \
     updated_at";
 
-fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
+pub(crate) fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
     let services: String = row.try_get("services").map_err(db_err)?;
     let metadata: String = row.try_get("metadata").map_err(db_err)?;
     let keywords: String = row.try_get("keywords").map_err(db_err)?;

@@ -12,10 +12,12 @@
 
 #![forbid(unsafe_code)]
 
+mod filter;
 mod model;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use filter::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -113,4 +115,61 @@ pub trait Store: Send + Sync + 'static {
 
     /// Row counts and sizes, for summaries and the storage measurements.
     async fn stats(&self) -> Result<StoreStats>;
+
+    // ----- sync coordination (issue 4) -----------------------------------------------------
+
+    /// Try to take the sync lease of a source for `holder` until now + `ttl`. A lease held by
+    /// another holder that has not expired makes this return [`LeaseGrant::Busy`]; an expired
+    /// lease (or one this holder already holds) is taken over ([`LeaseGrant::TakenOver`]:
+    /// the previous run did not release it, so it may have been interrupted).
+    async fn try_acquire_lease(
+        &self,
+        source_id: i64,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<LeaseGrant>;
+
+    /// Extend a lease this holder holds to now + `ttl`. False when the lease is no longer
+    /// this holder's (it expired and someone else took it, or it was released).
+    async fn renew_lease(&self, source_id: i64, holder: &str, ttl: std::time::Duration)
+    -> Result<bool>;
+
+    /// Release a lease this holder holds (nothing happens when it holds none).
+    async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()>;
+
+    /// The catalogs that hold at least one granule of this collection, ordered by URL.
+    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>>;
+
+    // ----- catalogue search (issue 7, CSW) --------------------------------------------------
+
+    /// Collections matching a [`RecordFilter`] (see [`Queryable`] for the columns), ordered by
+    /// `sort` then by ID, skipping `offset` and returning at most `limit` (0: none, only the
+    /// count), with the number of all matches. Translated into SQL with bound parameters.
+    /// [`StoreError::Invalid`] for a filter nested deeper than [`MAX_FILTER_DEPTH`] or a
+    /// sort key that cannot be sorted on.
+    async fn search_records(
+        &self,
+        filter: &RecordFilter,
+        sort: &[SortKey],
+        offset: u64,
+        limit: u32,
+    ) -> Result<RecordPage>;
+
+    // ----- ISO 19139 records (issue 5) -----------------------------------------------------
+
+    /// Store the ISO 19139 series records of collections (see [`IsoRecordUpdate`]). Each
+    /// record replaces the collection's previous one; `updated_at` moves only when the XML
+    /// changes. Records of collections that do not exist (e.g. removed meanwhile) are skipped.
+    /// Returns how many collections were found.
+    async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64>;
+
+    /// Collections whose ISO record is missing, or was built for another time extent than
+    /// the collection's current one (as last computed by
+    /// [`Store::refresh_collection_stats`]), ordered by ID; only those of `source_id` when
+    /// given. A `limit` of 0 means no limit.
+    async fn stale_iso_records(
+        &self,
+        source_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Collection>>;
 }

@@ -3,6 +3,26 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The answer to [`crate::Store::try_acquire_lease`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseGrant {
+    /// The lease was free: the caller holds it now.
+    Acquired,
+    /// An unreleased lease (expired, or the caller's own) was taken over: the caller holds it
+    /// now, and the previous run may have been interrupted.
+    TakenOver,
+    /// Another holder has a lease that has not expired.
+    Busy,
+}
+
+impl LeaseGrant {
+    /// Whether the caller holds the lease now.
+    pub fn held(self) -> bool {
+        !matches!(self, Self::Busy)
+    }
+}
+
 /// A point in time, always UTC.
 pub type Timestamp = DateTime<Utc>;
 
@@ -301,6 +321,27 @@ pub struct Collection {
     pub iso_record: Option<String>,
     /// When the collection row last changed.
     pub updated_at: Timestamp,
+}
+
+/// The ISO 19139 series record of a collection, to store with
+/// [`Store::set_iso_records`](crate::Store::set_iso_records).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsoRecordUpdate {
+    /// The collection.
+    pub collection_id: String,
+    /// The record (an XML document).
+    pub xml: String,
+    /// The temporal extent the record states: the collection's `start` / `end` as read when
+    /// the record was built. While they equal the collection's current figures the record is
+    /// current; otherwise [`Store::stale_iso_records`] lists the collection again.
+    ///
+    /// [`Store::set_iso_records`]: crate::Store::set_iso_records
+    /// [`Store::stale_iso_records`]: crate::Store::stale_iso_records
+    pub start: Option<Timestamp>,
+    /// See `start`.
+    pub end: Option<Timestamp>,
+    /// The record's `dateStamp` (when its content last changed).
+    pub date_stamp: Timestamp,
 }
 
 /// One granule: a compact row.

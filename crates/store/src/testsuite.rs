@@ -13,10 +13,16 @@ use chrono::DateTime;
 use serde_json::json;
 
 mod batches;
+mod csw_search;
+mod iso_records;
+mod leases;
 mod queries;
 mod sources;
 
 pub use batches::*;
+pub use csw_search::*;
+pub use iso_records::*;
+pub use leases::*;
 pub use queries::*;
 pub use sources::*;
 
@@ -191,6 +197,14 @@ macro_rules! store_test_suite {
             test_list_collections,
             test_unknown_references,
             test_stats,
+            test_search_records_filters,
+            test_search_records_paging_and_sort,
+            test_search_records_hostile_text,
+            test_iso_records,
+            test_iso_records_expiry_and_removal,
+            test_sync_leases,
+            test_sync_lease_contention,
+            test_catalogs_for_collection,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

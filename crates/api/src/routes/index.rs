@@ -98,12 +98,12 @@ pub(crate) async fn index(
         None => RefreshOutcome::default(),
     };
     // A refresh may have changed the collection's services.
-    let info = match outcome.refreshed {
-        true => match state.store.collection(id).await? {
-            Some(c) => cache.put(id, CollectionInfo::from(&c)),
-            None => info,
-        },
-        false => info,
+    let info = if outcome.refreshed
+        && let Some(c) = state.store.collection(id).await?
+    {
+        cache.put(id, CollectionInfo::from(&c))
+    } else {
+        info
     };
     let rows = state.store.list_granules(&search.store_query()).await?;
     let (rows, next) = search.page(rows);

@@ -1,6 +1,7 @@
 //! Request handlers.
 
 pub(crate) mod collections;
+pub(crate) mod csw;
 pub(crate) mod health;
 pub(crate) mod index;
 pub(crate) mod openapi;

@@ -11,6 +11,10 @@ impl Builder {
                 let Some(s) = self.svc_stack.pop() else {
                     return;
                 };
+                self.note_service(&s);
+                if parent == Ctx::Dataset {
+                    self.dataset_services = true;
+                }
                 match parent {
                     Ctx::Service => match self.svc_stack.last_mut() {
                         Some(p) => p.children.push(s),
@@ -40,7 +44,7 @@ impl Builder {
                 if let Some(a) = self.access.take()
                     && let Some(d) = self.ds_stack.last_mut()
                 {
-                    d.access.push(a);
+                    push_small(&mut d.access, a);
                 }
             }
             Ctx::Metadata => {
@@ -95,6 +99,20 @@ impl Builder {
             }
             Ctx::Text(t) => self.end_text(t),
             Ctx::Catalog | Ctx::CatalogRef | Ctx::Done | Ctx::DocInline | Ctx::Skip => {}
+        }
+    }
+
+    /// Records whether a service name stands for a `Resolver`, for in-pass flagging. A name
+    /// defined twice with different answers forces the (authoritative) post-pass, which uses
+    /// the final first-definition-wins index.
+    pub(super) fn note_service(&mut self, s: &Service) {
+        let is_resolver = s.service_type == ServiceType::Resolver;
+        match self.resolver_services.get(s.name.as_str()) {
+            Some(&r) if r != is_resolver => self.resolver_post_pass = true,
+            Some(_) => {}
+            None => {
+                self.resolver_services.insert(s.name.clone(), is_resolver);
+            }
         }
     }
 
@@ -182,12 +200,15 @@ impl Builder {
             Txt::Date => {
                 if let Some(v) = text {
                     let parsed = parse_date(&v);
-                    self.target().dates.push(DateTyped {
-                        value: v,
-                        date_type: p.a,
-                        format: p.b,
-                        parsed,
-                    });
+                    push_small(
+                        &mut self.target().dates,
+                        DateTyped {
+                            value: v,
+                            date_type: p.a,
+                            format: p.b,
+                            parsed,
+                        },
+                    );
                 }
             }
             Txt::Documentation => {
@@ -198,7 +219,7 @@ impl Builder {
                         title: p.c,
                         text,
                     };
-                    self.target().documentation.push(d);
+                    push_small(&mut self.target().documentation, d);
                 }
             }
             Txt::Keyword | Txt::Project => {
@@ -209,9 +230,9 @@ impl Builder {
                     };
                     let tgt = self.target();
                     if t == Txt::Keyword {
-                        tgt.keywords.push(voc)
+                        push_small(&mut tgt.keywords, voc)
                     } else {
-                        tgt.projects.push(voc)
+                        push_small(&mut tgt.projects, voc)
                     }
                 }
             }
@@ -295,8 +316,10 @@ impl Builder {
         for s in &self.cat.services {
             index_service(&mut index, s, 0);
         }
-        for d in &self.cat.datasets {
-            index_dataset_services(&mut index, d, 0);
+        if self.dataset_services {
+            for d in &self.cat.datasets {
+                index_dataset_services(&mut index, d, 0);
+            }
         }
         self.cat.service_index = index;
         if self.resolver_post_pass {

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{NamespaceResolver, ResolveResult};
 use url::Url;
@@ -122,6 +122,8 @@ struct Builder {
     resolver_services: HashMap<String, bool>,
     /// A leaf referred to a service not defined yet: run the post-pass.
     resolver_post_pass: bool,
+    /// Some service is declared inside a dataset (the index must walk the tree).
+    dataset_services: bool,
 }
 
 /// Decodes the document to text: UTF-8 (BOM stripped), ISO-8859-1 when declared so and not
@@ -165,11 +167,18 @@ pub fn parse_catalog_with(xml: &[u8], url: &Url, limits: &Limits) -> Result<Cata
         return Err(ParseError::Empty);
     }
     let max_depth = limits.max_depth.min(DEPTH_CEILING);
-    let mut reader = NsReader::from_str(text);
+    // A plain `Reader` plus our own resolver: `NsReader` scans every start tag's attributes
+    // for namespace declarations; we only hand it the tags that contain `xmlns`.
+    let mut reader = Reader::from_str(text);
+    // Whitespace-only text between elements is not even reported, except where text is kept
+    // (toggled below: trimming there would change the text).
+    reader.config_mut().trim_text_start = true;
+    let mut ns_resolver = NamespaceResolver::default();
+    let bare = BytesStart::new("_");
     let mut ctx: Vec<Ctx> = Vec::with_capacity(32);
     let mut elements = 0usize;
     let mut builder: Option<Builder> = None;
-    let xml_err = |reader: &NsReader<&[u8]>, message: String| {
+    let xml_err = |reader: &Reader<&[u8]>, message: String| {
         let pos = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
         let (line, column) = line_col(text, pos);
         ParseError::Xml {
@@ -191,6 +200,23 @@ pub fn parse_catalog_with(xml: &[u8], url: &Url, limits: &Limits) -> Result<Cata
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(ev, Event::Empty(_));
+                let declares = if mentions_xmlns(e.attributes_raw()) {
+                    e
+                } else {
+                    &bare
+                };
+                if let Err(err) = ns_resolver.push(declares) {
+                    if builder.is_none() && looks_like_html(text) {
+                        return Err(ParseError::Html);
+                    }
+                    let pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                    let (line, column) = line_col(text, pos.saturating_sub(1));
+                    return Err(ParseError::Xml {
+                        line,
+                        column,
+                        message: quick_xml::Error::Namespace(err).to_string(),
+                    });
+                }
                 elements += 1;
                 if elements > limits.max_elements {
                     return Err(ParseError::TooManyElements {
@@ -206,7 +232,7 @@ pub fn parse_catalog_with(xml: &[u8], url: &Url, limits: &Limits) -> Result<Cata
                         line,
                     });
                 }
-                let resolver = reader.resolver();
+                let resolver = &ns_resolver;
                 let (ns, local) = resolver.resolve_element(e.name());
                 let local: &str = local.into_inner();
                 let Some(b) = builder.as_mut() else {
@@ -243,11 +269,14 @@ pub fn parse_catalog_with(xml: &[u8], url: &Url, limits: &Limits) -> Result<Cata
                 };
                 if is_empty {
                     b.end(c, parent);
+                    ns_resolver.pop();
                 } else {
                     ctx.push(c);
+                    reader.config_mut().trim_text_start = !c.wants_text();
                 }
             }
             Event::End(_) => {
+                ns_resolver.pop();
                 let Some(c) = ctx.pop() else {
                     continue;
                 };
@@ -255,6 +284,7 @@ pub fn parse_catalog_with(xml: &[u8], url: &Url, limits: &Limits) -> Result<Cata
                 if let Some(b) = builder.as_mut() {
                     b.end(c, parent);
                 }
+                reader.config_mut().trim_text_start = !parent.wants_text();
                 if ctx.is_empty() {
                     break;
                 }
@@ -414,7 +444,31 @@ fn root(
         lenient_unbound,
         resolver_services: HashMap::new(),
         resolver_post_pass: false,
+        dataset_services: false,
     })
+}
+
+/// Pushes onto a per-dataset vector that usually holds one element: the first push allocates
+/// room for exactly one (not the default four), which keeps a large catalog's many small
+/// vectors small and cheap to allocate and free.
+fn push_small<T>(v: &mut Vec<T>, x: T) {
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
+    v.push(x);
+}
+
+/// Whether a start tag's attribute text mentions `xmlns` (a possible namespace declaration).
+fn mentions_xmlns(raw: &str) -> bool {
+    let mut rest = raw;
+    while let Some(i) = rest.find('x') {
+        match rest.get(i..) {
+            Some(t) if t.starts_with("xmlns") => return true,
+            Some(t) => rest = t.get(1..).unwrap_or(""),
+            None => return false,
+        }
+    }
+    false
 }
 
 fn parse_f64(s: &str) -> Option<f64> {

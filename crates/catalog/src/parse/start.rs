@@ -1,9 +1,9 @@
 //! Start-tag handlers of the catalog builder.
 
 use quick_xml::events::BytesStart;
-use quick_xml::name::{NamespaceResolver, ResolveResult};
+use quick_xml::name::NamespaceResolver;
 
-use super::attrs::{A, attr_value, pick, property};
+use super::attrs::{A, Scope, decode_value, each_attr, pick, property};
 use super::*;
 
 impl Builder {
@@ -208,7 +208,8 @@ impl Builder {
         e: &BytesStart<'_>,
         r: &NamespaceResolver,
     ) -> Result<Ctx, String> {
-        let mut ds = Dataset {
+        // Built in place on the stack of open datasets (no move of the large node).
+        self.ds_stack.push(Dataset {
             name: String::new(),
             id: None,
             url_path: None,
@@ -223,33 +224,29 @@ impl Builder {
             dynamic: None,
             own: Box::default(),
             metadata: Vec::new(),
+        });
+        let Some(ds) = self.ds_stack.last_mut() else {
+            return Ok(Ctx::Skip);
         };
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        for att in attrs {
-            let att = att.map_err(|err| err.to_string())?;
-            let (ns, local) = r.resolve_attribute(att.key);
-            if !matches!(ns, ResolveResult::Unbound) {
-                continue;
+        each_attr(e, r, |sc, local, v| {
+            if sc != Scope::Plain {
+                return;
             }
-            match local.into_inner() {
-                "name" => ds.name = attr_value(&att),
-                "ID" => ds.id = Some(attr_value(&att)),
-                "urlPath" => ds.url_path = Some(attr_value(&att)),
-                "alias" => ds.alias = Some(attr_value(&att)),
-                "collectionType" => ds.collection_type = Some(attr_value(&att)),
-                "harvest" => {
-                    ds.harvest = Some(attr_value(&att).trim().eq_ignore_ascii_case("true"))
-                }
-                "restrictAccess" => ds.restrict_access = Some(attr_value(&att)),
-                "serviceName" => ds.own.service_name = non_empty(attr_value(&att)),
-                "dataType" => ds.own.data_type = non_empty(attr_value(&att)),
-                "dataFormat" => ds.own.data_format = non_empty(attr_value(&att)),
-                "authority" => ds.own.authority = non_empty(attr_value(&att)),
+            match local {
+                "name" => ds.name = decode_value(v),
+                "ID" => ds.id = Some(decode_value(v)),
+                "urlPath" => ds.url_path = Some(decode_value(v)),
+                "alias" => ds.alias = Some(decode_value(v)),
+                "collectionType" => ds.collection_type = Some(decode_value(v)),
+                "harvest" => ds.harvest = Some(decode_value(v).trim().eq_ignore_ascii_case("true")),
+                "restrictAccess" => ds.restrict_access = Some(decode_value(v)),
+                "serviceName" => ds.own.service_name = non_empty(decode_value(v)),
+                "dataType" => ds.own.data_type = non_empty(decode_value(v)),
+                "dataFormat" => ds.own.data_format = non_empty(decode_value(v)),
+                "authority" => ds.own.authority = non_empty(decode_value(v)),
                 _ => {}
             }
-        }
-        self.ds_stack.push(ds);
+        })?;
         Ok(Ctx::Dataset)
     }
 

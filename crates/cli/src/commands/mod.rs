@@ -2,9 +2,14 @@
 
 mod collections;
 mod demo;
+pub(crate) mod export;
 mod granules;
 mod harvest;
 mod ids;
+mod migrate;
+mod serve;
+pub(crate) mod sources;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -18,5 +23,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Granules(args) => granules::run(args).await,
         Command::Ids(args) => ids::run(args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Sources(args) => sources::run(args).await,
+        Command::Sync(args) => sync::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
     }
 }

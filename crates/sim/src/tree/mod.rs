@@ -2,6 +2,7 @@
 
 mod goes;
 mod model;
+mod ncis;
 mod nexrad;
 
 use std::fmt::Write as _;
@@ -55,6 +56,11 @@ pub(crate) trait Subtree: Send + Sync {
     fn catalog_count(&self) -> u64;
     /// Distinct granules in the subtree at `now`.
     fn granule_count(&self, now: DateTime<Utc>) -> u64;
+    /// The ISO record (ncISO-like) of the granule at `url_path`, when the subtree offers an
+    /// ISO service (`/thredds/iso/{urlPath}`); `host` is `scheme://host:port` for links.
+    fn iso_record(&self, _url_path: &str, _now: DateTime<Utc>, _host: &str) -> Option<Doc> {
+        None
+    }
 }
 
 /// The generated tree a server serves.
@@ -111,6 +117,15 @@ impl Tree {
         }
         let rest = path.strip_prefix("/thredds/catalog/")?;
         self.mounts.iter().find_map(|m| m.resolve(rest, now))
+    }
+
+    /// The ISO record at URL path `path` (`/thredds/iso/{urlPath}`, query ignored), if a
+    /// subtree with an ISO service has that granule.
+    pub(crate) fn iso_record(&self, path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
+        let url_path = path.strip_prefix("/thredds/iso/")?;
+        self.mounts
+            .iter()
+            .find_map(|m| m.iso_record(url_path, now, host))
     }
 
     fn root(&self) -> Doc {

@@ -254,7 +254,46 @@ impl Models {
     }
 }
 
+impl Models {
+    /// The ncISO-like record of a run file, by its urlPath (`{base}/{model}/files/{name}`), if
+    /// the file is currently listed.
+    fn iso(&self, url_path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
+        let r = url_path
+            .strip_prefix(self.base.as_str())?
+            .strip_prefix('/')?;
+        let (path, name) = r.split_once("/files/")?;
+        let m = self.idx.get(path).and_then(|&i| self.models.get(i))?;
+        let run = self
+            .run_times(now)
+            .find(|&run| Self::file_name(m, run) == name)?;
+        let global = m.path.contains("Global");
+        let g = super::ncis::IsoGranule {
+            id: url_path,
+            name,
+            title: &m.title,
+            start: run,
+            end: run + chrono::Duration::hours(m.fhours),
+            host,
+            bbox: if global {
+                (-180.0, 180.0, -90.0, 90.0)
+            } else {
+                (-134.1, -60.9, 21.1, 52.6)
+            },
+            grid: if global { (1440, 721) } else { (1799, 1059) },
+        };
+        Some(Doc {
+            body: super::ncis::record(&g),
+            last_modified: run,
+            kind: crate::xml::DocKind::Xml,
+        })
+    }
+}
+
 impl Subtree for Models {
+    fn iso_record(&self, url_path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
+        self.iso(url_path, now, host)
+    }
+
     fn top_href(&self) -> String {
         format!("catalog/{}/catalog.xml", self.base)
     }

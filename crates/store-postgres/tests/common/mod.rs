@@ -55,10 +55,11 @@ async fn admin() -> PgConnection {
 
 /// Drop databases left behind by earlier test processes that are gone.
 async fn drop_stale(conn: &mut PgConnection) {
-    let rows = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'threddex\\_test\\_%'")
-        .fetch_all(&mut *conn)
-        .await
-        .expect("list test databases");
+    let rows =
+        sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'threddex\\_test\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("list test databases");
     let me = std::process::id();
     for row in rows {
         let name: String = row.get(0);

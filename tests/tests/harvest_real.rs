@@ -13,7 +13,7 @@ use threddex_crawler::{CrawlError, Harvester, Progress};
 use threddex_sim::{SimConfig, TreeSpec};
 
 fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real/siphon");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real/siphon");
     if p.is_dir() {
         return Some(p);
     }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# API load benchmark (issue 6): `/index` one-day lookups and `/collections?q=` searches against
+# `threddex serve` on Postgres holding >= 10 M granules over >= 1 000 collections, loaded with
+# wrk over loopback.
+#
+#   apt-get install -y wrk          # once
+#   bench/api-load.sh               # fill (first run only), serve, load
+#
+# Knobs (environment):
+#   DB           postgres://postgres@127.0.0.1:5432/threddex_bench (created when missing)
+#   COLLECTIONS  1000     GRANULES  10000 (per collection, hourly; 10 M in all)
+#   CONNECTIONS  64       DURATION  20s    THREADS 2
+#   BIND         127.0.0.1:8099
+#   REFILL=1     drop and refill the database
+#
+# The fill goes through the store's own write_batch (crates/api/benches/bench_fill.rs) and is
+# skipped when the database already holds the granules. Figures go to docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DB=${DB:-postgres://postgres@127.0.0.1:5432/threddex_bench}
+COLLECTIONS=${COLLECTIONS:-1000} GRANULES=${GRANULES:-10000}
+CONNECTIONS=${CONNECTIONS:-64} DURATION=${DURATION:-20s} THREADS=${THREADS:-2}
+BIND=${BIND:-127.0.0.1:8099}
+OUT=${OUT:-/tmp/threddex-bench}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+
+admin="${DB%/*}/postgres"
+name="${DB##*/}"
+if [ "${REFILL:-0}" = 1 ]; then
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)"
+fi
+if ! psql -qtA "$admin" -c "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+  psql -q "$admin" -c "CREATE DATABASE \"$name\""
+fi
+
+echo "== fill $DB ($COLLECTIONS collections x $GRANULES granules)"
+THREDDEX_BENCH_DB="$DB" THREDDEX_BENCH_COLLECTIONS="$COLLECTIONS" THREDDEX_BENCH_GRANULES="$GRANULES" \
+  THREDDEX_BENCH_OUT="$OUT" cargo bench -q -p threddex-api --bench bench_fill
+psql -q "$DB" -c "VACUUM ANALYZE granules" -c "VACUUM ANALYZE collections"
+psql -qtA "$DB" -c "SELECT 'granules: ' || count(*) FROM granules" \
+  -c "SELECT 'collections: ' || count(*) FROM collections" \
+  -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database()))"
+
+cargo build --release -q -p threddex
+bin=${CARGO_TARGET_DIR:-target}/release/threddex
+"$bin" serve --db "$DB" --bind "$BIND" --no-scheduler -q &
+server=$!
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+  curl -fsS "http://$BIND/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://$BIND/healthz" >/dev/null
+
+lua=$(mktemp --suffix .lua)
+cat >"$lua" <<'LUA'
+-- Each request takes a random path from the file named by $PATHS.
+local paths = {}
+for line in io.lines(os.getenv("PATHS")) do paths[#paths + 1] = line end
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("non-2xx/3xx: %d, socket errors: %d\n",
+    summary.errors.status, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout))
+end
+LUA
+
+run() {
+  local title=$1 paths=$2
+  echo
+  echo "== $title: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency"
+  # Warm the connection pool and caches briefly first.
+  PATHS="$paths" wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$lua" "http://$BIND" >/dev/null
+  PATHS="$paths" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$lua" "http://$BIND"
+}
+echo "sample /index answer: $(curl -fsS "http://$BIND$(head -1 "$OUT/index.txt")" | head -c 300)…"
+run "/index, one day of a random collection" "$OUT/index.txt"
+run "/collections?q=" "$OUT/search.txt"
+rm -f "$lua"

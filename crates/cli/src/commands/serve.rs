@@ -1,0 +1,165 @@
+//! `threddex serve`: the HTTP search API (with refresh on demand) and the sync scheduler in one
+//! process, until ctrl-c or SIGTERM.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use threddex_api::{ApiConfig, AppState, CrawlRefresher, Refresher};
+use threddex_crawler::{CrawlConfig, Harvester, Scheduler, SyncOptions, Syncer};
+use threddex_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::{ApiArgs, ServeArgs};
+use crate::db::{open_store, redact};
+
+/// How long the scheduler may take to stop after the API has stopped.
+const SCHEDULER_STOP_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    threddex_api::install_metrics();
+    let config = api_config(&args.api)?;
+    let shutdown = Shutdown::on_signals()?;
+    let listener = bind(&args.api.bind).await?;
+    let store = open_store(&args.db.db).await?;
+    eprintln!("database {}", redact(&args.db.db));
+
+    let syncer = syncer(&store, CrawlConfig::default())?;
+    // The scheduler runs in its own task: a slow sync never holds up the API.
+    let scheduler = if args.no_scheduler {
+        None
+    } else {
+        let scheduler = Scheduler::from_syncer(syncer.clone());
+        let stop = shutdown.wait();
+        Some(tokio::spawn(async move { scheduler.run(stop).await }))
+    };
+
+    let served = serve_api(listener, store, config, syncer, shutdown.wait()).await;
+    if let Some(task) = scheduler {
+        // The shutdown signal stops it too; when the API failed instead, stop it here.
+        match tokio::time::timeout(SCHEDULER_STOP_GRACE, wait_or_abort(task, served.is_err())).await {
+            Ok(()) => {}
+            Err(_) => tracing::warn!("the scheduler did not stop in time"),
+        }
+    }
+    served?;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Wait for the scheduler task to end (after the shutdown signal), or abort it first.
+async fn wait_or_abort(task: tokio::task::JoinHandle<()>, abort: bool) {
+    if abort {
+        task.abort();
+    }
+    if let Err(e) = task.await
+        && !e.is_cancelled()
+    {
+        tracing::warn!(error = %e, "the scheduler task failed");
+    }
+}
+
+/// The sync engine shared by the scheduler and refresh on demand.
+pub(crate) fn syncer(store: &Arc<dyn Store>, cfg: CrawlConfig) -> anyhow::Result<Syncer> {
+    let harvester = Harvester::new(cfg).context("cannot build the crawler")?;
+    Ok(Syncer::new(harvester, Arc::clone(store), SyncOptions::default()))
+}
+
+/// Listen on `addr`, with a clear error when that is impossible.
+pub(crate) async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
+    let addr = addr.trim();
+    if addr.is_empty() {
+        bail!("--bind needs an address such as 127.0.0.1:8080");
+    }
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr:?} (expected HOST:PORT, e.g. 127.0.0.1:8080)"))
+}
+
+/// The API settings from the command line.
+pub(crate) fn api_config(args: &ApiArgs) -> anyhow::Result<ApiConfig> {
+    if let Some(u) = &args.public_url {
+        let parsed = url::Url::parse(u)
+            .with_context(|| format!("--public-url {u:?} is not a URL (e.g. https://example.org/threddex)"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            bail!("--public-url {u:?} must be an http(s) URL with a host");
+        }
+    }
+    if args.refresh_deadline.is_zero() {
+        bail!("--refresh-deadline must be positive");
+    }
+    Ok(ApiConfig {
+        public_url: args.public_url.clone(),
+        refresh_deadline: args.refresh_deadline,
+        min_refresh_interval: args.min_refresh_interval,
+        ..ApiConfig::default()
+    })
+}
+
+/// Serve the API over `store` on `listener` until `shutdown` completes.
+pub(crate) async fn serve_api(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    config: ApiConfig,
+    syncer: Syncer,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Refresh on demand re-reads only the stored live catalogs of registered sources.
+    let refresher: Arc<dyn Refresher> = Arc::new(CrawlRefresher::new(syncer));
+    let state = AppState::new(store, Some(refresher), config);
+    let addr = listener.local_addr().context("cannot read the listening address")?;
+    eprintln!("threddex API listening on http://{addr}  (ctrl-c or SIGTERM to stop)");
+    threddex_api::serve(listener, state, shutdown)
+        .await
+        .context("the API server failed")
+}
+
+/// Fires once on ctrl-c or SIGTERM; any number of waiters.
+#[derive(Clone)]
+pub(crate) struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Install the signal handlers now (so a signal arriving at any later point is handled) and
+    /// return the shared shutdown signal.
+    pub(crate) fn on_signals() -> anyhow::Result<Self> {
+        let (tx, rx) = watch::channel(false);
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot install the SIGTERM handler")?;
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            let terminated = async move {
+                term.recv().await;
+            };
+            #[cfg(not(unix))]
+            let terminated = std::future::pending::<()>();
+            let interrupted = async {
+                if let Err(e) = tokio::signal::ctrl_c().await {
+                    tracing::warn!(error = %e, "cannot listen for ctrl-c");
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = interrupted => {}
+                () = terminated => {}
+            }
+            eprintln!("shutting down");
+            let _ = tx.send(true);
+        });
+        Ok(Self { rx })
+    }
+
+    /// Completes when the shutdown signal has fired.
+    pub(crate) fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.rx.clone();
+        async move {
+            // An error means the signal task is gone, which only happens at exit.
+            let _ = rx.wait_for(|fired| *fired).await;
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The incremental sync engine (see `docs/crawl-model.md`).
+//!
+//! A sync of a source re-reads only the nodes that may have changed: every stored catalog that
+//! is not archival and is due (`next_visit` passed or unset), every pending one (discovered but
+//! never fetched: e.g. left by a killed run) and every failed one (a retry), plus the start
+//! catalog when it was never stored. New references found in re-read catalogs are followed
+//! (new subtrees are crawled fully); known children that are not due are not.
+//!
+//! Expiry needs no full scan: a catalog read successfully (not a 304, not a failure) that no
+//! longer lists a stored child deletes that child's subtree and its granules; granules that
+//! vanished from a re-read catalog are deleted by the store (complete listings). A failed
+//! catalog deletes nothing.
+//!
+//! One sync per source at a time, across processes sharing the database: the source's lease
+//! ([`Store::try_acquire_lease`]) is taken first (busy → [`SyncReport::lease_busy`], nothing
+//! crawled), renewed every `lease_ttl / 3` while running and released at the end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use threddex_store::{
+    Batch, CatalogState, CatalogStatus, CollectionQuery, LeaseGrant, NodeClass, Source, Store,
+    Timestamp,
+};
+
+use crate::classify::{self, Clock, is_due, system_clock};
+use crate::{CrawlError, HarvestReport, Harvester, Progress, RunOptions, Seed, StoreSink, urls};
+
+/// Settings of the sync engine.
+#[derive(Clone)]
+pub struct SyncOptions {
+    /// Grace period for late files in dated folders (default 6 h).
+    pub grace: chrono::Duration,
+    /// Lease lifetime; renewed every third of it while a sync runs (default 60 s). A killed
+    /// sync blocks the source for at most this long.
+    pub lease_ttl: Duration,
+    /// Lease holder name (default `host:pid:random`).
+    pub holder: String,
+    /// Where "now" comes from (default: the system clock).
+    pub clock: Clock,
+    /// Longest adaptive revisit interval (default 24 h).
+    pub max_interval: chrono::Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            grace: classify::DEFAULT_GRACE,
+            lease_ttl: Duration::from_secs(60),
+            holder: default_holder(),
+            clock: system_clock(),
+            max_interval: classify::DEFAULT_MAX_INTERVAL,
+        }
+    }
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("grace", &self.grace)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("holder", &self.holder)
+            .field("max_interval", &self.max_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `host:pid:random`, unique per process.
+pub fn default_holder() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+/// What a sync of one source did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Source name.
+    pub source: String,
+    /// Another run holds the source's lease: nothing was done.
+    pub lease_busy: bool,
+    /// The lease was taken over from a run that did not release it (interrupted): the
+    /// statistics of all the source's collections were recomputed.
+    pub resumed: bool,
+    /// Catalogs known before the run.
+    pub known_catalogs: u64,
+    /// Archival catalogs (never re-read).
+    pub archival: u64,
+    /// Catalogs chosen as seeds (due, pending or failed; the start catalog when new).
+    pub seeds: u64,
+    /// Catalogs deleted because they (or an ancestor) vanished from their parent's listing.
+    pub expired_trees: u64,
+    /// The crawl.
+    pub harvest: HarvestReport,
+    /// Whether the run counts as successful (the start catalog, when re-read, did not fail;
+    /// the lease was held throughout): it advances `last_success_at`.
+    pub success: bool,
+}
+
+/// What [`Syncer::refresh_collection`] did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshSummary {
+    /// Catalogs read.
+    pub catalogs_read: u64,
+    /// Granules new in the store.
+    pub granules_added: u64,
+    /// Granules deleted.
+    pub granules_removed: u64,
+    /// Failed catalogs.
+    pub failed: u64,
+    /// The collection's freshness afterwards.
+    pub freshness: FreshnessInfo,
+}
+
+/// How fresh a collection's index is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreshnessInfo {
+    /// Whether some catalog holding its granules is not archival.
+    pub has_live_nodes: bool,
+    /// The oldest `last_fetch` among those live catalogs.
+    pub indexed_through: Option<Timestamp>,
+    /// When the collection's source last synced successfully.
+    pub last_sync: Option<Timestamp>,
+}
+
+/// The sync engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Syncer {
+    harvester: Harvester,
+    store: Arc<dyn Store>,
+    opts: SyncOptions,
+}
+
+impl Syncer {
+    /// A sync engine crawling with `harvester` into `store`.
+    pub fn new(harvester: Harvester, store: Arc<dyn Store>, opts: SyncOptions) -> Self {
+        Self {
+            harvester,
+            store,
+            opts,
+        }
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &SyncOptions {
+        &self.opts
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn run_options(&self, known_children: Option<Arc<HashMap<String, Vec<String>>>>) -> RunOptions {
+        RunOptions {
+            clock: Arc::clone(&self.opts.clock),
+            grace: self.opts.grace,
+            max_interval: self.opts.max_interval,
+            known_children,
+        }
+    }
+
+    /// Sync every registered source, one after the other.
+    pub async fn sync_all(&self, progress: Arc<Progress>) -> Result<Vec<SyncReport>, CrawlError> {
+        let mut out = Vec::new();
+        for s in self.store.list_sources().await? {
+            out.push(self.sync_source(&s, Arc::clone(&progress)).await?);
+        }
+        Ok(out)
+    }
+
+    /// Sync one source (see the module docs).
+    pub async fn sync_source(
+        &self,
+        source: &Source,
+        progress: Arc<Progress>,
+    ) -> Result<SyncReport, CrawlError> {
+        let store = &self.store;
+        let holder = self.opts.holder.as_str();
+        let ttl = self.opts.lease_ttl.max(Duration::from_millis(100));
+        let mut report = SyncReport {
+            source: source.settings.name.clone(),
+            ..SyncReport::default()
+        };
+        let grant = store.try_acquire_lease(source.id, holder, ttl).await?;
+        if grant == LeaseGrant::Busy {
+            tracing::info!(source = %source.settings.name, "another sync holds the lease");
+            report.lease_busy = true;
+            return Ok(report);
+        }
+        report.resumed = grant == LeaseGrant::TakenOver;
+
+        // Renew the lease while running.
+        let lost = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let store = Arc::clone(store);
+            let holder = holder.to_string();
+            let lost = Arc::clone(&lost);
+            let id = source.id;
+            tokio::spawn(async move {
+                let every = (ttl / 3).max(Duration::from_millis(30));
+                loop {
+                    tokio::time::sleep(every).await;
+                    match store.renew_lease(id, &holder, ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(source = id, "sync lease lost");
+                            lost.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(source = id, error = %e, "cannot renew lease"),
+                    }
+                }
+            })
+        };
+
+        let result = self.sync_locked(source, progress, &mut report).await;
+        renewer.abort();
+        let success = match &result {
+            Ok(root_ok) => *root_ok && !lost.load(Ordering::Relaxed),
+            Err(_) => false,
+        };
+        report.success = success;
+        let mark = store
+            .mark_source_synced(source.id, (self.opts.clock)(), success)
+            .await;
+        let release = store.release_lease(source.id, holder).await;
+        result?;
+        mark?;
+        release?;
+        Ok(report)
+    }
+
+    /// The sync proper, under the lease; returns whether the start catalog was fine.
+    async fn sync_locked(
+        &self,
+        source: &Source,
+        progress: Arc<Progress>,
+        report: &mut SyncReport,
+    ) -> Result<bool, CrawlError> {
+        let store = &self.store;
+        // Fresh settings (last_success_at may have moved since the caller read them).
+        let source = store
+            .source_by_url(&source.settings.url)
+            .await?
+            .unwrap_or_else(|| source.clone());
+        let root = urls::parse_catalog_url(&source.settings.url)
+            .map_err(|reason| CrawlError::StartUnreadable {
+                url: source.settings.url.clone(),
+                reason,
+            })?
+            .to_string();
+        let now = (self.opts.clock)();
+        let known = store.catalogs_of_source(source.id).await?;
+        report.known_catalogs = known.len() as u64;
+        let mut children: HashMap<String, Vec<String>> = HashMap::new();
+        let mut seeds = Vec::new();
+        let mut root_known = false;
+        for c in &known {
+            if c.url == root {
+                root_known = true;
+            }
+            if c.class == NodeClass::Archival && c.status != CatalogStatus::Pending {
+                report.archival += 1;
+            }
+            if let Some(p) = &c.parent_url {
+                children.entry(p.clone()).or_default().push(c.url.clone());
+            }
+            if is_due(c, now) {
+                seeds.push(Seed {
+                    url: c.url.clone(),
+                    parent: c.parent_url.clone(),
+                    depth: u32::try_from(c.depth).unwrap_or(0),
+                    prior: Some(c.clone()),
+                });
+            }
+        }
+        drop(known);
+        if !root_known {
+            seeds.insert(
+                0,
+                Seed {
+                    url: root.clone(),
+                    parent: None,
+                    depth: 0,
+                    prior: None,
+                },
+            );
+        }
+        seeds.sort_by_key(|s| s.depth);
+        report.seeds = seeds.len() as u64;
+        tracing::info!(
+            source = %source.settings.name,
+            known = report.known_catalogs,
+            archival = report.archival,
+            seeds = report.seeds,
+            "sync planned"
+        );
+        let filter_now = now;
+        let harvest = self
+            .harvester
+            .crawl_with(
+                seeds,
+                &source,
+                Some(Arc::clone(store)),
+                Arc::new(StoreSink(Arc::clone(store))),
+                progress,
+                Arc::new(move |s: &CatalogState| is_due(s, filter_now)),
+                self.run_options(Some(Arc::new(children))),
+            )
+            .await?;
+        let root_failed = harvest.failed.iter().any(|(u, _)| *u == root);
+
+        // Orphans: catalogs whose parent was deleted while they were being re-read (their
+        // state was written after the parent's deletion).
+        let after = store.catalogs_of_source(source.id).await?;
+        let urls: HashSet<&str> = after.iter().map(|c| c.url.as_str()).collect();
+        let orphans: Vec<String> = after
+            .iter()
+            .filter(|c| {
+                c.parent_url
+                    .as_deref()
+                    .is_some_and(|p| !urls.contains(p))
+            })
+            .map(|c| c.url.clone())
+            .collect();
+        let mut deleted_granules = harvest.granules_deleted;
+        if !orphans.is_empty() {
+            let o = store
+                .write_batch(&Batch {
+                    delete_catalog_trees: orphans,
+                    ..Batch::default()
+                })
+                .await?;
+            deleted_granules += o.granules_deleted;
+            report.expired_trees += o.catalogs_deleted;
+        }
+        report.expired_trees += harvest.catalogs_deleted;
+        drop(after);
+
+        // Statistics: the crawl refreshed the collections it touched; deletions and an
+        // interrupted previous run may have changed others.
+        if report.resumed || deleted_granules > 0 {
+            let ids = self.collection_ids_of(source.id).await?;
+            for chunk in ids.chunks(500) {
+                store.refresh_collection_stats(chunk).await?;
+            }
+        }
+        report.harvest = harvest;
+        Ok(!root_failed)
+    }
+
+    async fn collection_ids_of(&self, source_id: i64) -> Result<Vec<String>, CrawlError> {
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_collections(&CollectionQuery {
+                    source_id: Some(source_id),
+                    after_id: after.clone(),
+                    limit: 1000,
+                    ..CollectionQuery::default()
+                })
+                .await?;
+            let n = page.len();
+            for c in page {
+                ids.push(c.info.id);
+            }
+            if n < 1000 {
+                break;
+            }
+            after = ids.last().cloned();
+        }
+        Ok(ids)
+    }
+
+    async fn source_by_id(&self, id: i64) -> Result<Option<Source>, CrawlError> {
+        Ok(self
+            .store
+            .list_sources()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id))
+    }
+
+    /// How fresh a collection is: whether live (non-archival) catalogs hold its granules, the
+    /// oldest `last_fetch` among them (what a sync or refresh moves forward), and its source's
+    /// last successful sync.
+    pub async fn freshness(&self, collection_id: &str) -> Result<FreshnessInfo, CrawlError> {
+        let cats = self.store.catalogs_for_collection(collection_id).await?;
+        let live: Vec<&CatalogState> = cats
+            .iter()
+            .filter(|c| c.class != NodeClass::Archival)
+            .collect();
+        let indexed_through = live.iter().filter_map(|c| c.last_fetch).min();
+        let source_id = match cats.first() {
+            Some(c) => Some(c.source_id),
+            None => self
+                .store
+                .collection(collection_id)
+                .await?
+                .map(|c| c.info.source_id),
+        };
+        let last_sync = match source_id {
+            Some(id) => self.source_by_id(id).await?.and_then(|s| s.last_success_at),
+            None => None,
+        };
+        Ok(FreshnessInfo {
+            has_live_nodes: !live.is_empty(),
+            indexed_through,
+            last_sync,
+        })
+    }
+
+    /// Re-read the live, daily and mixed catalogs holding a collection's granules, plus their
+    /// non-archival parents (so that a new day folder is discovered and crawled). Only catalogs
+    /// already stored for a registered source are read: never a URL from a request. Known
+    /// children that are not seeds are not visited. Does not take the source's lease (writes
+    /// are idempotent upserts); does not expire subtrees (the next sync does).
+    pub async fn refresh_collection(
+        &self,
+        collection_id: &str,
+    ) -> Result<RefreshSummary, CrawlError> {
+        let store = &self.store;
+        let cats = store.catalogs_for_collection(collection_id).await?;
+        let mut by_source: HashMap<i64, Vec<CatalogState>> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for c in cats {
+            if c.class == NodeClass::Archival {
+                continue;
+            }
+            if let Some(p) = &c.parent_url
+                && !seen.contains(p)
+                && let Some(ps) = store.catalog(p).await?
+                && ps.class != NodeClass::Archival
+                && ps.source_id == c.source_id
+            {
+                seen.insert(ps.url.clone());
+                by_source.entry(ps.source_id).or_default().push(ps);
+            }
+            if seen.insert(c.url.clone()) {
+                by_source.entry(c.source_id).or_default().push(c);
+            }
+        }
+        let mut summary = RefreshSummary::default();
+        for (source_id, mut states) in by_source {
+            let Some(source) = self.source_by_id(source_id).await? else {
+                continue;
+            };
+            states.sort_by(|a, b| a.depth.cmp(&b.depth).then_with(|| a.url.cmp(&b.url)));
+            let seeds: Vec<Seed> = states
+                .into_iter()
+                .map(|c| Seed {
+                    url: c.url.clone(),
+                    parent: c.parent_url.clone(),
+                    depth: u32::try_from(c.depth).unwrap_or(0),
+                    prior: Some(c),
+                })
+                .collect();
+            let r = self
+                .harvester
+                .crawl_with(
+                    seeds,
+                    &source,
+                    Some(Arc::clone(store)),
+                    Arc::new(StoreSink(Arc::clone(store))),
+                    Arc::new(Progress::default()),
+                    Arc::new(|_: &CatalogState| false),
+                    self.run_options(None),
+                )
+                .await?;
+            summary.catalogs_read += r.catalogs;
+            summary.granules_added += r.granules_inserted;
+            summary.granules_removed += r.granules_deleted;
+            summary.failed += r.failed_count;
+        }
+        summary.freshness = self.freshness(collection_id).await?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,369 @@
+//! Suite: catalogue search ([`Store::search_records`]) — every filter node, paging, sorting,
+//! and hostile text that must stay data.
+
+use super::*;
+use crate::{
+    BBox, Batch, CompareOp, LikePattern, Literal, Queryable, RecordFilter, SortKey, Store,
+    StoreError,
+};
+
+const A: &str = "t:a/sst";
+const B: &str = "t:b/wind";
+const C: &str = "t:c/radar";
+const DAY: i64 = 86_400;
+
+/// Three collections: A (sea surface temperature, small box at 0°, days 0..=10), B (wind,
+/// box across the antimeridian, day 20, a title with `%` and `_`), C (radar, no box, no
+/// granules).
+async fn fill(store: &dyn Store) {
+    let cat = "http://127.0.0.1/csw/catalog.xml";
+    let src = store
+        .add_source(&new_source("csw", "http://127.0.0.1/csw/root.xml"))
+        .await
+        .expect("add source");
+    let a = CollectionUpsert {
+        title: "Sea Surface Temperature".into(),
+        summary: Some("Daily SST analysis".into()),
+        keywords: vec!["ocean".into(), "sst".into()],
+        ..collection(A, src.id, cat)
+    };
+    let b = CollectionUpsert {
+        title: "Wind speed 50%_gust".into(),
+        summary: None,
+        keywords: vec!["atmosphere".into()],
+        bbox: Some(BBox {
+            west: 170.0,
+            south: -10.0,
+            east: -170.0,
+            north: 10.0,
+        }),
+        ..collection(B, src.id, cat)
+    };
+    let c = CollectionUpsert {
+        title: "Radar reflectivity".into(),
+        summary: Some("NEXRAD with sea clutter; it's \"quoted\"".into()),
+        keywords: vec!["radar".into()],
+        bbox: None,
+        ..collection(C, src.id, cat)
+    };
+    let mut granules = Vec::new();
+    for d in 0..=10 {
+        granules.push(granule(A, &format!("a/{d}"), cat, Some(t(d * DAY))));
+    }
+    granules.push(granule(B, "b/20", cat, Some(t(20 * DAY))));
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(cat, src.id, None, 0)],
+            collections: vec![a, b, c],
+            granules,
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    store
+        .refresh_collection_stats(&[A.into(), B.into(), C.into()])
+        .await
+        .expect("stats");
+}
+
+async fn ids(store: &dyn Store, f: &RecordFilter) -> Vec<String> {
+    let page = store
+        .search_records(f, &[], 0, 100)
+        .await
+        .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+    let ids: Vec<String> = page.collections.into_iter().map(|c| c.info.id).collect();
+    assert_eq!(page.matched as usize, ids.len(), "{f:?}: count and rows agree");
+    ids
+}
+
+fn like(prop: Queryable, pattern: &str, match_case: bool) -> RecordFilter {
+    RecordFilter::Like {
+        prop,
+        pattern: LikePattern::parse(pattern, '%', '_', Some('\\')),
+        match_case,
+    }
+}
+
+fn cmp(prop: Queryable, op: CompareOp, value: Literal) -> RecordFilter {
+    RecordFilter::Compare {
+        prop,
+        op,
+        value,
+        match_case: false,
+    }
+}
+
+fn text(s: &str) -> Literal {
+    Literal::Text(s.into())
+}
+
+fn bbox(west: f64, south: f64, east: f64, north: f64) -> RecordFilter {
+    RecordFilter::BBox(BBox {
+        west,
+        south,
+        east,
+        north,
+    })
+}
+
+/// Every node type of the filter AST, on every queryable, with the expected matches.
+pub async fn test_search_records_filters(store: &dyn Store) {
+    fill(store).await;
+    use CompareOp::*;
+    use Queryable::*;
+    let cases: Vec<(RecordFilter, Vec<&str>)> = vec![
+        (RecordFilter::All, vec![A, B, C]),
+        (RecordFilter::And(vec![]), vec![A, B, C]),
+        (RecordFilter::Or(vec![]), vec![]),
+        // AnyText: title, abstract, keywords and ID, any case.
+        (like(AnyText, "%sea%", false), vec![A, C]),
+        (like(AnyText, "%SEA%", true), vec![A, C]),
+        (like(AnyText, "%atmosph%", false), vec![B]),
+        (like(AnyText, "%b/wi%", false), vec![B]),
+        (like(AnyText, "%zzzz%", false), vec![]),
+        (like(AnyText, "%50\\%\\_g%", false), vec![B]),
+        (like(AnyText, "%50\\%\\_x%", false), vec![]),
+        // Literal wildcards in a title.
+        (like(Title, "Wind speed 50\\%\\_gust", true), vec![B]),
+        (like(Title, "Wind speed 50\\%\\_gusts", true), vec![]),
+        (like(Title, "Wind speed 5_\\%%", true), vec![B]),
+        (like(Title, "Radar%", true), vec![C]),
+        (like(Title, "radar%", true), vec![]),
+        (like(Title, "radar%", false), vec![C]),
+        (like(Abstract, "%analysis", false), vec![A]),
+        (like(Subject, "atmo%", false), vec![B]),
+        (like(Subject, "oce_n", false), vec![A]),
+        (like(Identifier, "t:_/%", true), vec![A, B, C]),
+        (cmp(Subject, Eq, text("OCEAN")), vec![A]),
+        (cmp(Subject, Eq, text("oce")), vec![]),
+        (cmp(Identifier, Eq, text(B)), vec![B]),
+        (
+            RecordFilter::Compare {
+                prop: Identifier,
+                op: Eq,
+                value: text("T:B/WIND"),
+                match_case: true,
+            },
+            vec![],
+        ),
+        (cmp(Identifier, Ne, text(B)), vec![A, C]),
+        (cmp(Title, Lt, text("S")), vec![C]),
+        (cmp(Title, Ge, text("S")), vec![A, B]),
+        (cmp(Type, Eq, text("series")), vec![A, B, C]),
+        (cmp(Type, Eq, text("dataset")), vec![]),
+        // Times.
+        (cmp(TempBegin, Ge, Literal::Time(t(15 * DAY))), vec![B]),
+        (cmp(TempBegin, Lt, Literal::Time(t(15 * DAY))), vec![A]),
+        (cmp(TempEnd, Le, Literal::Time(t(10 * DAY))), vec![A]),
+        (cmp(TempEnd, Gt, Literal::Time(t(10 * DAY))), vec![B]),
+        (cmp(Modified, Gt, Literal::Time(t(-100 * DAY))), vec![A, B, C]),
+        (
+            RecordFilter::Between {
+                prop: TempBegin,
+                lower: Literal::Time(t(-DAY)),
+                upper: Literal::Time(t(0)),
+            },
+            vec![A],
+        ),
+        (
+            RecordFilter::Between {
+                prop: Title,
+                lower: text("R"),
+                upper: text("T"),
+            },
+            vec![C, A].into_iter().collect::<Vec<_>>(),
+        ),
+        (RecordFilter::IsNull(TempBegin), vec![C]),
+        // Boxes: antimeridian aware, touching edges count, no box never matches.
+        (bbox(0.0, 0.0, 1.0, 1.0), vec![A]),
+        (bbox(10.0, 5.0, 20.0, 20.0), vec![A]),
+        (bbox(175.0, 0.0, 179.0, 5.0), vec![B]),
+        (bbox(-179.0, 0.0, -175.0, 5.0), vec![B]),
+        (bbox(160.0, -1.0, -160.0, 1.0), vec![B]),
+        (bbox(-180.0, -90.0, 180.0, 90.0), vec![A, B]),
+        (bbox(20.0, 20.0, 30.0, 30.0), vec![]),
+        // Logic.
+        (
+            RecordFilter::Not(Box::new(bbox(0.0, 0.0, 1.0, 1.0))),
+            vec![B, C],
+        ),
+        (
+            RecordFilter::And(vec![
+                like(AnyText, "%sea%", false),
+                bbox(-180.0, -90.0, 180.0, 90.0),
+            ]),
+            vec![A],
+        ),
+        (
+            RecordFilter::Or(vec![
+                cmp(Identifier, Eq, text(C)),
+                bbox(175.0, 0.0, 179.0, 5.0),
+            ]),
+            vec![B, C],
+        ),
+        (
+            RecordFilter::Not(Box::new(RecordFilter::Or(vec![
+                cmp(Identifier, Eq, text(C)),
+                cmp(Identifier, Eq, text(A)),
+            ]))),
+            vec![B],
+        ),
+    ];
+    for (f, want) in cases {
+        let mut want: Vec<String> = want.into_iter().map(str::to_owned).collect();
+        want.sort();
+        assert_eq!(ids(store, &f).await, want, "{f:?}");
+    }
+
+    // Type errors and nesting beyond the limit are refused, not mis-translated.
+    let nested = (0..crate::MAX_FILTER_DEPTH + 5).fold(RecordFilter::All, |f, _| {
+        RecordFilter::Not(Box::new(f))
+    });
+    for bad in [
+        nested,
+        cmp(TempBegin, Eq, text("yesterday")),
+        cmp(Title, Eq, Literal::Time(t(0))),
+        cmp(AnyText, Lt, text("x")),
+        like(BoundingBox, "%", false),
+    ] {
+        let err = store.search_records(&bad, &[], 0, 10).await;
+        assert!(matches!(err, Err(StoreError::Invalid(_))), "{bad:?}: {err:?}");
+    }
+}
+
+/// Offsets, limits, counts and sort orders (ties broken by ID, missing values last).
+pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
+    fill(store).await;
+    let sorted = |prop, descending| {
+        vec![SortKey {
+            prop,
+            descending,
+        }]
+    };
+    let page_ids = |p: crate::RecordPage| -> Vec<String> {
+        p.collections.into_iter().map(|c| c.info.id).collect()
+    };
+    let all = RecordFilter::All;
+    let p = store
+        .search_records(&all, &sorted(Queryable::Title, false), 0, 10)
+        .await
+        .expect("search");
+    assert_eq!(p.matched, 3);
+    assert_eq!(page_ids(p), [C, A, B]);
+    let p = store
+        .search_records(&all, &sorted(Queryable::Title, true), 0, 10)
+        .await
+        .expect("search");
+    assert_eq!(page_ids(p), [B, A, C]);
+    let p = store
+        .search_records(&all, &sorted(Queryable::Title, false), 1, 1)
+        .await
+        .expect("search");
+    assert_eq!(p.matched, 3);
+    assert_eq!(page_ids(p), [A]);
+    let p = store
+        .search_records(&all, &[], 5, 10)
+        .await
+        .expect("past the end");
+    assert_eq!((p.matched, p.collections.len()), (3, 0));
+    let p = store
+        .search_records(&all, &[], 0, 0)
+        .await
+        .expect("count only");
+    assert_eq!((p.matched, p.collections.len()), (3, 0));
+    // Missing values sort last both ways.
+    let p = store
+        .search_records(&all, &sorted(Queryable::TempBegin, false), 0, 10)
+        .await
+        .expect("search");
+    assert_eq!(page_ids(p), [A, B, C]);
+    let p = store
+        .search_records(&all, &sorted(Queryable::TempBegin, true), 0, 10)
+        .await
+        .expect("search");
+    assert_eq!(page_ids(p), [B, A, C]);
+    // Default order: ID. Paging through one by one visits each once.
+    let mut seen = Vec::new();
+    for offset in 0..4 {
+        let p = store
+            .search_records(&all, &[], offset, 1)
+            .await
+            .expect("page");
+        seen.extend(page_ids(p));
+    }
+    assert_eq!(seen, [A, B, C]);
+    // Rows come back complete.
+    let p = store
+        .search_records(
+            &RecordFilter::Compare {
+                prop: Queryable::Identifier,
+                op: CompareOp::Eq,
+                value: Literal::Text(A.into()),
+                match_case: true,
+            },
+            &[],
+            0,
+            1,
+        )
+        .await
+        .expect("one");
+    let c = p.collections.first().expect("A");
+    assert_eq!(c.granule_count, 11);
+    assert_eq!(c.start, Some(t(0)));
+    assert_eq!(c.info.keywords, ["ocean", "sst"]);
+    assert!(
+        store
+            .search_records(
+                &all,
+                &sorted(Queryable::BoundingBox, false),
+                0,
+                1
+            )
+            .await
+            .is_err(),
+        "cannot sort on a box"
+    );
+}
+
+/// Quotes, backslashes, SQL and FTS syntax and NUL characters in values stay data.
+pub async fn test_search_records_hostile_text(store: &dyn Store) {
+    fill(store).await;
+    for s in [
+        "'; DROP TABLE collections; --",
+        "\" OR 1=1 --",
+        "\\",
+        "%' OR '1'='1",
+        "NEAR(a b)",
+        "a\0b",
+        "it's",
+        "\"quoted\"",
+        "ünïcødé ☃",
+        "[*]?",
+    ] {
+        for prop in [Queryable::AnyText, Queryable::Title, Queryable::Subject] {
+            let f = RecordFilter::Like {
+                prop,
+                pattern: LikePattern::contains(s),
+                match_case: false,
+            };
+            let got = ids(store, &f).await;
+            let want: Vec<&str> = match (s, prop) {
+                ("it's" | "\"quoted\"", Queryable::AnyText) => vec![C],
+                _ => vec![],
+            };
+            assert_eq!(got, want, "{s:?} on {prop:?}");
+            let f = RecordFilter::Compare {
+                prop: if prop == Queryable::AnyText {
+                    Queryable::Identifier
+                } else {
+                    prop
+                },
+                op: CompareOp::Eq,
+                value: Literal::Text(s.into()),
+                match_case: false,
+            };
+            assert!(ids(store, &f).await.is_empty(), "{s:?}");
+        }
+    }
+    assert_eq!(store.stats().await.expect("stats").collections, 3);
+}
