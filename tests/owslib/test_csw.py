@@ -129,9 +129,11 @@ def main():
     ok("BBox elsewhere -> 0")
 
     # Temporal: TempExtent_begin >= t1 AND TempExtent_end <= t2.
-    starts = sorted(parse_time(c["start"]) for c in cols if c["start"])
-    t1 = starts[len(starts) // 2]
-    t2 = max(parse_time(c["end"]) for c in cols if c["end"])
+    starts = sorted({parse_time(c["start"]) for c in cols if c["start"]})
+    ends = sorted({parse_time(c["end"]) for c in cols if c["end"]})
+    check(len(starts) > 1 or len(ends) > 1, "all collections share one time extent")
+    t1 = starts[1] if len(starts) > 1 else starts[0]
+    t2 = ends[-1] if len(starts) > 1 else ends[-2]
     want = {
         c["id"]
         for c in cols

@@ -354,8 +354,10 @@ async fn slow_server_gives_a_stale_answer(backend: Backend) {
     .await;
     s.wait_min_interval().await;
     s.sim.clock().advance(chrono::Duration::hours(1));
-    s.sim
-        .set_faults(vec![FaultRule::always(s.today_catalog(), Fault::Delay(delay))]);
+    s.sim.set_faults(vec![FaultRule::always(
+        s.today_catalog(),
+        Fault::Delay(delay),
+    )]);
     let asked = Instant::now();
     let (status, page) = s.get(&s.today_uri()).await;
     let waited = asked.elapsed();
@@ -368,7 +370,12 @@ async fn slow_server_gives_a_stale_answer(backend: Backend) {
         waited < delay,
         "the answer came at the deadline, not after the slow server ({waited:?})"
     );
-    assert!(s.state.refresh_coordinator().unwrap().in_flight(&s.collection));
+    assert!(
+        s.state
+            .refresh_coordinator()
+            .unwrap()
+            .in_flight(&s.collection)
+    );
     s.wait_refresh_idle().await;
     let last = s
         .state
@@ -379,7 +386,10 @@ async fn slow_server_gives_a_stale_answer(backend: Backend) {
     assert!(last.ok, "{last:?}");
     let (status, later) = s.get(&s.today_uri()).await;
     assert_eq!(status, 200, "{later}");
-    assert!(has(&later, &s.file(1)), "the background refresh wrote it: {later}");
+    assert!(
+        has(&later, &s.file(1)),
+        "the background refresh wrote it: {later}"
+    );
     assert_eq!(later["stale"], false, "{later}");
     s.stop().await;
 }
@@ -420,20 +430,52 @@ async fn bad_input_is_rejected(backend: Backend) {
     let cases: Vec<(String, u16, Option<&str>)> = vec![
         ("/index".into(), 400, Some("collection")),
         ("/index?collection=no%3Asuch%2Fthing".into(), 404, None),
-        (format!("/index?collection={c}&start=2024-13-45"), 400, Some("start")),
-        (format!("/index?collection={c}&end=yesterday"), 400, Some("end")),
+        (
+            format!("/index?collection={c}&start=2024-13-45"),
+            400,
+            Some("start"),
+        ),
+        (
+            format!("/index?collection={c}&end=yesterday"),
+            400,
+            Some("end"),
+        ),
         (
             format!("/index?collection={c}&start=2024-01-02&end=2024-01-01"),
             400,
             Some("end"),
         ),
-        (format!("/index?collection={c}&limit=-1"), 400, Some("limit")),
-        (format!("/index?collection={c}&limit=99999999"), 400, Some("limit")),
-        (format!("/index?collection={c}&format=xml"), 400, Some("format")),
-        (format!("/index?collection={c}&cursor=%00%01"), 400, Some("cursor")),
+        (
+            format!("/index?collection={c}&limit=-1"),
+            400,
+            Some("limit"),
+        ),
+        (
+            format!("/index?collection={c}&limit=99999999"),
+            400,
+            Some("limit"),
+        ),
+        (
+            format!("/index?collection={c}&format=xml"),
+            400,
+            Some("format"),
+        ),
+        (
+            format!("/index?collection={c}&cursor=%00%01"),
+            400,
+            Some("cursor"),
+        ),
         // A catalog URL in the request is never read: it is an unknown parameter.
-        (format!("/index?collection={c}&catalog={sim_catalog}"), 400, Some("catalog")),
-        (format!("/index?collection={c}&url={sim_catalog}"), 400, Some("url")),
+        (
+            format!("/index?collection={c}&catalog={sim_catalog}"),
+            400,
+            Some("catalog"),
+        ),
+        (
+            format!("/index?collection={c}&url={sim_catalog}"),
+            400,
+            Some("url"),
+        ),
         ("/collections?bbox=1,2,3".into(), 400, Some("bbox")),
         ("/collections?limit=abc".into(), 400, Some("limit")),
     ];

@@ -63,7 +63,7 @@ async fn owslib_searches_and_fetches_what_the_harvest_stored() {
         TreeSpec::Goes(GoesSpec {
             sectors: 1,
             channels: 2,
-            days: 2,
+            days: 3,
             files_per_day: 3,
         }),
         TreeSpec::ModelRuns(ModelSpec { models: 2, runs: 2 }),
@@ -148,7 +148,10 @@ async fn owslib_searches_and_fetches_what_the_harvest_stored() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(out.status.success(), "OWSLib checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "OWSLib checks failed:\n{stdout}\n{stderr}"
+    );
     // The script prints one line per check; all of them ran.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(passed >= 10, "only {passed} checks ran:\n{stdout}");

@@ -8,9 +8,11 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use common::*;
+use threddex_crawler::{Harvester, Progress, SyncOptions, Syncer};
 use threddex_records::{Extent, RecordSummary};
 use threddex_sim::{ModelSpec, NexradSpec, SimClock, SimConfig, TreeSpec, default_time};
 use threddex_store::{Collection, CollectionQuery, Granule, GranuleQuery, Store};
@@ -116,9 +118,27 @@ async fn records_are_built_exported_valid_and_kept_current() {
     })
     .await;
     let root = sim.root_catalog_url();
-    let (db, report) = harvest(cfg(), &root).await;
-    let report = report.expect("harvest");
+    let db = db(&root).await;
     let store = &*db.store;
+    // Harvest and syncs through the sync engine, on the simulator's clock.
+    let clock = sim.clock().clone();
+    let syncer = Syncer::new(
+        Harvester::new(cfg()).expect("harvester"),
+        Arc::clone(&db.store),
+        SyncOptions {
+            clock: Arc::new(move || clock.now()),
+            ..SyncOptions::default()
+        },
+    );
+    let sync = |syncer: Syncer, source: threddex_store::Source| async move {
+        let r = syncer
+            .sync_source(&source, Arc::new(Progress::default()))
+            .await
+            .expect("sync");
+        assert!(r.success, "{r:?}");
+        r
+    };
+    let report = sync(syncer.clone(), db.source.clone()).await.harvest;
 
     let collections = all_collections(store).await;
     let models: Vec<&Collection> = collections
@@ -213,10 +233,8 @@ async fn records_are_built_exported_valid_and_kept_current() {
     files.push(raw_path);
     validate(&files);
 
-    // Harvest again at the same time: nothing to rebuild, no new ISO request.
-    let again = harvest_into(cfg(), &root, &db)
-        .await
-        .expect("harvest again");
+    // Sync again at the same time: nothing to rebuild, no new ISO request.
+    let again = sync(syncer.clone(), db.source.clone()).await.harvest;
     assert_eq!(
         sim.counters().matching("/thredds/iso/"),
         3,
@@ -233,11 +251,17 @@ async fn records_are_built_exported_valid_and_kept_current() {
 
     // A day later: new granules arrive, old ones expire; records are re-timed.
     sim.clock().advance(Duration::days(1));
-    let later = harvest_into(cfg(), &root, &db)
-        .await
-        .expect("harvest later");
-    assert_eq!(later.records.iso_fetches, 0);
-    assert_eq!(later.records.retimed, 6, "{later:?}");
+    let later = sync(syncer.clone(), db.source.clone()).await;
+    assert!(later.harvest.granules_deleted > 0, "{later:?}");
+    assert_eq!(later.harvest.records.iso_fetches, 0);
+    assert_eq!(later.harvest.records.retimed, 6, "{later:?}");
+    assert!(
+        store
+            .stale_iso_records(None, 0)
+            .await
+            .expect("stale")
+            .is_empty()
+    );
     assert_eq!(sim.counters().matching("/thredds/iso/"), 3);
     let dir2 = tempfile::tempdir().expect("tempdir");
     let second = export(store, dir2.path()).await;

@@ -220,10 +220,22 @@ async fn archival_folders_are_not_refetched(backend: Backend) {
                 .class
         }
     };
-    assert_eq!(class("N0Q/FTG/20240105/catalog.xml").await, NodeClass::Archival);
-    assert_eq!(class("N0Q/FTG/20240106/catalog.xml").await, NodeClass::Archival);
-    assert_eq!(class("N0Q/FTG/20240107/catalog.xml").await, NodeClass::Daily);
-    assert_eq!(class("N0Q/FTG/20240108/catalog.xml").await, NodeClass::Daily);
+    assert_eq!(
+        class("N0Q/FTG/20240105/catalog.xml").await,
+        NodeClass::Archival
+    );
+    assert_eq!(
+        class("N0Q/FTG/20240106/catalog.xml").await,
+        NodeClass::Archival
+    );
+    assert_eq!(
+        class("N0Q/FTG/20240107/catalog.xml").await,
+        NodeClass::Daily
+    );
+    assert_eq!(
+        class("N0Q/FTG/20240108/catalog.xml").await,
+        NodeClass::Daily
+    );
     assert_eq!(class("N0Q/FTG/catalog.xml").await, NodeClass::Mixed);
     assert_eq!(class("N0Q/catalog.xml").await, NodeClass::Live);
 
@@ -264,7 +276,10 @@ async fn new_granules_in_todays_folder_appear(backend: Backend) {
     assert!(r.success);
     assert_eq!(w.granules().await, expected);
     assert_eq!(r.harvest.granules_inserted, expected - before);
-    assert_eq!(w.collection_counts().await, i64::try_from(expected).expect("n"));
+    assert_eq!(
+        w.collection_counts().await,
+        i64::try_from(expected).expect("n")
+    );
     // The newest granule (14:00 UTC) is listed.
     let coll = w
         .store
@@ -402,8 +417,132 @@ async fn two_concurrent_syncs_do_not_both_run(backend: Backend) {
     // Each catalog was fetched exactly once (no second crawl ran alongside).
     let c = w.server.counters();
     assert_eq!(c.for_path(&path("N0Q/FTG/20240105/catalog.xml")), 1);
-    assert_eq!(c.total(), ran.harvest.requests);
+    assert_eq!(c.matching("/thredds/catalog"), ran.harvest.catalogs);
+    assert_eq!(
+        c.distinct_paths() as u64,
+        c.total(),
+        "no path requested twice"
+    );
     // The lease was released: a later sync runs.
     let r = w.sync().await;
     assert!(!r.lease_busy);
+}
+
+both!(refresh_on_demand_reads_live_catalogs);
+async fn refresh_on_demand_reads_live_catalogs(backend: Backend) {
+    use threddex_api::Refresher;
+    let w = World::new(backend, spec(), Duration::ZERO).await;
+    w.sync().await;
+    let synced_at = w.server.clock().now();
+    let coll = w
+        .store
+        .list_collections(&CollectionQuery {
+            limit: 0,
+            ..CollectionQuery::default()
+        })
+        .await
+        .expect("collections")
+        .into_iter()
+        .find(|c| c.info.id.contains("FTG"))
+        .expect("FTG collection")
+        .info
+        .id;
+    let refresher = threddex_api::CrawlRefresher::with_cache_ttl(w.syncer("api"), Duration::ZERO);
+    let f = refresher.freshness(&coll).await.expect("freshness");
+    assert!(f.has_live_nodes);
+    assert_eq!(f.indexed_through, Some(synced_at));
+    assert_eq!(f.last_sync, Some(synced_at));
+    assert!(
+        refresher
+            .freshness("no:such")
+            .await
+            .expect("f")
+            .indexed_through
+            .is_none()
+    );
+
+    w.server.clock().advance(chrono::Duration::hours(2));
+    w.server.counters().reset();
+    let before = w.granules().await;
+    let r = refresher.refresh(&coll).await.expect("refresh");
+    let now = w.server.clock().now();
+    assert_eq!(r.indexed_through, Some(now));
+    assert_eq!(r.granules_added, 2, "two new files in FTG's today folder");
+    assert_eq!(w.granules().await, before + 2);
+    // Only FTG's live catalogs and their live parent were read, never an archival one nor
+    // the other station.
+    let c = w.server.counters();
+    assert_eq!(c.matching("/TLX/"), 0);
+    assert_eq!(c.matching("/20240105/") + c.matching("/20240106/"), 0);
+    assert_eq!(c.for_path(&path("N0Q/FTG/catalog.xml")), 1);
+    assert_eq!(c.for_path(&path("N0Q/FTG/20240108/catalog.xml")), 1);
+    // A sync moves indexed_through too.
+    w.server.clock().advance(chrono::Duration::minutes(30));
+    w.sync().await;
+    let f = refresher.freshness(&coll).await.expect("freshness");
+    assert_eq!(f.indexed_through, Some(w.server.clock().now()));
+}
+
+both!(the_scheduler_runs_each_source_on_its_interval);
+async fn the_scheduler_runs_each_source_on_its_interval(backend: Backend) {
+    use std::sync::Mutex;
+    use threddex_crawler::Scheduler;
+    let w = World::new(backend, spec(), Duration::ZERO).await;
+    // A second source (a subtree of the same server) registered while the scheduler runs.
+    let reports: Arc<Mutex<Vec<(String, bool)>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let scheduler = Scheduler::from_syncer(w.syncer("scheduler"))
+        .with_tick(Duration::from_millis(50))
+        .with_default_every(chrono::Duration::minutes(10))
+        .on_report(Arc::new(move |r: &SyncReport| {
+            sink.lock()
+                .expect("lock")
+                .push((r.source.clone(), r.lease_busy));
+        }));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async {
+        let _ = rx.await;
+    }));
+    let wait_for = |n: usize| {
+        let reports = Arc::clone(&reports);
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while reports.lock().expect("lock").len() < n {
+                assert!(std::time::Instant::now() < deadline, "scheduler too slow");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for(1).await;
+    w.store
+        .add_source(&NewSource {
+            name: "tlx".into(),
+            url: cat_url(&w.server, "N0Q/TLX/catalog.xml"),
+            every_secs: Some(60),
+            ..NewSource::default()
+        })
+        .await
+        .expect("add");
+    wait_for(2).await;
+    // Nothing is due on the (frozen) clock: no more syncs.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(reports.lock().expect("lock").len(), 2);
+    // 61 s later only the 1-minute source is due; 10 minutes later both are.
+    w.server.clock().advance(chrono::Duration::seconds(61));
+    wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(reports.lock().expect("lock")[2].0, "tlx");
+    assert_eq!(reports.lock().expect("lock").len(), 3);
+    w.server.clock().advance(chrono::Duration::minutes(10));
+    wait_for(5).await;
+    tx.send(()).expect("shutdown");
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("run returns when asked")
+        .expect("join");
+    let r = reports.lock().expect("lock").clone();
+    let mut names: Vec<&str> = r.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, vec!["sim", "sim", "tlx", "tlx", "tlx"]);
+    assert!(r.iter().all(|(_, busy)| !busy));
 }

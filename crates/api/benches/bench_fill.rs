@@ -166,7 +166,7 @@ async fn main() {
                             store.write_batch(&batch(sid, c, from, to)).await.unwrap();
                         }
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                        if n % 100 == 0 {
+                        if n.is_multiple_of(100) {
                             println!(
                                 "{n} collections ({} granules) in {:.0} s",
                                 n * per as u64,
@@ -201,7 +201,8 @@ async fn main() {
         let c = rng.below(collections as u64) as usize;
         let start = epoch() + TimeDelta::days(rng.below(days) as i64);
         let end = start + TimeDelta::days(1);
-        let id: String = url::form_urlencoded::byte_serialize(collection_id(c).as_bytes()).collect();
+        let id: String =
+            url::form_urlencoded::byte_serialize(collection_id(c).as_bytes()).collect();
         writeln!(
             index,
             "/index?collection={id}&start={}&end={}",

@@ -283,6 +283,13 @@ pub struct DemoArgs {
     /// Keep the simulated server running after the harvest (until ctrl-c).
     #[arg(long)]
     pub keep_running: bool,
+    /// After the harvest, keep the simulated server running and serve the API over the store
+    /// (with the sync scheduler and refresh on demand against the live simulated server), until
+    /// ctrl-c or SIGTERM. Takes the `serve` flags (`--bind`, …).
+    #[arg(long)]
+    pub serve: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 /// The API settings shared by `serve` and `demo --serve`.

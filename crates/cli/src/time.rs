@@ -23,7 +23,9 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 /// a bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let bad = || format!("{s:?} is not a duration: use e.g. 250ms, 3s, 5m or 1h");
     let n: f64 = num.parse().map_err(|_| bad())?;
@@ -53,9 +55,18 @@ mod tests {
 
     #[test]
     fn parses_rfc3339_and_dates() {
-        assert_eq!(fmt(parse_time("2019-08-30T17:13:00Z").unwrap()), "2019-08-30T17:13:00Z");
-        assert_eq!(fmt(parse_time("2019-08-30T19:13:00+02:00").unwrap()), "2019-08-30T17:13:00Z");
-        assert_eq!(fmt(parse_time("2019-08-30").unwrap()), "2019-08-30T00:00:00Z");
+        assert_eq!(
+            fmt(parse_time("2019-08-30T17:13:00Z").unwrap()),
+            "2019-08-30T17:13:00Z"
+        );
+        assert_eq!(
+            fmt(parse_time("2019-08-30T19:13:00+02:00").unwrap()),
+            "2019-08-30T17:13:00Z"
+        );
+        assert_eq!(
+            fmt(parse_time("2019-08-30").unwrap()),
+            "2019-08-30T00:00:00Z"
+        );
         assert!(parse_time("2019-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
         assert_eq!(fmt_opt(None), "-");

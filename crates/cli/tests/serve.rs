@@ -40,10 +40,18 @@ async fn serve_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
     let root = sim.root_catalog_url();
-    let harvest = command(&["harvest", &root, "--db", &db, "--ignore-robots", "--rate", "1000"])
-        .output()
-        .await
-        .unwrap();
+    let harvest = command(&[
+        "harvest",
+        &root,
+        "--db",
+        &db,
+        "--ignore-robots",
+        "--rate",
+        "1000",
+    ])
+    .output()
+    .await
+    .unwrap();
     assert!(
         harvest.status.success(),
         "{}",
@@ -148,10 +156,18 @@ async fn serve_rejects_a_bad_bind_address() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot listen on"), "{err}");
-    let out = command(&["serve", "--db", &db, "--bind", "127.0.0.1:0", "--refresh-deadline", "soon"])
-        .output()
-        .await
-        .unwrap();
+    let out = command(&[
+        "serve",
+        "--db",
+        &db,
+        "--bind",
+        "127.0.0.1:0",
+        "--refresh-deadline",
+        "soon",
+    ])
+    .output()
+    .await
+    .unwrap();
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("is not a duration"),

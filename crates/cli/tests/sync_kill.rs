@@ -120,18 +120,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-const SYNC_FLAGS: [&str; 6] = [
-    "--concurrency",
-    "2",
-    "--lease-ttl",
-    "2s",
-    "--rate",
-    "1000",
-];
+const SYNC_FLAGS: [&str; 6] = ["--concurrency", "2", "--lease-ttl", "2s", "--rate", "1000"];
 
 /// The whole index: collections (their derived figures, not the first-seen catalog, which
 /// depends on crawl order) and every granule.
-async fn index(store: &dyn Store) -> Vec<(String, String, Option<String>, i64, String, Vec<Granule>)> {
+async fn index(
+    store: &dyn Store,
+) -> Vec<(String, String, Option<String>, i64, String, Vec<Granule>)> {
     let colls: Vec<Collection> = store
         .list_collections(&CollectionQuery {
             limit: 0,
@@ -263,15 +258,39 @@ async fn sources_commands() {
     let db = fresh_db(Backend::Sqlite).await;
     let url = "http://127.0.0.1:9/thredds/catalog.xml";
     let o = threddex(&[
-        "sources", "add", url, "--name", "a", "--every", "2h", "--rule", "/latest/=live",
-        "--rule", r"/\d{8}/=archival", "--db", &db.url,
+        "sources",
+        "add",
+        url,
+        "--name",
+        "a",
+        "--every",
+        "2h",
+        "--rule",
+        "/latest/=live",
+        "--rule",
+        r"/\d{8}/=archival",
+        "--db",
+        &db.url,
     ])
     .await;
     assert!(o.status.success(), "{}", text(&o.stderr));
     // Bad rule and bad interval are rejected before anything is written.
-    let o = threddex(&["sources", "add", url, "--rule", "x=sometimes", "--db", &db.url]).await;
+    let o = threddex(&[
+        "sources",
+        "add",
+        url,
+        "--rule",
+        "x=sometimes",
+        "--db",
+        &db.url,
+    ])
+    .await;
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("class must be"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("class must be"),
+        "{}",
+        text(&o.stderr)
+    );
     let o = threddex(&["sources", "add", url, "--every", "5w", "--db", &db.url]).await;
     assert!(!o.status.success());
     // Taken name/URL.

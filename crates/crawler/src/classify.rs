@@ -310,38 +310,238 @@ mod tests {
         .expect("rules");
         let base = "http://h/thredds/catalog/x";
         #[allow(clippy::type_complexity)]
-        let table: &[(&str, Option<&str>, bool, Option<bool>, Option<&str>, &ClassRules, NodeClass)] = &[
+        let table: &[(
+            &str,
+            Option<&str>,
+            bool,
+            Option<bool>,
+            Option<&str>,
+            &ClassRules,
+            NodeClass,
+        )] = &[
             // Dated folders in every layout, relative to NOW (2024-01-08 12:00 UTC).
-            ("/20240108/catalog.xml", None, false, None, None, &none, NodeClass::Daily),
-            ("/20240107/catalog.xml", None, false, None, None, &none, NodeClass::Daily),
-            ("/20240106/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
-            ("/2024-01-05/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
-            ("/2024/01/04/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
-            ("/2024/01/08/catalog.xml", None, false, None, None, &none, NodeClass::Daily),
-            ("/2024003/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
-            ("/2024008/catalog.xml", None, false, None, None, &none, NodeClass::Daily),
+            (
+                "/20240108/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/20240107/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/20240106/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024-01-05/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024/01/04/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024/01/08/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/2024003/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024008/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
             // A future folder (clock skew) is daily.
-            ("/20240110/catalog.xml", None, false, None, None, &none, NodeClass::Daily),
+            (
+                "/20240110/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
             // Below a dated folder: dated too.
-            ("/20240101/sub/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
+            (
+                "/20240101/sub/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
             // Live names win over dates and defaults.
-            ("/latest.xml", None, false, None, None, &none, NodeClass::Live),
+            (
+                "/latest.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
             ("/GFS/Best", None, false, None, None, &none, NodeClass::Live),
-            ("/realtime/catalog.xml", None, false, None, None, &none, NodeClass::Live),
-            ("/current/catalog.xml", None, false, None, None, &none, NodeClass::Live),
-            ("/runs/catalog.xml", Some("Forecast Model Run"), false, None, None, &none, NodeClass::Live),
-            ("/runs/catalog.xml", None, true, None, None, &none, NodeClass::Live),
+            (
+                "/realtime/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/current/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/runs/catalog.xml",
+                Some("Forecast Model Run"),
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/runs/catalog.xml",
+                None,
+                true,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
             // Folders listing dated children are mixed; a 304 keeps a prior mixed.
-            ("/N0Q/FTG/catalog.xml", None, false, Some(true), None, &none, NodeClass::Mixed),
-            ("/N0Q/FTG/catalog.xml", None, false, None, Some("mixed"), &none, NodeClass::Mixed),
-            ("/N0Q/FTG/catalog.xml", None, false, Some(false), Some("mixed"), &none, NodeClass::Live),
-            ("/N0Q/catalog.xml", None, false, Some(false), None, &none, NodeClass::Live),
-            ("/catalog.xml", None, false, None, None, &none, NodeClass::Live),
+            (
+                "/N0Q/FTG/catalog.xml",
+                None,
+                false,
+                Some(true),
+                None,
+                &none,
+                NodeClass::Mixed,
+            ),
+            (
+                "/N0Q/FTG/catalog.xml",
+                None,
+                false,
+                None,
+                Some("mixed"),
+                &none,
+                NodeClass::Mixed,
+            ),
+            (
+                "/N0Q/FTG/catalog.xml",
+                None,
+                false,
+                Some(false),
+                Some("mixed"),
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/N0Q/catalog.xml",
+                None,
+                false,
+                Some(false),
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
             // Rules win over everything.
-            ("/frozen/latest.xml", None, false, None, None, &rules, NodeClass::Archival),
-            ("/frozen/catalog.xml", None, false, Some(true), None, &rules, NodeClass::Archival),
-            ("/20231201/catalog.xml", None, false, None, None, &rules, NodeClass::Live),
-            ("/20231201/catalog.xml", None, false, None, None, &none, NodeClass::Archival),
+            (
+                "/frozen/latest.xml",
+                None,
+                false,
+                None,
+                None,
+                &rules,
+                NodeClass::Archival,
+            ),
+            (
+                "/frozen/catalog.xml",
+                None,
+                false,
+                Some(true),
+                None,
+                &rules,
+                NodeClass::Archival,
+            ),
+            (
+                "/20231201/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &rules,
+                NodeClass::Live,
+            ),
+            (
+                "/20231201/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
         ];
         for (path, name, dynamic, dated, prior, rules, want) in table {
             let url = format!("{base}{path}");
@@ -442,11 +642,20 @@ mod tests {
         assert_eq!(nv(None, true, None), Some(start + Duration::minutes(10)));
         // Unchanged: doubles (the prior's last_fetch a few seconds after its run start).
         let p = state(Some("2024-01-08T11:50:00Z"), Some("2024-01-08T11:40:03Z"));
-        assert_eq!(nv(Some(&p), false, None), Some(start + Duration::minutes(20)));
+        assert_eq!(
+            nv(Some(&p), false, None),
+            Some(start + Duration::minutes(20))
+        );
         let p = state(Some("2024-01-08T12:00:00Z"), Some("2024-01-08T11:20:05Z"));
-        assert_eq!(nv(Some(&p), false, None), Some(start + Duration::minutes(80)));
+        assert_eq!(
+            nv(Some(&p), false, None),
+            Some(start + Duration::minutes(80))
+        );
         // Changed: back to the minimum.
-        assert_eq!(nv(Some(&p), true, None), Some(start + Duration::minutes(10)));
+        assert_eq!(
+            nv(Some(&p), true, None),
+            Some(start + Duration::minutes(10))
+        );
         // Capped.
         let p = state(Some("2024-01-09T12:00:00Z"), Some("2024-01-08T12:00:00Z"));
         assert_eq!(nv(Some(&p), false, None), Some(start + Duration::hours(24)));
@@ -458,15 +667,39 @@ mod tests {
         assert_eq!(nv(None, true, Some("2024-01-01T00:00:00Z")), Some(start));
         // Archival: never; every-sync classes: None unless expires says otherwise.
         assert_eq!(
-            next_visit(NodeClass::Archival, Reason::DatedPast, None, true, start, None, &rv),
+            next_visit(
+                NodeClass::Archival,
+                Reason::DatedPast,
+                None,
+                true,
+                start,
+                None,
+                &rv
+            ),
             None
         );
         assert_eq!(
-            next_visit(NodeClass::Daily, Reason::DatedRecent, None, true, start, None, &rv),
+            next_visit(
+                NodeClass::Daily,
+                Reason::DatedRecent,
+                None,
+                true,
+                start,
+                None,
+                &rv
+            ),
             None
         );
         assert_eq!(
-            next_visit(NodeClass::Mixed, Reason::DatedChildren, None, false, start, None, &rv),
+            next_visit(
+                NodeClass::Mixed,
+                Reason::DatedChildren,
+                None,
+                false,
+                start,
+                None,
+                &rv
+            ),
             None
         );
     }

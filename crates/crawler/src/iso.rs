@@ -44,6 +44,21 @@ pub struct RecordsReport {
     pub iso_failures: Vec<(String, String)>,
 }
 
+impl RecordsReport {
+    /// Add another step's figures to these.
+    pub fn merge(&mut self, other: &RecordsReport) {
+        self.from_iso += other.from_iso;
+        self.synthesized += other.synthesized;
+        self.retimed += other.retimed;
+        self.iso_fetches += other.iso_fetches;
+        for f in &other.iso_failures {
+            if self.iso_failures.len() < 100 {
+                self.iso_failures.push(f.clone());
+            }
+        }
+    }
+}
+
 enum Built {
     FromIso,
     Synthesized,

@@ -73,8 +73,8 @@ use threddex_ids::Deriver;
 use threddex_store::{Batch, BatchOutcome, CatalogState, Source, Store};
 
 pub use batch::title_from_id;
-pub use iso::RecordsReport;
 pub use classify::{Clock, system_clock};
+pub use iso::RecordsReport;
 pub use scheduler::Scheduler;
 pub use sync::{FreshnessInfo, RefreshSummary, SyncOptions, SyncReport, Syncer};
 pub use walk::Seed;
@@ -108,7 +108,10 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("grace", &self.grace)
             .field("max_interval", &self.max_interval)
-            .field("known_children", &self.known_children.as_ref().map(|k| k.len()))
+            .field(
+                "known_children",
+                &self.known_children.as_ref().map(|k| k.len()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -641,6 +644,23 @@ impl Harvester {
         Ok(report)
     }
 
+    /// Build the missing ISO 19139 series records of the collections of `source_id` (all
+    /// sources when None) and re-time those whose extent changed since their record was
+    /// built (see the crate docs). `harvest` and `crawl` do this after refreshing collection
+    /// statistics; call it after refreshing statistics yourself (e.g. after deletions).
+    /// Does nothing when the config's `iso_records` is false.
+    pub async fn refresh_records(
+        &self,
+        store: &Arc<dyn Store>,
+        source_id: Option<i64>,
+        progress: &Arc<Progress>,
+    ) -> Result<RecordsReport, CrawlError> {
+        if !self.inner.cfg.iso_records {
+            return Ok(RecordsReport::default());
+        }
+        iso::refresh_records(&self.inner, store, source_id, progress).await
+    }
+
     /// The ISO record step (see `iso.rs`): after the stats refresh, build the missing records
     /// of the source's collections and re-time those whose extent changed.
     async fn build_records(
@@ -659,6 +679,7 @@ impl Harvester {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         seeds: Vec<Seed>,
@@ -669,8 +690,8 @@ impl Harvester {
         filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
         options: RunOptions,
     ) -> Result<walk::RunOutput, CrawlError> {
-        let rules = classify::ClassRules::compile(&source.settings.rules)
-            .map_err(CrawlError::BadConfig)?;
+        let rules =
+            classify::ClassRules::compile(&source.settings.rules).map_err(CrawlError::BadConfig)?;
         let min = source
             .settings
             .every_secs

@@ -16,12 +16,15 @@ use crate::classify::DEFAULT_MIN_INTERVAL;
 use crate::sync::{SyncOptions, SyncReport, Syncer};
 use crate::{CrawlConfig, CrawlError, Harvester, Progress};
 
+/// A callback receiving the report of every finished sync.
+pub type ReportHook = Arc<dyn Fn(&SyncReport) + Send + Sync>;
+
 /// Runs syncs on schedule until shut down.
 pub struct Scheduler {
     syncer: Syncer,
     tick: Duration,
     default_every: chrono::Duration,
-    on_report: Option<Arc<dyn Fn(&SyncReport) + Send + Sync>>,
+    on_report: Option<ReportHook>,
 }
 
 impl Scheduler {
@@ -58,7 +61,7 @@ impl Scheduler {
     }
 
     /// Called with the report of every finished sync (for logs, metrics, tests).
-    pub fn on_report(mut self, f: Arc<dyn Fn(&SyncReport) + Send + Sync>) -> Self {
+    pub fn on_report(mut self, f: ReportHook) -> Self {
         self.on_report = Some(f);
         self
     }

@@ -80,7 +80,11 @@ pub fn default_holder() -> String {
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
-    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 /// What a sync of one source did.
@@ -327,11 +331,7 @@ impl Syncer {
         let urls: HashSet<&str> = after.iter().map(|c| c.url.as_str()).collect();
         let orphans: Vec<String> = after
             .iter()
-            .filter(|c| {
-                c.parent_url
-                    .as_deref()
-                    .is_some_and(|p| !urls.contains(p))
-            })
+            .filter(|c| c.parent_url.as_deref().is_some_and(|p| !urls.contains(p)))
             .map(|c| c.url.clone())
             .collect();
         let mut deleted_granules = harvest.granules_deleted;
@@ -355,6 +355,15 @@ impl Syncer {
             for chunk in ids.chunks(500) {
                 store.refresh_collection_stats(chunk).await?;
             }
+        }
+        let mut harvest = harvest;
+        if report.resumed || deleted_granules > 0 {
+            // Issue 5: re-time the ISO records whose extent these refreshes changed.
+            let records = self
+                .harvester
+                .refresh_records(store, Some(source.id), &Arc::new(Progress::default()))
+                .await?;
+            harvest.records.merge(&records);
         }
         report.harvest = harvest;
         Ok(!root_failed)

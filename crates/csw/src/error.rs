@@ -47,7 +47,12 @@ pub struct CswError {
 }
 
 impl CswError {
-    fn new(code: ExceptionCode, locator: Option<&str>, message: impl Into<String>, status: u16) -> Self {
+    fn new(
+        code: ExceptionCode,
+        locator: Option<&str>,
+        message: impl Into<String>,
+        status: u16,
+    ) -> Self {
         Self {
             code,
             locator: locator.map(str::to_owned),
@@ -68,7 +73,12 @@ impl CswError {
 
     /// `InvalidParameterValue` (400).
     pub fn invalid(locator: &str, message: impl Into<String>) -> Self {
-        Self::new(ExceptionCode::InvalidParameterValue, Some(locator), message, 400)
+        Self::new(
+            ExceptionCode::InvalidParameterValue,
+            Some(locator),
+            message,
+            400,
+        )
     }
 
     /// `OperationNotSupported` (400; 501 would hide the report from some clients).

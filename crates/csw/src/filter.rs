@@ -24,7 +24,12 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The queryable a property name denotes (prefix ignored, case-insensitive).
 pub fn queryable(name: &str) -> Option<Queryable> {
-    let local = name.trim().rsplit(':').next().unwrap_or("").to_ascii_lowercase();
+    let local = name
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     Some(match local.as_str() {
         "anytext" => Queryable::AnyText,
         "title" => Queryable::Title,
@@ -68,10 +73,7 @@ pub const APISO_QUERYABLES: &[&str] = &[
 
 fn prop_or_err(name: &str) -> Result<Queryable, CswError> {
     queryable(name).ok_or_else(|| {
-        CswError::invalid(
-            "Constraint",
-            format!("unknown queryable {:?}", name.trim()),
-        )
+        CswError::invalid("Constraint", format!("unknown queryable {:?}", name.trim()))
     })
 }
 
@@ -82,7 +84,12 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         return Some(d.with_timezone(&Utc));
     }
     let bare = t.trim_end_matches('Z');
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(bare, f) {
             return Some(Utc.from_utc_datetime(&d));
         }
@@ -187,7 +194,10 @@ fn single_char(e: &Element, names: &[&str], default: char) -> Result<char, CswEr
                 (Some(c), None) => Ok(c),
                 _ => Err(CswError::invalid(
                     "Constraint",
-                    format!("{} must be one character", names.first().copied().unwrap_or("")),
+                    format!(
+                        "{} must be one character",
+                        names.first().copied().unwrap_or("")
+                    ),
                 )),
             }
         }
@@ -290,7 +300,8 @@ pub fn ogc_filter(root: &Element) -> Result<RecordFilter, CswError> {
     let filter = if root.ns == ns::OGC && root.local == "Filter" {
         root
     } else {
-        child_named(root, "Filter").ok_or_else(|| CswError::invalid("Constraint", "no ogc:Filter"))?
+        child_named(root, "Filter")
+            .ok_or_else(|| CswError::invalid("Constraint", "no ogc:Filter"))?
     };
     let mut nodes = 0;
     let mut ops = filter.elements();
@@ -309,7 +320,10 @@ pub fn ogc_filter(root: &Element) -> Result<RecordFilter, CswError> {
 fn operator(e: &Element, depth: usize, nodes: &mut usize) -> Result<RecordFilter, CswError> {
     *nodes += 1;
     if depth > MAX_DEPTH || *nodes > MAX_NODES {
-        return Err(CswError::invalid("Constraint", "filter too large or too deep"));
+        return Err(CswError::invalid(
+            "Constraint",
+            "filter too large or too deep",
+        ));
     }
     if e.ns != ns::OGC {
         return Err(CswError::invalid(
@@ -472,7 +486,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, CswError> {
                 {
                     i += 1;
                 }
-                out.push(Tok::Word(chars.get(start..i).unwrap_or_default().iter().collect()));
+                out.push(Tok::Word(
+                    chars.get(start..i).unwrap_or_default().iter().collect(),
+                ));
             }
             other => return Err(cql_err(format!("unexpected character {other:?} in CQL"))),
         }
@@ -601,7 +617,11 @@ impl Cql {
         }
         let name = match self.next() {
             Some(Tok::Word(w)) => w,
-            got => return Err(cql_err(format!("expected a property name in CQL, found {got:?}"))),
+            got => {
+                return Err(cql_err(format!(
+                    "expected a property name in CQL, found {got:?}"
+                )));
+            }
         };
         let prop = prop_or_err(&name)?;
         let negated = if self.keyword("NOT") {
@@ -630,7 +650,9 @@ impl Cql {
                 let v = self.value()?;
                 compare(prop, op, &v, true)
             }
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("LIKE") || w.eq_ignore_ascii_case("ILIKE") => {
+            Some(Tok::Word(w))
+                if w.eq_ignore_ascii_case("LIKE") || w.eq_ignore_ascii_case("ILIKE") =>
+            {
                 let v = self.value()?;
                 let pattern = LikePattern::parse(&v, '%', '_', Some('\\'));
                 Ok(wrap(like(prop, pattern, false)?))
@@ -663,7 +685,11 @@ impl Cql {
                 }
                 self.pos += 1;
                 let f = RecordFilter::IsNull(prop);
-                Ok(if not { RecordFilter::Not(Box::new(f)) } else { f })
+                Ok(if not {
+                    RecordFilter::Not(Box::new(f))
+                } else {
+                    f
+                })
             }
             got => Err(cql_err(format!("unexpected {got:?} after {name} in CQL"))),
         }
@@ -775,7 +801,11 @@ mod tests {
             "<ogc:BBOX><gml:Envelope><gml:lowerCorner>0 95</gml:lowerCorner><gml:upperCorner>1 96</gml:upperCorner></gml:Envelope></ogc:BBOX>",
         ] {
             let e = filter(bad).unwrap_err();
-            assert_eq!(e.locator.as_deref().unwrap_or("Constraint"), "Constraint", "{bad}");
+            assert_eq!(
+                e.locator.as_deref().unwrap_or("Constraint"),
+                "Constraint",
+                "{bad}"
+            );
         }
         let deep = format!("{}{}", "<ogc:Not>".repeat(40), "</ogc:Not>".repeat(40));
         assert!(filter(&deep).is_err());

@@ -94,6 +94,60 @@ impl CswResponse {
     }
 }
 
+/// A record as a `gmd:MD_Metadata` document, re-serialised from its parsed tree (so what is
+/// embedded is always well-formed with its namespaces declared). An ISO 19115-2
+/// `gmi:MI_Metadata` root becomes `gmd:MD_Metadata` without its `gmi:acquisitionInformation`
+/// (clients such as OWSLib look for `gmd:MD_Metadata` when they ask for this schema).
+///
+/// With `id_suffix`, every `gml:id` (and same-document `xlink:href="#…"` reference) gets the
+/// suffix, so several records in one response keep their XML IDs unique.
+pub fn as_gmd(xml: &str, id_suffix: Option<&str>) -> Result<String, threddex_records::RecordError> {
+    use threddex_records::tree::{self, GMD, GMI, TreeLimits};
+    let mut root = tree::parse(xml.as_bytes(), &TreeLimits::default())?;
+    if let Some(suffix) = id_suffix {
+        uniquify_ids(&mut root, suffix, 0);
+    }
+    if root.is(GMI, "MI_Metadata") {
+        root.ns = GMD.to_owned();
+        root.local = "MD_Metadata".to_owned();
+        root.remove_children(|e| e.is(GMI, "acquisitionInformation"));
+    } else if !root.is(GMD, "MD_Metadata") {
+        return Err(threddex_records::RecordError::NotIso {
+            root: format!("{{{}}}{}", root.ns, root.local),
+        });
+    }
+    Ok(tree::serialize(&root, 0))
+}
+
+fn uniquify_ids(e: &mut threddex_records::tree::Element, suffix: &str, depth: usize) {
+    const GML_NS: [&str; 2] = [
+        "http://www.opengis.net/gml/3.2",
+        "http://www.opengis.net/gml",
+    ];
+    if depth > 256 {
+        return;
+    }
+    for a in &mut e.attrs {
+        let is_id = a.local == "id" && GML_NS.contains(&a.ns.as_str());
+        let is_ref = a.local == "href" && a.ns == ns::XLINK && a.value.starts_with('#');
+        if is_id || is_ref {
+            a.value.push_str(suffix);
+        }
+    }
+    for c in e.elements_mut() {
+        uniquify_ids(c, suffix, depth + 1);
+    }
+}
+
+/// How records are shown.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    schema: OutputSchema,
+    set: ElementSet,
+    names: &'a [String],
+    base: &'a str,
+}
+
 /// Most granules scanned to find a granule without a time in its ID.
 const MAX_GRANULE_SCAN: u32 = 20_000;
 
@@ -171,7 +225,10 @@ impl Csw {
             Request::GetDomain {
                 property,
                 parameter,
-            } => self.get_domain(property.as_deref(), parameter.as_deref()).await,
+            } => {
+                self.get_domain(property.as_deref(), parameter.as_deref())
+                    .await
+            }
             Request::GetRecords(g) => self.get_records(&g, base).await,
             Request::GetRecordById {
                 ids,
@@ -200,19 +257,23 @@ impl Csw {
         &self,
         w: &mut threddex_records::writer::XmlWriter,
         c: &Collection,
-        schema: OutputSchema,
-        set: ElementSet,
-        names: &[String],
-        base: &str,
+        view: &View<'_>,
+        index: usize,
     ) {
+        let View {
+            schema,
+            set,
+            names,
+            base,
+        } = *view;
+        let id_suffix = format!("-r{index}");
+        let id_suffix = id_suffix.as_str();
         match schema {
             OutputSchema::Iso => {
                 let xml = self.iso_of(c, base);
-                // The stored record is trusted (written by threddex-records, re-serialised
-                // with escaping) and re-checked here as well-formed before embedding.
-                match summary(&xml) {
-                    Ok(_) => {
-                        w.raw_xml(response::embeddable(&xml));
+                match as_gmd(&xml, Some(id_suffix)) {
+                    Ok(doc) => {
+                        w.raw_xml(response::embeddable(&doc));
                     }
                     Err(e) => {
                         tracing::warn!(collection = %c.info.id, error = %e, "unreadable ISO record; synthesising");
@@ -262,8 +323,14 @@ impl Csw {
             record_schema: g.output_schema.uri(),
             element_set: g.element_names.is_empty().then_some(g.element_set),
         });
-        for c in &page.collections {
-            self.write_record(&mut w, c, g.output_schema, g.element_set, &g.element_names, base);
+        let view = View {
+            schema: g.output_schema,
+            set: g.element_set,
+            names: &g.element_names,
+            base,
+        };
+        for (i, c) in page.collections.iter().enumerate() {
+            self.write_record(&mut w, c, &view, i + 1);
         }
         Ok(w.finish())
     }
@@ -276,9 +343,15 @@ impl Csw {
         base: &str,
     ) -> Result<String, CswError> {
         let mut w = response::open_get_record_by_id();
-        for id in ids {
+        let view = View {
+            schema,
+            set,
+            names: &[],
+            base,
+        };
+        for (i, id) in ids.iter().enumerate() {
             if let Some(c) = self.store.collection(id).await.map_err(|e| store_err(&e))? {
-                self.write_record(&mut w, &c, schema, set, &[], base);
+                self.write_record(&mut w, &c, &view, i + 1);
                 continue;
             }
             let Some(xml) = self.granule_record(id, base).await? else {
@@ -286,7 +359,11 @@ impl Csw {
             };
             match schema {
                 OutputSchema::Iso => {
-                    w.raw_xml(response::embeddable(&xml));
+                    let doc = as_gmd(&xml, Some(&format!("-r{}", i + 1))).map_err(|e| {
+                        tracing::error!(granule = %id, error = %e, "unreadable granule record");
+                        CswError::internal()
+                    })?;
+                    w.raw_xml(response::embeddable(&doc));
                 }
                 OutputSchema::Csw => {
                     let s = summary(&xml).map_err(|e| {
@@ -378,7 +455,9 @@ impl Csw {
                 CswError::invalid("PropertyName", format!("unknown property {p:?}"))
             })?;
             let domain = match prop {
-                Queryable::Type => Domain::List(vec![threddex_store::COLLECTION_RECORD_TYPE.into()]),
+                Queryable::Type => {
+                    Domain::List(vec![threddex_store::COLLECTION_RECORD_TYPE.into()])
+                }
                 Queryable::TempBegin | Queryable::TempEnd | Queryable::Modified => {
                     let first = self.edge(prop, false).await?;
                     let last = self.edge(prop, true).await?;

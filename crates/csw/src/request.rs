@@ -61,7 +61,11 @@ impl OutputSchema {
             ns::GMD | "gmd:MD_Metadata" | "http://www.isotc211.org/2005/gmi" => Ok(Self::Iso),
             other => Err(CswError::invalid(
                 "outputSchema",
-                format!("unsupported outputSchema {other:?}; use {} or {}", ns::CSW, ns::GMD),
+                format!(
+                    "unsupported outputSchema {other:?}; use {} or {}",
+                    ns::CSW,
+                    ns::GMD
+                ),
             )),
         }
     }
@@ -218,9 +222,16 @@ fn check_format(format: Option<&str>) -> Result<(), CswError> {
 }
 
 fn check_type_names(names: &str) -> Result<(), CswError> {
-    for n in names.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()) {
+    for n in names
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         let local = n.rsplit(':').next().unwrap_or(n);
-        if !matches!(local, "Record" | "MD_Metadata" | "BriefRecord" | "SummaryRecord") {
+        if !matches!(
+            local,
+            "Record" | "MD_Metadata" | "BriefRecord" | "SummaryRecord"
+        ) {
             return Err(CswError::invalid(
                 "typeNames",
                 format!("unknown type name {n:?}; use csw:Record or gmd:MD_Metadata"),
@@ -231,16 +242,19 @@ fn check_type_names(names: &str) -> Result<(), CswError> {
 }
 
 fn parse_u64(v: &str, locator: &str) -> Result<u64, CswError> {
-    v.trim()
-        .parse::<u64>()
-        .map_err(|_| CswError::invalid(locator, format!("{locator} must be a non-negative integer")))
+    v.trim().parse::<u64>().map_err(|_| {
+        CswError::invalid(locator, format!("{locator} must be a non-negative integer"))
+    })
 }
 
 fn start_position(v: Option<&str>) -> Result<u64, CswError> {
     match v {
         None => Ok(1),
         Some(v) => match parse_u64(v, "startPosition")? {
-            0 => Err(CswError::invalid("startPosition", "startPosition starts at 1")),
+            0 => Err(CswError::invalid(
+                "startPosition",
+                "startPosition starts at 1",
+            )),
             n => Ok(n),
         },
     }
@@ -270,7 +284,12 @@ fn result_type(v: Option<&str>) -> Result<ResultType, CswError> {
 /// `SortBy` in KVP form: `dc:title:A,dct:modified:D`.
 fn kvp_sort(v: &str) -> Result<Vec<SortKey>, CswError> {
     let mut keys = Vec::new();
-    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()).take(8) {
+    for item in v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .take(8)
+    {
         let (name, descending) = match item.rsplit_once(':') {
             Some((n, "A" | "a" | "ASC" | "asc")) => (n, false),
             Some((n, "D" | "d" | "DESC" | "desc")) => (n, true),
@@ -283,7 +302,10 @@ fn kvp_sort(v: &str) -> Result<Vec<SortKey>, CswError> {
 
 fn sort_key(name: &str, descending: bool) -> Result<SortKey, CswError> {
     let prop = queryable(name).ok_or_else(|| {
-        CswError::invalid("SortBy", format!("cannot sort on unknown property {name:?}"))
+        CswError::invalid(
+            "SortBy",
+            format!("cannot sort on unknown property {name:?}"),
+        )
     })?;
     if matches!(
         prop,
@@ -341,7 +363,10 @@ pub fn from_kvp(pairs: &[(String, String)], limits: &Limits) -> Result<Request, 
                 && !lang.to_ascii_uppercase().contains("XMLSCHEMA")
                 && !lang.contains("XML/Schema")
             {
-                return Err(CswError::invalid("schemaLanguage", "only XML Schema is offered"));
+                return Err(CswError::invalid(
+                    "schemaLanguage",
+                    "only XML Schema is offered",
+                ));
             }
             Ok(Request::DescribeRecord {
                 type_names: names
@@ -405,7 +430,9 @@ pub fn from_kvp(pairs: &[(String, String)], limits: &Limits) -> Result<Request, 
                         other => {
                             return Err(CswError::invalid(
                                 "constraintLanguage",
-                                format!("constraintLanguage must be FILTER or CQL_TEXT, not {other:?}"),
+                                format!(
+                                    "constraintLanguage must be FILTER or CQL_TEXT, not {other:?}"
+                                ),
                             ));
                         }
                     }
@@ -510,7 +537,8 @@ pub fn from_xml(body: &[u8], limits: &Limits) -> Result<Request, CswError> {
             Ok(Request::DescribeRecord { type_names: names })
         }
         "GetDomain" => {
-            let property = child(&root, ns::CSW, "PropertyName").map(|e| e.text().trim().to_owned());
+            let property =
+                child(&root, ns::CSW, "PropertyName").map(|e| e.text().trim().to_owned());
             let parameter =
                 child(&root, ns::CSW, "ParameterName").map(|e| e.text().trim().to_owned());
             if property.is_none() && parameter.is_none() {
@@ -612,11 +640,7 @@ mod tests {
         assert_eq!(e.locator.as_deref(), Some("request"));
         let e = from_kvp(&kvp(&[("service", "CSW"), ("request", "Harvest")]), &l).unwrap_err();
         assert_eq!(e.code, crate::ExceptionCode::OperationNotSupported);
-        let e = from_kvp(
-            &kvp(&[("service", "CSW"), ("request", "GetRecords")]),
-            &l,
-        )
-        .unwrap_err();
+        let e = from_kvp(&kvp(&[("service", "CSW"), ("request", "GetRecords")]), &l).unwrap_err();
         assert_eq!(e.locator.as_deref(), Some("version"));
         let e = from_kvp(
             &kvp(&[
@@ -676,7 +700,13 @@ mod tests {
                 descending: true
             }]
         );
-        assert!(matches!(g.filter, RecordFilter::Like { prop: Queryable::Title, .. }));
+        assert!(matches!(
+            g.filter,
+            RecordFilter::Like {
+                prop: Queryable::Title,
+                ..
+            }
+        ));
     }
 
     #[test]

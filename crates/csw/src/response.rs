@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use threddex_records::writer::{XmlWriter, fmt_decimal};
-use threddex_records::{RecordSummary, RecordLink};
+use threddex_records::{RecordLink, RecordSummary};
 use threddex_store::{BBox, COLLECTION_RECORD_TYPE, Collection};
 
 use crate::filter::{APISO_QUERYABLES, QUERYABLES};
@@ -57,8 +57,14 @@ const SCHEMA_LOCATION: &str =
 fn operation(w: &mut XmlWriter, name: &str, endpoint: &str, params: &[(&str, &[&str])]) {
     w.start("ows:Operation", &[("name", name)]);
     w.start("ows:DCP", &[]).start("ows:HTTP", &[]);
-    w.empty("ows:Get", &[("xlink:type", "simple"), ("xlink:href", endpoint)]);
-    w.start("ows:Post", &[("xlink:type", "simple"), ("xlink:href", endpoint)]);
+    w.empty(
+        "ows:Get",
+        &[("xlink:type", "simple"), ("xlink:href", endpoint)],
+    );
+    w.start(
+        "ows:Post",
+        &[("xlink:type", "simple"), ("xlink:href", endpoint)],
+    );
     w.start("ows:Constraint", &[("name", "PostEncoding")])
         .leaf("ows:Value", &[], "XML")
         .end();
@@ -144,7 +150,10 @@ pub fn capabilities(info: &ServiceInfo, endpoint: &str) -> String {
         &mut w,
         "GetCapabilities",
         endpoint,
-        &[("sections", parameter_domain("GetCapabilities.sections").unwrap_or(&[]))],
+        &[(
+            "sections",
+            parameter_domain("GetCapabilities.sections").unwrap_or(&[]),
+        )],
     );
     operation(
         &mut w,
@@ -230,7 +239,10 @@ pub fn capabilities(info: &ServiceInfo, endpoint: &str) -> String {
         w.leaf("ogc:ComparisonOperator", &[], op);
     }
     w.end().end();
-    w.start("ogc:Id_Capabilities", &[]).empty("ogc:EID", &[]).empty("ogc:FID", &[]).end();
+    w.start("ogc:Id_Capabilities", &[])
+        .empty("ogc:EID", &[])
+        .empty("ogc:FID", &[])
+        .end();
     w.end();
     w.finish()
 }
@@ -304,7 +316,10 @@ impl<'a> DcRecord<'a> {
 
 fn bounding_box(w: &mut XmlWriter, b: &BBox) {
     // EPSG:4326 axis order: latitude, longitude.
-    w.start("ows:BoundingBox", &[("crs", "urn:ogc:def:crs:EPSG::4326"), ("dimensions", "2")]);
+    w.start(
+        "ows:BoundingBox",
+        &[("crs", "urn:ogc:def:crs:EPSG::4326"), ("dimensions", "2")],
+    );
     w.leaf(
         "ows:LowerCorner",
         &[],
@@ -534,7 +549,10 @@ pub fn describe_record(type_names: &[String]) -> String {
     if want("Record") {
         w.start(
             "csw:SchemaComponent",
-            &[("targetNamespace", ns::CSW), ("schemaLanguage", "http://www.w3.org/XML/Schema")],
+            &[
+                ("targetNamespace", ns::CSW),
+                ("schemaLanguage", "http://www.w3.org/XML/Schema"),
+            ],
         );
         w.start(
             "xs:schema",
@@ -546,14 +564,20 @@ pub fn describe_record(type_names: &[String]) -> String {
         );
         w.empty(
             "xs:include",
-            &[("schemaLocation", "http://schemas.opengis.net/csw/2.0.2/record.xsd")],
+            &[(
+                "schemaLocation",
+                "http://schemas.opengis.net/csw/2.0.2/record.xsd",
+            )],
         );
         w.end().end();
     }
     if want("MD_Metadata") {
         w.start(
             "csw:SchemaComponent",
-            &[("targetNamespace", ns::GMD), ("schemaLanguage", "http://www.w3.org/XML/Schema")],
+            &[
+                ("targetNamespace", ns::GMD),
+                ("schemaLanguage", "http://www.w3.org/XML/Schema"),
+            ],
         );
         w.start(
             "xs:schema",
@@ -565,7 +589,10 @@ pub fn describe_record(type_names: &[String]) -> String {
         );
         w.empty(
             "xs:include",
-            &[("schemaLocation", "http://schemas.opengis.net/iso/19139/20070417/gmd/gmd.xsd")],
+            &[(
+                "schemaLocation",
+                "http://schemas.opengis.net/iso/19139/20070417/gmd/gmd.xsd",
+            )],
         );
         w.end().end();
     }

@@ -120,7 +120,9 @@ pub fn open_top_dataset(out: &mut String, name: &str, id: Option<&str>, meta: &M
     escape_into(out, meta.data_type);
     out.push_str("</dataType>\n      <dataFormat>");
     escape_into(out, meta.data_format);
-    out.push_str("</dataFormat>\n      <documentation type=\"rights\">Freely available</documentation>\n");
+    out.push_str(
+        "</dataFormat>\n      <documentation type=\"rights\">Freely available</documentation>\n",
+    );
     if let Some(b) = coverage_for(meta) {
         geospatial_coverage(out, b);
     }

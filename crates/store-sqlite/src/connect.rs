@@ -77,13 +77,16 @@ impl SqliteStore {
     /// attempt fails (its transaction rolls back) and one retry then finds it applied.
     pub(crate) async fn run_migrations(&self) -> Result<(), StoreError> {
         let first = MIGRATOR.run(&self.pool).await;
-        let Err(err) = first else { return Ok(()) };
-        tracing::debug!("migration attempt failed ({err}); retrying once");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))
+        if let Err(err) = first {
+            tracing::debug!("migration attempt failed ({err}); retrying once");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            MIGRATOR
+                .run(&self.pool)
+                .await
+                .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        }
+        // Rows copied by migration 0006 get their granule ID hash (none on a fresh database).
+        crate::idhash::backfill(&self.pool).await
     }
 }
 

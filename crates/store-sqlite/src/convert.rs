@@ -70,6 +70,10 @@ pub(crate) fn last_segment(id: &str) -> &str {
 /// Flag bit: `url_path` holds a prefix; the urlPath is prefix + name.
 pub(crate) const URL_PATH_ENDS_WITH_NAME: i64 = 1;
 
+/// Flag bit: the urlPath equals the granule ID (the usual case: TDS dataset IDs are often the
+/// urlPath); `url_path` is NULL.
+pub(crate) const URL_PATH_IS_ID: i64 = 2;
+
 /// The compact stored form of a granule's name and urlPath: `(name, flags, url_path)`.
 pub(crate) fn encode_name_path<'a>(
     granule_id: &str,
@@ -81,6 +85,9 @@ pub(crate) fn encode_name_path<'a>(
     } else {
         Some(name)
     };
+    if url_path == Some(granule_id) {
+        return (stored_name, URL_PATH_IS_ID, None);
+    }
     match url_path {
         Some(p) if !name.is_empty() => match p.strip_suffix(name) {
             Some(prefix) => (stored_name, URL_PATH_ENDS_WITH_NAME, Some(prefix)),
@@ -98,6 +105,9 @@ pub(crate) fn decode_name_path(
     url_path: Option<String>,
 ) -> (String, Option<String>) {
     let name = name.unwrap_or_else(|| last_segment(granule_id).to_owned());
+    if flags & URL_PATH_IS_ID != 0 {
+        return (name, Some(granule_id.to_owned()));
+    }
     let url_path = match url_path {
         Some(mut p) if flags & URL_PATH_ENDS_WITH_NAME != 0 => {
             p.push_str(&name);
@@ -158,8 +168,10 @@ mod tests {
 
     #[test]
     fn name_and_path_compaction_round_trips() {
-        let cases: [(&str, &str, Option<&str>); 7] = [
+        let cases: [(&str, &str, Option<&str>); 9] = [
             ("a/b/file.nc", "file.nc", Some("x/y/file.nc")),
+            ("a/b/file.nc", "file.nc", Some("a/b/file.nc")),
+            ("a/b/file.nc", "other", Some("a/b/file.nc")),
             ("a/b/file.nc", "Other", Some("x/y/file.nc")),
             ("file.nc", "file.nc", Some("file.nc")),
             ("a/b/", "", Some("x")),
@@ -174,5 +186,7 @@ mod tests {
         }
         let (n, f, p) = encode_name_path("a/b/file.nc", "file.nc", Some("x/y/file.nc"));
         assert_eq!((n, f, p), (None, URL_PATH_ENDS_WITH_NAME, Some("x/y/")));
+        let (n, f, p) = encode_name_path("a/b/file.nc", "file.nc", Some("a/b/file.nc"));
+        assert_eq!((n, f, p), (None, URL_PATH_IS_ID, None));
     }
 }

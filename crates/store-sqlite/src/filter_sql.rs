@@ -94,8 +94,11 @@ fn write_filter(sql: &mut Sql, f: &RecordFilter, depth: usize) -> Result<()> {
     match f {
         RecordFilter::All => sql.text.push('1'),
         RecordFilter::And(v) | RecordFilter::Or(v) if v.is_empty() => {
-            sql.text
-                .push(if matches!(f, RecordFilter::And(_)) { '1' } else { '0' });
+            sql.text.push(if matches!(f, RecordFilter::And(_)) {
+                '1'
+            } else {
+                '0'
+            });
         }
         RecordFilter::And(v) | RecordFilter::Or(v) => {
             let op = if matches!(f, RecordFilter::And(_)) {
@@ -187,7 +190,12 @@ fn write_filter(sql: &mut Sql, f: &RecordFilter, depth: usize) -> Result<()> {
     Ok(())
 }
 
-fn write_like(sql: &mut Sql, prop: Queryable, pattern: &LikePattern, match_case: bool) -> Result<()> {
+fn write_like(
+    sql: &mut Sql,
+    prop: Queryable,
+    pattern: &LikePattern,
+    match_case: bool,
+) -> Result<()> {
     if prop == Queryable::AnyText {
         if pattern.has_sql_wildcard_literals() {
             let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
@@ -228,7 +236,10 @@ fn write_like(sql: &mut Sql, prop: Queryable, pattern: &LikePattern, match_case:
 
 /// Antimeridian-aware intersection (touching edges count); records without a box never match.
 fn write_bbox(sql: &mut Sql, b: &BBox) {
-    if ![b.west, b.south, b.east, b.north].iter().all(|v| v.is_finite()) {
+    if ![b.west, b.south, b.east, b.north]
+        .iter()
+        .all(|v| v.is_finite())
+    {
         sql.text.push('0');
         return;
     }

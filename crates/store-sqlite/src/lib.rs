@@ -22,6 +22,7 @@
 
 mod connect;
 mod convert;
+mod idhash;
 mod filter_sql;
 mod iso;
 mod lease;
@@ -40,6 +41,7 @@ use threddex_store::{
 use tokio::sync::Mutex;
 
 pub use connect::MIGRATOR;
+pub use idhash::granule_id_hash;
 
 /// A threddex store in one SQLite database file (or in memory).
 #[derive(Clone, Debug)]

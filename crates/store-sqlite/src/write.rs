@@ -359,11 +359,11 @@ async fn upsert_granules(
     collections: &HashMap<String, (i64, i64)>,
     catalogs: &HashMap<String, i64>,
 ) -> Result<()> {
-    const COLS: usize = 10;
+    const COLS: usize = 11;
     let sql = format!(
-        "INSERT INTO granules (collection_key, granule_id, name, flags, start_time, end_time, \
-         url_path, size, modified, catalog_key) VALUES {} \
-         ON CONFLICT (collection_key, granule_id) DO UPDATE SET name = excluded.name, \
+        "INSERT INTO granules (collection_key, id_hash, granule_id, name, flags, start_time, \
+         end_time, url_path, size, modified, catalog_key) VALUES {} \
+         ON CONFLICT (collection_key, id_hash) DO UPDATE SET name = excluded.name, \
          flags = excluded.flags, start_time = excluded.start_time, end_time = excluded.end_time, \
          url_path = excluded.url_path, size = excluded.size, modified = excluded.modified, \
          catalog_key = excluded.catalog_key \
@@ -373,7 +373,7 @@ async fn upsert_granules(
             OR modified IS NOT excluded.modified OR catalog_key IS NOT excluded.catalog_key",
         values_clause(rows.len(), COLS)
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let mut keyed = Vec::with_capacity(rows.len());
     for g in rows {
         let collection_key = collections
             .get(&g.collection_id)
@@ -381,11 +381,20 @@ async fn upsert_granules(
             .ok_or_else(|| {
                 StoreError::Invalid(format!("unknown collection {:?}", g.collection_id))
             })?;
+        keyed.push((collection_key, g.granule_id.as_str()));
+    }
+    let slots = crate::idhash::assign_slots(&mut *conn, &keyed).await?;
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for ((g, &(collection_key, _)), &(slot, probed)) in rows.iter().zip(&keyed).zip(&slots) {
         let catalog_key = catalogs.get(&g.catalog_url).copied();
-        let (name, flags, url_path) =
+        let (name, mut flags, url_path) =
             encode_name_path(&g.granule_id, &g.name, g.url_path.as_deref());
+        if probed {
+            flags |= crate::idhash::PROBED;
+        }
         q = q
             .bind(collection_key)
+            .bind(slot)
             .bind(&g.granule_id)
             .bind(name.map(str::to_owned))
             .bind(flags)
@@ -523,7 +532,7 @@ mod tests {
     fn placeholder_lists() {
         assert_eq!(values_clause(2, 3), "(?,?,?),(?,?,?)");
         assert_eq!(in_list(3), "(?,?,?)");
-        const { assert!(GRANULE_CHUNK * 10 <= MAX_BINDS) };
+        const { assert!(GRANULE_CHUNK * 11 <= MAX_BINDS) };
         const { assert!(SMALL_CHUNK * 15 <= MAX_BINDS) };
     }
 }

@@ -44,7 +44,12 @@ impl Queryable {
     pub fn is_text(self) -> bool {
         matches!(
             self,
-            Self::AnyText | Self::Identifier | Self::Title | Self::Abstract | Self::Subject | Self::Type
+            Self::AnyText
+                | Self::Identifier
+                | Self::Title
+                | Self::Abstract
+                | Self::Subject
+                | Self::Type
         )
     }
 }
@@ -252,7 +257,8 @@ impl LikePattern {
             if j < toks.len() && any {
                 star = Some((j, i));
                 j += 1;
-            } else if j < toks.len() && (tok.flatten().is_none() || tok.flatten() == v.get(i).copied())
+            } else if j < toks.len()
+                && (tok.flatten().is_none() || tok.flatten() == v.get(i).copied())
             {
                 i += 1;
                 j += 1;
@@ -382,7 +388,10 @@ mod tests {
         assert!(q.has_sql_wildcard_literals());
         assert_eq!(q.to_sql_like(Some('\\')), "50\\%_x");
         assert!(!p.has_sql_wildcard_literals());
-        assert_eq!(LikePattern::parse("a%%%b", '%', '_', None).to_sql_like(None), "a%b");
+        assert_eq!(
+            LikePattern::parse("a%%%b", '%', '_', None).to_sql_like(None),
+            "a%b"
+        );
     }
 
     #[test]

@@ -131,8 +131,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Extend a lease this holder holds to now + `ttl`. False when the lease is no longer
     /// this holder's (it expired and someone else took it, or it was released).
-    async fn renew_lease(&self, source_id: i64, holder: &str, ttl: std::time::Duration)
-    -> Result<bool>;
+    async fn renew_lease(
+        &self,
+        source_id: i64,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool>;
 
     /// Release a lease this holder holds (nothing happens when it holds none).
     async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()>;

@@ -57,7 +57,11 @@ pub(crate) async fn get(
 }
 
 /// `POST /csw` with an XML request body (size-capped before parsing).
-pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let csw = service(&state);
     let limit = csw.limits().max_body;
     let declared = headers

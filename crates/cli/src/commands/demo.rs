@@ -11,10 +11,20 @@ use threddex_sim::{GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServ
 use threddex_store::NewSource;
 
 use crate::cli::DemoArgs;
+use crate::commands::serve;
 use crate::db::{open_store, redact};
 use crate::progress::Reporter;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // With --serve, check the API settings and take the address before the harvest.
+    let service = if args.serve {
+        threddex_api::install_metrics();
+        let config = serve::api_config(&args.api)?;
+        let shutdown = serve::Shutdown::on_signals()?;
+        Some((serve::bind(&args.api.bind).await?, config, shutdown))
+    } else {
+        None
+    };
     let tree = TreeSpec::Mixed(vec![
         TreeSpec::Nexrad(NexradSpec {
             products: 3,
@@ -90,11 +100,35 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .next();
     eprintln!("\nTry next:");
     eprintln!("  threddex collections");
-    if let Some(c) = example {
+    if let Some(c) = &example {
         let day = Utc::now().format("%Y-%m-%d");
         eprintln!("  threddex granules '{}' --start {day}", c.info.id);
     }
-    eprintln!("  threddex ids --authority edu.ucar.unidata NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids");
+    eprintln!(
+        "  threddex ids --authority edu.ucar.unidata NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids"
+    );
+    if let Some((listener, config, shutdown)) = service {
+        if let Ok(addr) = listener.local_addr() {
+            eprintln!("  curl 'http://{addr}/collections?q=NEXRAD3'");
+            if let Some(c) = &example {
+                let id: String =
+                    url::form_urlencoded::byte_serialize(c.info.id.as_bytes()).collect();
+                let day = Utc::now().format("%Y-%m-%d");
+                eprintln!("  curl 'http://{addr}/index?collection={id}&start={day}'");
+            }
+        }
+        eprintln!(
+            "\nthe simulated server keeps running at {start} (live: today's folders gain files as time passes)"
+        );
+        let crawl = CrawlConfig {
+            respect_robots: false,
+            rate: 100.0,
+            ..CrawlConfig::default()
+        };
+        serve::run_service(listener, store, config, crawl, true, shutdown).await?;
+        sim.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.keep_running {
         eprintln!("\nthe simulated server keeps running at {start}; ctrl-c to stop");
         tokio::signal::ctrl_c().await.ok();

@@ -10,6 +10,10 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
     store.migrate().await?;
     store.ping().await?;
-    println!("{} database {} is up to date", store.backend(), redact(&args.db.db));
+    println!(
+        "{} database {} is up to date",
+        store.backend(),
+        redact(&args.db.db)
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -27,27 +27,48 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
     eprintln!("database {}", redact(&args.db.db));
 
-    let syncer = syncer(&store, CrawlConfig::default())?;
+    run_service(
+        listener,
+        store,
+        config,
+        CrawlConfig::default(),
+        !args.no_scheduler,
+        shutdown,
+    )
+    .await?;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API (with refresh on demand) and, when `scheduler`, the sync scheduler, both crawling
+/// with `crawl`, until `shutdown` fires.
+pub(crate) async fn run_service(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    config: ApiConfig,
+    crawl: CrawlConfig,
+    scheduler: bool,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let syncer = syncer(&store, crawl)?;
     // The scheduler runs in its own task: a slow sync never holds up the API.
-    let scheduler = if args.no_scheduler {
-        None
-    } else {
+    let scheduler = scheduler.then(|| {
         let scheduler = Scheduler::from_syncer(syncer.clone());
         let stop = shutdown.wait();
-        Some(tokio::spawn(async move { scheduler.run(stop).await }))
-    };
-
+        tokio::spawn(async move { scheduler.run(stop).await })
+    });
     let served = serve_api(listener, store, config, syncer, shutdown.wait()).await;
     if let Some(task) = scheduler {
         // The shutdown signal stops it too; when the API failed instead, stop it here.
-        match tokio::time::timeout(SCHEDULER_STOP_GRACE, wait_or_abort(task, served.is_err())).await {
-            Ok(()) => {}
-            Err(_) => tracing::warn!("the scheduler did not stop in time"),
+        let stopping = wait_or_abort(task, served.is_err());
+        if tokio::time::timeout(SCHEDULER_STOP_GRACE, stopping)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the scheduler did not stop in time");
         }
     }
-    served?;
-    eprintln!("stopped");
-    Ok(ExitCode::SUCCESS)
+    served
 }
 
 /// Wait for the scheduler task to end (after the shutdown signal), or abort it first.
@@ -65,7 +86,11 @@ async fn wait_or_abort(task: tokio::task::JoinHandle<()>, abort: bool) {
 /// The sync engine shared by the scheduler and refresh on demand.
 pub(crate) fn syncer(store: &Arc<dyn Store>, cfg: CrawlConfig) -> anyhow::Result<Syncer> {
     let harvester = Harvester::new(cfg).context("cannot build the crawler")?;
-    Ok(Syncer::new(harvester, Arc::clone(store), SyncOptions::default()))
+    Ok(Syncer::new(
+        harvester,
+        Arc::clone(store),
+        SyncOptions::default(),
+    ))
 }
 
 /// Listen on `addr`, with a clear error when that is impossible.
@@ -74,16 +99,17 @@ pub(crate) async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     if addr.is_empty() {
         bail!("--bind needs an address such as 127.0.0.1:8080");
     }
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr:?} (expected HOST:PORT, e.g. 127.0.0.1:8080)"))
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr:?} (expected HOST:PORT, e.g. 127.0.0.1:8080)")
+    })
 }
 
 /// The API settings from the command line.
 pub(crate) fn api_config(args: &ApiArgs) -> anyhow::Result<ApiConfig> {
     if let Some(u) = &args.public_url {
-        let parsed = url::Url::parse(u)
-            .with_context(|| format!("--public-url {u:?} is not a URL (e.g. https://example.org/threddex)"))?;
+        let parsed = url::Url::parse(u).with_context(|| {
+            format!("--public-url {u:?} is not a URL (e.g. https://example.org/threddex)")
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             bail!("--public-url {u:?} must be an http(s) URL with a host");
         }
@@ -110,7 +136,9 @@ pub(crate) async fn serve_api(
     // Refresh on demand re-reads only the stored live catalogs of registered sources.
     let refresher: Arc<dyn Refresher> = Arc::new(CrawlRefresher::new(syncer));
     let state = AppState::new(store, Some(refresher), config);
-    let addr = listener.local_addr().context("cannot read the listening address")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     eprintln!("threddex API listening on http://{addr}  (ctrl-c or SIGTERM to stop)");
     threddex_api::serve(listener, state, shutdown)
         .await

@@ -54,10 +54,17 @@ fn every_text(secs: Option<i64>) -> String {
 }
 
 async fn add(a: SourcesAddArgs) -> anyhow::Result<ExitCode> {
-    let url = url::Url::parse(a.url.trim())
-        .with_context(|| format!("{:?} is not a URL (expected http(s)://host/…/catalog.xml)", a.url))?;
+    let url = url::Url::parse(a.url.trim()).with_context(|| {
+        format!(
+            "{:?} is not a URL (expected http(s)://host/…/catalog.xml)",
+            a.url
+        )
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        bail!("{:?}: only http and https catalog URLs can be sources", a.url);
+        bail!(
+            "{:?}: only http and https catalog URLs can be sources",
+            a.url
+        );
     }
     let url = threddex_crawler::urls::parse_catalog_url(url.as_str())
         .map_err(|e| anyhow::anyhow!("{:?}: {e}", a.url))?;
@@ -84,7 +91,12 @@ async fn add(a: SourcesAddArgs) -> anyhow::Result<ExitCode> {
         })
         .await
         .context("cannot register the source")?;
-    println!("added source {} ({}), every {}", s.settings.name, s.settings.url, every_text(s.settings.every_secs));
+    println!(
+        "added source {} ({}), every {}",
+        s.settings.name,
+        s.settings.url,
+        every_text(s.settings.every_secs)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -112,7 +124,11 @@ async fn list(a: SourcesListArgs) -> anyhow::Result<ExitCode> {
             every_text(s.settings.every_secs),
             fmt_opt(s.last_sync_at),
             fmt_opt(s.last_success_at),
-            if rules.is_empty() { "-".into() } else { rules.join(" ") }
+            if rules.is_empty() {
+                "-".into()
+            } else {
+                rules.join(" ")
+            }
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -140,7 +156,16 @@ mod tests {
         assert_eq!(parse_every("2h"), Ok(7200));
         assert_eq!(parse_every("1d"), Ok(86_400));
         assert_eq!(parse_every("45"), Ok(45));
-        for bad in ["", "0s", "m", "1w", "-5m", "1.5h", "99999999999999999999d", "400d"] {
+        for bad in [
+            "",
+            "0s",
+            "m",
+            "1w",
+            "-5m",
+            "1.5h",
+            "99999999999999999999d",
+            "400d",
+        ] {
             assert!(parse_every(bad).is_err(), "{bad}");
         }
         assert_eq!(every_text(Some(600)), "10m");

@@ -72,7 +72,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 
 fn print_summary(r: &SyncReport) {
     if r.lease_busy {
-        eprintln!("sync {}: another sync of this source is running (lease busy); nothing done", r.source);
+        eprintln!(
+            "sync {}: another sync of this source is running (lease busy); nothing done",
+            r.source
+        );
         return;
     }
     let h = &r.harvest;
@@ -93,7 +96,11 @@ fn print_summary(r: &SyncReport) {
         r.expired_trees,
         h.requests,
         secs,
-        if r.resumed { " (resumed an interrupted sync)" } else { "" },
+        if r.resumed {
+            " (resumed an interrupted sync)"
+        } else {
+            ""
+        },
     );
     for (url, reason) in h.failed.iter().take(20) {
         eprintln!("  failed: {url}: {reason}");

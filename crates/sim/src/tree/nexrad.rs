@@ -50,7 +50,6 @@ const SERVICES: &[(&str, &str, &str)] = &[
     ("OPENDAP", "OPENDAP", "/thredds/dodsC/"),
     ("HTTPServer", "HTTPServer", "/thredds/fileServer/"),
     ("CdmRemote", "CdmRemote", "/thredds/cdmremote/"),
-    ("ISO", "ISO", "/thredds/iso/"),
     ("NCML", "NCML", "/thredds/ncml/"),
     ("UDDC", "UDDC", "/thredds/uddc/"),
 ];

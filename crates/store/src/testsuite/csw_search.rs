@@ -72,7 +72,11 @@ async fn ids(store: &dyn Store, f: &RecordFilter) -> Vec<String> {
         .await
         .unwrap_or_else(|e| panic!("{f:?}: {e}"));
     let ids: Vec<String> = page.collections.into_iter().map(|c| c.info.id).collect();
-    assert_eq!(page.matched as usize, ids.len(), "{f:?}: count and rows agree");
+    assert_eq!(
+        page.matched as usize,
+        ids.len(),
+        "{f:?}: count and rows agree"
+    );
     ids
 }
 
@@ -156,7 +160,10 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         (cmp(TempBegin, Lt, Literal::Time(t(15 * DAY))), vec![A]),
         (cmp(TempEnd, Le, Literal::Time(t(10 * DAY))), vec![A]),
         (cmp(TempEnd, Gt, Literal::Time(t(10 * DAY))), vec![B]),
-        (cmp(Modified, Gt, Literal::Time(t(-100 * DAY))), vec![A, B, C]),
+        (
+            cmp(Modified, Gt, Literal::Time(t(-100 * DAY))),
+            vec![A, B, C],
+        ),
         (
             RecordFilter::Between {
                 prop: TempBegin,
@@ -216,9 +223,8 @@ pub async fn test_search_records_filters(store: &dyn Store) {
     }
 
     // Type errors and nesting beyond the limit are refused, not mis-translated.
-    let nested = (0..crate::MAX_FILTER_DEPTH + 5).fold(RecordFilter::All, |f, _| {
-        RecordFilter::Not(Box::new(f))
-    });
+    let nested = (0..crate::MAX_FILTER_DEPTH + 5)
+        .fold(RecordFilter::All, |f, _| RecordFilter::Not(Box::new(f)));
     for bad in [
         nested,
         cmp(TempBegin, Eq, text("yesterday")),
@@ -227,19 +233,17 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         like(BoundingBox, "%", false),
     ] {
         let err = store.search_records(&bad, &[], 0, 10).await;
-        assert!(matches!(err, Err(StoreError::Invalid(_))), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Err(StoreError::Invalid(_))),
+            "{bad:?}: {err:?}"
+        );
     }
 }
 
 /// Offsets, limits, counts and sort orders (ties broken by ID, missing values last).
 pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     fill(store).await;
-    let sorted = |prop, descending| {
-        vec![SortKey {
-            prop,
-            descending,
-        }]
-    };
+    let sorted = |prop, descending| vec![SortKey { prop, descending }];
     let page_ids = |p: crate::RecordPage| -> Vec<String> {
         p.collections.into_iter().map(|c| c.info.id).collect()
     };
@@ -313,12 +317,7 @@ pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     assert_eq!(c.info.keywords, ["ocean", "sst"]);
     assert!(
         store
-            .search_records(
-                &all,
-                &sorted(Queryable::BoundingBox, false),
-                0,
-                1
-            )
+            .search_records(&all, &sorted(Queryable::BoundingBox, false), 0, 1)
             .await
             .is_err(),
         "cannot sort on a box"

@@ -1,0 +1,233 @@
+//! Granule identity by a 64-bit hash of the granule ID (migration 0006): the unique index is
+//! `(collection_key, id_hash)` instead of `(collection_key, granule_id)`, which saves the
+//! length of the ID once per granule.
+//!
+//! Collisions are handled by open addressing: a granule whose slot (its hash) is held by another
+//! ID of the same collection takes the next free slot (`hash + 1`, …) and gets the [`PROBED`]
+//! flag. Such rows are found by ID through the partial index `granules_probed`, so a granule
+//! keeps its slot even after the row that pushed it away is deleted.
+
+use std::collections::HashMap;
+
+use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
+use threddex_store::{Result, StoreError};
+
+use crate::convert::db_err;
+
+/// Flag bit: the row is not at its hash slot (a collision pushed it further).
+pub(crate) const PROBED: i64 = 4;
+
+/// Longest probe sequence accepted (a 64-bit hash makes even one collision improbable).
+const MAX_PROBES: usize = 64;
+
+/// The partial-index condition (must be written exactly like this to use the index).
+const PROBED_ROWS: &str = "(id_hash IS NULL OR flags & 4 <> 0)";
+
+/// The stored hash of a granule ID: FNV-1a 64 with a splitmix64 finaliser, as a signed integer.
+pub fn granule_id_hash(id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
+async fn any_probed(conn: &mut SqliteConnection) -> Result<bool> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM granules WHERE {PROBED_ROWS})");
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(n != 0)
+}
+
+/// The slot of a granule stored away from its hash (or not hashed yet: `Some(None)`).
+async fn probed_slot(
+    conn: &mut SqliteConnection,
+    collection_key: i64,
+    id: &str,
+) -> Result<Option<Option<i64>>> {
+    let sql = format!(
+        "SELECT id_hash FROM granules WHERE {PROBED_ROWS} AND collection_key = ?1 \
+         AND granule_id = ?2"
+    );
+    sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(collection_key)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)
+}
+
+async fn holder_of(
+    conn: &mut SqliteConnection,
+    collection_key: i64,
+    slot: i64,
+) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT granule_id FROM granules WHERE collection_key = ?1 AND id_hash = ?2")
+        .bind(collection_key)
+        .bind(slot)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_err)
+}
+
+/// `(slot, probed)` for each `(collection_key, granule ID)`, in order: the slot the granule
+/// occupies, or the one it will take. Several entries for the same granule get the same slot.
+pub(crate) async fn assign_slots(
+    conn: &mut SqliteConnection,
+    rows: &[(i64, &str)],
+) -> Result<Vec<(i64, bool)>> {
+    // Who holds each granule's home slot now.
+    let mut by_collection: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (key, id) in rows {
+        by_collection
+            .entry(*key)
+            .or_default()
+            .push(granule_id_hash(id));
+    }
+    let mut holders: HashMap<(i64, i64), String> = HashMap::new();
+    for (key, hashes) in &by_collection {
+        for chunk in hashes.chunks(1000) {
+            let mut list = String::with_capacity(chunk.len() * 2 + 2);
+            list.push('(');
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    list.push(',');
+                }
+                list.push('?');
+            }
+            list.push(')');
+            let sql = format!(
+                "SELECT id_hash, granule_id FROM granules WHERE collection_key = ? \
+                 AND id_hash IN {list}"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(*key);
+            for h in chunk {
+                q = q.bind(*h);
+            }
+            for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+                let h: i64 = row.try_get(0).map_err(db_err)?;
+                let id: String = row.try_get(1).map_err(db_err)?;
+                holders.insert((*key, h), id);
+            }
+        }
+    }
+    let probed_exist = any_probed(conn).await?;
+    let mut claimed: HashMap<(i64, i64), &str> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for &(key, id) in rows {
+        if probed_exist && let Some(Some(slot)) = probed_slot(conn, key, id).await? {
+            claimed.insert((key, slot), id);
+            out.push((slot, true));
+            continue;
+        }
+        let home = granule_id_hash(id);
+        let mut slot = home;
+        let mut found = false;
+        for _ in 0..MAX_PROBES {
+            if let Some(other) = claimed.get(&(key, slot)) {
+                if *other == id {
+                    found = true;
+                    break;
+                }
+                slot = slot.wrapping_add(1);
+                continue;
+            }
+            let holder = if slot == home {
+                holders.get(&(key, slot)).cloned()
+            } else {
+                holder_of(conn, key, slot).await?
+            };
+            match holder {
+                Some(h) if h != id => slot = slot.wrapping_add(1),
+                _ => {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        if !found {
+            return Err(StoreError::Backend(format!(
+                "no free hash slot for granule {id:?} after {MAX_PROBES} probes"
+            )));
+        }
+        claimed.insert((key, slot), id);
+        out.push((slot, slot != home));
+    }
+    Ok(out)
+}
+
+/// Give every row copied by migration 0006 (id_hash NULL) its slot.
+pub(crate) async fn backfill(pool: &SqlitePool) -> Result<()> {
+    loop {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        let sql = format!(
+            "SELECT rowid, collection_key, granule_id FROM granules \
+             WHERE {PROBED_ROWS} AND id_hash IS NULL LIMIT 5000"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if rows.is_empty() {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(());
+        }
+        for row in &rows {
+            let rowid: i64 = row.try_get(0).map_err(db_err)?;
+            let key: i64 = row.try_get(1).map_err(db_err)?;
+            let id: String = row.try_get(2).map_err(db_err)?;
+            let home = granule_id_hash(&id);
+            let mut slot = home;
+            let mut free = false;
+            for _ in 0..MAX_PROBES {
+                if holder_of(&mut tx, key, slot).await?.is_none() {
+                    free = true;
+                    break;
+                }
+                slot = slot.wrapping_add(1);
+            }
+            if !free {
+                return Err(StoreError::Backend(format!(
+                    "no free hash slot for granule {id:?} after {MAX_PROBES} probes"
+                )));
+            }
+            let probed = if slot == home { 0 } else { PROBED };
+            sqlx::query("UPDATE granules SET id_hash = ?2, flags = flags | ?3 WHERE rowid = ?1")
+                .bind(rowid)
+                .bind(slot)
+                .bind(probed)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_stable_and_spreads() {
+        assert_eq!(granule_id_hash("a"), granule_id_hash("a"));
+        assert_ne!(granule_id_hash("a"), granule_id_hash("b"));
+        assert_ne!(granule_id_hash(""), granule_id_hash("\0"));
+        // Pinned: stored hashes must never change.
+        assert_eq!(granule_id_hash("x"), 3_204_358_148_266_727_566);
+        assert_eq!(granule_id_hash("grib/NCEP/GFS"), -5_962_301_854_258_129_725);
+        let n = 10_000;
+        let set: std::collections::HashSet<i64> = (0..n)
+            .map(|i| granule_id_hash(&format!("NWS/NEXRAD3/N0Q/FTG/20240108/Level3_{i}.nids")))
+            .collect();
+        assert_eq!(set.len(), n);
+    }
+}
