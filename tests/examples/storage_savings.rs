@@ -6,7 +6,8 @@
 //! cargo run --release -p threddex-e2e --example storage_savings
 //! # env: MODELS (default 8), RUNS (default 1460 = one year of 6-hourly runs),
 //! #      STATIONS (default 40), PRODUCTS (default 4), DAYS (default 7), FILES (default 288),
-//! #      POSTGRES_URL (also measure Postgres when set and reachable)
+//! #      POSTGRES_URL (also measure Postgres when set and reachable; `{tree}` in it is replaced
+//! #      by `model_runs` / `nexrad`, each must name an empty database)
 //! ```
 //!
 //! Naive size per granule: model runs — the ncISO-like record the simulated TDS serves for that
@@ -186,6 +187,8 @@ async fn main() {
         total.0 += f.stored;
         total.1 += f.naive;
         if let Ok(url) = std::env::var("POSTGRES_URL") {
+            // One (empty) database per tree: `{tree}` in the URL is replaced by the tree name.
+            let url = url.replace("{tree}", &name.replace('-', "_"));
             match threddex_store_postgres::PostgresStore::connect(&url).await {
                 Ok(pg) => {
                     let _ = measure(&format!("postgres {name}"), tree, Arc::new(pg), pretty).await;

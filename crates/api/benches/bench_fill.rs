@@ -19,7 +19,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use threddex_store::{AccessService, Batch, CollectionUpsert, Granule, NewSource, Store};
+use threddex_store::{
+    AccessService, Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, NewSource,
+    NodeClass, Store,
+};
 use threddex_store_postgres::PostgresStore;
 use threddex_store_sqlite::SqliteStore;
 
@@ -66,7 +69,7 @@ impl Rng {
     }
 }
 
-fn batch(source_id: i64, c: usize, from: usize, to: usize) -> Batch {
+fn batch(source_id: i64, c: usize, per: usize, from: usize, to: usize) -> Batch {
     let id = collection_id(c);
     let word = WORDS[c % WORDS.len()];
     let catalog = format!("http://127.0.0.1:9/thredds/catalog/model{c}/catalog.xml");
@@ -114,7 +117,20 @@ fn batch(source_id: i64, c: usize, from: usize, to: usize) -> Batch {
             }
         })
         .collect();
+    // The catalog is archival (its day folders are long closed), as most of a large
+    // archive is: `/index` never re-reads it.
+    let catalogs = if from == 0 {
+        let mut state = CatalogState::pending(catalog.clone(), source_id, None, 1);
+        state.class = NodeClass::Archival;
+        state.status = CatalogStatus::Ok;
+        state.last_fetch = Some(Utc::now());
+        state.granule_count = per as i64;
+        vec![state]
+    } else {
+        Vec::new()
+    };
     Batch {
+        catalogs,
         collections,
         granules,
         ..Batch::default()
@@ -163,7 +179,10 @@ async fn main() {
                         };
                         for from in (0..per).step_by(BATCH) {
                             let to = (from + BATCH).min(per);
-                            store.write_batch(&batch(sid, c, from, to)).await.unwrap();
+                            store
+                                .write_batch(&batch(sid, c, per, from, to))
+                                .await
+                                .unwrap();
                         }
                         let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                         if n.is_multiple_of(100) {
@@ -184,6 +203,11 @@ async fn main() {
         for chunk in ids.chunks(500) {
             store.refresh_collection_stats(chunk).await.unwrap();
         }
+        // The archive is synced: windows ending before now need no refresh.
+        store
+            .mark_source_synced(source.id, Utc::now(), true)
+            .await
+            .unwrap();
         let secs = started.elapsed().as_secs_f64();
         println!(
             "wrote {want} granules in {collections} collections in {secs:.0} s ({:.0} granules/s)",

@@ -8,20 +8,79 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use threddex_store::{AccessService, Collection};
+use threddex_store::{AccessService, Collection, Store, Timestamp};
 
 /// What `/index` keeps of a collection.
 #[derive(Debug, PartialEq)]
 pub(crate) struct CollectionInfo {
     /// Access services of its granules.
     pub services: Vec<AccessService>,
+    /// The source it belongs to.
+    pub source_id: i64,
 }
 
 impl From<&Collection> for CollectionInfo {
     fn from(c: &Collection) -> Self {
         Self {
             services: c.info.services.clone(),
+            source_id: c.info.source_id,
         }
+    }
+}
+
+/// When each source last synced successfully, re-read from the store at most once per `ttl`
+/// (sources are few: one small query). Lets `/index` skip the freshness lookup for windows
+/// that ended before the last sync.
+#[derive(Debug)]
+pub(crate) struct SyncTimes {
+    ttl: Duration,
+    #[allow(clippy::type_complexity)]
+    entries: Mutex<Option<(Instant, Arc<HashMap<i64, Timestamp>>)>>,
+}
+
+impl SyncTimes {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The last successful sync of `source_id` (None: never, unknown, or the store failed).
+    pub(crate) async fn last_success(
+        &self,
+        store: &dyn Store,
+        source_id: i64,
+    ) -> Option<Timestamp> {
+        let cached = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| !self.ttl.is_zero() && at.elapsed() < self.ttl)
+            .map(|(_, m)| Arc::clone(m));
+        let map = match cached {
+            Some(m) => m,
+            None => {
+                let sources = match store.list_sources().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the sources");
+                        return None;
+                    }
+                };
+                let m: Arc<HashMap<i64, Timestamp>> = Arc::new(
+                    sources
+                        .into_iter()
+                        .filter_map(|s| s.last_success_at.map(|t| (s.id, t)))
+                        .collect(),
+                );
+                *self.entries.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some((Instant::now(), Arc::clone(&m)));
+                m
+            }
+        };
+        map.get(&source_id).copied()
     }
 }
 
@@ -83,6 +142,7 @@ mod tests {
                     suffix: String::new(),
                 })
                 .collect(),
+            source_id: 1,
         }
     }
 

@@ -112,6 +112,9 @@ impl Default for ApiConfig {
 /// Most collections whose access services `/index` keeps in memory.
 const COLLECTION_CACHE_CAPACITY: usize = 100_000;
 
+/// How long `/index` reuses the sources' last successful sync times.
+const SYNC_TIMES_TTL: Duration = Duration::from_secs(1);
+
 /// Everything the handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -123,6 +126,7 @@ pub struct AppState {
     coordinator: Option<RefreshCoordinator>,
     metrics: PrometheusHandle,
     collection_cache: Arc<cache::CollectionCache>,
+    sync_times: Arc<cache::SyncTimes>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -163,6 +167,7 @@ impl AppState {
             coordinator,
             metrics: install_metrics(),
             collection_cache,
+            sync_times: Arc::new(cache::SyncTimes::new(SYNC_TIMES_TTL)),
         }
     }
 

@@ -250,6 +250,26 @@ impl RefreshCoordinator {
         self.lock().last.get(collection_id).copied()
     }
 
+    /// The answer for a window that needs no refresh because it ended before the last sync
+    /// (checked by the caller): no freshness lookup; `indexed_through` is the latest value this
+    /// process knows for the collection (from a recent freshness lookup or refresh), if any.
+    pub fn without_refresh(&self, collection_id: &str) -> RefreshOutcome {
+        let flights = self.lock();
+        let from_lookup = flights
+            .freshness
+            .get(collection_id)
+            .and_then(|(_, f)| f.indexed_through);
+        let from_refresh = flights
+            .last
+            .get(collection_id)
+            .and_then(|a| a.indexed_through);
+        RefreshOutcome {
+            refreshed: false,
+            stale: false,
+            indexed_through: from_lookup.max(from_refresh),
+        }
+    }
+
     /// Refresh `collection_id` if a request for a window ending at `end` needs it, waiting at
     /// most the deadline. Never fails: problems make the answer stale.
     pub async fn ensure_fresh(

@@ -15,9 +15,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use db::{DEFAULT_DATABASE_URL, open_store};
 /// `threddex export --format iso` as a library call (for tests and tools).
 pub use commands::export::{export_iso, file_name as export_file_name};
+pub use db::{DEFAULT_DATABASE_URL, open_store};
 
 /// Parse the command line, run the chosen subcommand and map the outcome to an exit status.
 pub fn run() -> ExitCode {

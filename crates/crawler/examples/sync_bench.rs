@@ -117,12 +117,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let d2 = t.elapsed();
     println!(
-        "second sync: {:>6} catalogs fetched ({} not modified), {:>6} requests, {:>8} granules, {:.3} s; {} archival catalogs skipped",
+        "second sync: {:>6} catalogs fetched ({} not modified), {:>6} requests, {:>8} granules ({} new), {:.3} s (plan {:.3} s, walk {:.3} s, collection stats {:.3} s); {} archival catalogs skipped",
         second.harvest.catalogs,
         second.harvest.not_modified,
         second.harvest.requests,
         second.harvest.granules,
+        second.harvest.granules_inserted,
         d2.as_secs_f64(),
+        second.plan_elapsed.as_secs_f64(),
+        second.harvest.walk_elapsed.as_secs_f64(),
+        second
+            .harvest
+            .elapsed
+            .saturating_sub(second.harvest.walk_elapsed)
+            .as_secs_f64(),
         second.archival
     );
     let known = second.known_catalogs.max(1) as f64;
@@ -133,8 +141,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let stats = store.stats().await?;
     println!(
-        "store: {} catalogs, {} granules",
-        stats.catalogs, stats.granules
+        "store: {} catalogs, {} granules (server: {})",
+        stats.catalogs,
+        stats.granules,
+        server.granule_count()
     );
     drop(server);
     tokio::time::sleep(Duration::from_millis(10)).await;

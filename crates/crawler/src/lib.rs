@@ -46,6 +46,11 @@
 //!   granules (or 1000 catalogs, or 2 s), so database writes overlap with fetching.
 //! - **Collection stats**: after the walk, when a store is given, `harvest` calls
 //!   `refresh_collection_stats` for the collections it touched.
+//! - **ISO records** (issue 5, `iso.rs`): then the source's collections without an ISO 19139
+//!   series record get one — from the ISO record of one sample granule when their catalog has
+//!   an ISO service (one polite request per collection, never per granule, never repeated),
+//!   else synthesised from the catalog metadata — and records whose time extent changed are
+//!   re-timed ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
 
 #![forbid(unsafe_code)]
 
@@ -390,6 +395,10 @@ pub struct HarvestReport {
     pub retries: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Wall time of the walk alone (fetching, parsing, writing), before the collection
+    /// statistics and ISO record steps.
+    #[serde(default)]
+    pub walk_elapsed: Duration,
     /// IDs of the collections touched, sorted.
     pub touched_collections: Vec<String>,
     /// ISO records built or re-timed after the walk.
@@ -557,6 +566,7 @@ impl Harvester {
             return Err(CrawlError::StartUnreadable { url: key, reason });
         }
         let mut report = out.report;
+        report.walk_elapsed = out.started.elapsed();
         if let Some(s) = &state
             && !report.touched_collections.is_empty()
         {
@@ -632,6 +642,7 @@ impl Harvester {
             )
             .await?;
         let mut report = out.report;
+        report.walk_elapsed = out.started.elapsed();
         if let Some(s) = &state
             && !report.touched_collections.is_empty()
         {

@@ -107,6 +107,9 @@ pub struct SyncReport {
     pub expired_trees: u64,
     /// The crawl.
     pub harvest: HarvestReport,
+    /// Wall time of planning (reading the source's catalog states, choosing seeds).
+    #[serde(default)]
+    pub plan_elapsed: Duration,
     /// Whether the run counts as successful (the start catalog, when re-read, did not fail;
     /// the lease was held throughout): it advances `last_success_at`.
     pub success: bool,
@@ -265,6 +268,7 @@ impl Syncer {
             })?
             .to_string();
         let now = (self.opts.clock)();
+        let planning = std::time::Instant::now();
         let known = store.catalogs_of_source(source.id).await?;
         report.known_catalogs = known.len() as u64;
         let mut children: HashMap<String, Vec<String>> = HashMap::new();
@@ -303,6 +307,7 @@ impl Syncer {
         }
         seeds.sort_by_key(|s| s.depth);
         report.seeds = seeds.len() as u64;
+        report.plan_elapsed = planning.elapsed();
         tracing::info!(
             source = %source.settings.name,
             known = report.known_catalogs,
@@ -326,14 +331,19 @@ impl Syncer {
         let root_failed = harvest.failed.iter().any(|(u, _)| *u == root);
 
         // Orphans: catalogs whose parent was deleted while they were being re-read (their
-        // state was written after the parent's deletion).
-        let after = store.catalogs_of_source(source.id).await?;
-        let urls: HashSet<&str> = after.iter().map(|c| c.url.as_str()).collect();
-        let orphans: Vec<String> = after
-            .iter()
-            .filter(|c| c.parent_url.as_deref().is_some_and(|p| !urls.contains(p)))
-            .map(|c| c.url.clone())
-            .collect();
+        // state was written after the parent's deletion). Only possible when this run (or an
+        // interrupted one before it) deleted a subtree.
+        let orphans: Vec<String> = if harvest.catalogs_deleted > 0 || report.resumed {
+            let after = store.catalogs_of_source(source.id).await?;
+            let urls: HashSet<&str> = after.iter().map(|c| c.url.as_str()).collect();
+            after
+                .iter()
+                .filter(|c| c.parent_url.as_deref().is_some_and(|p| !urls.contains(p)))
+                .map(|c| c.url.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut deleted_granules = harvest.granules_deleted;
         if !orphans.is_empty() {
             let o = store
@@ -346,7 +356,6 @@ impl Syncer {
             report.expired_trees += o.catalogs_deleted;
         }
         report.expired_trees += harvest.catalogs_deleted;
-        drop(after);
 
         // Statistics: the crawl refreshed the collections it touched; deletions and an
         // interrupted previous run may have changed others.

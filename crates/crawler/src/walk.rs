@@ -235,6 +235,7 @@ pub(crate) async fn run(
         requests: delta.requests,
         retries: delta.retries,
         elapsed: started.elapsed(),
+        walk_elapsed: started.elapsed(),
         touched_collections: sorted(&emitted),
         records: Default::default(),
     };

@@ -11,6 +11,7 @@ mod counters;
 mod dir;
 mod faults;
 mod server;
+mod subset;
 mod tree;
 pub mod xml;
 

@@ -73,6 +73,10 @@ struct Args {
     /// File whose content is served as /robots.txt (404 when absent).
     #[arg(long)]
     robots_file: Option<PathBuf>,
+    /// On shutdown (ctrl-c or SIGTERM), write the request counters to this file as JSON:
+    /// `{"requests":N,"not_modified":N,"distinct_paths":N,"max_in_flight":N}`.
+    #[arg(long)]
+    stats_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -144,7 +148,33 @@ async fn main() -> anyhow::Result<()> {
         server.granule_count(),
         server.clock().now().to_rfc3339()
     );
-    tokio::signal::ctrl_c().await?;
+    wait_for_stop().await?;
+    if let Some(path) = &args.stats_file {
+        let c = server.counters();
+        let stats = serde_json::json!({
+            "requests": c.total(),
+            "not_modified": c.not_modified(),
+            "distinct_paths": c.distinct_paths(),
+            "max_in_flight": c.max_in_flight(),
+        });
+        std::fs::write(path, format!("{stats}\n"))?;
+    }
     server.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-c, or SIGTERM on Unix.
+async fn wait_for_stop() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

@@ -229,7 +229,17 @@ impl AppState {
         {
             return Some(doc);
         }
-        self.tree.resolve(path, self.clock.now())
+        let doc = self.tree.resolve(path, self.clock.now())?;
+        // `catalog.xml?dataset=ID`: the single-dataset view, as a TDS answers it.
+        match query.and_then(crate::subset::dataset_param) {
+            Some(id) if doc.kind == DocKind::Xml => {
+                match crate::subset::single_dataset(&doc.body, &id) {
+                    Some(body) => Some(Doc { body, ..doc }),
+                    None => Some(doc),
+                }
+            }
+            _ => Some(doc),
+        }
     }
 
     async fn lookup(&self, path: &str, query: Option<&str>) -> Option<Doc> {

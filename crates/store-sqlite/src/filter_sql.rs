@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use threddex_store::{
-    BBox, CompareOp, LikePattern, Literal, MAX_FILTER_DEPTH, Queryable, RecordFilter, RecordPage,
+    BBox, CompareOp, LikePart, LikePattern, Literal, MAX_FILTER_DEPTH, Queryable, RecordFilter, RecordPage,
     Result, SortKey, StoreError,
 };
 
@@ -23,6 +23,7 @@ use crate::read::{COLLECTION_COLUMNS, collection_from_row};
 /// The concatenated text `csw:AnyText` matches (as indexed by `collections_anytext`).
 const ANYTEXT: &str = "(id || ' ' || title || ' ' || coalesce(summary, '') || ' ' || keywords)";
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Real(f64),
@@ -197,16 +198,7 @@ fn write_like(
     match_case: bool,
 ) -> Result<()> {
     if prop == Queryable::AnyText {
-        if pattern.has_sql_wildcard_literals() {
-            let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
-            let _ = write!(sql.text, "{ANYTEXT} LIKE {p} ESCAPE '\\'");
-        } else {
-            let p = sql.text_param(&pattern.to_sql_like(None));
-            let _ = write!(
-                sql.text,
-                "key IN (SELECT rowid FROM collections_anytext WHERE anytext LIKE {p})"
-            );
-        }
+        write_anytext_like(sql, pattern);
         return Ok(());
     }
     if !prop.is_text() {
@@ -232,6 +224,75 @@ fn write_like(
         sql.text.push_str(&t);
     }
     Ok(())
+}
+
+/// `csw:AnyText LIKE pattern` through the trigram index. Every literal run of 3 or more
+/// characters becomes a phrase of an FTS5 `MATCH` (a case-insensitive substring test answered
+/// from the index); `%run%` alone is exactly that, other patterns are then checked with LIKE
+/// on the matching rows only. Patterns without such a run fall back to LIKE on every row.
+fn write_anytext_like(sql: &mut Sql, pattern: &LikePattern) {
+    let runs: Vec<&str> = pattern
+        .parts
+        .iter()
+        .filter_map(|p| match p {
+            LikePart::Text(t) if t.chars().count() >= 3 => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    if runs.is_empty() {
+        if pattern.has_sql_wildcard_literals() {
+            let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
+            let _ = write!(sql.text, "{ANYTEXT} LIKE {p} ESCAPE '\\'");
+        } else {
+            let p = sql.text_param(&pattern.to_sql_like(None));
+            let _ = write!(
+                sql.text,
+                "key IN (SELECT rowid FROM collections_anytext WHERE anytext LIKE {p})"
+            );
+        }
+        return;
+    }
+    let query = match_query(&runs);
+    let m = sql.param(Bind::Text(query));
+    let _ = write!(
+        sql.text,
+        "(key IN (SELECT rowid FROM collections_anytext WHERE collections_anytext MATCH {m})"
+    );
+    let exact = matches!(
+        pattern.parts.as_slice(),
+        [LikePart::Any, LikePart::Text(_), LikePart::Any]
+    );
+    if !exact {
+        let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
+        let _ = write!(sql.text, " AND {ANYTEXT} LIKE {p} ESCAPE '\\'");
+    }
+    sql.text.push(')');
+}
+
+/// An FTS5 query requiring every run as a phrase (quotes doubled, NUL as U+FFFD).
+fn match_query(runs: &[&str]) -> String {
+    runs.iter()
+        .map(|r| format!("\"{}\"", r.replace('\0', "\u{FFFD}").replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// When the whole filter is `csw:AnyText LIKE '%run%'` (run of 3+ characters), the FTS5
+/// query that answers it exactly, so matches can be counted in the index alone.
+fn anytext_only(filter: &RecordFilter) -> Option<String> {
+    match filter {
+        RecordFilter::Like {
+            prop: Queryable::AnyText,
+            pattern,
+            ..
+        } => match pattern.parts.as_slice() {
+            [LikePart::Any, LikePart::Text(t), LikePart::Any] if t.chars().count() >= 3 => {
+                Some(match_query(&[t.as_str()]))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Antimeridian-aware intersection (touching edges count); records without a box never match.
@@ -289,9 +350,16 @@ pub(crate) async fn search_records(
     let mut cond = Sql::default();
     write_filter(&mut cond, filter, 0)?;
     let order = order_by(sort)?;
-    let count_sql = Sql {
-        text: format!("SELECT count(*) FROM collections WHERE {}", cond.text),
-        binds: std::mem::take(&mut cond.binds),
+    let count_sql = match anytext_only(filter) {
+        Some(q) => Sql {
+            text: "SELECT count(*) FROM collections_anytext WHERE collections_anytext MATCH ?1"
+                .to_owned(),
+            binds: vec![Bind::Text(q)],
+        },
+        None => Sql {
+            text: format!("SELECT count(*) FROM collections WHERE {}", cond.text),
+            binds: cond.binds.clone(),
+        },
     };
     let matched: i64 = count_sql
         .query()
@@ -312,7 +380,7 @@ pub(crate) async fn search_records(
             "SELECT {COLLECTION_COLUMNS} FROM collections WHERE {}{order}",
             cond.text
         ),
-        binds: count_sql.binds,
+        binds: cond.binds,
     };
     let l = rows_sql.param(Bind::Int(i64::from(limit)));
     let o = rows_sql.param(Bind::Int(i64::try_from(offset).unwrap_or(i64::MAX)));

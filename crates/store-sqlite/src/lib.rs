@@ -22,8 +22,8 @@
 
 mod connect;
 mod convert;
-mod idhash;
 mod filter_sql;
+mod idhash;
 mod iso;
 mod lease;
 mod read;

@@ -94,7 +94,23 @@ pub(crate) async fn index(
         }
     };
     let outcome = match state.refresh_coordinator() {
-        Some(c) => c.ensure_fresh(id, search.end).await,
+        Some(c) => {
+            // A window that ended before the source's last successful sync needs no refresh:
+            // decide that from the (cached) sync times, without the freshness lookup.
+            let synced = match search.end {
+                Some(_) => {
+                    state
+                        .sync_times
+                        .last_success(state.store.as_ref(), info.source_id)
+                        .await
+                }
+                None => None,
+            };
+            match (search.end, synced) {
+                (Some(end), Some(sync)) if end <= sync => c.without_refresh(id),
+                _ => c.ensure_fresh(id, search.end).await,
+            }
+        }
         None => RefreshOutcome::default(),
     };
     // A refresh may have changed the collection's services.

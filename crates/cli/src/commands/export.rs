@@ -118,7 +118,7 @@ mod tests {
             },
             public_url: "http://127.0.0.1:8080".into(),
         };
-        let err = run(args).await.err().expect("must fail");
+        let err = run(args).await.expect_err("must fail");
         assert!(
             err.to_string()
                 .contains("unsupported export format \"csv\""),

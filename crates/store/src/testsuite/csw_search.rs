@@ -125,6 +125,13 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         (like(AnyText, "%atmosph%", false), vec![B]),
         (like(AnyText, "%b/wi%", false), vec![B]),
         (like(AnyText, "%zzzz%", false), vec![]),
+        // Several literal runs (index prefilter, then LIKE), short runs (LIKE only), anchors.
+        (like(AnyText, "%surface%temp%", false), vec![A]),
+        (like(AnyText, "%temp%surface%", false), vec![]),
+        (like(AnyText, "%s_a%", false), vec![A, C]),
+        (like(AnyText, "t:a/%", false), vec![A]),
+        (like(AnyText, "sst%", false), vec![]),
+        (like(AnyText, "%", false), vec![A, B, C]),
         (like(AnyText, "%50\\%\\_g%", false), vec![B]),
         (like(AnyText, "%50\\%\\_x%", false), vec![]),
         // Literal wildcards in a title.

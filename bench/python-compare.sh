@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# threddex vs the Python crawlers (issue 8, "Ship it").
+#
+# Harvests the same generated NEXRAD tree from the simulated TDS (threddex-sim, 127.0.0.1 only)
+# with threddex, with siphon (bench/py/siphon_walk.py: a ThreadPoolExecutor walker, which is
+# what a siphon user writes since TDSCatalog has no crawler) and with thredds_crawler
+# (bench/py/tc_crawl.py: `Crawl(url, workers=N)`), all at the same concurrency, and prints wall
+# time, requests the server saw, datasets found and peak memory for each, the latency bound and
+# the ratios. The simulated server is restarted for every run and writes its request counters
+# on exit (`threddex-sim --stats-file`).
+#
+#   bench/python-compare.sh                       # 30,000 granules, 1,512 catalogs, 20 ms, 16
+#   STATIONS=60 bench/python-compare.sh           # 60,000 granules, 3,012 catalogs
+#   ONLY="threddex siphon" bench/python-compare.sh
+#
+# Knobs (environment): PRODUCTS (10) STATIONS (30) DAYS (4) FILES_PER_DAY (25) LATENCY_MS (20)
+# CONCURRENCY (16) VENV (/tmp/threddex-pybench-venv; created with pinned thredds_crawler 1.5.4
+# and siphon 0.11.0 when missing) ONLY (threddex siphon thredds_crawler).
+#
+# Bound: a crawl that must read every catalog, each costing one round trip of LATENCY_MS, with
+# CONCURRENCY in flight, and that cannot read a catalog before its parent, needs at least
+#   catalogs × latency / concurrency + depth × latency
+# seconds (depth = 5 catalog levels in the NEXRAD tree: root, level3, product, station, day).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRODUCTS=${PRODUCTS:-10} STATIONS=${STATIONS:-30} DAYS=${DAYS:-4} FILES_PER_DAY=${FILES_PER_DAY:-25}
+LATENCY_MS=${LATENCY_MS:-20} CONCURRENCY=${CONCURRENCY:-16}
+VENV=${VENV:-/tmp/threddex-pybench-venv}
+ONLY=${ONLY:-threddex siphon thredds_crawler}
+DEPTH=5
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+cargo build --release -q -p threddex -p threddex-sim
+bin=${CARGO_TARGET_DIR:-target}/release
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check thredds_crawler==1.5.4 siphon==0.11.0
+py=$VENV/bin/python
+
+work=$(mktemp -d /tmp/threddex-pycompare.XXXXXX)
+sim=""
+cleanup() {
+  if [ -n "$sim" ]; then kill "$sim" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_sim() { # $1 = run name; sets $sim and $url
+  : >"$work/sim.url"
+  "$bin/threddex-sim" --tree nexrad --products "$PRODUCTS" --stations "$STATIONS" --days "$DAYS" \
+    --files-per-day "$FILES_PER_DAY" --latency-ms "$LATENCY_MS" --fixed-time 2024-01-08T23:59:59Z \
+    --stats-file "$work/$1.stats" >"$work/sim.url" 2>"$work/sim.err" &
+  sim=$!
+  for _ in $(seq 200); do
+    [ -s "$work/sim.url" ] && break
+    sleep 0.05
+  done
+  url=$(head -n1 "$work/sim.url")
+  [ -n "$url" ] || { cat "$work/sim.err"; exit 1; }
+}
+
+stop_sim() {
+  kill -TERM "$sim"
+  wait "$sim" || true
+  sim=""
+}
+
+json_field() { # $1 = file, $2 = key
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+run() { # $1 = run name, rest = command (@URL@ = the root catalog URL); leaves $work/$name.{out,time,mem,stats}
+  local name=$1; shift
+  start_sim "$name"
+  local args=() a
+  for a in "$@"; do
+    if [ "$a" = @URL@ ]; then args+=("$url"); else args+=("$a"); fi
+  done
+  /usr/bin/time -v "${args[@]}" >"$work/$name.out" 2>"$work/$name.time" &
+  local tpid=$!
+  python3 bench/py/treemem.py "$tpid" --interval 0.1 >"$work/$name.mem" &
+  local mpid=$!
+  local rc=0
+  wait "$tpid" || rc=$?
+  wait "$mpid" || true
+  stop_sim
+  if [ "$rc" != 0 ]; then
+    echo "$name failed (exit $rc):" >&2
+    tail -n 30 "$work/$name.time" >&2
+    exit 1
+  fi
+}
+
+# Seconds from /usr/bin/time's "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:04.93".
+wall_s() {
+  awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0;
+    for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$1"
+}
+maxrss_mb() {
+  awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"
+}
+
+digest_names() { # stdin: one name per line -> the same digest the Python scripts print
+  python3 -c 'import hashlib,sys; n=sorted(l.rstrip("\n") for l in sys.stdin);
+print(hashlib.sha256("\n".join(n).encode()).hexdigest()[:16], len(n))'
+}
+
+# The tree's size, from the simulated server's banner.
+start_sim probe
+stop_sim
+catalogs=$(sed -E 's/^threddex-sim: ([0-9]+) catalogs, ([0-9]+) granules.*/\1/' "$work/sim.err")
+granules=$(sed -E 's/^threddex-sim: ([0-9]+) catalogs, ([0-9]+) granules.*/\2/' "$work/sim.err")
+collections=$((PRODUCTS * STATIONS))
+bound=$(awk -v c="$catalogs" -v l="$LATENCY_MS" -v n="$CONCURRENCY" -v d="$DEPTH" \
+  'BEGIN { printf "%.2f", c * l / 1000 / n + d * l / 1000 }')
+
+echo "tree: nexrad products=$PRODUCTS stations=$STATIONS days=$DAYS files/day=$FILES_PER_DAY:" \
+  "$catalogs catalogs, $granules granules, $collections collections; latency ${LATENCY_MS} ms;" \
+  "concurrency $CONCURRENCY"
+echo "bound: $catalogs × ${LATENCY_MS} ms / $CONCURRENCY + $DEPTH × ${LATENCY_MS} ms = ${bound} s"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+  "$(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+rows=()
+for name in $ONLY; do
+  case "$name" in
+    threddex)
+      db=$work/threddex.db
+      run threddex "$bin/threddex" -q harvest @URL@ --db "sqlite://$db" --ignore-robots \
+        --rate 1000000 --concurrency "$CONCURRENCY" --per-host "$CONCURRENCY"
+      read -r digest found < <(sqlite3 "$db" 'SELECT name FROM granules' | digest_names)
+      ;;
+    siphon)
+      run siphon "$py" bench/py/siphon_walk.py @URL@ --workers "$CONCURRENCY"
+      found=$(json_field "$work/siphon.out" datasets)
+      digest=$(json_field "$work/siphon.out" names_digest)
+      ;;
+    thredds_crawler)
+      run thredds_crawler "$py" bench/py/tc_crawl.py @URL@ --workers "$CONCURRENCY"
+      found=$(json_field "$work/thredds_crawler.out" datasets)
+      digest=$(json_field "$work/thredds_crawler.out" names_digest)
+      ;;
+    *) echo "unknown crawler $name" >&2; exit 2 ;;
+  esac
+  rows+=("$name $(wall_s "$work/$name.time") $(json_field "$work/$name.stats" requests) \
+$found $digest $(maxrss_mb "$work/$name.time") $(( $(cat "$work/$name.mem") / 1024 ))")
+done
+
+printf '%s\n' "${rows[@]}" | awk -v bound="$bound" -v cat="$catalogs" -v col="$collections" \
+  -v gran="$granules" '
+  { name[NR] = $1; wall[NR] = $2; req[NR] = $3; found[NR] = $4; dig[NR] = $5; rss[NR] = $6;
+    tree[NR] = $7; if ($1 == "threddex") t = NR }
+  END {
+    printf "| crawler | wall time | × bound | requests | requests / (catalogs + collections) | datasets found | names digest | peak RSS (largest process) | peak RSS (process tree) |\n"
+    printf "|---|---|---|---|---|---|---|---|---|\n"
+    for (i = 1; i <= NR; i++)
+      printf "| %s | %.2f s | %.2f× | %d | %.3f | %d | `%s` | %d MB | %d MB |\n", name[i], wall[i],
+        wall[i] / bound, req[i], req[i] / (cat + col), found[i], dig[i], rss[i], tree[i]
+    printf "\nbound %.2f s; expected datasets %d; catalogs + collections = %d\n", bound, gran, cat + col
+    if (t) for (i = 1; i <= NR; i++) if (i != t)
+      printf "%s / threddex: wall %.1f×, requests %.1f×, peak RSS (tree) %.1f×\n", name[i],
+        wall[i] / wall[t], req[i] / req[t], tree[i] / (tree[t] > 0 ? tree[t] : 1)
+  }'
