@@ -101,6 +101,14 @@ maxrss_mb() {
   awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$1"
 }
 
+# Peak PSS of the process tree (bench/py/treemem.py), or max RSS when the run ended before the
+# first sample.
+tree_mb() {
+  local kb
+  kb=$(cat "$1.mem")
+  if [ "${kb:-0}" -gt 0 ]; then echo $((kb / 1024)); else maxrss_mb "$1.time"; fi
+}
+
 digest_names() { # stdin: one name per line -> the same digest the Python scripts print
   python3 -c 'import hashlib,sys; n=sorted(l.rstrip("\n") for l in sys.stdin);
 print(hashlib.sha256("\n".join(n).encode()).hexdigest()[:16], len(n))'
@@ -130,7 +138,9 @@ for name in $ONLY; do
       db=$work/threddex.db
       run threddex "$bin/threddex" -q harvest @URL@ --db "sqlite://$db" --ignore-robots \
         --rate 1000000 --concurrency "$CONCURRENCY" --per-host "$CONCURRENCY"
-      read -r digest found < <(sqlite3 "$db" 'SELECT name FROM granules' | digest_names)
+      # The SQLite store keeps a granule's name only when it differs from its ID's last segment.
+      read -r digest found < <(sqlite3 -separator $'\t' "$db" 'SELECT granule_id, name FROM granules' |
+        awk -F'\t' '{ if ($2 != "") print $2; else { n = split($1, p, "/"); print p[n] } }' | digest_names)
       ;;
     siphon)
       run siphon "$py" bench/py/siphon_walk.py @URL@ --workers "$CONCURRENCY"
@@ -145,7 +155,7 @@ for name in $ONLY; do
     *) echo "unknown crawler $name" >&2; exit 2 ;;
   esac
   rows+=("$name $(wall_s "$work/$name.time") $(json_field "$work/$name.stats" requests) \
-$found $digest $(maxrss_mb "$work/$name.time") $(( $(cat "$work/$name.mem") / 1024 ))")
+$found $digest $(maxrss_mb "$work/$name.time") $(tree_mb "$work/$name")")
 done
 
 printf '%s\n' "${rows[@]}" | awk -v bound="$bound" -v cat="$catalogs" -v col="$collections" \
@@ -153,13 +163,13 @@ printf '%s\n' "${rows[@]}" | awk -v bound="$bound" -v cat="$catalogs" -v col="$c
   { name[NR] = $1; wall[NR] = $2; req[NR] = $3; found[NR] = $4; dig[NR] = $5; rss[NR] = $6;
     tree[NR] = $7; if ($1 == "threddex") t = NR }
   END {
-    printf "| crawler | wall time | × bound | requests | requests / (catalogs + collections) | datasets found | names digest | peak RSS (largest process) | peak RSS (process tree) |\n"
+    printf "| crawler | wall time | × bound | requests | requests / (catalogs + collections) | datasets found | names digest | peak RSS (largest process) | peak memory (PSS, process tree) |\n"
     printf "|---|---|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= NR; i++)
       printf "| %s | %.2f s | %.2f× | %d | %.3f | %d | `%s` | %d MB | %d MB |\n", name[i], wall[i],
         wall[i] / bound, req[i], req[i] / (cat + col), found[i], dig[i], rss[i], tree[i]
     printf "\nbound %.2f s; expected datasets %d; catalogs + collections = %d\n", bound, gran, cat + col
     if (t) for (i = 1; i <= NR; i++) if (i != t)
-      printf "%s / threddex: wall %.1f×, requests %.1f×, peak RSS (tree) %.1f×\n", name[i],
+      printf "%s / threddex: wall %.1f×, requests %.1f×, peak memory (tree) %.1f×\n", name[i],
         wall[i] / wall[t], req[i] / req[t], tree[i] / (tree[t] > 0 ? tree[t] : 1)
   }'

@@ -1,8 +1,10 @@
-"""Peak resident memory of a process and all its descendants, sampled from /proc (Linux).
+"""Peak memory of a process and all its descendants, sampled from /proc (Linux).
 
     python3 treemem.py PID [--interval 0.05]
 
-Polls until PID exits, then prints the largest sum of VmRSS over the process tree, in kB.
+Polls until PID exits, then prints the largest sum over the process tree of each process's
+proportional set size (Pss from /proc/PID/smaps_rollup: pages shared between forked workers are
+split among them, so they are counted once in the sum; VmRSS when Pss cannot be read), in kB.
 /usr/bin/time reports the largest single process; this counts worker processes too
 (thredds_crawler runs a pool of processes).
 """
@@ -30,6 +32,13 @@ def children_map():
 
 
 def rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:

@@ -52,6 +52,14 @@
 //!   else synthesised from the catalog metadata — and records whose time extent changed are
 //!   re-timed ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
 
+//!
+//! # Sync (issue 4)
+//!
+//! [`classify`] decides each node's class (archival / live / daily / mixed) and its next visit;
+//! [`Syncer`] re-reads only due, pending and failed nodes of a source under its lease and
+//! expires subtrees that left their parent's listing; [`Scheduler`] runs every source on its
+//! interval. See `docs/crawl-model.md`.
+
 #![forbid(unsafe_code)]
 
 mod batch;

@@ -252,7 +252,8 @@ fn order_by(sort: &[SortKey]) -> Result<String> {
         let dir = if k.descending { "DESC" } else { "ASC" };
         let _ = write!(s, "{col} {dir} NULLS LAST, ");
     }
-    s.push_str("c.id");
+    // Ties (and the default order): insertion order, which needs no sort of the matches.
+    s.push_str("c.key");
     Ok(s)
 }
 

@@ -94,7 +94,10 @@ pub(crate) async fn list_collections(
         let pattern = sql.param(Param::Text(format!("%{}%", like_escape(&text))));
         let _ = write!(
             sql.text,
-            " AND (c.search @@ websearch_to_tsquery('simple', {words}) OR c.id ILIKE {pattern})"
+            // The sub-select makes the tsquery an InitPlan, parsed once: in a generic
+            // (prepared) plan a bare websearch_to_tsquery($n) is re-evaluated on every row
+            // (measured on 1 000 collections: 32 ms -> 1.5 ms for a rare word).
+            " AND (c.search @@ (SELECT websearch_to_tsquery('simple', {words})) OR c.id ILIKE {pattern})"
         );
     }
     if let Some(bbox) = q.bbox {

@@ -336,7 +336,8 @@ fn order_by(sort: &[SortKey]) -> Result<String> {
         let dir = if k.descending { "DESC" } else { "ASC" };
         let _ = write!(s, "{col} {dir} NULLS LAST, ");
     }
-    s.push_str("id");
+    // Ties (and the default order): insertion order, which needs no sort of the matches.
+    s.push_str("key");
     Ok(s)
 }
 
@@ -375,16 +376,19 @@ pub(crate) async fn search_records(
             collections: Vec::new(),
         });
     }
+    // The page's keys first (the sorter then carries only keys and sort columns, never the
+    // large JSON and record columns of every match), then those rows.
     let mut rows_sql = Sql {
         text: format!(
-            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE {}{order}",
+            "SELECT {COLLECTION_COLUMNS} FROM collections WHERE key IN \
+             (SELECT key FROM collections WHERE {}{order}",
             cond.text
         ),
         binds: cond.binds,
     };
     let l = rows_sql.param(Bind::Int(i64::from(limit)));
     let o = rows_sql.param(Bind::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
-    let _ = write!(rows_sql.text, " LIMIT {l} OFFSET {o}");
+    let _ = write!(rows_sql.text, " LIMIT {l} OFFSET {o}){order}");
     let rows = rows_sql.query().fetch_all(pool).await.map_err(db_err)?;
     let collections = rows
         .iter()

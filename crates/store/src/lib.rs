@@ -147,7 +147,8 @@ pub trait Store: Send + Sync + 'static {
     // ----- catalogue search (issue 7, CSW) --------------------------------------------------
 
     /// Collections matching a [`RecordFilter`] (see [`Queryable`] for the columns), ordered by
-    /// `sort` then by ID, skipping `offset` and returning at most `limit` (0: none, only the
+    /// `sort`, ties (and everything without `sort`) in insertion order (stable, so paging with
+    /// `offset` visits each match once), skipping `offset` and returning at most `limit` (0: none, only the
     /// count), with the number of all matches. Translated into SQL with bound parameters.
     /// [`StoreError::Invalid`] for a filter nested deeper than [`MAX_FILTER_DEPTH`] or a
     /// sort key that cannot be sorted on.

@@ -247,7 +247,7 @@ pub async fn test_search_records_filters(store: &dyn Store) {
     }
 }
 
-/// Offsets, limits, counts and sort orders (ties broken by ID, missing values last).
+/// Offsets, limits, counts and sort orders (ties in insertion order, missing values last).
 pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     fill(store).await;
     let sorted = |prop, descending| vec![SortKey { prop, descending }];
@@ -293,7 +293,7 @@ pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
         .await
         .expect("search");
     assert_eq!(page_ids(p), [B, A, C]);
-    // Default order: ID. Paging through one by one visits each once.
+    // Default order: insertion. Paging through one by one visits each once.
     let mut seen = Vec::new();
     for offset in 0..4 {
         let p = store
