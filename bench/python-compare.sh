@@ -15,7 +15,8 @@
 #
 # Knobs (environment): PRODUCTS (10) STATIONS (30) DAYS (4) FILES_PER_DAY (25) LATENCY_MS (20)
 # CONCURRENCY (16) VENV (/tmp/threddex-pybench-venv; created with pinned thredds_crawler 1.5.4
-# and siphon 0.11.0 when missing) ONLY (threddex siphon thredds_crawler).
+# and siphon 0.11.0 when missing) ONLY (threddex siphon thredds_crawler) NO_BUILD (set: use the
+# release binaries already in target/release).
 #
 # Bound: a crawl that must read every catalog, each costing one round trip of LATENCY_MS, with
 # CONCURRENCY in flight, and that cannot read a catalog before its parent, needs at least
@@ -30,7 +31,9 @@ ONLY=${ONLY:-threddex siphon thredds_crawler}
 DEPTH=5
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-cargo build --release -q -p threddex -p threddex-sim
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --release -q -p threddex -p threddex-sim
+fi
 bin=${CARGO_TARGET_DIR:-target}/release
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"

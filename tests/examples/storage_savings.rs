@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p threddex-e2e --example storage_savings
 //! # env: MODELS (default 8), RUNS (default 1460 = one year of 6-hourly runs),
-//! #      STATIONS (default 40), PRODUCTS (default 4), DAYS (default 7), FILES (default 288),
+//! #      STATIONS (default 10), PRODUCTS (default 4), DAYS (default 7), FILES (default 288),
 //! #      POSTGRES_URL (also measure Postgres when set and reachable; `{tree}` in it is replaced
 //! #      by `model_runs` / `nexrad`, each must name an empty database)
 //! ```
@@ -169,7 +169,7 @@ async fn main() {
     });
     let nexrad = TreeSpec::Nexrad(NexradSpec {
         products: env("PRODUCTS", 4),
-        stations: env("STATIONS", 40),
+        stations: env("STATIONS", 10),
         days: env("DAYS", 7),
         files_per_day: env("FILES", 288),
     });

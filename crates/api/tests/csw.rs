@@ -64,7 +64,7 @@ async fn kvp_and_xml_requests(backend: Backend) {
     assert!(body.contains("numberOfRecordsMatched=\"1\""), "{body}");
     assert!(body.contains(&format!("<dc:identifier>{DAILY}</dc:identifier>")));
 
-    let xml = format!(
+    let xml = String::from(
         r#"<csw:GetRecords xmlns:csw="http://www.opengis.net/cat/csw/2.0.2" xmlns:ogc="http://www.opengis.net/ogc"
             service="CSW" version="2.0.2" resultType="results" maxRecords="1">
           <csw:Query typeNames="csw:Record"><csw:ElementSetName>summary</csw:ElementSetName>
@@ -72,7 +72,7 @@ async fn kvp_and_xml_requests(backend: Backend) {
               <ogc:PropertyName>dc:identifier</ogc:PropertyName><ogc:Literal>test:%</ogc:Literal>
             </ogc:PropertyIsLike></ogc:Filter></csw:Constraint>
             <ogc:SortBy><ogc:SortProperty><ogc:PropertyName>dc:identifier</ogc:PropertyName><ogc:SortOrder>DESC</ogc:SortOrder></ogc:SortProperty></ogc:SortBy>
-          </csw:Query></csw:GetRecords>"#
+          </csw:Query></csw:GetRecords>"#,
     );
     let (status, body) = post(&st, xml.into_bytes()).await;
     assert_eq!(status, StatusCode::OK, "{body}");

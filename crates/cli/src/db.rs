@@ -12,7 +12,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://threddex.db";
 
 /// Open (creating and migrating when needed) the store named by `url`.
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match scheme.as_str() {
         "sqlite" => {
             let store = SqliteStore::connect(url)
@@ -56,7 +60,13 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_scheme_is_a_clear_error() {
-        let err = open_store("mysql://localhost/x").await.err().expect("must fail");
-        assert!(err.to_string().contains("unsupported database URL"), "{err}");
+        let err = open_store("mysql://localhost/x")
+            .await
+            .err()
+            .expect("must fail");
+        assert!(
+            err.to_string().contains("unsupported database URL"),
+            "{err}"
+        );
     }
 }

@@ -61,7 +61,10 @@ impl Reporter {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    eprintln!("progress: {}", line(&progress.snapshot(), started.elapsed()));
+                    eprintln!(
+                        "progress: {}",
+                        line(&progress.snapshot(), started.elapsed())
+                    );
                 }
             });
             Self { task, bar: None }

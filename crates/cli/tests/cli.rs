@@ -63,7 +63,10 @@ async fn ids_prints_the_papers_three_cases() {
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0][0], "edu.ucar.unidata:NWS/NEXRAD3/PTA/YUX/Level3_YUX_PTA.nids");
+    assert_eq!(
+        lines[0][0],
+        "edu.ucar.unidata:NWS/NEXRAD3/PTA/YUX/Level3_YUX_PTA.nids"
+    );
     assert_eq!(lines[0][1], "2019-08-30T17:13:00Z");
     assert_eq!(
         lines[1][0],
@@ -74,7 +77,11 @@ async fn ids_prints_the_papers_three_cases() {
         lines[2][0],
         "edu.ucar.unidata:goes-west-products/CloudAndMoistureImagery/Mesoscale-2/Channel16/OR_ABI-L2-CMIPM2-M6C16_G17.nc"
     );
-    assert!(lines[2][1].starts_with("2019-08-31T00:03:57"), "{}", lines[2][1]);
+    assert!(
+        lines[2][1].starts_with("2019-08-31T00:03:57"),
+        "{}",
+        lines[2][1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,9 +92,22 @@ async fn harvest_then_search_from_the_command_line() {
     let url = server.root_catalog_url();
     let expected = server.granule_count();
 
-    let out = threddex(&["harvest", &url, "--db", &db, "--ignore-robots", "--rate", "1000"]).await;
+    let out = threddex(&[
+        "harvest",
+        &url,
+        "--db",
+        &db,
+        "--ignore-robots",
+        "--rate",
+        "1000",
+    ])
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("{expected} granules ({expected} new)")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{expected} granules ({expected} new)")),
+        "{}",
+        stderr(&out)
+    );
 
     // 2 products x 2 stations = 4 collections.
     let out = threddex(&["collections", "--db", &db, "--json"]).await;
@@ -105,7 +125,15 @@ async fn harvest_then_search_from_the_command_line() {
 
     // One day of one collection: files_per_day granules.
     let out = threddex(&[
-        "granules", &id, "--db", &db, "--start", "2019-08-31", "--end", "2019-09-01", "--json",
+        "granules",
+        &id,
+        "--db",
+        &db,
+        "--start",
+        "2019-08-31",
+        "--end",
+        "2019-09-01",
+        "--json",
     ])
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -115,12 +143,24 @@ async fn harvest_then_search_from_the_command_line() {
         .collect();
     assert_eq!(grans.len(), spec().files_per_day);
     for g in &grans {
-        assert!(g["start"].as_str().unwrap().starts_with("2019-08-31"), "{g}");
+        assert!(
+            g["start"].as_str().unwrap().starts_with("2019-08-31"),
+            "{g}"
+        );
         assert!(!g["access"].as_array().unwrap().is_empty(), "{g}");
     }
 
     // A re-harvest adds nothing.
-    let out = threddex(&["harvest", &url, "--db", &db, "--ignore-robots", "--rate", "1000"]).await;
+    let out = threddex(&[
+        "harvest",
+        &url,
+        "--db",
+        &db,
+        "--ignore-robots",
+        "--rate",
+        "1000",
+    ])
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("(0 new)"), "{}", stderr(&out));
 
@@ -161,7 +201,12 @@ async fn dry_run_prints_json_lines_and_writes_nothing() {
         for key in ["collection", "id", "start", "end", "url_path", "catalog"] {
             assert!(r.get(key).is_some(), "missing {key} in {r}");
         }
-        assert!(r["catalog"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+        assert!(
+            r["catalog"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
     }
     assert!(!db_path.exists(), "dry run must not create the database");
     server.shutdown().await;
@@ -177,9 +222,20 @@ async fn unreadable_start_catalog_exits_non_zero() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("t.db").display());
-    let out = threddex(&["harvest", &server.root_catalog_url(), "--db", &db, "--ignore-robots"]).await;
+    let out = threddex(&[
+        "harvest",
+        &server.root_catalog_url(),
+        "--db",
+        &db,
+        "--ignore-robots",
+    ])
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cannot read the start catalog"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read the start catalog"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = threddex(&["harvest", "not-a-url", "--db", &db]).await;
     assert!(!out.status.success());

@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use threddex_store::{
-    BBox, CompareOp, LikePart, LikePattern, Literal, MAX_FILTER_DEPTH, Queryable, RecordFilter, RecordPage,
-    Result, SortKey, StoreError,
+    BBox, CompareOp, LikePart, LikePattern, Literal, MAX_FILTER_DEPTH, Queryable, RecordFilter,
+    RecordPage, Result, SortKey, StoreError,
 };
 
 use crate::convert::{db_err, ts_to_db};

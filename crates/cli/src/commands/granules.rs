@@ -50,7 +50,9 @@ pub async fn run(args: GranulesArgs) -> anyhow::Result<ExitCode> {
                         .info
                         .services
                         .iter()
-                        .map(|s| serde_json::json!({"service": s.service_type, "url": s.url_for(p)}))
+                        .map(
+                            |s| serde_json::json!({"service": s.service_type, "url": s.url_for(p)}),
+                        )
                         .collect(),
                     None => Vec::new(),
                 };

@@ -38,7 +38,10 @@ pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
     }
     let harvester = Harvester::new(cfg)?;
     let settings = NewSource {
-        name: args.name.clone().unwrap_or_else(|| default_source_name(&start)),
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| default_source_name(&start)),
         url: start.to_string(),
         authority: args.authority.clone(),
         select: args.select.clone(),
@@ -85,7 +88,9 @@ pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
         }
         Err(CrawlError::StartUnreadable { url, reason }) => {
             if let Some(store) = &store {
-                store.mark_source_synced(source.id, Utc::now(), false).await?;
+                store
+                    .mark_source_synced(source.id, Utc::now(), false)
+                    .await?;
             }
             eprintln!("error: cannot read the start catalog {url}: {reason}");
             Ok(ExitCode::from(2))
@@ -178,8 +183,12 @@ mod tests {
 
     #[test]
     fn html_start_urls_switch_to_xml() {
-        let u = normalise_start_url("https://thredds.ucar.edu/thredds/catalog/catalog.html").unwrap();
-        assert_eq!(u.as_str(), "https://thredds.ucar.edu/thredds/catalog/catalog.xml");
+        let u =
+            normalise_start_url("https://thredds.ucar.edu/thredds/catalog/catalog.html").unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://thredds.ucar.edu/thredds/catalog/catalog.xml"
+        );
         assert!(normalise_start_url("ftp://x/catalog.xml").is_err());
         assert!(normalise_start_url("not a url").is_err());
     }

@@ -20,7 +20,13 @@ pub fn run(args: IdsArgs) -> anyhow::Result<ExitCode> {
             return Ok(());
         }
         let d = deriver.derive(raw, &authority);
-        writeln!(out, "{}\t{}\t{}", d.collection_id, fmt_opt(d.start), fmt_opt(d.end))
+        writeln!(
+            out,
+            "{}\t{}\t{}",
+            d.collection_id,
+            fmt_opt(d.start),
+            fmt_opt(d.end)
+        )
     };
     if args.ids.is_empty() {
         for l in std::io::stdin().lock().lines() {
