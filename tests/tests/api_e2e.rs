@@ -9,17 +9,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use threddex_api::{ApiConfig, AppState, CrawlRefresher, Refresher};
 use threddex_crawler::{CrawlConfig, Harvester, Progress, StoreSink, SyncOptions, Syncer};
 use threddex_sim::{Fault, FaultRule, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
 use threddex_store::{CollectionQuery, NewSource, Store};
 use threddex_store_postgres::PostgresStore;
+use threddex_store_postgres::testdb::{DropDatabase, fresh_database};
 use threddex_store_sqlite::SqliteStore;
 
 /// Files per day in the simulated tree: one per hour, at HH:00.
@@ -110,7 +109,7 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, DbGuard) {
             (Arc::new(store), DbGuard::Sqlite(dir))
         }
         Backend::Postgres => {
-            let (url, guard) = fresh_postgres().await;
+            let (url, guard) = fresh_database().await;
             let store = PostgresStore::connect(&url)
                 .await
                 .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
@@ -525,69 +524,3 @@ on_both_backends!(
     archival_window_sends_no_request,
     bad_input_is_rejected,
 );
-
-// ----- Postgres: a fresh database per test ----------------------------------------------------
-
-fn admin_url() -> String {
-    std::env::var("THREDDEX_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let mut u = url::Url::parse(url).expect("THREDDEX_TEST_POSTGRES_URL is a URL");
-    u.set_path(&format!("/{name}"));
-    u.to_string()
-}
-
-static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-async fn fresh_postgres() -> (String, DropDatabase) {
-    let admin = admin_url();
-    let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!(
-            "Postgres is required for these tests but {admin} is unreachable: {e}. Start it or \
-             set THREDDEX_TEST_POSTGRES_URL; these tests never skip."
-        )
-    });
-    let name = format!(
-        "threddex_e2e_api_{}_{}",
-        std::process::id(),
-        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    conn.execute(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .await
-    .unwrap();
-    conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .unwrap();
-    let _ = conn.close().await;
-    (with_database(&admin, &name), DropDatabase(name))
-}
-
-/// Drops its test database when dropped.
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}

@@ -5,18 +5,16 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{cat_url, cfg, path};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use threddex_crawler::{Harvester, Progress, SyncOptions, SyncReport, Syncer};
 use threddex_sim::{Fault, FaultRule, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
 use threddex_store::{
     CatalogStatus, CollectionQuery, GranuleQuery, NewSource, NodeClass, Source, Store,
 };
-use threddex_store_postgres::PostgresStore;
+use threddex_store_postgres::testdb::{DropDatabase, fresh_store_with_guard};
 use threddex_store_sqlite::SqliteStore;
 
 #[derive(Clone, Copy, Debug)]
@@ -28,41 +26,8 @@ enum Backend {
 /// Keeps the test's database alive; drops it at the end.
 enum Guard {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Pg(String),
+    Pg(#[allow(dead_code)] DropDatabase),
 }
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Guard::Pg(name) = self {
-            let name = name.clone();
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(mut c) = PgConnection::connect(&pg_admin()).await {
-                        let _ = c
-                            .execute(AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            )))
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
-}
-
-fn pg_admin() -> String {
-    std::env::var("THREDDEX_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-static N: AtomicU64 = AtomicU64::new(0);
 
 async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, Guard) {
     match backend {
@@ -73,27 +38,8 @@ async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, Guard) {
             (Arc::new(s), Guard::Dir(dir))
         }
         Backend::Postgres => {
-            let admin = pg_admin();
-            let mut c = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("Postgres is required for these tests ({admin} unreachable: {e})")
-            });
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let name = format!(
-                "threddex_sync_{}_{}_{nanos}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            );
-            c.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .await
-                .expect("create database");
-            let _ = c.close().await;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            let url = format!("{base}/{name}");
-            let s = PostgresStore::connect(&url).await.expect("postgres");
-            (Arc::new(s), Guard::Pg(name))
+            let (s, guard) = fresh_store_with_guard().await;
+            (Arc::new(s), Guard::Pg(guard))
         }
     }
 }

@@ -4,13 +4,12 @@
 
 use std::process::{Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use threddex_sim::{NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
 use threddex_store::{Collection, CollectionQuery, Granule, GranuleQuery, Store};
 use threddex_store_postgres::PostgresStore;
+use threddex_store_postgres::testdb::{DropDatabase, fresh_database};
 use threddex_store_sqlite::SqliteStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_threddex");
@@ -21,43 +20,11 @@ enum Backend {
     Postgres,
 }
 
-fn pg_admin() -> String {
-    std::env::var("THREDDEX_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-static N: AtomicU64 = AtomicU64::new(0);
-
 /// A fresh database URL (and what to keep alive / drop).
 struct Db {
     url: String,
     _dir: Option<tempfile::TempDir>,
-    pg_name: Option<String>,
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some(name) = self.pg_name.clone() {
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async move {
-                    if let Ok(mut c) = PgConnection::connect(&pg_admin()).await {
-                        let _ = c
-                            .execute(AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            )))
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
-    }
+    _pg: Option<DropDatabase>,
 }
 
 async fn fresh_db(backend: Backend) -> Db {
@@ -67,32 +34,15 @@ async fn fresh_db(backend: Backend) -> Db {
             Db {
                 url: format!("sqlite://{}", dir.path().join("t.db").display()),
                 _dir: Some(dir),
-                pg_name: None,
+                _pg: None,
             }
         }
         Backend::Postgres => {
-            let admin = pg_admin();
-            let mut c = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("Postgres is required for these tests ({admin} unreachable: {e})")
-            });
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let name = format!(
-                "threddex_kill_{}_{}_{nanos}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            );
-            c.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .await
-                .expect("create database");
-            let _ = c.close().await;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            let (url, guard) = fresh_database().await;
             Db {
-                url: format!("{base}/{name}"),
+                url,
                 _dir: None,
-                pg_name: Some(name),
+                _pg: Some(guard),
             }
         }
     }

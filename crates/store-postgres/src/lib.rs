@@ -33,6 +33,9 @@ mod read;
 mod sources;
 mod write;
 
+#[cfg(feature = "testdb")]
+pub mod testdb;
+
 use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;

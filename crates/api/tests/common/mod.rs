@@ -2,15 +2,14 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use threddex_api::{ApiConfig, AppState, Refresher, router};
 use threddex_store::{AccessService, BBox, Batch, CollectionUpsert, Granule, NewSource, Store};
 use threddex_store_postgres::PostgresStore;
+use threddex_store_postgres::testdb::{DropDatabase, fresh_database};
 use threddex_store_sqlite::SqliteStore;
 use tower::ServiceExt;
 
@@ -111,7 +110,7 @@ pub async fn fixture(backend: Backend) -> Fixture {
             }
         }
         Backend::Postgres => {
-            let (url, guard) = fresh_postgres().await;
+            let (url, guard) = fresh_database().await;
             let p = Arc::new(
                 PostgresStore::connect(&url)
                     .await
@@ -131,79 +130,6 @@ pub async fn fixture(backend: Backend) -> Fixture {
 /// An in-memory SQLite store holding the fixture collections.
 pub async fn store() -> Arc<dyn Store> {
     fixture(Backend::Sqlite).await.store
-}
-
-fn admin_url() -> String {
-    std::env::var("THREDDEX_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host}/{name}?{q}"),
-        None => format!("{host}/{name}"),
-    }
-}
-
-static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Create an empty database for one test.
-async fn fresh_postgres() -> (String, DropDatabase) {
-    let admin = admin_url();
-    let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!(
-            "Postgres is required for the threddex-api Postgres tests but {admin} is \
-             unreachable: {e}. Start it or set THREDDEX_TEST_POSTGRES_URL; these tests never skip."
-        )
-    });
-    let name = format!(
-        "threddex_api_test_{}_{}",
-        std::process::id(),
-        DB_COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    conn.execute(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .await
-    .unwrap();
-    conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .await
-        .unwrap();
-    let _ = conn.close().await;
-    (with_database(&admin, &name), DropDatabase(name))
-}
-
-/// Drops its test database when dropped.
-pub struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// Write the fixture collections and granules.
