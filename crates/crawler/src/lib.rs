@@ -559,7 +559,7 @@ impl Harvester {
             depth: 0,
             prior,
         };
-        let out = self
+        let mut out = self
             .run(
                 vec![seed],
                 source,
@@ -570,21 +570,13 @@ impl Harvester {
                 RunOptions::default(),
             )
             .await?;
-        if let Some((_, reason)) = out.seed_failures.into_iter().find(|(u, _)| *u == key) {
+        if let Some((_, reason)) = std::mem::take(&mut out.seed_failures)
+            .into_iter()
+            .find(|(u, _)| *u == key)
+        {
             return Err(CrawlError::StartUnreadable { url: key, reason });
         }
-        let mut report = out.report;
-        report.walk_elapsed = out.started.elapsed();
-        if let Some(s) = &state
-            && !report.touched_collections.is_empty()
-        {
-            s.refresh_collection_stats(&report.touched_collections)
-                .await?;
-        }
-        self.build_records(state.as_ref(), source, &progress, &mut report)
-            .await?;
-        report.elapsed = out.started.elapsed();
-        Ok(report)
+        self.finish(out, state.as_ref(), source, &progress).await
     }
 
     /// Walk from explicit seeds (for sync: re-read chosen nodes). Each seed is fetched (with
@@ -649,18 +641,7 @@ impl Harvester {
                 options,
             )
             .await?;
-        let mut report = out.report;
-        report.walk_elapsed = out.started.elapsed();
-        if let Some(s) = &state
-            && !report.touched_collections.is_empty()
-        {
-            s.refresh_collection_stats(&report.touched_collections)
-                .await?;
-        }
-        self.build_records(state.as_ref(), source, &progress, &mut report)
-            .await?;
-        report.elapsed = out.started.elapsed();
-        Ok(report)
+        self.finish(out, state.as_ref(), source, &progress).await
     }
 
     /// Build the missing ISO 19139 series records of the collections of `source_id` (all
@@ -678,6 +659,29 @@ impl Harvester {
             return Ok(RecordsReport::default());
         }
         iso::refresh_records(&self.inner, store, source_id, progress).await
+    }
+
+    /// The common end of a run: refresh the statistics of the collections it touched, then
+    /// build or re-time their ISO records, and time the whole.
+    async fn finish(
+        &self,
+        out: walk::RunOutput,
+        state: Option<&Arc<dyn Store>>,
+        source: &Source,
+        progress: &Arc<Progress>,
+    ) -> Result<HarvestReport, CrawlError> {
+        let mut report = out.report;
+        report.walk_elapsed = out.started.elapsed();
+        if let Some(s) = state
+            && !report.touched_collections.is_empty()
+        {
+            s.refresh_collection_stats(&report.touched_collections)
+                .await?;
+        }
+        self.build_records(state, source, progress, &mut report)
+            .await?;
+        report.elapsed = out.started.elapsed();
+        Ok(report)
     }
 
     /// The ISO record step (see `iso.rs`): after the stats refresh, build the missing records
