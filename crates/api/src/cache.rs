@@ -10,22 +10,45 @@ use std::time::{Duration, Instant};
 
 use threddex_store::{AccessService, Collection, Store, Timestamp};
 
+use crate::routes::index::AccessJson;
+
 /// What `/index` keeps of a collection.
 #[derive(Debug, PartialEq)]
 pub(crate) struct CollectionInfo {
-    /// Access services of its granules.
+    /// Access services through which single granules are reachable (see
+    /// [`granule_services`]), in the collection's order.
     pub services: Vec<AccessService>,
+    /// The same services pre-rendered for the JSON answer.
+    pub access_json: Vec<AccessJson>,
     /// The source it belongs to.
     pub source_id: i64,
 }
 
-impl From<&Collection> for CollectionInfo {
-    fn from(c: &Collection) -> Self {
+impl CollectionInfo {
+    pub(crate) fn new(services: &[AccessService], source_id: i64) -> Self {
+        let services = granule_services(services);
         Self {
-            services: c.info.services.clone(),
-            source_id: c.info.source_id,
+            access_json: services.iter().map(AccessJson::new).collect(),
+            services,
+            source_id,
         }
     }
+}
+
+impl From<&Collection> for CollectionInfo {
+    fn from(c: &Collection) -> Self {
+        Self::new(&c.info.services, c.info.source_id)
+    }
+}
+
+/// Services through which single granules are reachable (a `Compound` service is only a
+/// container of others, and a service without a base gives no URL).
+pub(crate) fn granule_services(services: &[AccessService]) -> Vec<AccessService> {
+    services
+        .iter()
+        .filter(|s| !s.service_type.eq_ignore_ascii_case("compound") && !s.base.is_empty())
+        .cloned()
+        .collect()
 }
 
 /// When each source last synced successfully, re-read from the store at most once per `ttl`
@@ -133,17 +156,36 @@ mod tests {
     use super::*;
 
     fn info(n: usize) -> CollectionInfo {
-        CollectionInfo {
-            services: (0..n)
-                .map(|i| AccessService {
-                    name: format!("s{i}"),
-                    service_type: "OpenDAP".into(),
-                    base: "b".into(),
-                    suffix: String::new(),
-                })
-                .collect(),
-            source_id: 1,
-        }
+        let services: Vec<AccessService> = (0..n)
+            .map(|i| AccessService {
+                name: format!("s{i}"),
+                service_type: "OpenDAP".into(),
+                base: "b".into(),
+                suffix: String::new(),
+            })
+            .collect();
+        CollectionInfo::new(&services, 1)
+    }
+
+    #[test]
+    fn compound_and_baseless_services_give_no_access_url() {
+        let svc = |t: &str, base: &str| AccessService {
+            name: t.to_lowercase(),
+            service_type: t.into(),
+            base: base.into(),
+            suffix: String::new(),
+        };
+        let all = [
+            svc("Compound", "https://h/"),
+            svc("OpenDAP", "https://h/dodsC/"),
+            svc("WMS", ""),
+            svc("HTTPServer", "https://h/fileServer/"),
+        ];
+        let info = CollectionInfo::new(&all, 7);
+        let names: Vec<&str> = info.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["opendap", "httpserver"]);
+        assert_eq!(info.access_json.len(), 2);
+        assert_eq!(info.source_id, 7);
     }
 
     #[test]

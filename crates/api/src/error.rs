@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The representation asked for cannot be produced: HTTP 406.
     #[error("not acceptable: {0}")]
     NotAcceptable(String),
+    /// The request conflicts with the current state (a taken name, a running sync): HTTP 409.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A feature that is not available in this build or configuration: HTTP 501.
     #[error("not implemented: {0}")]
     NotImplemented(String),
@@ -53,6 +56,7 @@ impl ApiError {
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict(_) | Self::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
@@ -80,7 +84,11 @@ impl IntoResponse for ApiError {
         let generic;
         let (parameter, message): (Option<&str>, &str) = match &self {
             Self::BadParameter { parameter, message } => (Some(parameter), message),
-            Self::NotFound(m) | Self::NotAcceptable(m) | Self::NotImplemented(m) => (None, m),
+            Self::NotFound(m)
+            | Self::NotAcceptable(m)
+            | Self::NotImplemented(m)
+            | Self::Conflict(m) => (None, m),
+            Self::Store(StoreError::Conflict(m)) => (None, m),
             Self::Store(StoreError::NotFound(m)) => (None, m),
             Self::Store(StoreError::Invalid(m)) => (Some("query"), m),
             Self::Store(e) => {

@@ -12,6 +12,16 @@
 //! | `/metrics` | Prometheus text format |
 //! | `/openapi.json` | the OpenAPI 3.1 description |
 //!
+//! Administrative endpoints (need `Authorization: Bearer <token>`, see [`admin`]; disabled,
+//! answering 403, when [`ApiConfig::admin_token`] is None):
+//!
+//! | method and path | what |
+//! |---|---|
+//! | `GET /sources` | the registered sources with their schedule, last sync and status |
+//! | `POST /sources` | register a source (JSON body; 201, 409 when the name or URL is taken) |
+//! | `POST /sources/{name}/sync` | start a sync in the background (202 with the run ID; 409 while one runs) |
+//! | `GET /runs` | crawl runs, newest first, with their first errors: `source`, `limit` |
+//!
 //! Bad input is a 400 with `{"error": {"parameter": …, "message": …}}`, an unknown collection
 //! a 404; store failures are 500 with a generic body. For CSV answers of `/index`, the next
 //! page is given in the `X-Next-Cursor` header and as a `Link: <…>; rel="next"` header, and
@@ -30,8 +40,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod cache;
 pub mod crawl_refresher;
+pub mod crawl_sync;
 pub mod error;
 mod metrics;
 pub mod params;
@@ -45,14 +57,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use threddex_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use crate::admin::{AdminToken, SyncStartError, SyncStarted, SyncStarter};
 pub use crate::crawl_refresher::CrawlRefresher;
+pub use crate::crawl_sync::CrawlSyncStarter;
 pub use crate::error::ApiError;
 pub use crate::metrics::install_metrics;
 pub use crate::params::Params;
@@ -89,6 +103,9 @@ pub struct ApiConfig {
     /// How long the refresh coordinator may reuse a collection's [`Freshness`] (zero: ask the
     /// [`Refresher`] on every `/index` request).
     pub freshness_cache_ttl: Duration,
+    /// Bearer token of the administrative endpoints (`/sources`, `/runs`); None disables them
+    /// (they answer 403). Redacted in `Debug`.
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Default for ApiConfig {
@@ -105,6 +122,7 @@ impl Default for ApiConfig {
             request_timeout: Duration::from_secs(30),
             collection_cache_ttl: Duration::from_secs(30),
             freshness_cache_ttl: Duration::from_secs(1),
+            admin_token: None,
         }
     }
 }
@@ -127,6 +145,7 @@ pub struct AppState {
     metrics: PrometheusHandle,
     collection_cache: Arc<cache::CollectionCache>,
     sync_times: Arc<cache::SyncTimes>,
+    sync_starter: Option<Arc<dyn SyncStarter>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -168,7 +187,20 @@ impl AppState {
             metrics: install_metrics(),
             collection_cache,
             sync_times: Arc::new(cache::SyncTimes::new(SYNC_TIMES_TTL)),
+            sync_starter: None,
         }
+    }
+
+    /// Let `POST /sources/{name}/sync` start syncs through `starter` (e.g. a
+    /// [`CrawlSyncStarter`]); without one that endpoint answers 501.
+    pub fn with_sync_starter(mut self, starter: Option<Arc<dyn SyncStarter>>) -> Self {
+        self.sync_starter = starter;
+        self
+    }
+
+    /// The sync starter, if syncs can be started over HTTP.
+    pub fn sync_starter(&self) -> Option<&Arc<dyn SyncStarter>> {
+        self.sync_starter.as_ref()
     }
 
     /// The refresher, if refresh on demand is enabled.
@@ -213,6 +245,12 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/metrics", get(routes::health::metrics)),
         ("/openapi.json", get(routes::openapi::openapi)),
         ("/csw", get(routes::csw::get).post(routes::csw::post)),
+        (
+            "/sources",
+            get(routes::admin::list_sources).post(routes::admin::add_source),
+        ),
+        ("/sources/{name}/sync", post(routes::admin::start_sync)),
+        ("/runs", get(routes::admin::list_runs)),
     ]
 }
 

@@ -8,11 +8,16 @@
 //! - `http_requests_total{route,method,status}` (counter);
 //! - `http_request_duration_seconds{route,method}` (histogram);
 //! - `threddex_refresh_total{outcome}` (counter; `ok`, `error`, `deadline`, `joined`,
-//!   `throttled`, `freshness_error`) and `threddex_refresh_duration_seconds` (histogram).
+//!   `throttled`, `freshness_error`) and `threddex_refresh_duration_seconds` (histogram);
+//! - `threddex_admin_denied_total` (counter): admin requests refused for a missing or wrong
+//!   token (401);
+//! - `threddex_admin_syncs_started_total` (counter): syncs started with
+//!   `POST /sources/{name}/sync`.
 //!
 //! `route` is the matched route template (`/collections/{*id}`), never the raw URI.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -74,6 +79,16 @@ fn describe() {
         metrics::Unit::Seconds,
         "Duration of refreshes on demand"
     );
+    metrics::describe_counter!(
+        "threddex_admin_denied_total",
+        "Admin requests refused for a missing or wrong bearer token"
+    );
+    metrics::describe_counter!(
+        "threddex_admin_syncs_started_total",
+        "Syncs started over the admin API"
+    );
+    metrics::counter!("threddex_admin_denied_total").increment(0);
+    metrics::counter!("threddex_admin_syncs_started_total").increment(0);
     for outcome in [
         "ok",
         "error",
@@ -86,52 +101,118 @@ fn describe() {
     }
 }
 
+/// An admin request refused for its token.
+pub(crate) fn admin_denied() {
+    metrics::counter!("threddex_admin_denied_total").increment(1);
+}
+
+/// A sync started over the admin API.
+pub(crate) fn sync_started() {
+    metrics::counter!("threddex_admin_syncs_started_total").increment(1);
+}
+
 /// Middleware recording request count and latency under the matched route.
 pub(crate) async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(req.method());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = method_str(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
-    record(route, method, response.status().as_u16(), started);
+    record_str(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        method,
+        response.status().as_u16(),
+        started,
+    );
     response
 }
 
 /// The method as a label: the standard ones by name, anything else as `other` (so clients
 /// cannot create label values at will).
 pub(crate) fn method_label(method: &axum::http::Method) -> String {
+    method_str(method).to_owned()
+}
+
+fn method_str(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
-    let known = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::PATCH,
-    ];
-    if known.contains(method) {
-        method.as_str().to_owned()
-    } else {
-        "other".to_owned()
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
     }
 }
 
 /// Record one request.
 pub(crate) fn record(route: String, method: String, status: u16, started: Instant) {
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "route" => route.clone(),
-        "method" => method.clone()
-    )
-    .record(started.elapsed().as_secs_f64());
-    metrics::counter!(
-        "http_requests_total",
-        "route" => route,
-        "method" => method,
-        "status" => status.to_string()
-    )
-    .increment(1);
+    record_str(&route, &method, status, started);
+}
+
+/// The metric handles of one (route, method, status), registered once: building a labelled
+/// key and looking it up in the recorder on every request costs several allocations.
+#[derive(Clone)]
+struct Handles {
+    duration: metrics::Histogram,
+    requests: metrics::Counter,
+}
+
+/// Handles by route, then (method, status). Bounded: routes are the router's templates plus
+/// `unmatched`, methods are the labels of [`method_str`] and statuses are HTTP status codes;
+/// should it ever grow past [`MAX_HANDLES`] it is emptied (handles are only a shortcut).
+type HandleMap = HashMap<String, Vec<(&'static str, u16, Handles)>>;
+
+static HANDLES: OnceLock<Mutex<HandleMap>> = OnceLock::new();
+
+/// Most (route, method, status) handle sets kept.
+const MAX_HANDLES: usize = 4096;
+
+fn handles(route: &str, method: &str, status: u16) -> Handles {
+    let map = HANDLES.get_or_init(Mutex::default);
+    let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(h) = map.get(route).and_then(|v| {
+        v.iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+            .map(|(_, _, h)| h.clone())
+    }) {
+        return h;
+    }
+    let method = match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        _ => "other",
+    };
+    let h = Handles {
+        duration: metrics::histogram!(
+            "http_request_duration_seconds",
+            "route" => route.to_owned(),
+            "method" => method
+        ),
+        requests: metrics::counter!(
+            "http_requests_total",
+            "route" => route.to_owned(),
+            "method" => method,
+            "status" => status.to_string()
+        ),
+    };
+    if map.values().map(Vec::len).sum::<usize>() >= MAX_HANDLES {
+        map.clear();
+    }
+    map.entry(route.to_owned())
+        .or_default()
+        .push((method, status, h.clone()));
+    h
+}
+
+fn record_str(route: &str, method: &str, status: u16, started: Instant) {
+    let h = handles(route, method, status);
+    h.duration.record(started.elapsed().as_secs_f64());
+    h.requests.increment(1);
 }

@@ -2,8 +2,6 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::db::DEFAULT_DATABASE_URL;
-
 /// Incremental THREDDS metadata crawler and search service.
 #[derive(Debug, Parser)]
 #[command(name = "threddex", version, about, long_about = None)]
@@ -14,6 +12,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Config file (default: `./threddex.toml` when it exists). See `threddex config example`.
+    #[arg(long, global = true, env = "THREDDEX_CONFIG", value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -22,9 +23,36 @@ pub struct Cli {
 /// The database to use, shared by every command that touches the store.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// Database URL: `sqlite://PATH` (created on first use) or `postgres://USER@HOST/DB`.
-    #[arg(long = "db", env = "THREDDEX_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    pub db: String,
+    /// Database URL: `sqlite://PATH` (created on first use) or `postgres://USER@HOST/DB`
+    /// [default: sqlite://threddex.db; config database.url; env THREDDEX__DATABASE__URL or
+    /// THREDDEX_DATABASE_URL].
+    #[arg(long = "db", value_name = "URL")]
+    pub db: Option<String>,
+}
+
+/// The politeness and retry settings of a crawl, shared by `harvest` and `sync` (config
+/// `[crawl]`; a flag given here wins over the config).
+#[derive(Debug, Clone, Args)]
+pub struct CrawlArgs {
+    /// Catalogs fetched at once [default: 8; config crawl.concurrency].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Requests per second per host, token bucket [default: 10; config crawl.rate].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Requests in flight per host at most [default: 8; config crawl.per_host].
+    #[arg(long)]
+    pub per_host: Option<usize>,
+    /// Retries of a transient failure (5xx, 429, timeouts) before a catalog is recorded failed
+    /// [default: 4; config crawl.retries].
+    #[arg(long)]
+    pub retries: Option<u32>,
+    /// Seconds to wait for a catalog's response [default: 30; config crawl.timeout].
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Do not fetch or obey robots.txt, only for servers you run [config crawl.ignore_robots].
+    #[arg(long)]
+    pub ignore_robots: bool,
 }
 
 /// Subcommands.
@@ -51,6 +79,29 @@ pub enum Command {
     Sync(SyncArgs),
     /// Apply the database migrations and exit.
     Migrate(MigrateArgs),
+    /// The configuration file: a commented example, or the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Exit 0 when the service answers `GET /readyz` with 200, else 1 (container health checks).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// `threddex config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example `threddex.toml` (every key, its default and what it does).
+    Example,
+    /// Print the effective configuration (defaults, file, environment), secrets redacted.
+    Show,
+}
+
+/// `threddex healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// Base URL of the service [default: http://BIND from config api.bind, with 0.0.0.0 as
+    /// 127.0.0.1, i.e. http://127.0.0.1:8080].
+    #[arg(long)]
+    pub url: Option<String>,
 }
 
 /// `threddex sources …`.
@@ -90,6 +141,10 @@ pub struct SourcesAddArgs {
     /// the first matching rule wins over every other classification).
     #[arg(long = "rule", value_parser = crate::commands::sources::parse_rule_arg)]
     pub rules: Vec<threddex_store::ClassRule>,
+    /// Succeed without change when a source of this name and URL exists already (an error
+    /// still when the name is registered with another URL).
+    #[arg(long)]
+    pub if_missing: bool,
 }
 
 /// `threddex sources list`.
@@ -120,30 +175,15 @@ pub struct SyncArgs {
     #[arg(long)]
     pub source: Option<String>,
     /// Lifetime of the source's sync lease (renewed while running): a killed sync blocks the
-    /// source for at most this long.
-    #[arg(long, default_value = "60s", value_parser = crate::time::parse_duration)]
-    pub lease_ttl: std::time::Duration,
-    /// Grace period for late files in dated folders, beyond the day after their date (UTC).
-    #[arg(long, default_value = "6h", value_parser = crate::time::parse_duration)]
-    pub grace: std::time::Duration,
-    /// Catalogs fetched at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Requests per second per host (token bucket).
-    #[arg(long, default_value_t = 10.0)]
-    pub rate: f64,
-    /// Requests in flight per host at most.
-    #[arg(long, default_value_t = 8)]
-    pub per_host: usize,
-    /// Retries of a transient failure before a catalog is recorded failed.
-    #[arg(long, default_value_t = 4)]
-    pub retries: u32,
-    /// Seconds to wait for a catalog's response.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
-    /// Do not fetch or obey robots.txt (only for servers you run).
-    #[arg(long)]
-    pub ignore_robots: bool,
+    /// source for at most this long [default: 60s; config sync.lease_ttl].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub lease_ttl: Option<std::time::Duration>,
+    /// Grace period for late files in dated folders, beyond the day after their date (UTC)
+    /// [default: 6h; config sync.grace].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub grace: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub crawl: CrawlArgs,
     /// Print the reports as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
@@ -169,36 +209,21 @@ pub struct HarvestArgs {
     /// Skip datasets and catalogRefs whose ID, name, href or title matches (regex, repeatable).
     #[arg(long)]
     pub skip: Vec<String>,
-    /// Catalogs fetched at once.
-    #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
-    /// Requests per second per host (token bucket).
-    #[arg(long, default_value_t = 10.0)]
-    pub rate: f64,
-    /// Requests in flight per host at most.
-    #[arg(long, default_value_t = 8)]
-    pub per_host: usize,
+    #[command(flatten)]
+    pub crawl: CrawlArgs,
     /// Follow catalogRefs at most this deep below the start catalog.
     #[arg(long)]
     pub max_depth: Option<u32>,
     /// Fetch at most this many catalogs in this run.
     #[arg(long)]
     pub max_catalogs: Option<u64>,
-    /// Retries of a transient failure (5xx, 429, timeouts) before a catalog is recorded failed.
-    #[arg(long, default_value_t = 4)]
-    pub retries: u32,
-    /// Seconds to wait for a catalog's response.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
     /// Naming authority for collection IDs when the catalogs give none (default: from the host).
     #[arg(long)]
     pub authority: Option<String>,
-    /// Name of the source to register (default: the host name).
+    /// Name of the source to register (default: the config source with this URL, else the
+    /// host name). The credentials of the config source of that name are sent.
     #[arg(long)]
     pub name: Option<String>,
-    /// Do not fetch or obey robots.txt (only for servers you run).
-    #[arg(long)]
-    pub ignore_robots: bool,
     /// Write nothing; print one JSON object per granule to stdout.
     #[arg(long)]
     pub dry_run: bool,
@@ -264,9 +289,10 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Public base URL of the service, for the search link of records built during the export
-    /// (collections whose record is missing).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub public_url: String,
+    /// (collections whose record is missing) [default: config api.public_url, else
+    /// http://127.0.0.1:8080].
+    #[arg(long)]
+    pub public_url: Option<String>,
 }
 
 /// `threddex demo`.
@@ -292,21 +318,25 @@ pub struct DemoArgs {
     pub api: ApiArgs,
 }
 
-/// The API settings shared by `serve` and `demo --serve`.
+/// The API settings shared by `serve` and `demo --serve` (config `[api]`).
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: String,
-    /// Public base URL for absolute links in answers (default: from the request's Host).
+    /// Address to listen on, `HOST:PORT`; port 0 picks a free port [default: 127.0.0.1:8080;
+    /// config api.bind].
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Public base URL for absolute links in answers [default: from the request's Host;
+    /// config api.public_url].
     #[arg(long)]
     pub public_url: Option<String>,
-    /// How long an `/index` request waits for a refresh before answering from the index.
-    #[arg(long, default_value = "3s", value_parser = crate::time::parse_duration)]
-    pub refresh_deadline: std::time::Duration,
-    /// A collection's live catalogs are re-read at most once per this interval.
-    #[arg(long, default_value = "60s", value_parser = crate::time::parse_duration)]
-    pub min_refresh_interval: std::time::Duration,
+    /// How long an `/index` request waits for a refresh before answering from the index
+    /// [default: 3s; config api.refresh_deadline].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub refresh_deadline: Option<std::time::Duration>,
+    /// A collection's live catalogs are re-read at most once per this interval [default: 60s;
+    /// config api.min_refresh_interval].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub min_refresh_interval: Option<std::time::Duration>,
 }
 
 /// `threddex serve`.
@@ -316,7 +346,7 @@ pub struct ServeArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Serve only: do not run the sync scheduler in this process.
+    /// Serve only: do not run the sync scheduler in this process [config sync.scheduler = false].
     #[arg(long)]
     pub no_scheduler: bool,
 }
@@ -350,9 +380,9 @@ mod tests {
             panic!("not harvest")
         };
         assert_eq!(h.select, vec!["NEXRAD", "GOES"]);
-        assert_eq!(h.concurrency, 16);
+        assert_eq!(h.crawl.concurrency, Some(16));
         assert!(h.dry_run);
-        assert_eq!(h.rate, 10.0);
+        assert_eq!(h.crawl.rate, None, "not given: the config decides");
     }
 
     #[test]

@@ -34,14 +34,46 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-/// A database URL with any password replaced, for messages and logs.
+/// A database URL with any password replaced, for messages and logs: the one after `user:`
+/// and `password`/`sslpassword` query parameters (which sqlx also reads). A URL that does not
+/// parse loses everything before its `@`.
 pub fn redact(url: &str) -> String {
+    const MASK: &str = "*****";
+    let secret_param = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        k == "password" || k == "sslpassword"
+    };
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("*****"));
-            u.to_string()
+        Ok(mut u) => {
+            let mut changed = false;
+            if u.password().is_some() {
+                changed |= u.set_password(Some(MASK)).is_ok();
+            }
+            if u.query_pairs().any(|(k, _)| secret_param(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret_param(&k) {
+                            MASK.to_string()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+                changed = true;
+            }
+            if changed {
+                u.to_string()
+            } else {
+                url.to_string()
+            }
         }
-        _ => url.to_string(),
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => format!("{}://{MASK}@{}", &url[..s], &url[at + 1..]),
+            _ => url.to_string(),
+        },
     }
 }
 
@@ -56,6 +88,18 @@ mod tests {
             "postgres://app:*****@db:5432/threddex"
         );
         assert_eq!(redact("sqlite://threddex.db"), "sqlite://threddex.db");
+        assert_eq!(
+            redact("postgres://app@db/threddex?password=s3cret&sslmode=require"),
+            "postgres://app@db/threddex?password=*****&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://app:s3cret@[bad/threddex"),
+            "postgres://*****@[bad/threddex"
+        );
+        assert_eq!(
+            redact("postgres://app@db/threddex"),
+            "postgres://app@db/threddex"
+        );
     }
 
     #[tokio::test]

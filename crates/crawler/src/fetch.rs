@@ -7,6 +7,7 @@ use reqwest::header::{self, HeaderMap};
 use url::Url;
 
 use crate::Progress;
+use crate::auth::Credentials;
 use crate::host::HostPool;
 use crate::retry::{self, Failure, Retry};
 use crate::robots::{MAX_ROBOTS_BYTES, Robots};
@@ -61,15 +62,24 @@ impl Fetcher {
         }
     }
 
-    /// Fetch a catalog, retrying transient failures. `Err` carries the final reason.
+    /// Fetch a catalog, retrying transient failures. `Err` carries the final reason. The
+    /// source's credentials, when given, are sent only if `url` has their origin.
     pub(crate) async fn fetch_catalog(
         &self,
         url: &Url,
         validators: &Validators,
+        auth: Option<&Credentials>,
         progress: &Progress,
     ) -> Result<Fetched, String> {
         self.with_retries(url, progress, |u| {
-            self.attempt(u, validators, self.settings.max_body_bytes, true, progress)
+            self.attempt(
+                u,
+                validators,
+                self.settings.max_body_bytes,
+                true,
+                auth,
+                progress,
+            )
         })
         .await
     }
@@ -122,13 +132,15 @@ impl Fetcher {
         }
     }
 
-    /// One request: politeness gate, conditional headers, status handling, capped body.
+    /// One request: politeness gate, credentials (same origin only), conditional headers,
+    /// status handling, capped body.
     async fn attempt(
         &self,
         url: &Url,
         validators: &Validators,
         cap: usize,
         check_html: bool,
+        auth: Option<&Credentials>,
         progress: &Progress,
     ) -> Result<Fetched, Failure> {
         let host = self.hosts.get(&host_key(url));
@@ -143,6 +155,10 @@ impl Fetcher {
         }
         if let Some(m) = &validators.last_modified {
             req = req.header(header::IF_MODIFIED_SINCE, m.as_str());
+        }
+        let credentials = auth.and_then(|a| a.for_url(url));
+        if let Some((name, value)) = credentials {
+            req = req.header(name.clone(), value.clone());
         }
         let mut resp = req.send().await.map_err(|e| Failure {
             reason: retry::describe_transport(&e),
@@ -163,8 +179,19 @@ impl Fetcher {
             if let Retry::After(d) = class {
                 host.pause_for(d);
             }
+            let reason = match (status.as_u16(), credentials.is_some()) {
+                (401, false) => format!(
+                    "HTTP {status}: the server requires credentials and none are configured \
+                     for this source's origin"
+                ),
+                (401, true) => format!("HTTP {status}: the source's credentials were refused"),
+                (403, true) => {
+                    format!("HTTP {status}: access denied with the source's credentials")
+                }
+                _ => format!("HTTP {status}"),
+            };
             return Err(Failure {
-                reason: format!("HTTP {status}"),
+                reason,
                 retry: class,
             });
         }
@@ -231,7 +258,13 @@ impl Fetcher {
     /// not respected). The file is fetched once per host; 4xx means "no rules"; a server or
     /// network failure (after retries) is also treated as "no rules" (the catalog fetches that
     /// follow will meet the same failure and record it).
-    pub(crate) async fn robots_allows(&self, url: &Url, progress: &Progress) -> bool {
+    /// The source's credentials are sent with the robots.txt request when it has their origin.
+    pub(crate) async fn robots_allows(
+        &self,
+        url: &Url,
+        auth: Option<&Credentials>,
+        progress: &Progress,
+    ) -> bool {
         if !self.settings.respect_robots {
             return true;
         }
@@ -247,7 +280,7 @@ impl Fetcher {
                 let none = Validators::default();
                 let got = self
                     .with_retries(&robots_url, progress, |u| {
-                        self.attempt(u, &none, MAX_ROBOTS_BYTES, false, progress)
+                        self.attempt(u, &none, MAX_ROBOTS_BYTES, false, auth, progress)
                     })
                     .await;
                 match got {

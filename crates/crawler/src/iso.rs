@@ -13,7 +13,7 @@
 //!   expired granules) gets its record re-timed with [`threddex_records::update_extent`];
 //!   `dateStamp` moves only when the record changes, and always forward.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use threddex_records::{Extent, SeriesInput};
 use threddex_store::{Collection, Granule, GranuleQuery, IsoRecordUpdate, Store};
 
+use crate::auth::Credentials;
 use crate::fetch::{Fetched, Validators};
 use crate::{CrawlError, Inner, Progress};
 
@@ -91,6 +92,23 @@ pub(crate) async fn refresh_records(
 ) -> Result<RecordsReport, CrawlError> {
     let mut report = RecordsReport::default();
     let mut done: HashSet<String> = HashSet::new();
+    // The credentials of each source, for its ISO record requests (same origin only).
+    let credentials: Arc<HashMap<i64, Arc<Credentials>>> = Arc::new(if inner.auth.is_empty() {
+        HashMap::new()
+    } else {
+        store
+            .list_sources()
+            .await?
+            .into_iter()
+            .filter(|s| source_id.is_none_or(|id| id == s.id))
+            .filter_map(|s| {
+                inner
+                    .auth
+                    .for_source(&s.settings.name, &s.settings.url)
+                    .map(|c| (s.id, c))
+            })
+            .collect()
+    });
     let concurrency = inner.cfg.concurrency.max(1);
     loop {
         let page = store.stale_iso_records(source_id, PAGE).await?;
@@ -106,7 +124,8 @@ pub(crate) async fn refresh_records(
                 let inner = Arc::clone(inner);
                 let store = Arc::clone(store);
                 let progress = Arc::clone(progress);
-                async move { build_one(&inner, &store, &progress, c).await }
+                let auth = credentials.get(&c.info.source_id).cloned();
+                async move { build_one(&inner, &store, &progress, auth.as_deref(), c).await }
             })
             .buffer_unordered(concurrency)
             .collect()
@@ -140,6 +159,7 @@ async fn build_one(
     inner: &Inner,
     store: &Arc<dyn Store>,
     progress: &Progress,
+    auth: Option<&Credentials>,
     c: Collection,
 ) -> Result<Outcome, CrawlError> {
     let extent = Extent::new(c.start, c.end);
@@ -196,7 +216,7 @@ async fn build_one(
                 let url =
                     threddex_records::iso_record_url(iso, url_path, &g.catalog_url, &g.granule_id);
                 fetched = true;
-                match fetch_iso(inner, progress, &url).await {
+                match fetch_iso(inner, progress, auth, &url).await {
                     Ok(body) => {
                         match threddex_records::series_from_iso(&body, &input, &extent, stamp) {
                             Ok(xml) => {
@@ -259,17 +279,22 @@ async fn sample_granule(store: &Arc<dyn Store>, id: &str) -> Result<Option<Granu
 }
 
 /// Fetch one ISO record through the polite fetcher (robots.txt, rate limit, retries, cap).
-async fn fetch_iso(inner: &Inner, progress: &Progress, url: &str) -> Result<Vec<u8>, String> {
+async fn fetch_iso(
+    inner: &Inner,
+    progress: &Progress,
+    auth: Option<&Credentials>,
+    url: &str,
+) -> Result<Vec<u8>, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("bad ISO record URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("unsupported scheme {:?}", parsed.scheme()));
     }
-    if !inner.fetcher.robots_allows(&parsed, progress).await {
+    if !inner.fetcher.robots_allows(&parsed, auth, progress).await {
         return Err("disallowed by robots.txt".into());
     }
     match inner
         .fetcher
-        .fetch_catalog(&parsed, &Validators::default(), progress)
+        .fetch_catalog(&parsed, &Validators::default(), auth, progress)
         .await?
     {
         Fetched::Body { body, .. } => Ok(body),

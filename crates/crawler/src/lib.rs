@@ -51,6 +51,10 @@
 //!   an ISO service (one polite request per collection, never per granule, never repeated),
 //!   else synthesised from the catalog metadata — and records whose time extent changed are
 //!   re-timed ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
+//! - **Credentials** (issue 8, [`auth`]): per source name in [`CrawlConfig::auth`], sent on
+//!   every request of that source's runs to the origin of its start catalog only, never
+//!   logged. **Crawl runs**: harvests with a store, syncs and refreshes are recorded with
+//!   [`Store::start_run`] / [`Store::finish_run`] (best effort: a failure only logs a warning).
 
 //!
 //! # Sync (issue 4)
@@ -62,6 +66,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod batch;
 pub mod classify;
 mod fetch;
@@ -69,6 +74,7 @@ mod host;
 mod iso;
 pub mod retry;
 pub mod robots;
+mod runs;
 pub mod scheduler;
 pub mod sync;
 pub mod urls;
@@ -85,11 +91,12 @@ use serde::{Deserialize, Serialize};
 use threddex_ids::Deriver;
 use threddex_store::{Batch, BatchOutcome, CatalogState, Source, Store};
 
+pub use auth::{SourceAuth, SourceAuthMap};
 pub use batch::title_from_id;
 pub use classify::{Clock, system_clock};
 pub use iso::RecordsReport;
 pub use scheduler::Scheduler;
-pub use sync::{FreshnessInfo, RefreshSummary, SyncOptions, SyncReport, Syncer};
+pub use sync::{FreshnessInfo, RefreshSummary, StartedSync, SyncOptions, SyncReport, Syncer};
 pub use walk::Seed;
 
 /// Per-run options of [`Harvester::crawl_with`] (classification clock and expiry).
@@ -218,6 +225,11 @@ pub struct CrawlConfig {
     /// records link to the granule search `{public_url}/index?collection=ID`. `serve` passes
     /// its own.
     pub public_url: String,
+    /// Credentials by source name (see [`auth`]): sent on every request of that source's
+    /// runs to the origin of its start catalog, never elsewhere. Never serialised; `Debug`
+    /// redacts the secrets.
+    #[serde(skip)]
+    pub auth: SourceAuthMap,
 }
 
 impl Default for CrawlConfig {
@@ -245,6 +257,7 @@ impl Default for CrawlConfig {
             follow_other_hosts: false,
             iso_records: true,
             public_url: DEFAULT_PUBLIC_URL.to_string(),
+            auth: SourceAuthMap::new(),
         }
     }
 }
@@ -423,6 +436,9 @@ pub(crate) struct Inner {
     pub(crate) skip: Vec<Regex>,
     pub(crate) deriver: Deriver,
     pub(crate) fetcher: fetch::Fetcher,
+    pub(crate) auth: auth::AuthTable,
+    /// Recorded as the holder of harvest runs (`host:pid:random`).
+    pub(crate) holder: String,
 }
 
 /// The crawler. Cheap to share (`Arc` inside); per-host politeness state (rate limiters,
@@ -476,6 +492,7 @@ impl Harvester {
         if cfg.user_agent.trim().is_empty() {
             return Err(CrawlError::BadConfig("user_agent must not be empty".into()));
         }
+        let auth = auth::AuthTable::new(&cfg.auth)?;
         let select = compile(&cfg.select, "select")?;
         let skip = compile(&cfg.skip, "skip")?;
         let deriver = if cfg.id_rules.is_empty() {
@@ -519,6 +536,8 @@ impl Harvester {
                 skip,
                 deriver,
                 fetcher,
+                auth,
+                holder: sync::default_holder(),
             }),
         })
     }
@@ -535,7 +554,41 @@ impl Harvester {
     /// run (no reads; the sink still receives every batch). Returns
     /// [`CrawlError::StartUnreadable`] when the start catalog cannot be read after retries
     /// (its failed state is still written).
+    ///
+    /// With a store, the run is recorded as a crawl run of kind `harvest`
+    /// ([`Store::start_run`]); failing to record it only logs a warning.
     pub async fn harvest(
+        &self,
+        start_url: &str,
+        source: &Source,
+        state: Option<Arc<dyn Store>>,
+        sink: Arc<dyn BatchSink>,
+        progress: Arc<Progress>,
+    ) -> Result<HarvestReport, CrawlError> {
+        let Some(store) = state.clone() else {
+            return self
+                .harvest_unrecorded(start_url, source, state, sink, progress)
+                .await;
+        };
+        let run = runs::start(
+            &store,
+            source,
+            threddex_store::RunKind::Harvest,
+            &self.inner.holder,
+        )
+        .await;
+        let result = self
+            .harvest_unrecorded(start_url, source, state, sink, progress)
+            .await;
+        let end = match &result {
+            Ok(report) => runs::end_of(report, true),
+            Err(e) => runs::end_of_error(e, start_url),
+        };
+        runs::finish(&store, run, end).await;
+        result
+    }
+
+    async fn harvest_unrecorded(
         &self,
         start_url: &str,
         source: &Source,
@@ -750,6 +803,10 @@ impl Harvester {
             store: state,
             filter,
             policy,
+            auth: self
+                .inner
+                .auth
+                .for_source(&source.settings.name, &source.settings.url),
         };
         walk::run(Arc::clone(&self.inner), params, seeds, sink, progress).await
     }

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionQuery, LeaseGrant, NodeClass, Source, Store,
-    Timestamp,
+    Batch, CatalogState, CatalogStatus, CollectionQuery, LeaseGrant, NodeClass, RunKind, Source,
+    Store, Timestamp,
 };
 
 use crate::classify::{self, Clock, is_due, system_clock};
@@ -113,6 +113,27 @@ pub struct SyncReport {
     /// Whether the run counts as successful (the start catalog, when re-read, did not fail;
     /// the lease was held throughout): it advances `last_success_at`.
     pub success: bool,
+    /// The ID of the crawl run recorded for this sync ([`Store::start_run`]); None when the
+    /// lease was busy or recording failed.
+    #[serde(default)]
+    pub run_id: Option<i64>,
+}
+
+/// A sync started in the background by [`Syncer::spawn_sync`].
+#[derive(Debug)]
+pub struct StartedSync {
+    /// The crawl run recorded for it (None when recording failed; the sync runs anyway).
+    pub run_id: Option<i64>,
+    /// The sync itself; its report when it ends.
+    pub task: tokio::task::JoinHandle<Result<SyncReport, CrawlError>>,
+}
+
+/// A source whose lease is held, ready to sync.
+struct Locked {
+    source: Source,
+    holder: String,
+    resumed: bool,
+    run_id: Option<i64>,
 }
 
 /// What [`Syncer::refresh_collection`] did.
@@ -187,32 +208,99 @@ impl Syncer {
         Ok(out)
     }
 
-    /// Sync one source (see the module docs).
+    /// Sync one source (see the module docs). The run is recorded as a crawl run of kind
+    /// `sync` ([`Store::start_run`]) once the lease is taken; failing to record it only logs a
+    /// warning.
     pub async fn sync_source(
         &self,
         source: &Source,
         progress: Arc<Progress>,
     ) -> Result<SyncReport, CrawlError> {
-        let store = &self.store;
-        let holder = self.opts.holder.as_str();
-        let ttl = self.opts.lease_ttl.max(Duration::from_millis(100));
-        let mut report = SyncReport {
-            source: source.settings.name.clone(),
-            ..SyncReport::default()
+        match self.lock(source, &self.opts.holder).await? {
+            Some(locked) => self.run_locked(locked, progress).await,
+            None => Ok(SyncReport {
+                source: source.settings.name.clone(),
+                lease_busy: true,
+                ..SyncReport::default()
+            }),
+        }
+    }
+
+    /// Take the source's lease and start syncing it in a background task (on the current
+    /// Tokio runtime); returns at once with the recorded run's ID, or None when another sync
+    /// (in this process or another) holds the lease. Each call uses its own lease holder
+    /// (`{holder}:{random}`), so two background syncs of one source never overlap, nor one
+    /// with the scheduler's.
+    pub async fn spawn_sync(&self, source: &Source) -> Result<Option<StartedSync>, CrawlError> {
+        let holder = format!("{}:{:08x}", self.opts.holder, rand::random::<u32>());
+        let Some(locked) = self.lock(source, &holder).await? else {
+            return Ok(None);
         };
+        let run_id = locked.run_id;
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let r = this.run_locked(locked, Arc::new(Progress::default())).await;
+            match &r {
+                Ok(rep) => tracing::info!(
+                    source = %rep.source,
+                    catalogs = rep.harvest.catalogs,
+                    inserted = rep.harvest.granules_inserted,
+                    deleted = rep.harvest.granules_deleted,
+                    failed = rep.harvest.failed_count,
+                    "background sync done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "background sync failed"),
+            }
+            r
+        });
+        Ok(Some(StartedSync { run_id, task }))
+    }
+
+    /// Take the lease for `holder` and record the start of the run; None when busy.
+    async fn lock(&self, source: &Source, holder: &str) -> Result<Option<Locked>, CrawlError> {
+        let store = &self.store;
+        let ttl = self.opts.lease_ttl.max(Duration::from_millis(100));
         let grant = store.try_acquire_lease(source.id, holder, ttl).await?;
         if grant == LeaseGrant::Busy {
             tracing::info!(source = %source.settings.name, "another sync holds the lease");
-            report.lease_busy = true;
-            return Ok(report);
+            return Ok(None);
         }
-        report.resumed = grant == LeaseGrant::TakenOver;
+        let run_id = crate::runs::start(store, source, RunKind::Sync, holder).await;
+        Ok(Some(Locked {
+            source: source.clone(),
+            holder: holder.to_owned(),
+            resumed: grant == LeaseGrant::TakenOver,
+            run_id,
+        }))
+    }
+
+    /// Sync a source whose lease is held: renew it while running, mark the source synced,
+    /// release the lease and record the end of the run.
+    async fn run_locked(
+        &self,
+        locked: Locked,
+        progress: Arc<Progress>,
+    ) -> Result<SyncReport, CrawlError> {
+        let store = &self.store;
+        let Locked {
+            source,
+            holder,
+            resumed,
+            run_id,
+        } = locked;
+        let ttl = self.opts.lease_ttl.max(Duration::from_millis(100));
+        let mut report = SyncReport {
+            source: source.settings.name.clone(),
+            resumed,
+            run_id,
+            ..SyncReport::default()
+        };
 
         // Renew the lease while running.
         let lost = Arc::new(AtomicBool::new(false));
         let renewer = {
             let store = Arc::clone(store);
-            let holder = holder.to_string();
+            let holder = holder.clone();
             let lost = Arc::clone(&lost);
             let id = source.id;
             tokio::spawn(async move {
@@ -231,17 +319,34 @@ impl Syncer {
             })
         };
 
-        let result = self.sync_locked(source, progress, &mut report).await;
+        let result = self.sync_locked(&source, progress, &mut report).await;
         renewer.abort();
+        let lease_lost = lost.load(Ordering::Relaxed);
         let success = match &result {
-            Ok(root_ok) => *root_ok && !lost.load(Ordering::Relaxed),
+            Ok(root_ok) => *root_ok && !lease_lost,
             Err(_) => false,
         };
         report.success = success;
         let mark = store
             .mark_source_synced(source.id, (self.opts.clock)(), success)
             .await;
-        let release = store.release_lease(source.id, holder).await;
+        let release = store.release_lease(source.id, &holder).await;
+        let end = match &result {
+            Ok(_) => {
+                let mut end = crate::runs::end_of(&report.harvest, success);
+                if lease_lost && end.errors.len() < threddex_store::MAX_RUN_ERRORS {
+                    end.errors.push(threddex_store::RunError {
+                        url: source.settings.url.clone(),
+                        error:
+                            "the sync lease was lost while running (another process took it over)"
+                                .into(),
+                    });
+                }
+                end
+            }
+            Err(e) => crate::runs::end_of_error(e, &source.settings.url),
+        };
+        crate::runs::finish(store, run_id, end).await;
         result?;
         mark?;
         release?;
@@ -486,6 +591,7 @@ impl Syncer {
                     prior: Some(c),
                 })
                 .collect();
+            let run = crate::runs::start(store, &source, RunKind::Refresh, &self.opts.holder).await;
             let r = self
                 .harvester
                 .crawl_with(
@@ -497,7 +603,16 @@ impl Syncer {
                     Arc::new(|_: &CatalogState| false),
                     self.run_options(None),
                 )
-                .await?;
+                .await;
+            let end = match &r {
+                Ok(rep) => crate::runs::end_of(
+                    rep,
+                    rep.failed_count == 0 || rep.catalogs > rep.failed_count,
+                ),
+                Err(e) => crate::runs::end_of_error(e, &source.settings.url),
+            };
+            crate::runs::finish(store, run, end).await;
+            let r = r?;
             summary.catalogs_read += r.catalogs;
             summary.granules_added += r.granules_inserted;
             summary.granules_removed += r.granules_deleted;

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use url::Url;
 
+use crate::auth::Credentials;
 use crate::batch::{CatalogOutput, RowBuilder, run_writer};
 use crate::classify::{
     ClassRules, ClassifyParams, Clock, NodeFacts, RevisitParams, classify_with_reason, next_visit,
@@ -52,6 +53,8 @@ pub(crate) struct RunParams {
     pub store: Option<Arc<dyn Store>>,
     pub filter: Arc<dyn Fn(&CatalogState) -> bool + Send + Sync>,
     pub policy: RunPolicy,
+    /// The source's credentials (sent to its origin only).
+    pub auth: Option<Arc<Credentials>>,
 }
 
 /// Classification and expiry settings of one run.
@@ -279,7 +282,8 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
         }
     };
     let fetcher = &ctx.inner.fetcher;
-    if !fetcher.robots_allows(&url, &ctx.progress).await {
+    let auth = ctx.p.auth.as_deref();
+    if !fetcher.robots_allows(&url, auth, &ctx.progress).await {
         Progress::add(&ctx.progress.disallowed, 1);
         tracing::info!(url = %seed.url, "disallowed by robots.txt");
         if seed.parent.is_none() {
@@ -296,7 +300,7 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
         })
         .unwrap_or_default();
     let fetched = fetcher
-        .fetch_catalog(&url, &validators, &ctx.progress)
+        .fetch_catalog(&url, &validators, auth, &ctx.progress)
         .await;
     match fetched {
         Err(reason) => {

@@ -29,7 +29,7 @@ mod time;
 pub use authority::authority_from_host;
 pub use derive::{Derived, Deriver};
 pub use folders::{is_live_name, path_date};
-pub use template::read_time;
+pub use template::{read_time, render, renders_back};
 pub use time::{MAX_YEAR, MIN_BARE_YEAR, MIN_YEAR};
 
 /// Errors of this crate.

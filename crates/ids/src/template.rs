@@ -9,7 +9,7 @@
 
 use crate::scan::Token;
 use crate::time::{Field, Fields, Hit, Role, select};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDateTime, Timelike, Utc};
 
 /// Longest template or name [`read_time`] looks at.
 const MAX_LEN: usize = 4096;
@@ -319,4 +319,196 @@ pub fn read_time(template: &str, raw: &str) -> Option<(DateTime<Utc>, Option<Dat
     }
     let (start, end) = select(&m.hits);
     Some((start?, end))
+}
+
+/// Write one time placeholder's picture for `t`. `None` when a field does not fit its width.
+fn push_time(out: &mut String, items: &[Item], t: NaiveDateTime) -> Option<()> {
+    use std::fmt::Write as _;
+    let mut frac = 0u32;
+    for item in items {
+        match *item {
+            Item::Field(field) => {
+                let (v, w) = match field {
+                    Field::Year => (u32::try_from(t.year()).ok()?, 4),
+                    Field::Month => (t.month(), 2),
+                    Field::Day => (t.day(), 2),
+                    Field::Doy => (t.ordinal(), 3),
+                    Field::Hour => (t.hour(), 2),
+                    Field::Minute => (t.minute(), 2),
+                    Field::Second => (t.second(), 2),
+                };
+                if v >= 10u32.pow(w) {
+                    return None;
+                }
+                let _ = write!(out, "{v:0w$}", w = w as usize);
+            }
+            Item::Frac => {
+                frac += 1;
+                if frac > 9 {
+                    return None;
+                }
+                let digit = (t.nanosecond() / 10u32.pow(9 - frac)) % 10;
+                out.push(char::from(b'0' + u8::try_from(digit).ok()?));
+            }
+            Item::Lit(c) => out.push(char::from(c)),
+        }
+    }
+    Some(())
+}
+
+/// The instant an end placeholder shows: [`crate::time::period_end`] made a day, month or
+/// year end exclusive (the start of the next period), so step back one period.
+fn end_shown(items: &[Item], end: NaiveDateTime) -> Option<NaiveDateTime> {
+    let has = |f: Field| items.contains(&Item::Field(f));
+    if has(Field::Hour) || has(Field::Minute) || has(Field::Second) || items.contains(&Item::Frac) {
+        Some(end)
+    } else if has(Field::Day) || has(Field::Doy) {
+        end.checked_sub_days(Days::new(1))
+    } else if has(Field::Month) {
+        end.checked_sub_months(Months::new(1))
+    } else {
+        end.checked_sub_months(Months::new(12))
+    }
+}
+
+/// Re-create a name from its template (see [`crate::Derived::template`]) and a granule's
+/// time: the inverse of [`crate::Deriver::derive`]. Start placeholders show `start`, end
+/// placeholders `end` (day, month and year ends are exclusive, as `derive` reports them).
+///
+/// `None` when the name is not renderable: the template has a wildcard (`{*}`) or a
+/// skipped time (`{…|skip}`), has an end placeholder and `end` is `None`, a year does not fit
+/// four digits, or the template is malformed or longer than 4096 bytes. A result is not
+/// necessarily the name the template came from (a dated folder may show another day than
+/// the file name); [`renders_back`] checks that.
+///
+/// ```
+/// use threddex_ids::{Deriver, render};
+/// let raw = "NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids";
+/// let d = Deriver::new().derive(raw, "edu.ucar.unidata");
+/// let name = render(d.template.as_deref().unwrap(), d.start.unwrap(), d.end);
+/// assert_eq!(name.as_deref(), Some(raw));
+/// ```
+pub fn render(template: &str, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Option<String> {
+    if template.len() > MAX_LEN {
+        return None;
+    }
+    let pieces = parse_template(template)?;
+    let mut out = String::with_capacity(template.len() + 8);
+    let start = start.naive_utc();
+    for piece in &pieces {
+        match piece {
+            Piece::Lit(l) => out.push_str(l),
+            Piece::Wild => return None,
+            Piece::Time { items, role } => {
+                let t = match role {
+                    Role::Start => start,
+                    Role::End => end_shown(items, end?.naive_utc())?,
+                    Role::Skip => return None,
+                };
+                push_time(&mut out, items, t)?;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether `raw` is exactly what [`render`] makes of `template` and `(start, end)`, and
+/// reading the start back from `raw` ([`read_time`]) gives `start` again: then `raw` need
+/// not be stored (render it back), and `start` is a function of `raw` (a store can find the
+/// granule by its name through its time).
+pub fn renders_back(
+    template: &str,
+    raw: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> bool {
+    render(template, start, end).is_some_and(|r| r == raw)
+        && read_time(template, raw).is_some_and(|(s, _)| s == start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Deriver;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn renders_real_names_back() {
+        let d = Deriver::new();
+        for raw in [
+            "NWS/NEXRAD3/PTA/YUX/20190830/Level3_YUX_PTA_20190830_1713.nids",
+            "grib/NCEP/GFS/Global_0p25deg/GFS_Global_0p25deg_20240108_0600.grib2",
+            "satellite/goes16/OR_ABI-L1b-RadC-M6C13_G16_s20192430003570_e20192430006343_c20192430006393.nc",
+            "sst/2019/08/30/sst_2019-08-30T17:13:05Z.nc",
+            "modis/A2019243.L3m_DAY_SST.nc",
+            "cmip/tas_Amon_185001-200512.nc",
+            "frac/x_20190830T171305.25.nc",
+            "braces/{a}_20190830.nc",
+        ] {
+            let x = d.derive(raw, "");
+            let tpl = x.template.clone().unwrap();
+            let r = render(&tpl, x.start.unwrap(), x.end);
+            if tpl.contains("|skip") {
+                assert_eq!(r, None, "{tpl}");
+                continue;
+            }
+            assert_eq!(r.as_deref(), Some(raw), "{tpl}");
+            assert!(renders_back(&tpl, raw, x.start.unwrap(), x.end), "{tpl}");
+        }
+    }
+
+    #[test]
+    fn reports_not_renderable() {
+        let tpl = "a/{yyyyMMdd}/b_{yyyyMMdd_HHmm}.nc";
+        let s = t("2019-08-30T17:13:00Z");
+        assert_eq!(
+            render(tpl, s, None).as_deref(),
+            Some("a/20190830/b_20190830_1713.nc")
+        );
+        // A folder of another day than the file: the template renders another name.
+        assert!(!renders_back(tpl, "a/20190831/b_20190830_1713.nc", s, None));
+        // A start finer than the name: the name renders, but the time does not read back.
+        let coarse = "a/b_{yyyyMMdd}.nc";
+        assert!(!renders_back(coarse, "a/b_20190830.nc", s, None));
+        assert!(renders_back(
+            coarse,
+            "a/b_20190830.nc",
+            t("2019-08-30T00:00:00Z"),
+            None
+        ));
+        // Wildcards, skipped times, missing ends, malformed templates, years past 9999.
+        assert_eq!(render("a_{*}_{yyyyMMdd}", s, None), None);
+        assert_eq!(render("a_{yyyyMMdd|skip}_{yyyyMMdd}", s, None), None);
+        assert_eq!(render("a_{yyyyMMdd}-{yyyyMMdd|end}", s, None), None);
+        assert_eq!(render("a_{yyyyMMdd", s, None), None);
+        assert_eq!(render("a}", s, None), None);
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert_eq!(render("{yyyy}", far, None), None);
+        // Exclusive day/month ends step back one period.
+        assert_eq!(
+            render(
+                "x_{yyyyMMdd}-{yyyyMMdd|end}",
+                s,
+                Some(t("2019-09-02T00:00:00Z"))
+            )
+            .as_deref(),
+            Some("x_20190830-20190901")
+        );
+        assert_eq!(
+            render(
+                "x_{yyyyMM}-{yyyyMM|end}",
+                s,
+                Some(t("2020-01-01T00:00:00Z"))
+            )
+            .as_deref(),
+            Some("x_201908-201912")
+        );
+    }
 }

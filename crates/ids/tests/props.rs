@@ -5,7 +5,10 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use proptest::prelude::*;
-use threddex_ids::{Deriver, authority_from_host, is_live_name, path_date, read_time};
+use threddex_ids::{
+    Deriver, authority_from_host, is_live_name, path_date, read_time, render as render_name,
+    renders_back,
+};
 
 const AUTH: &str = "org.example";
 
@@ -172,6 +175,21 @@ proptest! {
         prop_assert_eq!(read_time(&tpl, &raw), Some((d.start.unwrap(), d.end)));
         prop_assert!(!d.collection_id.contains(&text), "{} -> {}", raw, d.collection_id);
         check_idempotent(&Deriver::new(), &raw)?;
+        // One time in the name: the template and the time re-create it exactly.
+        prop_assert_eq!(render_name(&tpl, d.start.unwrap(), d.end), Some(raw.clone()), "{}", tpl);
+        prop_assert!(renders_back(&tpl, &raw, d.start.unwrap(), d.end));
+    }
+
+    #[test]
+    fn render_inverts_derive_or_says_not_renderable(b in tricky()) {
+        let d = Deriver::new().derive(&b, "");
+        if let (Some(tpl), Some(start)) = (d.template, d.start) {
+            let r = render_name(&tpl, start, d.end);
+            // Either the exact name comes back, and then its time reads back too, or the
+            // check reports "not renderable"; never a different name passing as this one.
+            prop_assert_eq!(renders_back(&tpl, &b, start, d.end), r.as_deref() == Some(b.as_str()),
+                "{:?} {:?} {:?}", b, tpl, r);
+        }
     }
 
     #[test]
@@ -214,6 +232,10 @@ proptest! {
         let _ = read_time(&a, &b);
         let _ = read_time(&b, &a);
         let _ = read_time(&b, &b);
+        let t0 = chrono::DateTime::from_timestamp(1_567_185_180, 0).unwrap();
+        let _ = render_name(&a, t0, Some(t0));
+        let _ = render_name(&b, t0, None);
+        let _ = renders_back(&b, &a, t0, None);
         let _ = path_date(&a);
         let _ = path_date(&b);
         let _ = is_live_name(&a);

@@ -12,6 +12,8 @@ pub struct Counters {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     not_modified: AtomicU64,
+    unauthorized: AtomicU64,
+    with_credentials: AtomicU64,
     per_path: Mutex<HashMap<String, u64>>,
     times: Mutex<Vec<Instant>>,
 }
@@ -56,6 +58,18 @@ impl Counters {
         self.not_modified.load(Ordering::SeqCst)
     }
 
+    /// Number of 401 responses sent (requests without the required credentials, see
+    /// `SimConfig::require_auth`).
+    pub fn unauthorized(&self) -> u64 {
+        self.unauthorized.load(Ordering::SeqCst)
+    }
+
+    /// Requests that carried an `Authorization` or `Cookie` header (whatever its value, with
+    /// or without `require_auth`): a server that must never see credentials checks this is 0.
+    pub fn with_credentials(&self) -> u64 {
+        self.with_credentials.load(Ordering::SeqCst)
+    }
+
     /// Arrival instant of every request, in arrival order (for rate checks).
     pub fn request_times(&self) -> Vec<Instant> {
         self.times.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -67,6 +81,8 @@ impl Counters {
         self.max_in_flight
             .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
         self.not_modified.store(0, Ordering::SeqCst);
+        self.unauthorized.store(0, Ordering::SeqCst);
+        self.with_credentials.store(0, Ordering::SeqCst);
         self.per_path
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -97,6 +113,14 @@ impl Counters {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         InFlight { c: self }
+    }
+
+    pub(crate) fn count_unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn count_with_credentials(&self) {
+        self.with_credentials.fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) fn count_not_modified(&self) {

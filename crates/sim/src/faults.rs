@@ -70,6 +70,8 @@ pub enum Fault {
     Cycle,
     /// Sleep this long before responding normally.
     Delay(Duration),
+    /// A 302 to this absolute URL (e.g. another server: cross-origin redirects).
+    RedirectTo(String),
 }
 
 impl std::str::FromStr for FaultRule {

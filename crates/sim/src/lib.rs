@@ -55,6 +55,80 @@ pub struct SimConfig {
     pub dir: Option<PathBuf>,
     /// Port on 127.0.0.1 (0 = ephemeral).
     pub port: u16,
+    /// Require credentials: every request (robots.txt included) without this exact header
+    /// gets a 401 with `WWW-Authenticate: Basic realm="threddex-sim"` (counted in
+    /// [`Counters::unauthorized`]).
+    pub require_auth: Option<RequiredHeader>,
+}
+
+/// A header every request must carry ([`SimConfig::require_auth`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RequiredHeader {
+    /// Header name (`authorization`, `cookie`, …), case-insensitive.
+    pub name: String,
+    /// The exact value expected.
+    pub value: String,
+}
+
+impl RequiredHeader {
+    /// `Authorization: Bearer TOKEN`.
+    pub fn bearer(token: &str) -> Self {
+        Self {
+            name: "authorization".into(),
+            value: format!("Bearer {token}"),
+        }
+    }
+
+    /// `Cookie: COOKIE`.
+    pub fn cookie(cookie: &str) -> Self {
+        Self {
+            name: "cookie".into(),
+            value: cookie.into(),
+        }
+    }
+
+    /// `Authorization: Basic base64(user:password)` (computed here, independently of the
+    /// crawler).
+    pub fn basic(user: &str, password: &str) -> Self {
+        Self {
+            name: "authorization".into(),
+            value: format!(
+                "Basic {}",
+                base64_encode(format!("{user}:{password}").as_bytes())
+            ),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequiredHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequiredHeader")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Standard base64 with padding (RFC 4648).
+fn base64_encode(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                let idx = usize::try_from((n >> shift) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET[idx]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 impl Default for SimConfig {
@@ -68,6 +142,7 @@ impl Default for SimConfig {
             clock: SimClock::default(),
             dir: None,
             port: 0,
+            require_auth: None,
         }
     }
 }

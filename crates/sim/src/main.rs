@@ -135,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         clock,
         dir: args.dir.clone(),
         port: args.port,
+        require_auth: None,
     };
     let server = SimServer::start(cfg).await?;
     {

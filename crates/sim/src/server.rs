@@ -21,7 +21,7 @@ use crate::dir::DirSource;
 use crate::faults::{self, Fault, FaultRule, Faults};
 use crate::tree::Tree;
 use crate::xml::{self, Doc, DocKind};
-use crate::{SimConfig, TreeSpec};
+use crate::{RequiredHeader, SimConfig, TreeSpec};
 
 struct AppState {
     tree: Tree,
@@ -34,6 +34,7 @@ struct AppState {
     dir: Option<DirSource>,
     /// Paths a redirect chain has just pointed back to: their next request skips redirect faults.
     passes: Mutex<HashMap<String, u32>>,
+    require_auth: Option<RequiredHeader>,
 }
 
 /// A running simulated TDS.
@@ -61,6 +62,7 @@ impl SimServer {
             robots: cfg.robots_txt,
             dir,
             passes: Mutex::new(HashMap::new()),
+            require_auth: cfg.require_auth,
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
@@ -305,6 +307,27 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
     if !st.latency.is_zero() {
         tokio::time::sleep(st.latency).await;
     }
+    let headers = req.headers();
+    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE) {
+        st.counters.count_with_credentials();
+    }
+    if let Some(required) = &st.require_auth {
+        let ok = headers
+            .get_all(required.name.as_str())
+            .iter()
+            .any(|v| v.as_bytes() == required.value.as_bytes());
+        if !ok {
+            st.counters.count_unauthorized();
+            return respond(
+                StatusCode::UNAUTHORIZED,
+                &[
+                    (header::WWW_AUTHENTICATE, "Basic realm=\"threddex-sim\""),
+                    (header::CONTENT_TYPE, DocKind::Text.content_type()),
+                ],
+                Body::from("authentication required\n"),
+            );
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return respond(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -359,6 +382,13 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
             return respond(
                 StatusCode::FOUND,
                 &[(header::LOCATION, &location)],
+                Body::empty(),
+            );
+        }
+        Some(Fault::RedirectTo(location)) => {
+            return respond(
+                StatusCode::FOUND,
+                &[(header::LOCATION, location)],
                 Body::empty(),
             );
         }

@@ -1,10 +1,19 @@
 //! Catalogue search: [`RecordFilter`] → Postgres SQL with numbered, bound parameters.
 //!
 //! Only static fragments and `$n` placeholders make up the SQL text; every value (texts,
-//! LIKE patterns, times, coordinates) is bound. `csw:AnyText` LIKE patterns are `ILIKE` on the
-//! generated `anytext` column (ID, title, abstract, keywords), served by its `pg_trgm` GIN
-//! index (migration 0005). Case-insensitive comparisons use `lower()`, case-insensitive LIKE
-//! is `ILIKE`, case-sensitive LIKE is `LIKE` (escape character: backslash).
+//! LIKE patterns, times, coordinates) is bound. `csw:AnyText` LIKE patterns are matched on the
+//! narrow side table `collection_anytext` (key, lower-cased ID, title, abstract, keywords;
+//! migration 0007) as `anytext LIKE lower(pattern)`, served by its `pg_trgm` GIN index: the
+//! same result as `ILIKE` on the text (Postgres' ILIKE lower-cases both sides with the same
+//! collation), without lower-casing every candidate, and index rechecks read small pages.
+//! Other case-insensitive comparisons use `lower()`, case-insensitive LIKE is `ILIKE`,
+//! case-sensitive LIKE is `LIKE` (escape character: backslash).
+//!
+//! A filter made only of AnyText tests (with And/Or/Not) in the default order is answered in
+//! one statement over the side table alone: the matching keys are gathered once, counted, and
+//! the page's keys picked from them before the page's collections are read. Any other filter
+//! runs a count and a page statement over `collections`, AnyText tests being key sets
+//! (`c.key IN (SELECT … FROM collection_anytext …)`).
 //!
 //! `Not` is two-valued: a test on a missing value (no time extent, no box) is false, so its
 //! negation is true.
@@ -34,6 +43,9 @@ enum Bind {
 struct Sql {
     text: String,
     binds: Vec<Bind>,
+    /// AnyText tests are written against the side table row `t` (the statement reads
+    /// `collection_anytext t`), not as key sets of `collections c`.
+    narrow: bool,
 }
 
 impl Sql {
@@ -192,8 +204,17 @@ fn write_like(
 ) -> Result<()> {
     let like = pattern.to_sql_like(Some('\\'));
     if prop == Queryable::AnyText {
+        // lower(pattern) on the lower-cased text: what ILIKE computes (see the module doc).
         let p = sql.text_param(&like);
-        let _ = write!(sql.text, "c.anytext ILIKE {p}");
+        if sql.narrow {
+            let _ = write!(sql.text, "t.anytext LIKE lower({p})");
+        } else {
+            let _ = write!(
+                sql.text,
+                "c.key IN (SELECT t.key FROM collection_anytext t \
+                 WHERE t.anytext LIKE lower({p}))"
+            );
+        }
         return Ok(());
     }
     if !prop.is_text() {
@@ -257,6 +278,85 @@ fn order_by(sort: &[SortKey]) -> Result<String> {
     Ok(s)
 }
 
+/// Whether `f` tests nothing but AnyText (at least one AnyText LIKE, combined by non-empty
+/// And/Or and Not): then the side table alone answers it.
+fn anytext_only(f: &RecordFilter, depth: usize) -> bool {
+    if depth > MAX_FILTER_DEPTH {
+        return false;
+    }
+    match f {
+        RecordFilter::Like { prop, .. } => *prop == Queryable::AnyText,
+        RecordFilter::And(v) | RecordFilter::Or(v) => {
+            !v.is_empty() && v.iter().all(|g| anytext_only(g, depth + 1))
+        }
+        RecordFilter::Not(g) => anytext_only(g, depth + 1),
+        _ => false,
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// An AnyText-only filter in the default order (key order), in one statement over the side
+/// table: the matching keys are read once (one trigram index scan, rechecks on the narrow
+/// table), counted, and the page's keys taken from them; only the page's collections are
+/// read from the wide table. The count row comes back even when the page is empty.
+async fn search_anytext(
+    pool: &PgPool,
+    filter: &RecordFilter,
+    offset: u64,
+    limit: u32,
+) -> Result<RecordPage> {
+    let mut sql = Sql {
+        narrow: true,
+        ..Sql::default()
+    };
+    write_filter(&mut sql, filter, 0)?;
+    let cond = std::mem::take(&mut sql.text);
+    if limit == 0 {
+        sql.text = format!("SELECT count(*) FROM collection_anytext t WHERE {cond}");
+        let matched: i64 = sql
+            .query()
+            .fetch_one(pool)
+            .await
+            .map_err(db_err)?
+            .try_get(0)
+            .map_err(db_err)?;
+        return Ok(RecordPage {
+            matched: u64::try_from(matched).unwrap_or(0),
+            collections: Vec::new(),
+        });
+    }
+    let l = sql.param(Bind::Int(i64::from(limit)));
+    let o = sql.param(Bind::Int(to_i64(offset)));
+    sql.text = format!(
+        "WITH m AS MATERIALIZED (SELECT t.key FROM collection_anytext t WHERE {cond}), \
+         p AS (SELECT m.key FROM m ORDER BY m.key LIMIT {l} OFFSET {o}) \
+         SELECT n.matched, {COLLECTION_COLUMNS} \
+         FROM (SELECT count(*) AS matched FROM m) n \
+         LEFT JOIN (p JOIN collections c ON c.key = p.key) ON TRUE \
+         ORDER BY c.key"
+    );
+    let rows = sql.query().fetch_all(pool).await.map_err(db_err)?;
+    let mut matched = 0;
+    let mut collections = Vec::with_capacity(rows.len());
+    for row in &rows {
+        matched = row.try_get::<i64, _>("matched").map_err(db_err)?;
+        if row
+            .try_get::<Option<String>, _>("id")
+            .map_err(db_err)?
+            .is_some()
+        {
+            collections.push(collection_from_row(row)?);
+        }
+    }
+    Ok(RecordPage {
+        matched: u64::try_from(matched).unwrap_or(0),
+        collections,
+    })
+}
+
 pub(crate) async fn search_records(
     pool: &PgPool,
     filter: &RecordFilter,
@@ -264,12 +364,16 @@ pub(crate) async fn search_records(
     offset: u64,
     limit: u32,
 ) -> Result<RecordPage> {
+    if sort.is_empty() && anytext_only(filter, 0) {
+        return search_anytext(pool, filter, offset, limit).await;
+    }
     let mut cond = Sql::default();
     write_filter(&mut cond, filter, 0)?;
     let order = order_by(sort)?;
     let count_sql = Sql {
         text: format!("SELECT count(*) FROM collections c WHERE {}", cond.text),
         binds: std::mem::take(&mut cond.binds),
+        narrow: false,
     };
     let matched: i64 = count_sql
         .query()
@@ -291,9 +395,10 @@ pub(crate) async fn search_records(
             cond.text
         ),
         binds: count_sql.binds,
+        narrow: false,
     };
     let l = rows_sql.param(Bind::Int(i64::from(limit)));
-    let o = rows_sql.param(Bind::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let o = rows_sql.param(Bind::Int(to_i64(offset)));
     let _ = write!(rows_sql.text, " LIMIT {l} OFFSET {o}");
     let rows = rows_sql.query().fetch_all(pool).await.map_err(db_err)?;
     let collections = rows

@@ -30,6 +30,7 @@ mod filter_sql;
 mod iso;
 mod lease;
 mod read;
+mod runs;
 mod sources;
 mod write;
 
@@ -40,8 +41,9 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, Granule, GranuleQuery,
-    IsoRecordUpdate, NewSource, Result, Source, Store, StoreStats, Timestamp,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CrawlRun, CrawlRunEnd, Granule,
+    GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source, Store, StoreStats,
+    Timestamp,
 };
 
 pub use connect::{MIGRATION_LOCK_KEY, MIGRATOR, is_postgres_url};
@@ -54,6 +56,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Kept to open the dedicated migration connection.
     options: PgConnectOptions,
+    /// Catalog URLs of granule listings, by catalog key.
+    catalog_urls: std::sync::Arc<read::CatalogUrls>,
 }
 
 impl PostgresStore {
@@ -140,7 +144,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.pool, query).await
+        read::list_granules(&self.pool, &self.catalog_urls, query).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
@@ -193,5 +197,17 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<Collection>> {
         iso::stale_iso_records(&self.pool, source_id, limit).await
+    }
+
+    async fn start_run(&self, run: &NewCrawlRun) -> Result<i64> {
+        runs::start(&self.pool, run).await
+    }
+
+    async fn finish_run(&self, run_id: i64, end: &CrawlRunEnd) -> Result<()> {
+        runs::finish(&self.pool, run_id, end).await
+    }
+
+    async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>> {
+        runs::list(&self.pool, source, limit).await
     }
 }

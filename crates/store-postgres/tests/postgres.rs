@@ -679,3 +679,125 @@ async fn hostile_values_are_errors_not_panics() {
     assert_eq!(got[0].start, Some(future));
     store.ping().await.unwrap();
 }
+
+/// Migration 0007: collections stored before it get their any text (side table), and the
+/// AnyText search (`anytext LIKE lower(pattern)` on the lower-cased side table) selects exactly
+/// what `ILIKE` on the text selects, Unicode case, wildcards and escapes included (the text in
+/// the database's default collation, as the generated column of migration 0005 was).
+#[tokio::test]
+async fn anytext_side_table_is_backfilled_and_matches_ilike() {
+    use threddex_store::{LikePattern, Queryable, RecordFilter};
+    let (url, _db) = common::fresh_database().await;
+    let store = PostgresStore::connect_without_migrating(&url)
+        .await
+        .unwrap();
+    MIGRATOR.run_to(5, store.pool()).await.unwrap();
+    let src: i64 = sqlx::query("INSERT INTO sources (name, url) VALUES ('s', $1) RETURNING id")
+        .bind(CAT)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+    for (id, title, summary, keywords) in [
+        (
+            "x:ÜBER/a",
+            "Über Straße",
+            Some("50%_off ÀÉÎ"),
+            r#"["Ωmega"]"#,
+        ),
+        ("x:plain/b", "plain TITLE", None, r#"["k\\w"]"#),
+    ] {
+        sqlx::query(
+            "INSERT INTO collections (id, source_id, title, summary, keywords) \
+             VALUES ($1, $2, $3, $4, $5::jsonb)",
+        )
+        .bind(id)
+        .bind(src)
+        .bind(title)
+        .bind(summary)
+        .bind(keywords)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    store.migrate_now().await.unwrap();
+    store
+        .write_batch(&Batch {
+            collections: vec![CollectionUpsert {
+                title: "ÉTÉ après".into(),
+                keywords: vec!["ΣΊΣΥΦΟΣ".into()],
+                ..coll("x:new/c", src)
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+
+    for pattern in [
+        "%über%",
+        "%ÜBER%",
+        "%straße%",
+        "%STRASSE%",
+        "%àéî%",
+        "%ÀÉÎ%",
+        "%ωMEGA%",
+        "%été%",
+        "%σίσυφος%",
+        "%50\\%\\_%",
+        "%50\\%\\_x%",
+        "%k\\\\\\\\w%",
+        "x:_ber/%",
+        "%plain title%",
+        "X:%",
+        "%",
+        "%_b%",
+    ] {
+        let want: i64 = sqlx::query(
+            "SELECT count(*) FROM collections c WHERE (c.id || ' ' || c.title || ' ' || \
+             COALESCE(c.summary, '') || ' ' || (c.keywords::text)) COLLATE \"default\" \
+             ILIKE $1",
+        )
+        .bind(pattern)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+        let f = RecordFilter::Like {
+            prop: Queryable::AnyText,
+            pattern: LikePattern::parse(pattern, '%', '_', Some('\\')),
+            match_case: false,
+        };
+        let page = store.search_records(&f, &[], 0, 10).await.unwrap();
+        assert_eq!(page.matched as i64, want, "{pattern}");
+        assert_eq!(page.collections.len() as i64, want, "{pattern}");
+        let not = RecordFilter::Not(Box::new(f));
+        let page = store.search_records(&not, &[], 0, 10).await.unwrap();
+        assert_eq!(page.matched as i64, 3 - want, "NOT {pattern}");
+    }
+    // The wide table no longer carries the text; both trigram indexes exist.
+    let indexes: Vec<String> =
+        sqlx::query("SELECT indexname::text FROM pg_indexes WHERE indexname LIKE '%trgm'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    assert!(
+        indexes.contains(&"collection_anytext_trgm".to_owned()),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes.contains(&"collections_id_trgm".to_owned()),
+        "{indexes:?}"
+    );
+    let old: i64 = sqlx::query(
+        "SELECT count(*) FROM information_schema.columns \
+         WHERE table_name = 'collections' AND column_name = 'anytext'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(old, 0);
+}

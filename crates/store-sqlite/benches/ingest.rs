@@ -1,6 +1,7 @@
 //! Ingest benchmark: writes granules (default 1,000,000, env `GRANULES`) in batches of 2000
 //! (env `BATCH`) into a fresh temporary file database and prints granules/s and bytes per
-//! granule. Run: `cargo bench -p threddex-store-sqlite --bench ingest`.
+//! granule. Run: `cargo bench -p threddex-store-sqlite --bench ingest` (env `TEMPLATE=1`: the
+//! collection has a name template, so IDs and urlPaths are rendered, not stored).
 
 use std::time::Instant;
 
@@ -74,6 +75,13 @@ async fn run(total: usize, batch_size: usize) {
                 id: collection.into(),
                 source_id: src.id,
                 title: "EAST-CONUS 1km VIS".into(),
+                // TEMPLATE=1: the collection has its name template (as the crawler sets it),
+                // so IDs and urlPaths are rendered instead of stored (migration 0007).
+                template: (env_usize("TEMPLATE", 0) != 0).then(|| {
+                    "SSEC/IDD-Satellite/VIS/EAST-CONUS_1km/{yyyyMMdd}/\
+                     EAST-CONUS_1km_VIS_{yyyyMMdd_HHmm}.gini"
+                        .to_owned()
+                }),
                 catalog_url: "http://127.0.0.1/thredds/catalog.xml".into(),
                 ..CollectionUpsert::default()
             }],

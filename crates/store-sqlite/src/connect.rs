@@ -76,17 +76,37 @@ impl SqliteStore {
     /// Two processes starting at once may both see a migration as pending; the loser's
     /// attempt fails (its transaction rolls back) and one retry then finds it applied.
     pub(crate) async fn run_migrations(&self) -> Result<(), StoreError> {
-        let first = MIGRATOR.run(&self.pool).await;
-        if let Err(err) = first {
+        // Up to 0006, whose copied rows get their granule ID hash (none on a fresh database)
+        // before 0007 rebuilds the table; then the rest.
+        self.migrate_to(Some(6)).await?;
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        if at == Some(6) {
+            crate::idhash::backfill(&self.pool).await?;
+        }
+        self.migrate_to(None).await?;
+        // Rows copied by migration 0007 are rewritten in the compact form.
+        crate::granules::compact_legacy(&self.pool).await
+    }
+
+    async fn migrate_to(&self, target: Option<i64>) -> Result<(), StoreError> {
+        let run = || async {
+            match target {
+                Some(v) => MIGRATOR.run_to(v, &self.pool).await,
+                None => MIGRATOR.run(&self.pool).await,
+            }
+        };
+        if let Err(err) = run().await {
             tracing::debug!("migration attempt failed ({err}); retrying once");
             tokio::time::sleep(Duration::from_millis(250)).await;
-            MIGRATOR
-                .run(&self.pool)
+            run()
                 .await
                 .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         }
-        // Rows copied by migration 0006 get their granule ID hash (none on a fresh database).
-        crate::idhash::backfill(&self.pool).await
+        Ok(())
     }
 }
 

@@ -74,6 +74,38 @@ pub(crate) const URL_PATH_ENDS_WITH_NAME: i64 = 1;
 /// urlPath); `url_path` is NULL.
 pub(crate) const URL_PATH_IS_ID: i64 = 2;
 
+/// Flag bit: the row is still in the form of migration 0006 (rewritten after migrating).
+pub(crate) const LEGACY: i64 = 8;
+
+/// Flag bit: the urlPath is rendered from the collection's path template; `url_path` is NULL.
+pub(crate) const URL_PATH_RENDERED: i64 = 16;
+
+/// Flag bit: the `modified` time equals the start time; `modified` is NULL.
+pub(crate) const MODIFIED_IS_START: i64 = 32;
+
+/// Flag bits stored inverted (`flags` column = logical flags XOR this), so that the usual
+/// compact row (urlPath rendered, `modified` = start) stores `flags` = 0, which SQLite
+/// encodes in no payload byte.
+pub(crate) const INVERTED_FLAGS: i64 = URL_PATH_RENDERED | MODIFIED_IS_START;
+
+/// The stored `start_time` of a granule without a start (a primary key column cannot be
+/// NULL): -2^53, before any time chrono represents, exact as an integer and as a double.
+pub(crate) const NO_START: f64 = -9_007_199_254_740_992.0;
+
+/// The stored `start_time` of a granule.
+pub(crate) fn start_key(t: Option<Timestamp>) -> f64 {
+    t.map_or(NO_START, ts_to_db)
+}
+
+/// The inverse of [`start_key`].
+pub(crate) fn start_from_key(x: f64) -> Result<Option<Timestamp>, StoreError> {
+    if x <= NO_START {
+        Ok(None)
+    } else {
+        ts_from_db(x).map(Some)
+    }
+}
+
 /// The compact stored form of a granule's name and urlPath: `(name, flags, url_path)`.
 pub(crate) fn encode_name_path<'a>(
     granule_id: &str,

@@ -7,8 +7,6 @@
 //! flag. Such rows are found by ID through the partial index `granules_probed`, so a granule
 //! keeps its slot even after the row that pushed it away is deleted.
 
-use std::collections::HashMap;
-
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 use threddex_store::{Result, StoreError};
 
@@ -18,9 +16,10 @@ use crate::convert::db_err;
 pub(crate) const PROBED: i64 = 4;
 
 /// Longest probe sequence accepted (a 64-bit hash makes even one collision improbable).
-const MAX_PROBES: usize = 64;
+pub(crate) const MAX_PROBES: usize = 64;
 
-/// The partial-index condition (must be written exactly like this to use the index).
+/// The partial-index condition of migration 0006 (must be written exactly like this to use
+/// the index); only the backfill, which runs on that schema, uses it.
 const PROBED_ROWS: &str = "(id_hash IS NULL OR flags & 4 <> 0)";
 
 fn mix64(bytes: &[u8]) -> u64 {
@@ -48,51 +47,6 @@ pub fn granule_id_hash(id: &str) -> i64 {
     i64::from_ne_bytes(((hi << 40) | lo).to_ne_bytes())
 }
 
-async fn any_probed(conn: &mut SqliteConnection) -> Result<bool> {
-    let sql = format!("SELECT EXISTS (SELECT 1 FROM granules WHERE {PROBED_ROWS})");
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-        .fetch_one(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(n != 0)
-}
-
-/// The slots of the given granules of one collection that are stored away from their hash
-/// (or not hashed yet: `None`), by ID.
-async fn probed_slots(
-    conn: &mut SqliteConnection,
-    collection_key: i64,
-    ids: &[&str],
-) -> Result<HashMap<String, Option<i64>>> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut list = String::with_capacity(chunk.len() * 2 + 2);
-        list.push('(');
-        for i in 0..chunk.len() {
-            if i > 0 {
-                list.push(',');
-            }
-            list.push('?');
-        }
-        list.push(')');
-        let sql = format!(
-            "SELECT granule_id, id_hash FROM granules WHERE {PROBED_ROWS} \
-             AND collection_key = ? AND granule_id IN {list}"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(collection_key);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-            out.insert(
-                row.try_get::<String, _>(0).map_err(db_err)?,
-                row.try_get::<Option<i64>, _>(1).map_err(db_err)?,
-            );
-        }
-    }
-    Ok(out)
-}
-
 async fn holder_of(
     conn: &mut SqliteConnection,
     collection_key: i64,
@@ -104,106 +58,6 @@ async fn holder_of(
         .fetch_optional(conn)
         .await
         .map_err(db_err)
-}
-
-/// `(slot, probed)` for each `(collection_key, granule ID)`, in order: the slot the granule
-/// occupies, or the one it will take. Several entries for the same granule get the same slot.
-pub(crate) async fn assign_slots(
-    conn: &mut SqliteConnection,
-    rows: &[(i64, &str)],
-) -> Result<Vec<(i64, bool)>> {
-    // Who holds each granule's home slot now.
-    let mut by_collection: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (key, id) in rows {
-        by_collection
-            .entry(*key)
-            .or_default()
-            .push(granule_id_hash(id));
-    }
-    let mut holders: HashMap<(i64, i64), String> = HashMap::new();
-    for (key, hashes) in &by_collection {
-        for chunk in hashes.chunks(1000) {
-            let mut list = String::with_capacity(chunk.len() * 2 + 2);
-            list.push('(');
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    list.push(',');
-                }
-                list.push('?');
-            }
-            list.push(')');
-            let sql = format!(
-                "SELECT id_hash, granule_id FROM granules WHERE collection_key = ? \
-                 AND id_hash IN {list}"
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(*key);
-            for h in chunk {
-                q = q.bind(*h);
-            }
-            for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
-                let h: i64 = row.try_get(0).map_err(db_err)?;
-                let id: String = row.try_get(1).map_err(db_err)?;
-                holders.insert((*key, h), id);
-            }
-        }
-    }
-    // Granules stored away from their home slot (rare: only after a hash collision).
-    let mut away: HashMap<(i64, String), i64> = HashMap::new();
-    if any_probed(conn).await? {
-        let mut ids_by_collection: HashMap<i64, Vec<&str>> = HashMap::new();
-        for (key, id) in rows {
-            ids_by_collection.entry(*key).or_default().push(id);
-        }
-        for (key, ids) in ids_by_collection {
-            for (id, slot) in probed_slots(conn, key, &ids).await? {
-                if let Some(slot) = slot {
-                    away.insert((key, id), slot);
-                }
-            }
-        }
-    }
-    let mut claimed: HashMap<(i64, i64), &str> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for &(key, id) in rows {
-        if let Some(&slot) = away.get(&(key, id.to_string())) {
-            claimed.insert((key, slot), id);
-            out.push((slot, true));
-            continue;
-        }
-        let home = granule_id_hash(id);
-        let mut slot = home;
-        let mut found = false;
-        for _ in 0..MAX_PROBES {
-            if let Some(other) = claimed.get(&(key, slot)) {
-                if *other == id {
-                    found = true;
-                    break;
-                }
-                slot = slot.wrapping_add(1);
-                continue;
-            }
-            let holder = if slot == home {
-                holders.get(&(key, slot)).cloned()
-            } else {
-                holder_of(conn, key, slot).await?
-            };
-            match holder {
-                Some(h) if h != id => slot = slot.wrapping_add(1),
-                _ => {
-                    found = true;
-                    break;
-                }
-            }
-        }
-        if !found {
-            return Err(StoreError::Backend(format!(
-                "no free hash slot for granule {id:?} after {MAX_PROBES} probes"
-            )));
-        }
-        claimed.insert((key, slot), id);
-        out.push((slot, slot != home));
-    }
-    Ok(out)
 }
 
 /// Give every row copied by migration 0006 (id_hash NULL) its slot.

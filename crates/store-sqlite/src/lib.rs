@@ -23,10 +23,12 @@
 mod connect;
 mod convert;
 mod filter_sql;
+mod granules;
 mod idhash;
 mod iso;
 mod lease;
 mod read;
+mod runs;
 mod sources;
 mod write;
 
@@ -35,8 +37,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, Granule, GranuleQuery,
-    IsoRecordUpdate, NewSource, Result, Source, Store, StoreStats, Timestamp,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CrawlRun, CrawlRunEnd, Granule,
+    GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source, Store, StoreStats,
+    Timestamp,
 };
 use tokio::sync::Mutex;
 
@@ -208,5 +211,19 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Collection>> {
         iso::stale_iso_records(&self.pool, source_id, limit).await
+    }
+
+    async fn start_run(&self, run: &NewCrawlRun) -> Result<i64> {
+        let _guard = self.write_lock.lock().await;
+        runs::start(&self.pool, run).await
+    }
+
+    async fn finish_run(&self, run_id: i64, end: &CrawlRunEnd) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        runs::finish(&self.pool, run_id, end).await
+    }
+
+    async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>> {
+        runs::list(&self.pool, source, limit).await
     }
 }

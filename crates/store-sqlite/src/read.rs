@@ -7,9 +7,7 @@ use threddex_store::{
     GranuleQuery, NodeClass, Result, StoreStats,
 };
 
-use crate::convert::{
-    corrupt, db_err, decode_name_path, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db,
-};
+use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db};
 
 pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
     etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires";
@@ -207,82 +205,7 @@ pub(crate) async fn list_collections(
 }
 
 pub(crate) async fn list_granules(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
-    let key: Option<i64> = sqlx::query_scalar("SELECT key FROM collections WHERE id = ?1")
-        .bind(&q.collection_id)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?;
-    let Some(key) = key else {
-        return Ok(Vec::new());
-    };
-    // Only the conditions in use are written, so the planner sees plain range constraints on
-    // (collection_key, start_time).
-    let mut sql = String::from(
-        "SELECT g.granule_id, g.name, g.flags, g.start_time, g.end_time, g.url_path, g.size, \
-         g.modified, c.url AS catalog_url \
-         FROM granules g LEFT JOIN catalogs c ON c.key = g.catalog_key \
-         WHERE g.collection_key = ?1",
-    );
-    if q.start.is_some() {
-        // The first condition is implied by the second (no granule spans more than
-        // max_span) but is an index range on (collection_key, start_time).
-        sql.push_str(
-            " AND g.start_time >= ?2 - (SELECT max_span FROM collections WHERE key = ?1) \
-             AND coalesce(g.end_time, g.start_time) >= ?2",
-        );
-    }
-    if q.end.is_some() {
-        sql.push_str(" AND g.start_time < ?3");
-    }
-    match &q.after {
-        Some((Some(_), _)) => {
-            sql.push_str(" AND g.start_time >= ?4 AND (g.start_time > ?4 OR g.granule_id > ?5)")
-        }
-        Some((None, _)) => sql.push_str(
-            " AND (g.start_time IS NOT NULL OR (g.start_time IS NULL AND g.granule_id > ?5))",
-        ),
-        None => {}
-    }
-    sql.push_str(" ORDER BY g.start_time, g.granule_id LIMIT ?6");
-    let (after_start, after_id) = match &q.after {
-        Some((s, id)) => (opt_ts_to_db(*s), Some(id.as_str())),
-        None => (None, None),
-    };
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(key)
-        .bind(opt_ts_to_db(q.start))
-        .bind(opt_ts_to_db(q.end))
-        .bind(after_start)
-        .bind(after_id)
-        .bind(limit(q.limit))
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
-    rows.iter()
-        .map(|row| {
-            let granule_id: String = row.try_get("granule_id").map_err(db_err)?;
-            let (name, url_path) = decode_name_path(
-                &granule_id,
-                row.try_get("name").map_err(db_err)?,
-                row.try_get("flags").map_err(db_err)?,
-                row.try_get("url_path").map_err(db_err)?,
-            );
-            Ok(Granule {
-                collection_id: q.collection_id.clone(),
-                granule_id,
-                name,
-                start: opt_ts_from_db(row.try_get_unchecked("start_time").map_err(db_err)?)?,
-                end: opt_ts_from_db(row.try_get_unchecked("end_time").map_err(db_err)?)?,
-                url_path,
-                size: row.try_get("size").map_err(db_err)?,
-                modified: opt_ts_from_db(row.try_get_unchecked("modified").map_err(db_err)?)?,
-                catalog_url: row
-                    .try_get::<Option<String>, _>("catalog_url")
-                    .map_err(db_err)?
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
+    crate::granules::list(pool, q).await
 }
 
 fn to_u64(n: i64) -> u64 {

@@ -8,13 +8,11 @@ use threddex_store::{
     Batch, BatchOutcome, CatalogState, CollectionUpsert, Granule, Result, StoreError,
 };
 
-use crate::convert::{db_err, encode_name_path, opt_ts_to_db, to_json, ts_to_db};
+use crate::convert::{NO_START, db_err, opt_ts_to_db, to_json, ts_to_db};
+use crate::granules::Coll;
 
 /// SQLite's maximum number of bound parameters per statement.
 const MAX_BINDS: usize = 32_766;
-/// Rows per multi-row granule statement: a fixed size, so full chunks reuse one cached
-/// prepared statement.
-const GRANULE_CHUNK: usize = 1_000;
 /// Rows per multi-row catalog / collection statement.
 const SMALL_CHUNK: usize = 500;
 
@@ -81,24 +79,26 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         )
         .await?;
     }
-    let mut collection_keys = HashMap::new();
+    let mut colls: HashMap<String, Coll> = HashMap::new();
     if !batch.granules.is_empty() {
-        collection_keys = resolve_collections(conn, &batch.granules).await?;
-        let catalog_keys = resolve_catalogs(conn, &batch.granules, &collection_keys).await?;
-        let before = max_key(conn, "SELECT coalesce(max(rowid), 0) FROM granules").await?;
-        for chunk in batch.granules.chunks(GRANULE_CHUNK) {
-            upsert_granules(conn, chunk, &collection_keys, &catalog_keys).await?;
+        colls = resolve_collections(conn, &batch.granules).await?;
+        let catalog_keys = resolve_catalogs(conn, &batch.granules, &colls).await?;
+        crate::granules::learn_path_templates(conn, &mut colls, &batch.granules).await?;
+        let mut rows = Vec::with_capacity(batch.granules.len());
+        for g in &batch.granules {
+            let c = colls.get(&g.collection_id).ok_or_else(|| {
+                StoreError::Invalid(format!("unknown collection {:?}", g.collection_id))
+            })?;
+            rows.push((c, g));
         }
-        widen_max_span(conn, &batch.granules, &collection_keys).await?;
-        out.granules_inserted = count_after(
-            conn,
-            "SELECT count(*) FROM granules WHERE rowid > ?1",
-            before,
-        )
-        .await?;
+        out.granules_inserted = crate::granules::upsert(conn, &rows, &catalog_keys).await?;
+        widen_max_span(conn, &batch.granules, &colls).await?;
     }
-    for url in &batch.complete_catalogs {
-        out.granules_deleted += delete_vanished(conn, url, batch, &collection_keys).await?;
+    if !batch.complete_catalogs.is_empty() {
+        let mut by_key: HashMap<i64, Coll> = colls.values().map(|c| (c.key, c.clone())).collect();
+        for url in &batch.complete_catalogs {
+            out.granules_deleted += delete_vanished(conn, url, batch, &colls, &mut by_key).await?;
+        }
     }
     Ok(out)
 }
@@ -253,22 +253,21 @@ async fn upsert_collections(
     Ok(())
 }
 
-/// Collection keys (and sources) of every collection the granules name; unknown ones are an
-/// error.
+/// Every collection the granules name (key, source, templates); unknown ones are an error.
 async fn resolve_collections(
     conn: &mut SqliteConnection,
     granules: &[Granule],
-) -> Result<HashMap<String, (i64, i64)>> {
+) -> Result<HashMap<String, Coll>> {
     let ids: Vec<&str> = granules
         .iter()
         .map(|g| g.collection_id.as_str())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut keys = HashMap::with_capacity(ids.len());
+    let mut colls = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BINDS) {
         let sql = format!(
-            "SELECT id, key, source_id FROM collections WHERE id IN {}",
+            "SELECT id, key, source_id, template, path_template FROM collections WHERE id IN {}",
             in_list(chunk.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -277,31 +276,29 @@ async fn resolve_collections(
         }
         for row in q.fetch_all(&mut *conn).await.map_err(db_err)? {
             let id: String = row.try_get(0).map_err(db_err)?;
-            let key: i64 = row.try_get(1).map_err(db_err)?;
-            let source: i64 = row.try_get(2).map_err(db_err)?;
-            keys.insert(id, (key, source));
+            colls.insert(id, crate::granules::coll_from_row(&row)?);
         }
     }
-    if let Some(missing) = ids.iter().find(|id| !keys.contains_key(**id)) {
+    if let Some(missing) = ids.iter().find(|id| !colls.contains_key(**id)) {
         return Err(StoreError::Invalid(format!(
             "granules name collection {missing:?}, which is neither stored nor in the batch"
         )));
     }
-    Ok(keys)
+    Ok(colls)
 }
 
 /// Catalog keys of every catalog the granules name; unknown catalogs get a pending row.
 async fn resolve_catalogs(
     conn: &mut SqliteConnection,
     granules: &[Granule],
-    collections: &HashMap<String, (i64, i64)>,
+    collections: &HashMap<String, Coll>,
 ) -> Result<HashMap<String, i64>> {
     let mut wanted: HashMap<&str, i64> = HashMap::new();
     for g in granules {
         if g.catalog_url.is_empty() {
             continue;
         }
-        let source = collections.get(&g.collection_id).map_or(0, |&(_, s)| s);
+        let source = collections.get(&g.collection_id).map_or(0, |c| c.source);
         wanted.entry(g.catalog_url.as_str()).or_insert(source);
     }
     let urls: Vec<&str> = wanted.keys().copied().collect();
@@ -353,73 +350,19 @@ async fn fetch_catalog_keys(
     Ok(keys)
 }
 
-async fn upsert_granules(
-    conn: &mut SqliteConnection,
-    rows: &[Granule],
-    collections: &HashMap<String, (i64, i64)>,
-    catalogs: &HashMap<String, i64>,
-) -> Result<()> {
-    const COLS: usize = 11;
-    let sql = format!(
-        "INSERT INTO granules (collection_key, id_hash, granule_id, name, flags, start_time, \
-         end_time, url_path, size, modified, catalog_key) VALUES {} \
-         ON CONFLICT (collection_key, id_hash) DO UPDATE SET name = excluded.name, \
-         flags = excluded.flags, start_time = excluded.start_time, end_time = excluded.end_time, \
-         url_path = excluded.url_path, size = excluded.size, modified = excluded.modified, \
-         catalog_key = excluded.catalog_key \
-         WHERE name IS NOT excluded.name OR flags IS NOT excluded.flags \
-            OR start_time IS NOT excluded.start_time OR end_time IS NOT excluded.end_time \
-            OR url_path IS NOT excluded.url_path OR size IS NOT excluded.size \
-            OR modified IS NOT excluded.modified OR catalog_key IS NOT excluded.catalog_key",
-        values_clause(rows.len(), COLS)
-    );
-    let mut keyed = Vec::with_capacity(rows.len());
-    for g in rows {
-        let collection_key = collections
-            .get(&g.collection_id)
-            .map(|&(k, _)| k)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!("unknown collection {:?}", g.collection_id))
-            })?;
-        keyed.push((collection_key, g.granule_id.as_str()));
-    }
-    let slots = crate::idhash::assign_slots(&mut *conn, &keyed).await?;
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for ((g, &(collection_key, _)), &(slot, probed)) in rows.iter().zip(&keyed).zip(&slots) {
-        let catalog_key = catalogs.get(&g.catalog_url).copied();
-        let (name, mut flags, url_path) =
-            encode_name_path(&g.granule_id, &g.name, g.url_path.as_deref());
-        if probed {
-            flags |= crate::idhash::PROBED;
-        }
-        q = q
-            .bind(collection_key)
-            .bind(slot)
-            .bind(&g.granule_id)
-            .bind(name.map(str::to_owned))
-            .bind(flags)
-            .bind(opt_ts_to_db(g.start))
-            .bind(opt_ts_to_db(g.end))
-            .bind(url_path.map(str::to_owned))
-            .bind(g.size)
-            .bind(opt_ts_to_db(g.modified))
-            .bind(catalog_key);
-    }
-    q.execute(conn).await.map_err(db_err)?;
-    Ok(())
-}
-
 /// Keep each collection's `max_span` an upper bound of its granules' durations.
 async fn widen_max_span(
     conn: &mut SqliteConnection,
     granules: &[Granule],
-    collections: &HashMap<String, (i64, i64)>,
+    collections: &HashMap<String, Coll>,
 ) -> Result<()> {
     let mut spans: HashMap<i64, f64> = HashMap::new();
     for g in granules {
-        if let (Some(s), Some(e), Some(&(key, _))) =
-            (g.start, g.end, collections.get(&g.collection_id))
-        {
+        if let (Some(s), Some(e), Some(key)) = (
+            g.start,
+            g.end,
+            collections.get(&g.collection_id).map(|c| c.key),
+        ) {
             let span = ts_to_db(e) - ts_to_db(s);
             let entry = spans.entry(key).or_insert(0.0);
             if span > *entry {
@@ -443,7 +386,8 @@ async fn delete_vanished(
     conn: &mut SqliteConnection,
     url: &str,
     batch: &Batch,
-    collections: &HashMap<String, (i64, i64)>,
+    collections: &HashMap<String, Coll>,
+    by_key: &mut HashMap<i64, Coll>,
 ) -> Result<u64> {
     let key: Option<i64> = sqlx::query_scalar("SELECT key FROM catalogs WHERE url = ?1")
         .bind(url)
@@ -458,37 +402,10 @@ async fn delete_vanished(
         .filter_map(|g| {
             collections
                 .get(&g.collection_id)
-                .map(|&(k, _)| (k, g.granule_id.as_str()))
+                .map(|c| (c.key, g.granule_id.as_str()))
         })
         .collect();
-    let rows = sqlx::query(
-        "SELECT rowid, collection_key, granule_id FROM granules WHERE catalog_key = ?1",
-    )
-    .bind(key)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let mut vanished = Vec::new();
-    for row in &rows {
-        let collection: i64 = row.try_get(1).map_err(db_err)?;
-        let id: &str = row.try_get(2).map_err(db_err)?;
-        if !listed.contains(&(collection, id)) {
-            vanished.push(row.try_get::<i64, _>(0).map_err(db_err)?);
-        }
-    }
-    let mut deleted = 0;
-    for chunk in vanished.chunks(MAX_BINDS) {
-        let sql = format!(
-            "DELETE FROM granules WHERE rowid IN {}",
-            in_list(chunk.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for rowid in chunk {
-            q = q.bind(*rowid);
-        }
-        deleted += q.execute(&mut *conn).await.map_err(db_err)?.rows_affected();
-    }
-    Ok(deleted)
+    crate::granules::delete_unlisted(conn, key, &listed, by_key).await
 }
 
 pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) -> Result<()> {
@@ -498,17 +415,19 @@ pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) 
     for id in ids.iter().filter(|id| seen.insert(id.as_str())) {
         sqlx::query(
             "UPDATE collections SET max_span = max(0, coalesce((SELECT max(g.end_time - g.start_time) \
-             FROM granules g WHERE g.collection_key = collections.key), 0)) WHERE id = ?1",
+             FROM granules g WHERE g.collection_key = collections.key AND g.start_time > ?2), 0)) \
+             WHERE id = ?1",
         )
         .bind(id)
+        .bind(NO_START)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         sqlx::query(
             "UPDATE collections SET granule_count = a.n, start_time = a.s, end_time = a.e, \
              updated_at = ?2 \
-             FROM (SELECT count(*) AS n, min(g.start_time) AS s, \
-                          max(coalesce(g.end_time, g.start_time)) AS e \
+             FROM (SELECT count(*) AS n, min(nullif(g.start_time, ?3)) AS s, \
+                          max(coalesce(g.end_time, nullif(g.start_time, ?3))) AS e \
                    FROM granules g WHERE g.collection_key = \
                         (SELECT key FROM collections WHERE id = ?1)) AS a \
              WHERE collections.id = ?1 AND (collections.granule_count IS NOT a.n \
@@ -516,6 +435,7 @@ pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) 
         )
         .bind(id)
         .bind(now)
+        .bind(NO_START)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -532,7 +452,7 @@ mod tests {
     fn placeholder_lists() {
         assert_eq!(values_clause(2, 3), "(?,?,?),(?,?,?)");
         assert_eq!(in_list(3), "(?,?,?)");
-        const { assert!(GRANULE_CHUNK * 11 <= MAX_BINDS) };
+        const { assert!(crate::granules::GRANULE_CHUNK * 11 <= MAX_BINDS) };
         const { assert!(SMALL_CHUNK * 15 <= MAX_BINDS) };
     }
 }

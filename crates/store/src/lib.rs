@@ -177,4 +177,21 @@ pub trait Store: Send + Sync + 'static {
         source_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Collection>>;
+
+    // ----- crawl runs (issue 8, admin) -----------------------------------------------------
+
+    /// Record the start of a crawl run (status [`RunStatus::Running`]); returns its ID. Also
+    /// deletes the source's runs older than its newest [`MAX_RUNS_PER_SOURCE`].
+    /// [`StoreError::NotFound`] when the source does not exist.
+    async fn start_run(&self, run: &NewCrawlRun) -> Result<i64>;
+
+    /// Record the end of a run: its status, figures and first errors (bounded as
+    /// [`CrawlRunEnd::bounded_errors`] says). [`StoreError::NotFound`] when there is no
+    /// such run (e.g. its source was removed meanwhile); [`StoreError::Invalid`] for a
+    /// `running` status.
+    async fn finish_run(&self, run_id: i64, end: &CrawlRunEnd) -> Result<()>;
+
+    /// The newest runs first (by ID), of the source with this name when given, at most
+    /// `limit` (0: no limit). Runs are removed with their source.
+    async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>>;
 }

@@ -526,3 +526,179 @@ mod tests {
         }
     }
 }
+
+// ----- crawl runs (issue 8, admin) ---------------------------------------------------------
+
+/// Most failures kept with a crawl run (the first ones, in the order they happened).
+pub const MAX_RUN_ERRORS: usize = 100;
+
+/// Longest failure reason (and URL) kept with a crawl run, in characters; longer ones are cut.
+pub const MAX_RUN_ERROR_CHARS: usize = 1000;
+
+/// Runs kept per source: starting a run deletes that source's runs older than the newest
+/// this many.
+pub const MAX_RUNS_PER_SOURCE: i64 = 1000;
+
+/// What started a crawl run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// A full harvest of the source's tree (`threddex harvest`).
+    Harvest,
+    /// An incremental sync (`threddex sync`, the scheduler, `POST /sources/{name}/sync`).
+    Sync,
+    /// A refresh on demand of one collection's live catalogs (`/index`).
+    Refresh,
+}
+
+impl RunKind {
+    /// The lowercase name used in the database and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Harvest => "harvest",
+            Self::Sync => "sync",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    /// Parse the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "harvest" => Some(Self::Harvest),
+            "sync" => Some(Self::Sync),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// How a crawl run ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Started and not finished (a run whose process was killed stays `running`).
+    Running,
+    /// Finished; every catalog read was fine.
+    Ok,
+    /// Finished without reading the start catalog, or stopped by an error.
+    Failed,
+    /// Finished, but some catalogs failed (see the run's errors).
+    Partial,
+}
+
+impl RunStatus {
+    /// The lowercase name used in the database and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Partial => "partial",
+        }
+    }
+
+    /// Parse the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "ok" => Some(Self::Ok),
+            "failed" => Some(Self::Failed),
+            "partial" => Some(Self::Partial),
+            _ => None,
+        }
+    }
+}
+
+/// One failure of a crawl run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunError {
+    /// The URL that failed (the start catalog for a failure of the whole run).
+    pub url: String,
+    /// Why.
+    pub error: String,
+}
+
+/// A crawl run being started ([`crate::Store::start_run`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCrawlRun {
+    /// The source crawled.
+    pub source_id: i64,
+    /// What kind of run.
+    pub kind: RunKind,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// The process running it (the sync lease holder, `host:pid:random`).
+    pub holder: Option<String>,
+}
+
+/// The end of a crawl run ([`crate::Store::finish_run`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlRunEnd {
+    /// When it ended.
+    pub finished_at: Timestamp,
+    /// How it ended (not [`RunStatus::Running`]).
+    pub status: RunStatus,
+    /// Catalogs read (parsed, not modified or failed).
+    pub catalogs: u64,
+    /// Granules new in the store.
+    pub granules_added: u64,
+    /// Granules deleted.
+    pub granules_removed: u64,
+    /// Catalogs that failed (may exceed `errors.len()`).
+    pub failed: u64,
+    /// The first failures; the store keeps at most [`MAX_RUN_ERRORS`], each cut to
+    /// [`MAX_RUN_ERROR_CHARS`].
+    pub errors: Vec<RunError>,
+}
+
+/// A recorded crawl run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrawlRun {
+    /// Database key (increasing: a later run has a larger ID).
+    pub id: i64,
+    /// The source's key.
+    pub source_id: i64,
+    /// The source's name.
+    pub source: String,
+    /// What kind of run.
+    pub kind: RunKind,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it ended (None while running).
+    pub finished_at: Option<Timestamp>,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Catalogs read.
+    pub catalogs: u64,
+    /// Granules new in the store.
+    pub granules_added: u64,
+    /// Granules deleted.
+    pub granules_removed: u64,
+    /// Catalogs that failed.
+    pub failed: u64,
+    /// The first failures (at most [`MAX_RUN_ERRORS`]).
+    pub errors: Vec<RunError>,
+    /// The process that ran it.
+    pub holder: Option<String>,
+}
+
+impl CrawlRunEnd {
+    /// The errors as stored: the first [`MAX_RUN_ERRORS`], each field cut to
+    /// [`MAX_RUN_ERROR_CHARS`] characters (backends call this before writing).
+    pub fn bounded_errors(&self) -> Vec<RunError> {
+        let cut = |s: &str| -> String {
+            match s.char_indices().nth(MAX_RUN_ERROR_CHARS) {
+                Some((i, _)) => s.get(..i).unwrap_or(s).to_owned(),
+                None => s.to_owned(),
+            }
+        };
+        self.errors
+            .iter()
+            .take(MAX_RUN_ERRORS)
+            .map(|e| RunError {
+                url: cut(&e.url),
+                error: cut(&e.error),
+            })
+            .collect()
+    }
+}

@@ -14,16 +14,20 @@ use serde_json::json;
 
 mod batches;
 mod csw_search;
+mod granule_forms;
 mod iso_records;
 mod leases;
 mod queries;
+mod runs;
 mod sources;
 
 pub use batches::*;
 pub use csw_search::*;
+pub use granule_forms::*;
 pub use iso_records::*;
 pub use leases::*;
 pub use queries::*;
+pub use runs::*;
 pub use sources::*;
 
 use crate::{
@@ -189,6 +193,7 @@ macro_rules! store_test_suite {
             test_granule_round_trip,
             test_granule_overlap,
             test_granule_paging,
+            test_granule_template_forms,
             test_complete_catalogs,
             test_delete_catalog_trees,
             test_remove_source_cascades,
@@ -200,11 +205,14 @@ macro_rules! store_test_suite {
             test_search_records_filters,
             test_search_records_paging_and_sort,
             test_search_records_hostile_text,
+            test_search_records_anytext_logic,
             test_iso_records,
             test_iso_records_expiry_and_removal,
             test_sync_leases,
             test_sync_lease_contention,
             test_catalogs_for_collection,
+            test_crawl_runs,
+            test_crawl_run_errors_bounded,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

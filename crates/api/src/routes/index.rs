@@ -3,71 +3,20 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use threddex_store::{AccessService, Granule, Timestamp};
 use url::form_urlencoded;
 
 use crate::AppState;
 use crate::cache::CollectionInfo;
-use crate::error::{ApiError, json_response};
+use crate::error::ApiError;
 use crate::params::Params;
 use crate::query::{GranuleSearch, IndexFormat};
 use crate::refresh::RefreshOutcome;
 use crate::routes::{base_url, negotiate};
 
-/// The JSON answer.
-#[derive(Serialize)]
-struct IndexPage<'a> {
-    collection: &'a str,
-    granules: Vec<GranuleOut<'a>>,
-    next: Option<String>,
-    refreshed: bool,
-    stale: bool,
-    indexed_through: Option<Timestamp>,
-}
+mod json;
 
-#[derive(Serialize)]
-struct GranuleOut<'a> {
-    id: &'a str,
-    name: &'a str,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
-    size: Option<i64>,
-    url_path: Option<&'a str>,
-    catalog: &'a str,
-    access: Vec<Access<'a>>,
-}
-
-#[derive(Serialize)]
-struct Access<'a> {
-    service: &'a str,
-    #[serde(rename = "type")]
-    service_type: &'a str,
-    url: String,
-}
-
-/// Services through which single granules are reachable (a `Compound` service is only a
-/// container of others).
-fn granule_services(services: &[AccessService]) -> Vec<&AccessService> {
-    services
-        .iter()
-        .filter(|s| !s.service_type.eq_ignore_ascii_case("compound") && !s.base.is_empty())
-        .collect()
-}
-
-fn access<'a>(services: &[&'a AccessService], g: &Granule) -> Vec<Access<'a>> {
-    let Some(path) = g.url_path.as_deref() else {
-        return Vec::new();
-    };
-    services
-        .iter()
-        .map(|s| Access {
-            service: &s.name,
-            service_type: &s.service_type,
-            url: s.url_for(path),
-        })
-        .collect()
-}
+pub(crate) use json::AccessJson;
 
 pub(crate) async fn index(
     State(state): State<AppState>,
@@ -123,33 +72,27 @@ pub(crate) async fn index(
     };
     let rows = state.store.list_granules(&search.store_query()).await?;
     let (rows, next) = search.page(rows);
-    let services = granule_services(&info.services);
     match search.format {
         IndexFormat::Json => {
-            let page = IndexPage {
-                collection: id,
-                granules: rows
-                    .iter()
-                    .map(|g| GranuleOut {
-                        id: &g.granule_id,
-                        name: &g.name,
-                        start: g.start,
-                        end: g.end,
-                        size: g.size,
-                        url_path: g.url_path.as_deref(),
-                        catalog: &g.catalog_url,
-                        access: access(&services, g),
-                    })
-                    .collect(),
-                next,
-                refreshed: outcome.refreshed,
-                stale: outcome.stale,
-                indexed_through: outcome.indexed_through,
-            };
-            Ok(json_response(StatusCode::OK, &page))
+            let body = json::index_page(id, &rows, &info.access_json, next.as_deref(), &outcome);
+            Ok((
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response())
         }
         IndexFormat::Csv => Ok(csv_response(
-            &state, &headers, &search, &rows, &services, next, outcome,
+            &state,
+            &headers,
+            &search,
+            &rows,
+            &info.services,
+            next,
+            outcome,
         )),
     }
 }
@@ -162,7 +105,7 @@ fn csv_response(
     headers: &HeaderMap,
     search: &GranuleSearch,
     rows: &[Granule],
-    services: &[&AccessService],
+    services: &[AccessService],
     next: Option<String>,
     outcome: RefreshOutcome,
 ) -> Response {
@@ -262,36 +205,5 @@ mod tests {
         s.push(',');
         push_csv_field(&mut s, "a,b \"c\"\nd");
         assert_eq!(s, "plain,\"a,b \"\"c\"\"\nd\"");
-    }
-
-    #[test]
-    fn compound_services_give_no_access_url() {
-        let svc = |t: &str| AccessService {
-            name: t.to_lowercase(),
-            service_type: t.into(),
-            base: "https://h/".into(),
-            suffix: String::new(),
-        };
-        let all = [svc("Compound"), svc("OpenDAP"), svc("HTTPServer")];
-        let usable = granule_services(&all);
-        assert_eq!(usable.len(), 2);
-        let g = Granule {
-            collection_id: "c".into(),
-            granule_id: "g".into(),
-            name: "g".into(),
-            start: None,
-            end: None,
-            url_path: Some("x/y.nc".into()),
-            size: None,
-            modified: None,
-            catalog_url: "u".into(),
-        };
-        let a = access(&usable, &g);
-        assert_eq!(a[0].url, "https://h/x/y.nc");
-        let g2 = Granule {
-            url_path: None,
-            ..g
-        };
-        assert!(access(&usable, &g2).is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! Request handlers.
 
+pub(crate) mod admin;
 pub(crate) mod collections;
 pub(crate) mod csw;
 pub(crate) mod health;

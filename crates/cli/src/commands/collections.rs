@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use threddex_store::CollectionQuery;
 
 use crate::cli::CollectionsArgs;
+use crate::config::Config;
 use crate::db::open_store;
 use crate::time::fmt_opt;
 
 const PAGE: u32 = 1000;
 
-pub async fn run(args: CollectionsArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.db.db).await?;
+pub async fn run(args: CollectionsArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(cfg.database.url.expose()).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !args.json {

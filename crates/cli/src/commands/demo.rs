@@ -12,16 +12,20 @@ use threddex_store::NewSource;
 
 use crate::cli::DemoArgs;
 use crate::commands::serve;
-use crate::db::{open_store, redact};
+use crate::config::Config;
+use crate::db::open_store;
 use crate::progress::Reporter;
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
+    cfg.apply_db(&args.db);
+    cfg.apply_api(&args.api);
+    cfg.validate()?;
     // With --serve, check the API settings and take the address before the harvest.
     let service = if args.serve {
         threddex_api::install_metrics();
-        let config = serve::api_config(&args.api)?;
+        let config = cfg.api_config()?;
         let shutdown = serve::Shutdown::on_signals()?;
-        Some((serve::bind(&args.api.bind).await?, config, shutdown))
+        Some((serve::bind(&cfg.api.bind).await?, config, shutdown))
     } else {
         None
     };
@@ -50,7 +54,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let start = sim.root_catalog_url();
     eprintln!("simulated THREDDS server at {start}");
 
-    let store = open_store(&args.db.db).await?;
+    let store = open_store(cfg.database.url.expose()).await?;
     let source = store
         .ensure_source(&NewSource {
             name: "demo".to_string(),
@@ -87,7 +91,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         report.catalogs,
         report.requests,
         report.elapsed.as_secs_f64(),
-        redact(&args.db.db)
+        cfg.database.url
     );
     let example = store
         .list_collections(&threddex_store::CollectionQuery {
@@ -125,7 +129,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             rate: 100.0,
             ..CrawlConfig::default()
         };
-        serve::run_service(listener, store, config, crawl, true, shutdown).await?;
+        let sync = cfg.sync_options()?;
+        serve::run_service(listener, store, config, crawl, sync, true, shutdown).await?;
         sim.shutdown().await;
         return Ok(ExitCode::SUCCESS);
     }

@@ -55,15 +55,21 @@ pub fn current_record(c: &Collection, public_url: &str) -> anyhow::Result<String
     Ok(threddex_records::pretty(&xml)?)
 }
 
-pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ExportArgs, cfg: &crate::config::Config) -> anyhow::Result<ExitCode> {
     if !args.format.eq_ignore_ascii_case("iso") {
         bail!(
             "unsupported export format {:?}: only `iso` (ISO 19139 records) is supported",
             args.format
         );
     }
-    let store = open_store(&args.db.db).await?;
-    export_iso(&*store, &args.out, &args.public_url).await?;
+    let public_url = args
+        .public_url
+        .as_deref()
+        .or(cfg.api.public_url.as_deref())
+        .unwrap_or(threddex_crawler::DEFAULT_PUBLIC_URL)
+        .trim_end_matches('/');
+    let store = open_store(cfg.database.url.expose()).await?;
+    export_iso(&*store, &args.out, public_url).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -113,12 +119,15 @@ mod tests {
         let args = ExportArgs {
             format: "csv".into(),
             out: dir.path().join("out"),
-            db: crate::cli::DbArgs {
-                db: format!("sqlite://{}", dir.path().join("t.db").display()),
-            },
-            public_url: "http://127.0.0.1:8080".into(),
+            db: crate::cli::DbArgs { db: None },
+            public_url: None,
         };
-        let err = run(args).await.expect_err("must fail");
+        let mut cfg = crate::config::Config::default();
+        cfg.database.url = crate::config::DatabaseUrl::new(format!(
+            "sqlite://{}",
+            dir.path().join("t.db").display()
+        ));
+        let err = run(args, &cfg).await.expect_err("must fail");
         assert!(
             err.to_string()
                 .contains("unsupported export format \"csv\""),

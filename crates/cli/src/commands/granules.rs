@@ -7,18 +7,19 @@ use anyhow::bail;
 use threddex_store::GranuleQuery;
 
 use crate::cli::GranulesArgs;
+use crate::config::Config;
 use crate::db::open_store;
 use crate::time::fmt_opt;
 
 const PAGE: u32 = 5000;
 
-pub async fn run(args: GranulesArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: GranulesArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     if let (Some(s), Some(e)) = (args.start, args.end)
         && e < s
     {
         bail!("--end ({e}) is before --start ({s})");
     }
-    let store = open_store(&args.db.db).await?;
+    let store = open_store(cfg.database.url.expose()).await?;
     let Some(collection) = store.collection(&args.collection).await? else {
         bail!(
             "no collection {:?} in the index (see `threddex collections`)",

@@ -3,50 +3,78 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use chrono::Utc;
 use threddex_crawler::{
-    BatchSink, CrawlConfig, CrawlError, HarvestReport, Harvester, Progress, StoreSink,
+    BatchSink, CrawlConfig, CrawlError, HarvestReport, Harvester, Progress, SourceAuthMap,
+    StoreSink,
 };
 use threddex_store::{Batch, BatchOutcome, NewSource, Source, Store};
 
 use crate::cli::HarvestArgs;
+use crate::config::{Config, PER_HOST_CLI};
 use crate::db::open_store;
 use crate::progress::Reporter;
 
-pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCode> {
     let start = normalise_start_url(&args.url)?;
+    config.apply_db(&args.db);
+    config.apply_crawl(&args.crawl);
+    config.validate()?;
+    // The config source of this name (or, without --name, of this URL) gives the name and the
+    // credentials.
+    let from_config = config.source_for(args.name.as_deref(), start.as_str());
+    let auth = match from_config {
+        Some(s) => s.resolve_auth(&|k| std::env::var(k).ok())?,
+        None => None,
+    };
+    // The config source's filters apply unless flags give others.
+    let (select, skip, authority, every, rules) = match from_config {
+        Some(s) => {
+            let ns = s.new_source()?;
+            (
+                pick_list(&args.select, ns.select),
+                pick_list(&args.skip, ns.skip),
+                args.authority.clone().or(ns.authority),
+                ns.every_secs,
+                ns.rules,
+            )
+        }
+        None => (
+            args.select.clone(),
+            args.skip.clone(),
+            args.authority.clone(),
+            None,
+            Vec::new(),
+        ),
+    };
+    let name = args
+        .name
+        .clone()
+        .or_else(|| from_config.map(|s| s.name.clone()))
+        .unwrap_or_else(|| default_source_name(&start));
     let cfg = CrawlConfig {
-        concurrency: args.concurrency.max(1),
-        rate: args.rate,
-        per_host_in_flight: args.per_host.max(1),
+        auth: auth
+            .map(|a| SourceAuthMap::from([(name.clone(), a)]))
+            .unwrap_or_default(),
         max_depth: args.max_depth,
         max_catalogs: args.max_catalogs,
-        select: args.select.clone(),
-        skip: args.skip.clone(),
-        respect_robots: !args.ignore_robots,
-        read_timeout: Duration::from_secs(args.timeout.max(1)),
-        max_retries: args.retries,
-        authority: args.authority.clone(),
-        ..CrawlConfig::default()
+        select: select.clone(),
+        skip: skip.clone(),
+        authority: authority.clone(),
+        ..config.crawl_config(PER_HOST_CLI)
     };
-    if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
-        bail!("--rate must be a positive number of requests per second");
-    }
     let harvester = Harvester::new(cfg)?;
     let settings = NewSource {
-        name: args
-            .name
-            .clone()
-            .unwrap_or_else(|| default_source_name(&start)),
+        name,
         url: start.to_string(),
-        authority: args.authority.clone(),
-        select: args.select.clone(),
-        skip: args.skip.clone(),
-        ..NewSource::default()
+        authority,
+        every_secs: every,
+        select,
+        skip,
+        rules,
     };
     let progress = Arc::new(Progress::default());
     let quiet = args.dry_run;
@@ -62,7 +90,7 @@ pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
             };
             (None, source, Arc::new(JsonLinesSink::default()))
         } else {
-            let store = open_store(&args.db.db).await?;
+            let store = open_store(config.database.url.expose()).await?;
             let source = store
                 .ensure_source(&settings)
                 .await
@@ -96,6 +124,15 @@ pub async fn run(args: HarvestArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The flag's list when given, else the config's.
+fn pick_list(flag: &[String], config: Vec<String>) -> Vec<String> {
+    if flag.is_empty() {
+        config
+    } else {
+        flag.to_vec()
     }
 }
 

@@ -2,18 +2,18 @@
 
 use std::process::ExitCode;
 
-use crate::cli::MigrateArgs;
-use crate::db::{open_store, redact};
+use crate::config::Config;
+use crate::db::open_store;
 
-pub async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     // Opening a store applies pending migrations; `migrate` again is a no-op check.
-    let store = open_store(&args.db.db).await?;
+    let store = open_store(cfg.database.url.expose()).await?;
     store.migrate().await?;
     store.ping().await?;
     println!(
         "{} database {} is up to date",
         store.backend(),
-        redact(&args.db.db)
+        cfg.database.url
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 mod collections;
+mod config;
 mod demo;
 pub(crate) mod export;
 mod granules;
 mod harvest;
+mod healthcheck;
 mod ids;
 mod migrate;
 mod serve;
@@ -14,19 +16,35 @@ mod sync;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::config::Loaded;
 
-/// Run the chosen subcommand.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Run the chosen subcommand with the loaded configuration (flags not yet applied).
+pub async fn dispatch(cli: Cli, loaded: Loaded) -> anyhow::Result<ExitCode> {
+    let mut cfg = loaded.config.clone();
     match cli.command {
-        Command::Harvest(args) => harvest::run(args).await,
-        Command::Collections(args) => collections::run(args).await,
-        Command::Granules(args) => granules::run(args).await,
+        Command::Harvest(args) => harvest::run(args, cfg).await,
+        Command::Collections(args) => {
+            cfg.apply_db(&args.db);
+            collections::run(args, &cfg).await
+        }
+        Command::Granules(args) => {
+            cfg.apply_db(&args.db);
+            granules::run(args, &cfg).await
+        }
         Command::Ids(args) => ids::run(args),
-        Command::Demo(args) => demo::run(args).await,
-        Command::Export(args) => export::run(args).await,
-        Command::Serve(args) => serve::run(args).await,
-        Command::Sources(args) => sources::run(args).await,
-        Command::Sync(args) => sync::run(args).await,
-        Command::Migrate(args) => migrate::run(args).await,
+        Command::Demo(args) => demo::run(args, cfg).await,
+        Command::Export(args) => {
+            cfg.apply_db(&args.db);
+            export::run(args, &cfg).await
+        }
+        Command::Serve(args) => serve::run(args, cfg).await,
+        Command::Sources(args) => sources::run(args, cfg).await,
+        Command::Sync(args) => sync::run(args, cfg).await,
+        Command::Migrate(args) => {
+            cfg.apply_db(&args.db);
+            migrate::run(&cfg).await
+        }
+        Command::Config(cmd) => config::run(cmd, &loaded),
+        Command::Healthcheck(args) => healthcheck::run(args, &cfg).await,
     }
 }

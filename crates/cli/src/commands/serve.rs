@@ -7,32 +7,45 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use threddex_api::{ApiConfig, AppState, CrawlRefresher, Refresher};
+use threddex_api::{ApiConfig, AppState, CrawlRefresher, CrawlSyncStarter, Refresher, SyncStarter};
 use threddex_crawler::{CrawlConfig, Harvester, Scheduler, SyncOptions, Syncer};
 use threddex_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::cli::{ApiArgs, ServeArgs};
-use crate::db::{open_store, redact};
+use crate::cli::ServeArgs;
+use crate::config::{Config, PER_HOST_SERVE, register_sources};
+use crate::db::open_store;
 
 /// How long the scheduler may take to stop after the API has stopped.
 const SCHEDULER_STOP_GRACE: Duration = Duration::from_secs(10);
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode> {
+    config.apply_db(&args.db);
+    config.apply_api(&args.api);
+    if args.no_scheduler {
+        config.sync.scheduler = false;
+    }
+    config.validate()?;
     threddex_api::install_metrics();
-    let config = api_config(&args.api)?;
+    let api = config.api_config()?;
+    let crawl = CrawlConfig {
+        auth: config.source_auth()?,
+        ..config.crawl_config(PER_HOST_SERVE)
+    };
     let shutdown = Shutdown::on_signals()?;
-    let listener = bind(&args.api.bind).await?;
-    let store = open_store(&args.db.db).await?;
-    eprintln!("database {}", redact(&args.db.db));
+    let listener = bind(&config.api.bind).await?;
+    let store = open_store(config.database.url.expose()).await?;
+    eprintln!("database {}", config.database.url);
+    register_sources(store.as_ref(), &config.sources).await?;
 
     run_service(
         listener,
         store,
-        config,
-        CrawlConfig::default(),
-        !args.no_scheduler,
+        api,
+        crawl,
+        config.sync_options()?,
+        config.sync.scheduler,
         shutdown,
     )
     .await?;
@@ -47,10 +60,11 @@ pub(crate) async fn run_service(
     store: Arc<dyn Store>,
     config: ApiConfig,
     crawl: CrawlConfig,
+    sync: SyncOptions,
     scheduler: bool,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let syncer = syncer(&store, crawl)?;
+    let syncer = syncer(&store, crawl, sync)?;
     // The scheduler runs in its own task: a slow sync never holds up the API.
     let scheduler = scheduler.then(|| {
         let scheduler = Scheduler::from_syncer(syncer.clone());
@@ -84,44 +98,23 @@ async fn wait_or_abort(task: tokio::task::JoinHandle<()>, abort: bool) {
 }
 
 /// The sync engine shared by the scheduler and refresh on demand.
-pub(crate) fn syncer(store: &Arc<dyn Store>, cfg: CrawlConfig) -> anyhow::Result<Syncer> {
+pub(crate) fn syncer(
+    store: &Arc<dyn Store>,
+    cfg: CrawlConfig,
+    sync: SyncOptions,
+) -> anyhow::Result<Syncer> {
     let harvester = Harvester::new(cfg).context("cannot build the crawler")?;
-    Ok(Syncer::new(
-        harvester,
-        Arc::clone(store),
-        SyncOptions::default(),
-    ))
+    Ok(Syncer::new(harvester, Arc::clone(store), sync))
 }
 
 /// Listen on `addr`, with a clear error when that is impossible.
 pub(crate) async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
     let addr = addr.trim();
     if addr.is_empty() {
-        bail!("--bind needs an address such as 127.0.0.1:8080");
+        bail!("--bind (api.bind) needs an address such as 127.0.0.1:8080");
     }
     TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr:?} (expected HOST:PORT, e.g. 127.0.0.1:8080)")
-    })
-}
-
-/// The API settings from the command line.
-pub(crate) fn api_config(args: &ApiArgs) -> anyhow::Result<ApiConfig> {
-    if let Some(u) = &args.public_url {
-        let parsed = url::Url::parse(u).with_context(|| {
-            format!("--public-url {u:?} is not a URL (e.g. https://example.org/threddex)")
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            bail!("--public-url {u:?} must be an http(s) URL with a host");
-        }
-    }
-    if args.refresh_deadline.is_zero() {
-        bail!("--refresh-deadline must be positive");
-    }
-    Ok(ApiConfig {
-        public_url: args.public_url.clone(),
-        refresh_deadline: args.refresh_deadline,
-        min_refresh_interval: args.min_refresh_interval,
-        ..ApiConfig::default()
     })
 }
 
@@ -134,8 +127,10 @@ pub(crate) async fn serve_api(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // Refresh on demand re-reads only the stored live catalogs of registered sources.
+    // `POST /sources/{name}/sync` (admin) starts syncs with the same engine.
+    let starter: Arc<dyn SyncStarter> = Arc::new(CrawlSyncStarter::new(syncer.clone()));
     let refresher: Arc<dyn Refresher> = Arc::new(CrawlRefresher::new(syncer));
-    let state = AppState::new(store, Some(refresher), config);
+    let state = AppState::new(store, Some(refresher), config).with_sync_starter(Some(starter));
     let addr = listener
         .local_addr()
         .context("cannot read the listening address")?;

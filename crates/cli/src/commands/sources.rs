@@ -6,15 +6,36 @@ use anyhow::{Context, bail};
 use threddex_store::{ClassRule, NewSource};
 
 use crate::cli::{SourcesAddArgs, SourcesCommand, SourcesListArgs, SourcesRemoveArgs};
+use crate::config::Config;
 use crate::db::open_store;
 use crate::time::fmt_opt;
 
-pub async fn run(cmd: SourcesCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: SourcesCommand, mut cfg: Config) -> anyhow::Result<ExitCode> {
     match cmd {
-        SourcesCommand::Add(a) => add(a).await,
-        SourcesCommand::List(a) => list(a).await,
-        SourcesCommand::Remove(a) => remove(a).await,
+        SourcesCommand::Add(a) => {
+            cfg.apply_db(&a.db);
+            add(a, &cfg).await
+        }
+        SourcesCommand::List(a) => {
+            cfg.apply_db(&a.db);
+            list(a, &cfg).await
+        }
+        SourcesCommand::Remove(a) => {
+            cfg.apply_db(&a.db);
+            remove(a, &cfg).await
+        }
     }
+}
+
+/// A source's start catalog URL, checked (http or https) and normalised as stored.
+pub fn check_source_url(raw: &str) -> anyhow::Result<url::Url> {
+    let url = url::Url::parse(raw.trim())
+        .with_context(|| format!("{raw:?} is not a URL (expected http(s)://host/…/catalog.xml)"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("{raw:?}: only http and https catalog URLs can be sources");
+    }
+    threddex_crawler::urls::parse_catalog_url(url.as_str())
+        .map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))
 }
 
 /// A sync interval: a positive whole number with a unit `s`, `m`, `h` or `d`; in seconds.
@@ -43,7 +64,7 @@ pub fn parse_rule_arg(s: &str) -> Result<ClassRule, String> {
     threddex_crawler::classify::parse_rule(s)
 }
 
-fn every_text(secs: Option<i64>) -> String {
+pub fn every_text(secs: Option<i64>) -> String {
     match secs {
         None => "10m (default)".into(),
         Some(s) if s % 86_400 == 0 => format!("{}d", s / 86_400),
@@ -53,21 +74,8 @@ fn every_text(secs: Option<i64>) -> String {
     }
 }
 
-async fn add(a: SourcesAddArgs) -> anyhow::Result<ExitCode> {
-    let url = url::Url::parse(a.url.trim()).with_context(|| {
-        format!(
-            "{:?} is not a URL (expected http(s)://host/…/catalog.xml)",
-            a.url
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        bail!(
-            "{:?}: only http and https catalog URLs can be sources",
-            a.url
-        );
-    }
-    let url = threddex_crawler::urls::parse_catalog_url(url.as_str())
-        .map_err(|e| anyhow::anyhow!("{:?}: {e}", a.url))?;
+async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let url = check_source_url(&a.url)?;
     for p in a.select.iter().chain(&a.skip) {
         regex::Regex::new(p).with_context(|| format!("bad pattern {p:?}"))?;
     }
@@ -78,7 +86,24 @@ async fn add(a: SourcesAddArgs) -> anyhow::Result<ExitCode> {
             None => host.to_string(),
         }
     });
-    let store = open_store(&a.db.db).await?;
+    let store = open_store(cfg.database.url.expose()).await?;
+    if a.if_missing
+        && let Some(existing) = store.source_by_name(&name).await?
+    {
+        if existing.settings.url != url.as_str() {
+            bail!(
+                "a source named {name:?} exists with another URL ({}); remove it first or pick \
+                 another --name",
+                existing.settings.url
+            );
+        }
+        println!(
+            "source {name} ({}) is registered already, every {}",
+            existing.settings.url,
+            every_text(existing.settings.every_secs)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let s = store
         .add_source(&NewSource {
             name,
@@ -100,8 +125,8 @@ async fn add(a: SourcesAddArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(a: SourcesListArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&a.db.db).await?;
+async fn list(a: SourcesListArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(cfg.database.url.expose()).await?;
     let sources = store.list_sources().await?;
     if a.json {
         for s in &sources {
@@ -134,8 +159,8 @@ async fn list(a: SourcesListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn remove(a: SourcesRemoveArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&a.db.db).await?;
+async fn remove(a: SourcesRemoveArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(cfg.database.url.expose()).await?;
     if store.remove_source(&a.name).await? {
         println!("removed source {} and everything harvested from it", a.name);
         Ok(ExitCode::SUCCESS)

@@ -2,31 +2,24 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::bail;
-use threddex_crawler::{CrawlConfig, Harvester, Progress, SyncOptions, SyncReport, Syncer};
+use threddex_crawler::{Harvester, Progress, SyncReport, Syncer};
 
 use crate::cli::SyncArgs;
+use crate::config::{Config, PER_HOST_CLI, register_sources};
 use crate::db::open_store;
 use crate::progress::Reporter;
 
-pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let cfg = CrawlConfig {
-        concurrency: args.concurrency.max(1),
-        rate: args.rate,
-        per_host_in_flight: args.per_host.max(1),
-        respect_robots: !args.ignore_robots,
-        read_timeout: Duration::from_secs(args.timeout.max(1)),
-        max_retries: args.retries,
-        ..CrawlConfig::default()
+pub async fn run(args: SyncArgs, mut config: Config) -> anyhow::Result<ExitCode> {
+    config.apply_sync(&args);
+    config.validate()?;
+    let cfg = threddex_crawler::CrawlConfig {
+        auth: config.source_auth()?,
+        ..config.crawl_config(PER_HOST_CLI)
     };
-    if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
-        bail!("--rate must be a positive number of requests per second");
-    }
-    let grace = chrono::Duration::from_std(args.grace)
-        .map_err(|_| anyhow::anyhow!("--grace is too long"))?;
-    let store = open_store(&args.db.db).await?;
+    let options = config.sync_options()?;
+    let store = open_store(config.database.url.expose()).await?;
+    register_sources(store.as_ref(), &config.sources).await?;
     let sources = match &args.source {
         Some(name) => match store.source_by_name(name).await? {
             Some(s) => vec![s],
@@ -41,15 +34,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         eprintln!("no sources registered: add one with `threddex sources add URL`");
         return Ok(ExitCode::SUCCESS);
     }
-    let syncer = Syncer::new(
-        Harvester::new(cfg)?,
-        store,
-        SyncOptions {
-            grace,
-            lease_ttl: args.lease_ttl,
-            ..SyncOptions::default()
-        },
-    );
+    let syncer = Syncer::new(Harvester::new(cfg)?, store, options);
     let mut code = ExitCode::SUCCESS;
     for s in sources {
         let progress = Arc::new(Progress::default());

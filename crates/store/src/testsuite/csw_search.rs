@@ -10,6 +10,8 @@ use crate::{
 const A: &str = "t:a/sst";
 const B: &str = "t:b/wind";
 const C: &str = "t:c/radar";
+/// Added by [`test_search_records_anytext_logic`] only.
+const D: &str = "t:d/colour";
 const DAY: i64 = 86_400;
 
 /// Three collections: A (sea surface temperature, small box at 0°, days 0..=10), B (wind,
@@ -372,4 +374,122 @@ pub async fn test_search_records_hostile_text(store: &dyn Store) {
         }
     }
     assert_eq!(store.stats().await.expect("stats").collections, 3);
+}
+
+/// AnyText tests combined by And/Or/Not, with paging and counts (on Postgres the one-statement
+/// path over its side table), mixed with other tests, and the any text following later writes
+/// of a collection's description and the removal of its source.
+pub async fn test_search_records_anytext_logic(store: &dyn Store) {
+    fill(store).await;
+    use Queryable::*;
+    let sea = || like(AnyText, "%sea%", false);
+    let cases: Vec<(RecordFilter, Vec<&str>)> = vec![
+        (RecordFilter::Not(Box::new(sea())), vec![B]),
+        (
+            RecordFilter::Or(vec![sea(), like(AnyText, "%WIND%", false)]),
+            vec![A, B, C],
+        ),
+        (
+            RecordFilter::And(vec![sea(), like(AnyText, "%radar%", false)]),
+            vec![C],
+        ),
+        (
+            RecordFilter::And(vec![
+                sea(),
+                RecordFilter::Not(Box::new(like(AnyText, "%nexrad%", false))),
+            ]),
+            vec![A],
+        ),
+        (
+            RecordFilter::Not(Box::new(RecordFilter::Or(vec![
+                sea(),
+                like(AnyText, "%gust%", false),
+            ]))),
+            vec![],
+        ),
+        (
+            RecordFilter::Or(vec![sea(), bbox(175.0, 0.0, 179.0, 5.0)]),
+            vec![A, B, C],
+        ),
+        (
+            RecordFilter::Not(Box::new(RecordFilter::And(vec![
+                sea(),
+                bbox(-180.0, -90.0, 180.0, 90.0),
+            ]))),
+            vec![B, C],
+        ),
+    ];
+    for (f, want) in cases {
+        assert_eq!(ids(store, &f).await, want, "{f:?}");
+    }
+
+    // Paging: the count stays exact whatever the page, also past the end and with no rows.
+    let all = like(AnyText, "%t:%", false);
+    for (offset, limit, want) in [
+        (0, 10, vec![A, B, C]),
+        (0, 2, vec![A, B]),
+        (1, 1, vec![B]),
+        (2, 5, vec![C]),
+        (3, 5, vec![]),
+        (100, 5, vec![]),
+        (0, 0, vec![]),
+        (u64::MAX, 1, vec![]),
+    ] {
+        let page = store
+            .search_records(&all, &[], offset, limit)
+            .await
+            .expect("search");
+        assert_eq!(page.matched, 3, "offset {offset} limit {limit}");
+        let got: Vec<String> = page.collections.into_iter().map(|c| c.info.id).collect();
+        assert_eq!(got, want, "offset {offset} limit {limit}");
+    }
+    let none = store
+        .search_records(&like(AnyText, "%zzzz%", false), &[], 0, 10)
+        .await
+        .expect("search");
+    assert_eq!((none.matched, none.collections.len()), (0, 0));
+
+    // A description filled in later is searchable; removing the source removes the text.
+    let src = store
+        .source_by_name("csw")
+        .await
+        .expect("source")
+        .expect("exists");
+    let bare = CollectionUpsert {
+        title: String::new(),
+        summary: None,
+        keywords: Vec::new(),
+        ..collection(D, src.id, "http://127.0.0.1/csw/catalog.xml")
+    };
+    let described = CollectionUpsert {
+        title: "Ocean colour".into(),
+        summary: Some("Chlorophyll".into()),
+        keywords: vec!["biology".into()],
+        ..bare.clone()
+    };
+    let chloro = || like(AnyText, "%CHLORO%", false);
+    for (c, want) in [(bare, vec![]), (described, vec![D])] {
+        store
+            .write_batch(&Batch {
+                collections: vec![c],
+                ..Batch::default()
+            })
+            .await
+            .expect("write");
+        assert_eq!(ids(store, &chloro()).await, want);
+        assert_eq!(
+            ids(store, &like(AnyText, "%t:d/%", false)).await,
+            vec![D],
+            "the ID is searchable from the start"
+        );
+    }
+    assert_eq!(ids(store, &like(AnyText, "%biolog%", false)).await, vec![D]);
+    assert_eq!(
+        ids(store, &RecordFilter::Not(Box::new(chloro()))).await,
+        vec![A, B, C]
+    );
+    assert!(store.remove_source("csw").await.expect("remove"));
+    for f in [all, RecordFilter::Not(Box::new(sea())), chloro()] {
+        assert!(ids(store, &f).await.is_empty(), "{f:?}");
+    }
 }

@@ -1,0 +1,525 @@
+//! The administrative endpoints: `GET /sources`, `POST /sources`, `POST /sources/{name}/sync`
+//! and `GET /runs`. Every handler takes [`Admin`] first, so nothing runs (no body is read)
+//! without the admin token.
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use threddex_store::{ClassRule, CrawlRun, NewSource, NodeClass, RunStatus, Source, Timestamp};
+use url::form_urlencoded;
+
+use crate::AppState;
+use crate::admin::{Admin, SyncStartError};
+use crate::error::{ApiError, json_response};
+use crate::params::Params;
+use crate::routes::base_url;
+
+/// Longest source name.
+const MAX_NAME_CHARS: usize = 100;
+/// Longest source URL.
+const MAX_URL_BYTES: usize = 2048;
+/// Longest naming authority.
+const MAX_AUTHORITY_CHARS: usize = 200;
+/// Most patterns in `select`, `skip` or `rules`.
+const MAX_PATTERNS: usize = 50;
+/// Longest pattern.
+const MAX_PATTERN_CHARS: usize = 1000;
+/// Compiled size limit of a pattern (as the crawler compiles them).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Longest sync interval: 366 days.
+const MAX_EVERY_SECS: i64 = 366 * 86_400;
+/// `GET /runs` page size when none is asked, and the largest.
+const DEFAULT_RUNS: u32 = 20;
+const MAX_RUNS: u32 = 100;
+
+#[derive(Serialize)]
+struct SourceOut<'a> {
+    name: &'a str,
+    url: &'a str,
+    authority: Option<&'a str>,
+    every_secs: Option<i64>,
+    select: &'a [String],
+    skip: &'a [String],
+    rules: &'a [ClassRule],
+    created_at: Timestamp,
+    last_sync_at: Option<Timestamp>,
+    last_success_at: Option<Timestamp>,
+    /// `never` (no run ended yet), `running`, `ok`, `partial` or `failed`: the latest run's
+    /// status, else what the last sync times say.
+    status: &'static str,
+    last_run: Option<RunSummary>,
+}
+
+#[derive(Serialize)]
+struct RunSummary {
+    id: i64,
+    kind: &'static str,
+    status: &'static str,
+    started_at: Timestamp,
+    finished_at: Option<Timestamp>,
+}
+
+fn source_out<'a>(s: &'a Source, last: Option<&CrawlRun>) -> SourceOut<'a> {
+    let status = match (last, s.last_sync_at) {
+        (Some(r), _) => r.status.as_str(),
+        (None, None) => "never",
+        (None, Some(t)) if s.last_success_at == Some(t) => RunStatus::Ok.as_str(),
+        (None, Some(_)) => RunStatus::Failed.as_str(),
+    };
+    SourceOut {
+        name: &s.settings.name,
+        url: &s.settings.url,
+        authority: s.settings.authority.as_deref(),
+        every_secs: s.settings.every_secs,
+        select: &s.settings.select,
+        skip: &s.settings.skip,
+        rules: &s.settings.rules,
+        created_at: s.created_at,
+        last_sync_at: s.last_sync_at,
+        last_success_at: s.last_success_at,
+        status,
+        last_run: last.map(|r| RunSummary {
+            id: r.id,
+            kind: r.kind.as_str(),
+            status: r.status.as_str(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }),
+    }
+}
+
+/// `GET /sources`: every registered source (never credentials: the store has none).
+pub(crate) async fn list_sources(
+    _admin: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    params.allow_only(&[])?;
+    let sources = state.store.list_sources().await?;
+    let mut lasts = Vec::with_capacity(sources.len());
+    for s in &sources {
+        lasts.push(
+            state
+                .store
+                .list_runs(Some(&s.settings.name), 1)
+                .await?
+                .pop(),
+        );
+    }
+    let out: Vec<SourceOut<'_>> = sources
+        .iter()
+        .zip(&lasts)
+        .map(|(s, r)| source_out(s, r.as_ref()))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "sources": out }),
+    ))
+}
+
+/// `POST /sources`: register a source from a JSON object (see [`parse_new_source`]).
+pub(crate) async fn add_source(
+    _admin: Admin,
+    State(state): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    params.allow_only(&[])?;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct
+            .to_str()
+            .unwrap_or("")
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    {
+        return Err(ApiError::bad(
+            "body",
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    let new = parse_new_source(&body)?;
+    let added = state.store.add_source(&new).await.map_err(|e| match e {
+        threddex_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
+            "a source named {:?} or with URL {:?} exists",
+            new.name, new.url
+        )),
+        other => ApiError::from(other),
+    })?;
+    tracing::info!(source = %added.settings.name, url = %added.settings.url, "source added over the admin API");
+    Ok(json_response(
+        StatusCode::CREATED,
+        &source_out(&added, None),
+    ))
+}
+
+/// `POST /sources/{name}/sync`: start a sync in the background.
+pub(crate) async fn start_sync(
+    _admin: Admin,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    params.allow_only(&[])?;
+    let Path(name) = name.map_err(|_| ApiError::bad("name", "invalid source name in the path"))?;
+    let Some(starter) = state.sync_starter() else {
+        return Err(ApiError::NotImplemented(
+            "this server cannot start syncs (it runs without a crawler)".into(),
+        ));
+    };
+    let started = starter.start_sync(&name).await.map_err(|e| match e {
+        SyncStartError::UnknownSource(_) => ApiError::NotFound(e.to_string()),
+        SyncStartError::Busy(_) => ApiError::Conflict(e.to_string()),
+        SyncStartError::Failed(m) => ApiError::Internal(format!("cannot start a sync: {m}")),
+    })?;
+    crate::metrics::sync_started();
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("source", &name);
+    let runs = format!("{}/runs?{}", base_url(&state.config, &headers), q.finish());
+    let mut r = json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({
+            "source": name,
+            "run_id": started.run_id,
+            "status": "running",
+            "runs": runs,
+        }),
+    );
+    if let Ok(v) = HeaderValue::from_str(&runs) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// `GET /runs?source=&limit=`: crawl runs, newest first.
+pub(crate) async fn list_runs(
+    _admin: Admin,
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    params.allow_only(&["source", "limit"])?;
+    let limit = params.limit("limit", DEFAULT_RUNS, MAX_RUNS)?;
+    let source = params.get("source");
+    if let Some(name) = source
+        && state.store.source_by_name(name).await?.is_none()
+    {
+        return Err(ApiError::NotFound(format!("no source named {name:?}")));
+    }
+    let runs = state.store.list_runs(source, limit).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "runs": runs }),
+    ))
+}
+
+/// The body of `POST /sources`: a JSON object with `url` (required, http or https), `name`
+/// (default `host[:port]`), `every` (`"10m"` or seconds), `authority`, `select`, `skip`
+/// (arrays of regexes) and `rules` (`"REGEX=class"` strings or `{"pattern", "class"}`
+/// objects). Unknown fields are refused; every error names its field.
+pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad("body", "a JSON object is required"));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad("body", format!("invalid JSON: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(ApiError::bad("body", "a JSON object is required"));
+    };
+    const FIELDS: [&str; 7] = [
+        "name",
+        "url",
+        "every",
+        "authority",
+        "select",
+        "skip",
+        "rules",
+    ];
+    if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::bad(
+            k.chars().take(64).collect::<String>(),
+            format!("unknown field; known fields: {}", FIELDS.join(", ")),
+        ));
+    }
+    let url = match take_string(&mut obj, "url")? {
+        Some(u) => parse_url(&u)?,
+        None => return Err(ApiError::bad("url", "required")),
+    };
+    let name = match take_string(&mut obj, "name")? {
+        Some(n) => {
+            check_name(&n)?;
+            n
+        }
+        None => default_name(&url),
+    };
+    let every_secs = match obj.remove("every") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(parse_every(&v)?),
+    };
+    let authority = match take_string(&mut obj, "authority")? {
+        Some(a) => {
+            let a = a.trim().to_owned();
+            if a.is_empty()
+                || a.chars().count() > MAX_AUTHORITY_CHARS
+                || a.chars().any(char::is_control)
+            {
+                return Err(ApiError::bad(
+                    "authority",
+                    format!("1 to {MAX_AUTHORITY_CHARS} characters, no control characters"),
+                ));
+            }
+            Some(a)
+        }
+        None => None,
+    };
+    let select = take_patterns(&mut obj, "select")?;
+    let skip = take_patterns(&mut obj, "skip")?;
+    let rules = take_rules(&mut obj)?;
+    Ok(NewSource {
+        name,
+        url: url.to_string(),
+        authority,
+        every_secs,
+        select,
+        skip,
+        rules,
+    })
+}
+
+fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match obj.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::bad(field, "must be a string")),
+    }
+}
+
+fn parse_url(s: &str) -> Result<url::Url, ApiError> {
+    if s.len() > MAX_URL_BYTES {
+        return Err(ApiError::bad(
+            "url",
+            format!("longer than {MAX_URL_BYTES} bytes"),
+        ));
+    }
+    let parsed = url::Url::parse(s.trim())
+        .map_err(|e| ApiError::bad("url", format!("not an absolute URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ApiError::bad(
+            "url",
+            "only http and https catalog URLs can be sources",
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ApiError::bad(
+            "url",
+            "must not contain credentials: give them in the configuration ([sources.auth])",
+        ));
+    }
+    threddex_crawler::urls::parse_catalog_url(parsed.as_str()).map_err(|e| ApiError::bad("url", e))
+}
+
+fn default_name(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("source");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    }
+}
+
+fn check_name(n: &str) -> Result<(), ApiError> {
+    let ok = !n.is_empty()
+        && n.chars().count() <= MAX_NAME_CHARS
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "name",
+            format!("1 to {MAX_NAME_CHARS} characters among A-Z a-z 0-9 . _ : -"),
+        ))
+    }
+}
+
+fn parse_every(v: &Value) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::bad(
+            "every",
+            "an interval between 1s and 366d: a number of seconds or a string such as \"90s\", \"10m\", \"2h\", \"1d\"",
+        )
+    };
+    let secs = match v {
+        Value::Number(n) => n.as_i64().ok_or_else(bad)?,
+        Value::String(s) => {
+            let t = s.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: i64 = num.parse().map_err(|_| bad())?;
+            let mult = match unit {
+                "s" | "" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                _ => return Err(bad()),
+            };
+            n.checked_mul(mult).ok_or_else(bad)?
+        }
+        _ => return Err(bad()),
+    };
+    if secs <= 0 || secs > MAX_EVERY_SECS {
+        return Err(bad());
+    }
+    Ok(secs)
+}
+
+fn compile(field: &str, p: &str) -> Result<(), ApiError> {
+    if p.chars().count() > MAX_PATTERN_CHARS {
+        return Err(ApiError::bad(
+            field,
+            format!("a pattern is longer than {MAX_PATTERN_CHARS} characters"),
+        ));
+    }
+    regex::RegexBuilder::new(p)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map(|_| ())
+        .map_err(|e| {
+            let msg: String = e.to_string().chars().take(300).collect();
+            ApiError::bad(field, format!("bad pattern: {msg}"))
+        })
+}
+
+fn take_array(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<Value>, ApiError> {
+    match obj.remove(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) if a.len() <= MAX_PATTERNS => Ok(a),
+        Some(Value::Array(_)) => Err(ApiError::bad(
+            field,
+            format!("at most {MAX_PATTERNS} entries"),
+        )),
+        Some(_) => Err(ApiError::bad(field, "must be an array")),
+    }
+}
+
+fn take_patterns(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    take_array(obj, field)?
+        .into_iter()
+        .map(|v| match v {
+            Value::String(p) => {
+                compile(field, &p)?;
+                Ok(p)
+            }
+            _ => Err(ApiError::bad(field, "must be an array of strings")),
+        })
+        .collect()
+}
+
+fn take_rules(obj: &mut Map<String, Value>) -> Result<Vec<ClassRule>, ApiError> {
+    const FIELD: &str = "rules";
+    let classes = "archival, live, daily or mixed";
+    take_array(obj, FIELD)?
+        .into_iter()
+        .map(|v| {
+            let (pattern, class) = match v {
+                Value::String(s) => {
+                    let Some((p, c)) = s.rsplit_once('=') else {
+                        return Err(ApiError::bad(
+                            FIELD,
+                            format!("a rule is \"REGEX=CLASS\" with CLASS {classes}"),
+                        ));
+                    };
+                    (p.to_owned(), c.to_owned())
+                }
+                Value::Object(mut o) => {
+                    let p = take_string(&mut o, "pattern")?;
+                    let c = take_string(&mut o, "class")?;
+                    match (p, c, o.is_empty()) {
+                        (Some(p), Some(c), true) => (p, c),
+                        _ => {
+                            return Err(ApiError::bad(
+                                FIELD,
+                                "a rule object has exactly \"pattern\" and \"class\"",
+                            ));
+                        }
+                    }
+                }
+                _ => {
+                    return Err(ApiError::bad(
+                        FIELD,
+                        "entries are \"REGEX=CLASS\" strings or {\"pattern\", \"class\"} objects",
+                    ));
+                }
+            };
+            compile(FIELD, &pattern)?;
+            let class = NodeClass::parse(&class)
+                .ok_or_else(|| ApiError::bad(FIELD, format!("unknown class: use {classes}")))?;
+            Ok(ClassRule { pattern, class })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(body: &str) -> String {
+        match parse_new_source(body.as_bytes()) {
+            Err(ApiError::BadParameter { parameter, .. }) => parameter,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies() {
+        let s = parse_new_source(
+            br#"{"url": "http://Example.org:8080/thredds/catalog.html", "every": "10m",
+                 "select": ["\\.nc$"], "skip": ["latest"], "authority": "org.example",
+                 "rules": ["/\\d{8}/=archival", {"pattern": "today", "class": "live"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.name, "example.org:8080");
+        assert_eq!(s.url, "http://example.org:8080/thredds/catalog.xml");
+        assert_eq!(s.every_secs, Some(600));
+        assert_eq!(s.rules.len(), 2);
+        assert_eq!(s.rules[0].class, NodeClass::Archival);
+        let s =
+            parse_new_source(br#"{"url": "https://h/c.xml", "name": "a-b", "every": 90}"#).unwrap();
+        assert_eq!((s.name.as_str(), s.every_secs), ("a-b", Some(90)));
+
+        assert_eq!(field(""), "body");
+        assert_eq!(field("[1]"), "body");
+        assert_eq!(field("{"), "body");
+        assert_eq!(field("{}"), "url");
+        assert_eq!(field(r#"{"url": "ftp://h/c.xml"}"#), "url");
+        assert_eq!(field(r#"{"url": "file:///etc/passwd"}"#), "url");
+        assert_eq!(field(r#"{"url": "not a url"}"#), "url");
+        assert_eq!(field(r#"{"url": "http://u:p@h/c.xml"}"#), "url");
+        assert_eq!(field(r#"{"url": 5}"#), "url");
+        assert_eq!(field(r#"{"url": "http://h/c.xml", "name": "a/b"}"#), "name");
+        assert_eq!(field(r#"{"url": "http://h/c.xml", "name": ""}"#), "name");
+        assert_eq!(
+            field(r#"{"url": "http://h/c.xml", "every": "5x"}"#),
+            "every"
+        );
+        assert_eq!(field(r#"{"url": "http://h/c.xml", "every": 0}"#), "every");
+        assert_eq!(
+            field(r#"{"url": "http://h/c.xml", "select": ["("]}"#),
+            "select"
+        );
+        assert_eq!(field(r#"{"url": "http://h/c.xml", "skip": "x"}"#), "skip");
+        assert_eq!(
+            field(r#"{"url": "http://h/c.xml", "rules": ["x=old"]}"#),
+            "rules"
+        );
+        assert_eq!(
+            field(r#"{"url": "http://h/c.xml", "authority": " "}"#),
+            "authority"
+        );
+        assert_eq!(field(r#"{"url": "http://h/c.xml", "colour": 1}"#), "colour");
+    }
+}

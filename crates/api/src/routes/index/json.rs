@@ -1,0 +1,465 @@
+//! The `/index` JSON body, written straight into one pre-sized buffer.
+//!
+//! This is the hot path of the API: building a `serde` tree of per-granule structs with one
+//! `String` per access URL costs more than the rest of the request on the server side. The
+//! writer here produces exactly the bytes `serde_json::to_vec` produced for the former
+//! `IndexPage` structs (same field order, same string escaping, timestamps as chrono's
+//! `to_rfc3339_opts(AutoSi, true)`); the tests compare both byte for byte.
+//!
+//! Access URLs are never materialised: each usable service is turned once (per cached
+//! collection) into an [`AccessJson`] fragment pair, and a granule's URL is written as
+//! `head` + escaped `url_path` + `tail`.
+
+use chrono::{Datelike, SecondsFormat, Timelike};
+use threddex_store::{AccessService, Granule, Timestamp};
+
+use crate::refresh::RefreshOutcome;
+
+/// One access service, pre-rendered: an access entry is `head`, the escaped `url_path`, `tail`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AccessJson {
+    /// `{"service":"…","type":"…","url":"<escaped base>`.
+    head: Vec<u8>,
+    /// `<escaped suffix>"}`.
+    tail: Vec<u8>,
+}
+
+impl AccessJson {
+    pub(crate) fn new(service: &AccessService) -> Self {
+        let mut head = Vec::with_capacity(40 + service.name.len() + service.base.len());
+        head.extend_from_slice(b"{\"service\":");
+        push_quoted(&mut head, &service.name);
+        head.extend_from_slice(b",\"type\":");
+        push_quoted(&mut head, &service.service_type);
+        head.extend_from_slice(b",\"url\":\"");
+        push_escaped(&mut head, &service.base);
+        let mut tail = Vec::with_capacity(service.suffix.len() + 2);
+        push_escaped(&mut tail, &service.suffix);
+        tail.extend_from_slice(b"\"}");
+        Self { head, tail }
+    }
+
+    /// Bytes of one entry, without the path.
+    fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+}
+
+/// A rough upper estimate of the body size, so the buffer is allocated once.
+fn estimate(id: &str, rows: &[Granule], access: &[AccessJson]) -> usize {
+    let per_access: usize = access.iter().map(|a| a.len() + 1).sum();
+    let per_row: usize = 160 + per_access;
+    let strings: usize = rows
+        .iter()
+        .map(|g| {
+            let path = g.url_path.as_deref().map_or(0, str::len);
+            g.granule_id.len() + g.name.len() + g.catalog_url.len() + path * (1 + access.len())
+        })
+        .sum();
+    256 + id.len() + rows.len() * per_row + strings + strings / 8
+}
+
+/// The whole `/index` JSON body.
+pub(crate) fn index_page(
+    id: &str,
+    rows: &[Granule],
+    access: &[AccessJson],
+    next: Option<&str>,
+    outcome: &RefreshOutcome,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(estimate(id, rows, access));
+    out.extend_from_slice(b"{\"collection\":");
+    push_quoted(&mut out, id);
+    out.extend_from_slice(b",\"granules\":[");
+    for (i, g) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"id\":");
+        push_quoted(&mut out, &g.granule_id);
+        out.extend_from_slice(b",\"name\":");
+        push_quoted(&mut out, &g.name);
+        out.extend_from_slice(b",\"start\":");
+        push_opt_time(&mut out, g.start);
+        out.extend_from_slice(b",\"end\":");
+        push_opt_time(&mut out, g.end);
+        out.extend_from_slice(b",\"size\":");
+        match g.size {
+            Some(n) => push_i64(&mut out, n),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"url_path\":");
+        match g.url_path.as_deref() {
+            Some(p) => push_quoted(&mut out, p),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"catalog\":");
+        push_quoted(&mut out, &g.catalog_url);
+        out.extend_from_slice(b",\"access\":[");
+        if let Some(path) = g.url_path.as_deref() {
+            for (j, a) in access.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&a.head);
+                push_escaped(&mut out, path);
+                out.extend_from_slice(&a.tail);
+            }
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"],\"next\":");
+    match next {
+        Some(n) => push_quoted(&mut out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"refreshed\":");
+    push_bool(&mut out, outcome.refreshed);
+    out.extend_from_slice(b",\"stale\":");
+    push_bool(&mut out, outcome.stale);
+    out.extend_from_slice(b",\"indexed_through\":");
+    push_opt_time(&mut out, outcome.indexed_through);
+    out.push(b'}');
+    out
+}
+
+fn push_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+/// `s` as a JSON string, quotes included.
+pub(crate) fn push_quoted(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_escaped(out, s);
+    out.push(b'"');
+}
+
+/// `s` escaped as the inside of a JSON string, as serde_json does it: `"` and `\` and the
+/// control characters below U+0020 (`\b \t \n \f \r` in short form, the others as `\u00XX`
+/// with lowercase hex); everything else verbatim (UTF-8).
+pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.push(b'\\');
+        out.push(short);
+        if short == b'u' {
+            out.extend_from_slice(b"00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+fn push_i64(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut v = n.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // `v % 10` is below 10.
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn push_opt_time(out: &mut Vec<u8>, t: Option<Timestamp>) {
+    match t {
+        Some(t) => push_time(out, t),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A quoted timestamp exactly as chrono's `to_rfc3339_opts(SecondsFormat::AutoSi, true)`
+/// writes it (which is also its serde form): `2024-01-02T03:04:05Z`, with `.mmm`, `.uuuuuu`
+/// or `.nnnnnnnnn` when the fraction needs it. Years outside 0..=9999 and leap seconds go
+/// through chrono itself.
+pub(crate) fn push_time(out: &mut Vec<u8>, t: Timestamp) {
+    let year = t.year();
+    let nanos = t.nanosecond();
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        out.push(b'"');
+        out.extend_from_slice(t.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+        out.push(b'"');
+        return;
+    }
+    let two = |out: &mut Vec<u8>, v: u32| {
+        // Both digits of a value below 100.
+        out.push(b'0' + (v / 10 % 10) as u8);
+        out.push(b'0' + (v % 10) as u8);
+    };
+    // `year` is in 0..=9999 here.
+    let y = year.unsigned_abs();
+    out.push(b'"');
+    two(out, y / 100);
+    two(out, y % 100);
+    out.push(b'-');
+    two(out, t.month());
+    out.push(b'-');
+    two(out, t.day());
+    out.push(b'T');
+    two(out, t.hour());
+    out.push(b':');
+    two(out, t.minute());
+    out.push(b':');
+    two(out, t.second());
+    let (value, width) = if nanos == 0 {
+        (0, 0)
+    } else if nanos.is_multiple_of(1_000_000) {
+        (nanos / 1_000_000, 3)
+    } else if nanos.is_multiple_of(1_000) {
+        (nanos / 1_000, 6)
+    } else {
+        (nanos, 9)
+    };
+    if width > 0 {
+        out.push(b'.');
+        let mut digits = [b'0'; 9];
+        let mut v = value;
+        for d in digits[..width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&digits[..width]);
+    }
+    out.extend_from_slice(b"Z\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeZone, Utc};
+    use serde::Serialize;
+
+    /// The former serde representation, kept as the reference the writer must match.
+    #[derive(Serialize)]
+    struct IndexPage<'a> {
+        collection: &'a str,
+        granules: Vec<GranuleOut<'a>>,
+        next: Option<&'a str>,
+        refreshed: bool,
+        stale: bool,
+        indexed_through: Option<Timestamp>,
+    }
+
+    #[derive(Serialize)]
+    struct GranuleOut<'a> {
+        id: &'a str,
+        name: &'a str,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        size: Option<i64>,
+        url_path: Option<&'a str>,
+        catalog: &'a str,
+        access: Vec<Access<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct Access<'a> {
+        service: &'a str,
+        #[serde(rename = "type")]
+        service_type: &'a str,
+        url: String,
+    }
+
+    fn reference(
+        id: &str,
+        rows: &[Granule],
+        services: &[AccessService],
+        next: Option<&str>,
+        outcome: &RefreshOutcome,
+    ) -> Vec<u8> {
+        let page = IndexPage {
+            collection: id,
+            granules: rows
+                .iter()
+                .map(|g| GranuleOut {
+                    id: &g.granule_id,
+                    name: &g.name,
+                    start: g.start,
+                    end: g.end,
+                    size: g.size,
+                    url_path: g.url_path.as_deref(),
+                    catalog: &g.catalog_url,
+                    access: g
+                        .url_path
+                        .as_deref()
+                        .map(|p| {
+                            services
+                                .iter()
+                                .map(|s| Access {
+                                    service: &s.name,
+                                    service_type: &s.service_type,
+                                    url: s.url_for(p),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            next,
+            refreshed: outcome.refreshed,
+            stale: outcome.stale,
+            indexed_through: outcome.indexed_through,
+        };
+        serde_json::to_vec(&page).unwrap()
+    }
+
+    fn quoted_ref(s: &str) -> Vec<u8> {
+        serde_json::to_vec(s).unwrap()
+    }
+
+    #[test]
+    fn escaping_matches_serde_json() {
+        let mut all = String::new();
+        for c in (0u32..0x80).chain([0xe9, 0x2028, 0x1f600]) {
+            all.push(char::from_u32(c).unwrap());
+        }
+        for s in [
+            "",
+            "plain/path.nc",
+            "a\"b\\c",
+            "\u{7f}\u{0}x\u{1f}",
+            all.as_str(),
+        ] {
+            let mut out = Vec::new();
+            push_quoted(&mut out, s);
+            assert_eq!(out, quoted_ref(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        for n in [0, 1, -1, 9, 10, 1_000_000, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_i64(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn times_match_chrono() {
+        let base = Utc.with_ymd_and_hms(2024, 2, 29, 23, 59, 58).unwrap();
+        let mut cases = vec![
+            base,
+            Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(12345, 6, 1, 0, 0, 0).unwrap(),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+        ];
+        for nanos in [
+            1,
+            10,
+            999,
+            1_000,
+            120_000,
+            1_000_000,
+            5_000_000,
+            123_456_789,
+        ] {
+            cases.push(base + chrono::Duration::nanoseconds(nanos));
+        }
+        // A leap second.
+        if let Some(leap) = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+        {
+            cases.push(leap.and_utc());
+        }
+        for t in cases {
+            let mut out = Vec::new();
+            push_time(&mut out, t);
+            assert_eq!(out, serde_json::to_vec(&t).unwrap(), "{t:?}");
+            let expected = format!("\"{}\"", t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    fn svc(name: &str, ty: &str, base: &str, suffix: &str) -> AccessService {
+        AccessService {
+            name: name.into(),
+            service_type: ty.into(),
+            base: base.into(),
+            suffix: suffix.into(),
+        }
+    }
+
+    #[test]
+    fn page_matches_the_serde_representation() {
+        let services = vec![
+            svc("odap", "OpenDAP", "http://h/thredds/dodsC/", ""),
+            svc("http", "HTTPServer", "http://h/thredds/fileServer/", ""),
+            svc("w\"ms", "WMS\n", "http://h/wms/\\", "?service=WMS&x=\"y\""),
+        ];
+        let access: Vec<AccessJson> = services.iter().map(AccessJson::new).collect();
+        let t0 = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+        let g = |i: i64| Granule {
+            collection_id: "c".into(),
+            granule_id: format!("dir/g{i}.nc"),
+            name: format!("g{i}.nc"),
+            start: Some(t0 + chrono::Duration::milliseconds(i * 3_600_001)),
+            end: (i % 2 == 0).then(|| t0 + chrono::Duration::hours(i + 1)),
+            url_path: Some(format!("model/é/g{i}\t.nc")),
+            size: (i % 3 != 0).then_some(i * 1_000_003 - 5),
+            modified: None,
+            catalog_url: "http://h/thredds/catalog/model/catalog.xml".into(),
+        };
+        let mut rows: Vec<Granule> = (0..5).map(g).collect();
+        rows.push(Granule {
+            start: None,
+            end: None,
+            url_path: None,
+            size: Some(-3),
+            name: "odd \"name\"\u{1}".into(),
+            ..g(9)
+        });
+        let outcomes = [
+            RefreshOutcome::default(),
+            RefreshOutcome {
+                refreshed: true,
+                stale: true,
+                indexed_through: Some(t0 + chrono::Duration::microseconds(414_244)),
+            },
+        ];
+        for outcome in &outcomes {
+            for next in [None, Some("eyJ2IjoxfQ")] {
+                for n in [0, 1, rows.len()] {
+                    let id = "test:sst/daily \"x\"";
+                    let ours = index_page(id, &rows[..n], &access, next, outcome);
+                    let theirs = reference(id, &rows[..n], &services, next, outcome);
+                    assert_eq!(
+                        String::from_utf8(ours).unwrap(),
+                        String::from_utf8(theirs).unwrap()
+                    );
+                }
+            }
+        }
+        // No services: empty access lists.
+        let ours = index_page("c", &rows, &[], None, &outcomes[0]);
+        assert_eq!(ours, reference("c", &rows, &[], None, &outcomes[0]));
+    }
+}
