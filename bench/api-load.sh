@@ -9,7 +9,14 @@
 # Knobs (environment):
 #   DB           postgres://postgres@127.0.0.1:5432/threddex_bench (created when missing)
 #   COLLECTIONS  1000     GRANULES  10000 (per collection, hourly; 10 M in all)
-#   CONNECTIONS  64       DURATION  20s    THREADS 2
+#   CONNECTIONS  64       DURATION  20s    THREADS 1 (one wrk thread drives 64 connections
+#                and leaves more of the 2 cores to the system under test)
+#   PREWARM=1    load the granule table and its time index into shared buffers first
+#                (pg_prewarm) so the run measures a warm cache, not disk reads
+#
+# Postgres settings matter: Debian's default shared_buffers (128MB) holds a small part of the
+# 2.7 GB database; the figures in docs/benchmarks.md give the setting they ran with
+# (`ALTER SYSTEM SET shared_buffers = '4GB'` + restart, a quarter of this machine's RAM).
 #   BIND         127.0.0.1:8099
 #   REFILL=1     drop and refill the database
 #
@@ -19,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=${DB:-postgres://postgres@127.0.0.1:5432/threddex_bench}
 COLLECTIONS=${COLLECTIONS:-1000} GRANULES=${GRANULES:-10000}
-CONNECTIONS=${CONNECTIONS:-64} DURATION=${DURATION:-20s} THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64} DURATION=${DURATION:-20s} THREADS=${THREADS:-1}
 BIND=${BIND:-127.0.0.1:8099}
 OUT=${OUT:-/tmp/threddex-bench}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
@@ -39,7 +46,13 @@ THREDDEX_BENCH_DB="$DB" THREDDEX_BENCH_COLLECTIONS="$COLLECTIONS" THREDDEX_BENCH
 psql -q "$DB" -c "VACUUM ANALYZE granules" -c "VACUUM ANALYZE collections"
 psql -qtA "$DB" -c "SELECT 'granules: ' || count(*) FROM granules" \
   -c "SELECT 'collections: ' || count(*) FROM collections" \
-  -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database()))"
+  -c "SELECT 'database size: ' || pg_size_pretty(pg_database_size(current_database()))" \
+  -c "SELECT 'shared_buffers: ' || current_setting('shared_buffers')"
+if [ "${PREWARM:-1}" = 1 ]; then
+  psql -qtA "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+    -c "SELECT 'prewarmed blocks: ' || pg_prewarm('granules') + (SELECT coalesce(sum(pg_prewarm(indexrelid::regclass)), 0) FROM pg_index WHERE indrelid = 'granules'::regclass)" \
+    || echo "warning: pg_prewarm failed; the first requests read from disk" >&2
+fi
 
 cargo build --release -q -p threddex
 bin=${CARGO_TARGET_DIR:-target}/release/threddex

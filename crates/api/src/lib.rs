@@ -57,7 +57,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 use threddex_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -249,6 +249,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             "/sources",
             get(routes::admin::list_sources).post(routes::admin::add_source),
         ),
+        ("/sources/{name}", put(routes::admin::update_source)),
         ("/sources/{name}/sync", post(routes::admin::start_sync)),
         ("/runs", get(routes::admin::list_runs)),
     ]

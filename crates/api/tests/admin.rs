@@ -128,6 +128,15 @@ impl Api {
             .await
     }
 
+    async fn put(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call(with_json(self.req(reqwest::Method::PUT, path), &body))
+            .await
+    }
+
     /// Wait until the run `id` is no longer running; its JSON.
     async fn wait_run(&self, source: &str, id: i64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -313,6 +322,94 @@ async fn sources_and_runs(api: Api) {
     let (s, v) = api.get("/runs?source=nope").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
     assert_eq!(api.store.list_runs(None, 0).await.unwrap().len(), 4);
+
+    // PUT /sources/{name}: new settings for a synced source; its data and runs stay.
+    let before = api.store.source_by_name("good").await.unwrap().unwrap();
+    let collections = api
+        .store
+        .list_collections(&Default::default())
+        .await
+        .unwrap();
+    let url = good.root_catalog_url();
+    let (s, _, v) = api
+        .put(
+            "/sources/good",
+            json!({"url": url, "every": "2h", "rules": ["/latest/=live"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "good");
+    assert_eq!(v["every_secs"], 7200);
+    assert_eq!(
+        v["rules"],
+        json!([{"pattern": "/latest/", "class": "live"}])
+    );
+    assert_eq!(v["authority"], Value::Null, "omitted settings become unset");
+    assert_eq!(v["select"], json!([]));
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["last_run"]["id"], id);
+    let after = api.store.source_by_name("good").await.unwrap().unwrap();
+    assert_eq!(
+        (after.id, after.created_at, after.last_success_at),
+        (before.id, before.created_at, before.last_success_at)
+    );
+    assert_eq!(after.settings.every_secs, Some(7200));
+    assert_eq!(
+        api.store
+            .list_collections(&Default::default())
+            .await
+            .unwrap(),
+        collections
+    );
+    assert_eq!(api.store.list_runs(Some("good"), 0).await.unwrap().len(), 1);
+    // The name in the body, when given, must be the path's.
+    let (s, _, v) = api
+        .put(
+            "/sources/good",
+            json!({"url": url, "name": "good", "every": 60}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["every_secs"], 60);
+    let (s, _, v) = api
+        .put("/sources/good", json!({"url": url, "name": "renamed"}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["parameter"], "name");
+    // Another URL: 409; an unknown name: 404; a bad body: 400 naming the field. None
+    // changes anything.
+    let (s, _, v) = api
+        .put(
+            "/sources/good",
+            json!({"url": "http://127.0.0.1:9/x/catalog.xml", "every": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("URL"),
+        "{v}"
+    );
+    let (s, _, v) = api
+        .put(
+            "/sources/nope",
+            json!({"url": "http://127.0.0.1:9/x/catalog.xml"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, _, v) = api
+        .put(
+            "/sources/good",
+            json!({"url": url, "select": ["(unclosed"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["parameter"], "select");
+    let (s, _, v) = api.put("/sources/good", json!({"every": 5})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["parameter"], "url");
+    let now = api.store.source_by_name("good").await.unwrap().unwrap();
+    assert_eq!(now.settings.every_secs, Some(60));
+    assert!(api.store.source_by_name("nope").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -329,6 +426,7 @@ fn endpoints() -> Vec<(reqwest::Method, &'static str)> {
     vec![
         (reqwest::Method::GET, "/sources"),
         (reqwest::Method::POST, "/sources"),
+        (reqwest::Method::PUT, "/sources/any"),
         (reqwest::Method::POST, "/sources/any/sync"),
         (reqwest::Method::GET, "/runs"),
     ]

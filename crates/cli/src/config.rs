@@ -236,7 +236,7 @@ pub struct Config {
     pub log: LogSection,
     /// `[admin]`: the administrative HTTP endpoints.
     pub admin: AdminSection,
-    /// `[[sources]]`: registered on `serve` and `sync` start when missing.
+    /// `[[sources]]`: registered (or their settings updated) on `serve` and `sync` start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceConfig>,
 }
@@ -247,13 +247,23 @@ pub struct Config {
 pub struct DatabaseSection {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
     pub url: DatabaseUrl,
+    /// Connections of each process's Postgres pool (SQLite ignores it).
+    pub pool_size: u32,
 }
 
 impl Default for DatabaseSection {
     fn default() -> Self {
         Self {
             url: DatabaseUrl::new(DEFAULT_DATABASE_URL),
+            pool_size: threddex_store_postgres::DEFAULT_POOL_SIZE,
         }
+    }
+}
+
+impl DatabaseSection {
+    /// Open (creating and migrating when needed) the database with these settings.
+    pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+        crate::db::open_store_with(self.url.expose(), self.pool_size).await
     }
 }
 
@@ -725,6 +735,13 @@ impl Config {
         if self.database.url.0.trim().is_empty() {
             bail!("database.url (--db) must not be empty");
         }
+        let max_pool = threddex_store_postgres::MAX_POOL_SIZE;
+        if self.database.pool_size == 0 || self.database.pool_size > max_pool {
+            bail!(
+                "database.pool_size must be between 1 and {max_pool}, not {}",
+                self.database.pool_size
+            );
+        }
         if self.api.bind.trim().is_empty() {
             bail!("api.bind (--bind) needs an address such as 127.0.0.1:8080");
         }
@@ -900,14 +917,15 @@ pub enum Registered {
     Added(String),
     /// Already there with the same URL and settings.
     Unchanged(String),
-    /// Already there with the same URL but other settings (kept; see the warning).
-    Differs(String),
+    /// Already there with the same URL; these settings (`every`, `authority`, `select`,
+    /// `skip`, `rules`) were changed to the file's.
+    Updated(String, Vec<&'static str>),
 }
 
-/// Register the `[[sources]]` that the database does not have (never their credentials). A
-/// source whose name is registered with another URL, or whose URL is registered under another
-/// name, is an error; one registered with other settings keeps the database's settings (the
-/// store has no update) and is reported as [`Registered::Differs`] with a warning.
+/// Register the `[[sources]]` of the config (never their credentials): missing ones are
+/// added, existing ones get the file's settings (`every`, `authority`, `select`, `skip`,
+/// `rules`; their ID and everything harvested stay). A source whose name is registered with
+/// another URL, or whose URL is registered under another name, is an error.
 pub async fn register_sources(
     store: &dyn Store,
     sources: &[SourceConfig],
@@ -916,7 +934,7 @@ pub async fn register_sources(
     for s in sources {
         let wanted = s.new_source()?;
         match store.source_by_name(&wanted.name).await? {
-            Some(existing) => out.push(compare(&existing, &wanted)?),
+            Some(existing) => out.push(reconcile(store, &existing, wanted).await?),
             None => {
                 if let Some(other) = store.source_by_url(&wanted.url).await? {
                     bail!(
@@ -939,7 +957,32 @@ pub async fn register_sources(
     Ok(out)
 }
 
-fn compare(existing: &Source, wanted: &NewSource) -> anyhow::Result<Registered> {
+/// The settings of `wanted` that differ from `existing`'s, by config key.
+fn changed_fields(existing: &NewSource, wanted: &NewSource) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if existing.every_secs != wanted.every_secs {
+        fields.push("every");
+    }
+    if existing.authority != wanted.authority {
+        fields.push("authority");
+    }
+    if existing.select != wanted.select {
+        fields.push("select");
+    }
+    if existing.skip != wanted.skip {
+        fields.push("skip");
+    }
+    if existing.rules != wanted.rules {
+        fields.push("rules");
+    }
+    fields
+}
+
+async fn reconcile(
+    store: &dyn Store,
+    existing: &Source,
+    wanted: NewSource,
+) -> anyhow::Result<Registered> {
     if existing.settings.url != wanted.url {
         bail!(
             "config source {:?} has url {}, but the database has it with url {} \
@@ -950,15 +993,21 @@ fn compare(existing: &Source, wanted: &NewSource) -> anyhow::Result<Registered> 
             wanted.name
         );
     }
-    if existing.settings == *wanted {
-        return Ok(Registered::Unchanged(wanted.name.clone()));
+    let fields = changed_fields(&existing.settings, &wanted);
+    if fields.is_empty() {
+        return Ok(Registered::Unchanged(wanted.name));
     }
-    tracing::warn!(
+    store
+        .update_source(&wanted)
+        .await
+        .with_context(|| format!("cannot update config source {:?}", wanted.name))?;
+    // Only key names: the values are in the file (and settings hold no credentials anyway).
+    tracing::info!(
         source = %wanted.name,
-        "the config's settings of this source (every, authority, select, skip, rules) differ \
-         from the database's; the database's are kept"
+        changed = %fields.join(", "),
+        "updated source settings from the config"
     );
-    Ok(Registered::Differs(wanted.name.clone()))
+    Ok(Registered::Updated(wanted.name, fields))
 }
 
 // ----- the example -------------------------------------------------------------------------
@@ -979,6 +1028,10 @@ pub const EXAMPLE: &str = r#"# threddex.toml: the configuration of threddex (`th
 # sqlite://PATH (created on first use) or postgres://USER:PASSWORD@HOST:5432/DB.
 # Flag --db; env THREDDEX__DATABASE__URL (THREDDEX_DATABASE_URL also works).
 url = "sqlite://threddex.db"
+# Connections each process keeps open to Postgres (1 to 1000; SQLite ignores it). More is not
+# faster on small machines (docs/benchmarks.md); Postgres's max_connections must cover the sum
+# over all processes. Env THREDDEX__DATABASE__POOL_SIZE.
+pool_size = 8
 
 [api]
 # Address `threddex serve` listens on (HOST:PORT; port 0 picks a free one). Flag --bind.
@@ -1023,8 +1076,9 @@ level = "warn,threddex=info"
 # Better set from the environment: THREDDEX__ADMIN__TOKEN.
 #token = "change-me"
 
-# Sources, registered when `threddex serve` or `threddex sync` starts and they are missing
-# (credentials are never stored in the database). Repeat [[sources]] for more.
+# Sources, registered when `threddex serve` or `threddex sync` starts: missing ones are added,
+# existing ones (same name and url) take the settings below (credentials are never stored in
+# the database). Repeat [[sources]] for more.
 #[[sources]]
 # Unique name (flag --name of harvest and sources add).
 #name = "nexrad"
@@ -1154,6 +1208,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(l.config.database.url.expose(), "sqlite://new.db");
+    }
+
+    #[test]
+    fn database_pool_size_layers_and_is_checked() {
+        assert_eq!(Config::default().database.pool_size, 8);
+        let l = load_from(file("[database]\npool_size = 4\n"), env(&[])).unwrap();
+        assert_eq!(l.config.database.pool_size, 4);
+        let l = load_from(
+            file("[database]\npool_size = 4\n"),
+            env(&[("THREDDEX__DATABASE__POOL_SIZE", "12")]),
+        )
+        .unwrap();
+        assert_eq!(l.config.database.pool_size, 12);
+        for bad in ["0", "1001"] {
+            let err = load_from(None, env(&[("THREDDEX__DATABASE__POOL_SIZE", bad)]))
+                .and_then(|l| l.config.validate())
+                .unwrap_err();
+            assert!(format!("{err:#}").contains("database.pool_size"), "{err:#}");
+        }
+        let err = load_from(file("[database]\npool_size = -1\n"), env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("pool_size"), "{err:#}");
+    }
+
+    #[tokio::test]
+    async fn database_section_opens_postgres_with_its_pool_size() {
+        let (url, _drop) = threddex_store_postgres::testdb::fresh_database().await;
+        let db = DatabaseSection {
+            url: DatabaseUrl::new(url.clone()),
+            pool_size: 2,
+        };
+        let store = db.open().await.unwrap();
+        assert_eq!(store.backend(), "postgres");
+        store.ping().await.unwrap();
+        // The size reaches the Postgres connector, which refuses a size of 0.
+        let zero = DatabaseSection {
+            url: DatabaseUrl::new(url),
+            pool_size: 0,
+        };
+        let err = zero.open().await.err().unwrap();
+        assert!(format!("{err:#}").contains("pool size 0"), "{err:#}");
     }
 
     #[test]
@@ -1636,11 +1730,54 @@ mod tests {
                 Registered::Unchanged("b".into())
             ]
         );
-        // Changed settings: kept, reported.
-        let mut changed = c.sources.clone();
-        changed[0].every = Some(Every(60));
+        // The file changes: every and rules of "a" are applied on the next start, its ID
+        // and sync times stay; a third start finds nothing to change.
+        store
+            .mark_source_synced(a.id, chrono::Utc::now(), true)
+            .await
+            .unwrap();
+        let a = store.source_by_name("a").await.unwrap().unwrap();
+        let edited = text.replace(r#"every = "2h""#, r#"every = "5m""#).replace(
+            r#"rules = ["/latest/=live"]"#,
+            r#"rules = ['/\d{4}/=archival']"#,
+        );
+        let mut changed = load_from(file(&edited), env(&[])).unwrap().config.sources;
+        for round in 0..2 {
+            let got = register_sources(store.as_ref(), &changed).await.unwrap();
+            let want_a = if round == 0 {
+                Registered::Updated("a".into(), vec!["every", "rules"])
+            } else {
+                Registered::Unchanged("a".into())
+            };
+            assert_eq!(got, vec![want_a, Registered::Unchanged("b".into())]);
+            let now = store.source_by_name("a").await.unwrap().unwrap();
+            assert_eq!(now.settings.every_secs, Some(300));
+            assert_eq!(
+                now.settings.rules,
+                vec![ClassRule {
+                    pattern: r"/\d{4}/".into(),
+                    class: threddex_store::NodeClass::Archival,
+                }]
+            );
+            assert_eq!(now.settings.skip, vec!["Individual"]);
+            assert_eq!(
+                (now.id, now.created_at, now.last_sync_at),
+                (a.id, a.created_at, a.last_sync_at)
+            );
+        }
+        // Settings removed from the file are removed from the database.
+        changed[0].skip.clear();
+        changed[0].every = None;
         let got = register_sources(store.as_ref(), &changed).await.unwrap();
-        assert_eq!(got[0], Registered::Differs("a".into()));
+        assert_eq!(
+            got[0],
+            Registered::Updated("a".into(), vec!["every", "skip"])
+        );
+        let now = store.source_by_name("a").await.unwrap().unwrap();
+        assert_eq!(
+            (now.settings.every_secs, now.settings.skip.len()),
+            (None, 0)
+        );
         // Same name, other URL: an error naming both.
         changed[0].url = "http://127.0.0.1:9/thredds/catalog.xml".into();
         let err = register_sources(store.as_ref(), &changed)

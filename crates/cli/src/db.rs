@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use threddex_store::{Store, StoreError};
-use threddex_store_postgres::PostgresStore;
+use threddex_store_postgres::{PostgresOptions, PostgresStore};
 use threddex_store_sqlite::SqliteStore;
 
 /// The embedded default: a SQLite file in the working directory.
@@ -12,6 +12,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://threddex.db";
 
 /// Open (creating and migrating when needed) the store named by `url`.
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_store_with(url, threddex_store_postgres::DEFAULT_POOL_SIZE).await
+}
+
+/// [`open_store`] with a Postgres pool of `pool_size` connections (SQLite ignores it).
+pub async fn open_store_with(url: &str, pool_size: u32) -> anyhow::Result<Arc<dyn Store>> {
     let scheme = url
         .split(':')
         .next()
@@ -25,7 +30,7 @@ pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         "postgres" | "postgresql" => {
-            let store = PostgresStore::connect(url)
+            let store = PostgresStore::connect_with(url, PostgresOptions { pool_size })
                 .await
                 .with_context(|| format!("cannot open database {}", redact(url)))?;
             Ok(Arc::new(store))

@@ -250,6 +250,54 @@ auth = {{ type = "bearer", token_env = "THREDDEX_TEST_SIM_TOKEN" }}
         "every request had the token"
     );
 
+    // The file's every and rules change: the next start applies them (logged by key name),
+    // keeping the source's registration, sync times and collections.
+    let toml = std::fs::read_to_string(d.join("threddex.toml")).unwrap();
+    let edited = toml.replace(r#"every = "1h""#, r#"every = "2h""#).replace(
+        r#"rules = ["/latest/=live"]"#,
+        r#"rules = ['/\d{8}/=archival']"#,
+    );
+    assert_ne!(edited, toml);
+    std::fs::write(d.join("threddex.toml"), edited).unwrap();
+    let o = run(
+        d,
+        &["sync"],
+        &[
+            ("THREDDEX_TEST_SIM_TOKEN", "sim-token-secret"),
+            ("THREDDEX_LOG", "info"),
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("updated source settings from the config")
+            && err(&o).contains("every, rules"),
+        "{}",
+        err(&o)
+    );
+    assert!(!err(&o).contains("sim-token-secret"), "{}", err(&o));
+    let o = run(d, &["sources", "list", "--json"], &[]).await;
+    let relisted: serde_json::Value = serde_json::from_str(out(&o).trim()).unwrap();
+    assert_eq!(relisted["every_secs"], 7200);
+    assert_eq!(relisted["rules"][0]["pattern"], r"/\d{8}/");
+    assert_eq!(relisted["rules"][0]["class"], "archival");
+    assert_eq!(relisted["created_at"], listed["created_at"]);
+    assert!(!relisted["last_success_at"].is_null(), "{relisted}");
+    let o = run(d, &["collections", "--json"], &[]).await;
+    assert_eq!(out(&o).lines().count(), 2, "{}", out(&o));
+    // Another start with the same file changes nothing.
+    let o = run(
+        d,
+        &["sync"],
+        &[
+            ("THREDDEX_TEST_SIM_TOKEN", "sim-token-secret"),
+            ("THREDDEX_LOG", "info"),
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("updated source settings"), "{}", err(&o));
+
     // `harvest URL` of a config source sends its credentials too (into another database).
     let other = format!("sqlite://{}", d.join("other.db").display());
     let root = sim.root_catalog_url();

@@ -1,7 +1,8 @@
 //! Ingest and lookup figures of the Postgres backend.
 //!
 //! `cargo bench -p threddex-store-postgres --bench ingest` (Postgres from
-//! `THREDDEX_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//! `THREDDEX_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; env
+//! `TEMPLATE=1`: the collection has a name template, so IDs and urlPaths are not stored).
 //!
 //! 1. writes `THREDDEX_BENCH_GRANULES` (default 1 000 000) granules of one collection, 10-minute
 //!    intervals listed in daily catalogs, in batches of 5 000 through `Store::write_batch`
@@ -81,7 +82,16 @@ fn batch(b: usize, total: usize, source_id: i64) -> Batch {
                 id: "bench:sat/swath".into(),
                 source_id,
                 title: "Bench swaths".into(),
-                template: Some("swath_{time}.nc".into()),
+                // TEMPLATE=1: the collection has the name template the crawler would derive,
+                // so IDs and urlPaths are rendered, not stored (migration 0006).
+                template: Some(if std::env::var_os("TEMPLATE").is_some_and(|v| v != "0") {
+                    threddex_ids::Deriver::new()
+                        .derive("sat/2000/01/01/swath_20000101T000000.nc", "")
+                        .template
+                        .expect("a template")
+                } else {
+                    "swath_{time}.nc".into()
+                }),
                 catalog_url: day_url(0),
                 services: vec![],
                 metadata: serde_json::json!({"keywords": [{"value": "bench"}]}),

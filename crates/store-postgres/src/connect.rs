@@ -18,10 +18,29 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 /// replica of every version, so concurrent starts apply migrations one at a time.
 pub const MIGRATION_LOCK_KEY: i64 = 0x7468_7264_6465_7801;
 
-/// Connections kept by the pool. More is slower on small machines: at 64 concurrent `/index`
-/// requests on 2 cores, 6–8 connections answered ~30 % more requests/s than 10, 16 fewer
-/// still (docs/benchmarks.md).
-const POOL_SIZE: u32 = 8;
+/// Connections kept by the pool unless [`PostgresOptions::pool_size`] says otherwise. More is
+/// slower on small machines: at 64 concurrent `/index` requests on 2 cores, 6–8 connections
+/// answered ~30 % more requests/s than 10, 16 fewer still (docs/benchmarks.md).
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
+/// The largest pool [`PostgresStore::connect_with`] accepts (Postgres itself defaults to
+/// `max_connections = 100` for all clients together).
+pub const MAX_POOL_SIZE: u32 = 1000;
+
+/// How [`PostgresStore::connect_with`] connects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Connections kept by the pool (1 to [`MAX_POOL_SIZE`]; default [`DEFAULT_POOL_SIZE`]).
+    pub pool_size: u32,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
 
 /// A pooled connection idle longer than this is pinged (one round trip) before it is handed
 /// out; busier ones are not. sqlx's default pings on every acquire, which on a loaded server
@@ -51,16 +70,36 @@ impl PostgresStore {
     /// Connect to the database named by `url` (`postgres://user@host:port/db`) and apply
     /// pending migrations (under an advisory lock; see [`PostgresStore::migrate_now`]).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let store = Self::connect_without_migrating(url).await?;
+        Self::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with other [`PostgresOptions`] (e.g. the pool size).
+    /// [`StoreError::Invalid`] for a pool size of 0 or above [`MAX_POOL_SIZE`].
+    pub async fn connect_with(url: &str, opts: PostgresOptions) -> Result<Self, StoreError> {
+        let store = Self::connect_without_migrating_with(url, opts).await?;
         store.migrate_now().await?;
         Ok(store)
     }
 
     /// Connect without touching the schema (for `threddex migrate` dry runs and tools).
     pub async fn connect_without_migrating(url: &str) -> Result<Self, StoreError> {
+        Self::connect_without_migrating_with(url, PostgresOptions::default()).await
+    }
+
+    /// [`PostgresStore::connect_without_migrating`] with other [`PostgresOptions`].
+    pub async fn connect_without_migrating_with(
+        url: &str,
+        opts: PostgresOptions,
+    ) -> Result<Self, StoreError> {
+        if opts.pool_size == 0 || opts.pool_size > MAX_POOL_SIZE {
+            return Err(StoreError::Invalid(format!(
+                "Postgres pool size {} is not between 1 and {MAX_POOL_SIZE}",
+                opts.pool_size
+            )));
+        }
         let options = parse_options(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(opts.pool_size)
             .acquire_timeout(Duration::from_secs(30))
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
@@ -74,7 +113,11 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Backend(format!("cannot connect to Postgres: {e}")))?;
-        debug!(host = options.get_host(), "connected to Postgres");
+        debug!(
+            host = options.get_host(),
+            pool_size = opts.pool_size,
+            "connected to Postgres"
+        );
         Ok(Self {
             pool,
             options,

@@ -13,9 +13,14 @@
 //! - a granule naming a collection that is neither stored nor in its batch is rejected with
 //!   `StoreError::Invalid` (the batch is rolled back); a granule naming an unknown catalog URL
 //!   gets a pending catalog row (source of its collection);
+//! - granule rows are compact (migration 0006, `src/compact.rs`): keyed by
+//!   `(collection_key, id_hash)` (`hashtextextended(ID, 0)`, collisions take the next slot);
+//!   ID, name, urlPath and `modified` are not stored when the collection's templates render
+//!   them exactly (never lossy: anything else is stored verbatim);
 //! - granule time overlap with `[start, end)` is `start_time < end AND
 //!   COALESCE(end_time, start_time) >= start`, served by the index
-//!   `(collection_key, start_time, granule_id)`; untimed granules sort first;
+//!   `(collection_key, start_time)`; listings are ordered by `(start, ID)` (ties sorted after
+//!   rendering); untimed granules sort first;
 //! - collection text search: the `search` tsvector (title, summary documentation, keywords,
 //!   variable names; `websearch_to_tsquery('simple', …)`, GIN index) or a case-insensitive
 //!   substring of the ID or title;
@@ -24,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+mod compact;
 mod connect;
 mod convert;
 mod filter_sql;
@@ -46,7 +52,10 @@ use threddex_store::{
     Timestamp,
 };
 
-pub use connect::{MIGRATION_LOCK_KEY, MIGRATOR, is_postgres_url};
+pub use connect::{
+    DEFAULT_POOL_SIZE, MAX_POOL_SIZE, MIGRATION_LOCK_KEY, MIGRATOR, PostgresOptions,
+    is_postgres_url,
+};
 
 use crate::convert::db_err;
 
@@ -97,6 +106,10 @@ impl Store for PostgresStore {
 
     async fn ensure_source(&self, source: &NewSource) -> Result<Source> {
         sources::ensure_source(&self.pool, source).await
+    }
+
+    async fn update_source(&self, source: &NewSource) -> Result<Source> {
+        sources::update_source(&self.pool, source).await
     }
 
     async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {

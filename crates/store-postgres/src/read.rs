@@ -9,9 +9,9 @@ use threddex_store::{
     Collection, CollectionQuery, Granule, GranuleQuery, StoreError, StoreStats, Timestamp,
 };
 
+use crate::compact::{Templates, decode, row_id};
 use crate::convert::{
-    COLLECTION_COLUMNS, clean, collection_from_row, db_err, expand, like_escape, room_us,
-    usable_bbox,
+    COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape, room_us, usable_bbox,
 };
 
 /// A bound parameter of a query assembled from optional conditions.
@@ -152,6 +152,11 @@ pub(crate) async fn list_collections(
 const GRANULE_COLUMNS: &str = "g.granule_id, g.name, g.flags, g.start_time, g.end_time, \
      g.url_path, g.size, g.modified, g.catalog_key";
 
+/// The collection's templates, as two more columns of the listing (`InitPlan`s, evaluated
+/// once per statement), to render the IDs and urlPaths that are not stored.
+const TEMPLATE_COLUMNS: &str = "(SELECT c.template FROM collections c WHERE c.id = $1) AS tpl, \
+     (SELECT c.path_template FROM collections c WHERE c.id = $1) AS path_tpl";
+
 /// Most catalog URLs [`CatalogUrls`] keeps; when full it is emptied (simple and bounded).
 const CATALOG_URLS_CAPACITY: usize = 200_000;
 
@@ -240,9 +245,10 @@ fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
     let id = sql.param(Param::Text(clean(&q.collection_id).into_owned()));
     let _ = write!(
         sql.text,
-        "SELECT {GRANULE_COLUMNS} FROM granules g \
+        "SELECT {GRANULE_COLUMNS}, {TEMPLATE_COLUMNS} FROM granules g \
          WHERE g.collection_key = (SELECT c.key FROM collections c WHERE c.id = {id})"
     );
+    debug_assert_eq!(id, "$1");
     match part {
         Part::Untimed => {
             if let Some(s) = q.start {
@@ -271,26 +277,14 @@ fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
             }
         }
     }
-    match &q.after {
-        Some((Some(at), after_id)) => {
-            let a = sql.param(Param::Ts(*at));
-            let i = sql.param(Param::Text(clean(after_id).into_owned()));
-            let _ = write!(sql.text, " AND (g.start_time, g.granule_id) > ({a}, {i})");
-        }
-        Some((None, after_id)) => {
-            let i = sql.param(Param::Text(clean(after_id).into_owned()));
-            let _ = write!(
-                sql.text,
-                " AND (g.start_time IS NOT NULL OR g.granule_id > {i})"
-            );
-        }
-        None => {}
+    // The cursor's own start group is read whole and cut by ID in `listing_part` (IDs of
+    // rendered rows are not in the database).
+    if let Some((Some(at), _)) = &q.after {
+        let a = sql.param(Param::Ts(*at));
+        let _ = write!(sql.text, " AND g.start_time >= {a}");
     }
     let p = sql.param(Param::Limit(limit));
-    let _ = write!(
-        sql.text,
-        " ORDER BY g.start_time NULLS FIRST, g.granule_id LIMIT {p}"
-    );
+    let _ = write!(sql.text, " ORDER BY g.start_time NULLS FIRST LIMIT {p}");
     sql
 }
 
@@ -323,15 +317,127 @@ pub(crate) async fn explain_granules(
     Ok(out)
 }
 
+/// A listed row: the granule (catalog URL still empty) and its catalog key.
+struct Listed {
+    granule: Granule,
+    catalog_key: Option<i64>,
+}
+
+/// The collection's templates (the same in every row of a listing).
+fn templates(row: &sqlx::postgres::PgRow) -> Result<Templates, StoreError> {
+    Ok(Templates {
+        template: row.try_get("tpl").map_err(db_err)?,
+        path_template: row.try_get("path_tpl").map_err(db_err)?,
+    })
+}
+
+fn listed(
+    q: &GranuleQuery,
+    templates: &Templates,
+    row: &sqlx::postgres::PgRow,
+) -> Result<Listed, StoreError> {
+    let start = row.try_get("start_time").map_err(db_err)?;
+    let end = row.try_get("end_time").map_err(db_err)?;
+    let granule_id = row_id(
+        templates,
+        row.try_get("granule_id").map_err(db_err)?,
+        start,
+        end,
+    )?;
+    let (name, url_path, modified) = decode(
+        templates,
+        &granule_id,
+        (
+            row.try_get("name").map_err(db_err)?,
+            row.try_get("url_path").map_err(db_err)?,
+        ),
+        row.try_get("flags").map_err(db_err)?,
+        (start, end),
+        row.try_get("modified").map_err(db_err)?,
+    )?;
+    Ok(Listed {
+        granule: Granule {
+            collection_id: q.collection_id.clone(),
+            granule_id,
+            name,
+            start,
+            end,
+            url_path,
+            size: row.try_get("size").map_err(db_err)?,
+            modified,
+            catalog_url: String::new(),
+        },
+        catalog_key: row.try_get("catalog_key").map_err(db_err)?,
+    })
+}
+
+/// The rows of one listing statement, in listing order `(start, ID)`, after the cursor, at
+/// most `wanted`.
+///
+/// The statement reads in index order `(collection, start)`; the order among rows of equal
+/// start (rare) is made here, after rendering their IDs. So the statement reads one row more
+/// than wanted (two after a cursor, whose own row comes back and is dropped): when the last
+/// row read starts later than the last row kept, every start group kept is whole. Otherwise
+/// (ties at the edge) it is read again with twice the limit.
+async fn listing_part(
+    pool: &PgPool,
+    q: &GranuleQuery,
+    part: Part,
+    wanted: Option<i64>,
+) -> Result<Vec<Listed>, StoreError> {
+    let after = q
+        .after
+        .as_ref()
+        .map(|(at, id)| (*at, clean(id).into_owned()));
+    let mut fetch = wanted.map(|n| n.saturating_add(if after.is_some() { 2 } else { 1 }));
+    loop {
+        let sql = granule_sql(q, part, fetch);
+        let rows = sql.query().fetch_all(pool).await.map_err(db_err)?;
+        let read = rows.len();
+        let last_start: Option<Option<Timestamp>> = match rows.last() {
+            Some(r) => Some(r.try_get("start_time").map_err(db_err)?),
+            None => None,
+        };
+        let mut out = Vec::with_capacity(read);
+        let templates = rows.first().map(templates).transpose()?.unwrap_or_default();
+        for row in &rows {
+            let l = listed(q, &templates, row)?;
+            let past_cursor = after.as_ref().is_none_or(|(at, id)| {
+                (l.granule.start, l.granule.granule_id.as_str()) > (*at, id.as_str())
+            });
+            if past_cursor {
+                out.push(l);
+            }
+        }
+        let everything = fetch.is_none_or(|f| (read as i64) < f);
+        if !everything {
+            // The last start group may continue past what was read.
+            out.retain(|l| Some(l.granule.start) != last_start);
+        }
+        let enough = wanted.is_none_or(|n| out.len() as i64 >= n);
+        if everything || enough {
+            out.sort_by(|a, b| {
+                (a.granule.start, &a.granule.granule_id)
+                    .cmp(&(b.granule.start, &b.granule.granule_id))
+            });
+            if let Some(n) = wanted {
+                out.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            return Ok(out);
+        }
+        fetch = fetch.map(|f| f.saturating_mul(2));
+    }
+}
+
 /// Granules of one collection overlapping `[start, end)`, ordered by `(start, granule_id)`
-/// with untimed granules first, after the keyset cursor (see [`granule_sql`]). An unknown
-/// collection has no granules.
+/// with untimed granules first, after the keyset cursor (see [`granule_sql`] and
+/// [`listing_part`]). An unknown collection has no granules.
 pub(crate) async fn list_granules(
     pool: &PgPool,
     catalog_urls: &CatalogUrls,
     q: &GranuleQuery,
 ) -> Result<Vec<Granule>, StoreError> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<Listed> = Vec::new();
     for &part in parts(q) {
         let wanted = match limit(q.limit) {
             Some(n) => {
@@ -343,38 +449,18 @@ pub(crate) async fn list_granules(
             }
             None => None,
         };
-        let sql = granule_sql(q, part, wanted);
-        rows.extend(sql.query().fetch_all(pool).await.map_err(db_err)?);
+        rows.extend(listing_part(pool, q, part, wanted).await?);
     }
-    let keys = rows
-        .iter()
-        .map(|row| row.try_get::<Option<i64>, _>("catalog_key"))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db_err)?;
+    let keys: Vec<Option<i64>> = rows.iter().map(|l| l.catalog_key).collect();
     let urls = catalog_urls.resolve(pool, &keys).await?;
-    rows.iter()
+    Ok(rows
+        .into_iter()
         .zip(urls)
-        .map(|(row, catalog_url)| {
-            let granule_id: String = row.try_get("granule_id").map_err(db_err)?;
-            let (name, url_path) = expand(
-                &granule_id,
-                row.try_get("name").map_err(db_err)?,
-                row.try_get("url_path").map_err(db_err)?,
-                row.try_get("flags").map_err(db_err)?,
-            );
-            Ok(Granule {
-                collection_id: q.collection_id.clone(),
-                granule_id,
-                name,
-                start: row.try_get("start_time").map_err(db_err)?,
-                end: row.try_get("end_time").map_err(db_err)?,
-                url_path,
-                size: row.try_get("size").map_err(db_err)?,
-                modified: row.try_get("modified").map_err(db_err)?,
-                catalog_url: catalog_url.map(|u| u.to_string()).unwrap_or_default(),
-            })
+        .map(|(l, catalog_url)| Granule {
+            catalog_url: catalog_url.map(|u| u.to_string()).unwrap_or_default(),
+            ..l.granule
         })
-        .collect()
+        .collect())
 }
 
 fn to_u64(n: i64) -> u64 {

@@ -75,6 +75,40 @@ pub(crate) async fn ensure_source(pool: &PgPool, source: &NewSource) -> Result<S
     }
 }
 
+pub(crate) async fn update_source(pool: &PgPool, source: &NewSource) -> Result<Source, StoreError> {
+    validate(source)?;
+    // One statement: the settings change only when both the name and the URL match, so a
+    // concurrent rename or removal cannot be overwritten.
+    let sql = format!(
+        "UPDATE sources SET authority = $3, every_secs = $4, select_json = $5, skip_json = $6, \
+         rules_json = $7 WHERE name = $1 AND url = $2 RETURNING {SOURCE_COLUMNS}"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(clean(&source.name).as_ref())
+        .bind(clean(&source.url).as_ref())
+        .bind(clean_opt(&source.authority))
+        .bind(source.every_secs)
+        .bind(ser_jsonb(&source.select)?)
+        .bind(ser_jsonb(&source.skip)?)
+        .bind(ser_jsonb(&source.rules)?)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    if let Some(row) = row {
+        return source_from_row(&row);
+    }
+    match source_by_name(pool, &source.name).await? {
+        None => Err(StoreError::NotFound(format!(
+            "no source named {:?}",
+            source.name
+        ))),
+        Some(existing) => Err(StoreError::Conflict(format!(
+            "source {:?} has URL {:?}, not {:?}; a source's URL cannot be changed",
+            source.name, existing.settings.url, source.url
+        ))),
+    }
+}
+
 async fn source_where(
     pool: &PgPool,
     condition: &'static str,

@@ -96,6 +96,11 @@ impl Store for SqliteStore {
         sources::ensure(&self.pool, source).await
     }
 
+    async fn update_source(&self, source: &NewSource) -> Result<Source> {
+        let _guard = self.write_lock.lock().await;
+        sources::update(&self.pool, source).await
+    }
+
     async fn source_by_name(&self, name: &str) -> Result<Option<Source>> {
         sources::by_name(&self.pool, name).await
     }

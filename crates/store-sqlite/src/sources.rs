@@ -101,6 +101,39 @@ pub(crate) async fn ensure(pool: &SqlitePool, source: &NewSource) -> Result<Sour
         .ok_or_else(|| StoreError::Backend("inserted source not found".into()))
 }
 
+pub(crate) async fn update(pool: &SqlitePool, source: &NewSource) -> Result<Source> {
+    validate(source)?;
+    // The settings change only when both the name and the URL match.
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE sources SET authority = ?3, every_secs = ?4, select_json = ?5, skip_json = ?6, \
+         rules_json = ?7 WHERE name = ?1 AND url = ?2 RETURNING {COLUMNS}"
+    ));
+    let row = sqlx::query(sql)
+        .bind(&source.name)
+        .bind(&source.url)
+        .bind(&source.authority)
+        .bind(source.every_secs)
+        .bind(to_json(&source.select, "select")?)
+        .bind(to_json(&source.skip, "skip")?)
+        .bind(to_json(&source.rules, "rules")?)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    if let Some(row) = row {
+        return source_from_row(&row);
+    }
+    match by_name(pool, &source.name).await? {
+        None => Err(StoreError::NotFound(format!(
+            "no source named {:?}",
+            source.name
+        ))),
+        Some(existing) => Err(StoreError::Conflict(format!(
+            "source {:?} has URL {:?}, not {:?}; a source's URL cannot be changed",
+            source.name, existing.settings.url, source.url
+        ))),
+    }
+}
+
 pub(crate) async fn by_name(pool: &SqlitePool, name: &str) -> Result<Option<Source>> {
     one(pool, false, name).await
 }

@@ -68,6 +68,13 @@ pub trait Store: Send + Sync + 'static {
     /// there is none. Never changes the settings of an existing source.
     async fn ensure_source(&self, source: &NewSource) -> Result<Source>;
 
+    /// Replace the settings (`authority`, `every_secs`, `select`, `skip`, `rules`) of the
+    /// source named `source.name` and return it. Its ID, URL, registration and sync times and
+    /// everything harvested from it stay as they are. [`StoreError::NotFound`] when no source
+    /// has that name; [`StoreError::Conflict`] when it has another URL (a source's URL is
+    /// never changed: remove it and add it again).
+    async fn update_source(&self, source: &NewSource) -> Result<Source>;
+
     /// Look a source up by name.
     async fn source_by_name(&self, name: &str) -> Result<Option<Source>>;
 

@@ -187,6 +187,7 @@ macro_rules! store_test_suite {
             test_backend_ping_migrate,
             test_sources,
             test_ensure_source,
+            test_update_source,
             test_mark_source_synced,
             test_catalog_state,
             test_write_idempotent,

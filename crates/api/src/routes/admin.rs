@@ -1,6 +1,6 @@
-//! The administrative endpoints: `GET /sources`, `POST /sources`, `POST /sources/{name}/sync`
-//! and `GET /runs`. Every handler takes [`Admin`] first, so nothing runs (no body is read)
-//! without the admin token.
+//! The administrative endpoints: `GET /sources`, `POST /sources`, `PUT /sources/{name}`,
+//! `POST /sources/{name}/sync` and `GET /runs`. Every handler takes [`Admin`] first, so
+//! nothing runs (no body is read) without the admin token.
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -130,19 +130,7 @@ pub(crate) async fn add_source(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     params.allow_only(&[])?;
-    if let Some(ct) = headers.get(header::CONTENT_TYPE)
-        && !ct
-            .to_str()
-            .unwrap_or("")
-            .trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/json")
-    {
-        return Err(ApiError::bad(
-            "body",
-            "the body must be JSON (Content-Type: application/json)",
-        ));
-    }
+    check_json(&headers)?;
     let new = parse_new_source(&body)?;
     let added = state.store.add_source(&new).await.map_err(|e| match e {
         threddex_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
@@ -156,6 +144,74 @@ pub(crate) async fn add_source(
         StatusCode::CREATED,
         &source_out(&added, None),
     ))
+}
+
+/// `PUT /sources/{name}`: replace the settings (`every`, `authority`, `select`, `skip`,
+/// `rules`) of a registered source from the same JSON object as `POST /sources`. Its `url`
+/// must be the registered one (a source's URL never changes: 409) and a `name`, when given,
+/// the one in the path; omitted settings become unset. Its harvested data and runs stay.
+pub(crate) async fn update_source(
+    _admin: Admin,
+    State(state): State<AppState>,
+    params: Params,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    params.allow_only(&[])?;
+    let Path(name) = name.map_err(|_| ApiError::bad("name", "invalid source name in the path"))?;
+    check_json(&headers)?;
+    let (mut wanted, named) = parse_source_body(&body)?;
+    if named && wanted.name != name {
+        return Err(ApiError::bad(
+            "name",
+            "must be the name in the path (a source cannot be renamed)",
+        ));
+    }
+    wanted.name = name;
+    let updated = state
+        .store
+        .update_source(&wanted)
+        .await
+        .map_err(|e| match e {
+            threddex_store::StoreError::NotFound(_) => {
+                ApiError::NotFound(format!("no source named {:?}", wanted.name))
+            }
+            threddex_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
+                "source {:?} is registered with another URL; a source's URL cannot be changed \
+             (remove the source and add it again)",
+                wanted.name
+            )),
+            other => ApiError::from(other),
+        })?;
+    tracing::info!(source = %updated.settings.name, "source settings updated over the admin API");
+    let last = state
+        .store
+        .list_runs(Some(&updated.settings.name), 1)
+        .await?
+        .pop();
+    Ok(json_response(
+        StatusCode::OK,
+        &source_out(&updated, last.as_ref()),
+    ))
+}
+
+/// A body with a `Content-Type` other than JSON is refused (none is taken as JSON).
+fn check_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE)
+        && !ct
+            .to_str()
+            .unwrap_or("")
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    {
+        return Err(ApiError::bad(
+            "body",
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /sources/{name}/sync`: start a sync in the background.
@@ -223,6 +279,11 @@ pub(crate) async fn list_runs(
 /// (arrays of regexes) and `rules` (`"REGEX=class"` strings or `{"pattern", "class"}`
 /// objects). Unknown fields are refused; every error names its field.
 pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
+    parse_source_body(body).map(|(s, _)| s)
+}
+
+/// [`parse_new_source`], and whether the body named the source.
+fn parse_source_body(body: &[u8]) -> Result<(NewSource, bool), ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad("body", "a JSON object is required"));
     }
@@ -250,12 +311,12 @@ pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
         Some(u) => parse_url(&u)?,
         None => return Err(ApiError::bad("url", "required")),
     };
-    let name = match take_string(&mut obj, "name")? {
+    let (name, named) = match take_string(&mut obj, "name")? {
         Some(n) => {
             check_name(&n)?;
-            n
+            (n, true)
         }
-        None => default_name(&url),
+        None => (default_name(&url), false),
     };
     let every_secs = match obj.remove("every") {
         None | Some(Value::Null) => None,
@@ -280,7 +341,7 @@ pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
     let select = take_patterns(&mut obj, "select")?;
     let skip = take_patterns(&mut obj, "skip")?;
     let rules = take_rules(&mut obj)?;
-    Ok(NewSource {
+    let source = NewSource {
         name,
         url: url.to_string(),
         authority,
@@ -288,7 +349,8 @@ pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
         select,
         skip,
         rules,
-    })
+    };
+    Ok((source, named))
 }
 
 fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {

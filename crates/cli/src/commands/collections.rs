@@ -7,13 +7,12 @@ use threddex_store::CollectionQuery;
 
 use crate::cli::CollectionsArgs;
 use crate::config::Config;
-use crate::db::open_store;
 use crate::time::fmt_opt;
 
 const PAGE: u32 = 1000;
 
 pub async fn run(args: CollectionsArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if !args.json {

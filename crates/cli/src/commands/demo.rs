@@ -13,7 +13,6 @@ use threddex_store::NewSource;
 use crate::cli::DemoArgs;
 use crate::commands::serve;
 use crate::config::Config;
-use crate::db::open_store;
 use crate::progress::Reporter;
 
 pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
@@ -54,7 +53,7 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
     let start = sim.root_catalog_url();
     eprintln!("simulated THREDDS server at {start}");
 
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     let source = store
         .ensure_source(&NewSource {
             name: "demo".to_string(),

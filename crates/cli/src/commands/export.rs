@@ -13,7 +13,6 @@ use threddex_records::{Extent, SeriesInput};
 use threddex_store::{Collection, CollectionQuery};
 
 use crate::cli::ExportArgs;
-use crate::db::open_store;
 
 const PAGE: u32 = 500;
 /// Longest file name written (bytes, before `.xml`); longer encoded IDs are cut and get a hash.
@@ -68,7 +67,7 @@ pub async fn run(args: ExportArgs, cfg: &crate::config::Config) -> anyhow::Resul
         .or(cfg.api.public_url.as_deref())
         .unwrap_or(threddex_crawler::DEFAULT_PUBLIC_URL)
         .trim_end_matches('/');
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     export_iso(&*store, &args.out, public_url).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,6 @@ use threddex_store::GranuleQuery;
 
 use crate::cli::GranulesArgs;
 use crate::config::Config;
-use crate::db::open_store;
 use crate::time::fmt_opt;
 
 const PAGE: u32 = 5000;
@@ -19,7 +18,7 @@ pub async fn run(args: GranulesArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     {
         bail!("--end ({e}) is before --start ({s})");
     }
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     let Some(collection) = store.collection(&args.collection).await? else {
         bail!(
             "no collection {:?} in the index (see `threddex collections`)",

@@ -15,7 +15,6 @@ use threddex_store::{Batch, BatchOutcome, NewSource, Source, Store};
 
 use crate::cli::HarvestArgs;
 use crate::config::{Config, PER_HOST_CLI};
-use crate::db::open_store;
 use crate::progress::Reporter;
 
 pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCode> {
@@ -90,7 +89,7 @@ pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCo
             };
             (None, source, Arc::new(JsonLinesSink::default()))
         } else {
-            let store = open_store(config.database.url.expose()).await?;
+            let store = config.database.open().await?;
             let source = store
                 .ensure_source(&settings)
                 .await

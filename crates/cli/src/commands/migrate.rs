@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::db::open_store;
 
 pub async fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     // Opening a store applies pending migrations; `migrate` again is a no-op check.
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     store.migrate().await?;
     store.ping().await?;
     println!(

@@ -15,7 +15,6 @@ use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
 use crate::config::{Config, PER_HOST_SERVE, register_sources};
-use crate::db::open_store;
 
 /// How long the scheduler may take to stop after the API has stopped.
 const SCHEDULER_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -35,7 +34,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     };
     let shutdown = Shutdown::on_signals()?;
     let listener = bind(&config.api.bind).await?;
-    let store = open_store(config.database.url.expose()).await?;
+    let store = config.database.open().await?;
     eprintln!("database {}", config.database.url);
     register_sources(store.as_ref(), &config.sources).await?;
 

@@ -7,7 +7,6 @@ use threddex_store::{ClassRule, NewSource};
 
 use crate::cli::{SourcesAddArgs, SourcesCommand, SourcesListArgs, SourcesRemoveArgs};
 use crate::config::Config;
-use crate::db::open_store;
 use crate::time::fmt_opt;
 
 pub async fn run(cmd: SourcesCommand, mut cfg: Config) -> anyhow::Result<ExitCode> {
@@ -86,7 +85,7 @@ async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
             None => host.to_string(),
         }
     });
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     if a.if_missing
         && let Some(existing) = store.source_by_name(&name).await?
     {
@@ -126,7 +125,7 @@ async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn list(a: SourcesListArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     let sources = store.list_sources().await?;
     if a.json {
         for s in &sources {
@@ -160,7 +159,7 @@ async fn list(a: SourcesListArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn remove(a: SourcesRemoveArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(cfg.database.url.expose()).await?;
+    let store = cfg.database.open().await?;
     if store.remove_source(&a.name).await? {
         println!("removed source {} and everything harvested from it", a.name);
         Ok(ExitCode::SUCCESS)

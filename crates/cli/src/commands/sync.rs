@@ -7,7 +7,6 @@ use threddex_crawler::{Harvester, Progress, SyncReport, Syncer};
 
 use crate::cli::SyncArgs;
 use crate::config::{Config, PER_HOST_CLI, register_sources};
-use crate::db::open_store;
 use crate::progress::Reporter;
 
 pub async fn run(args: SyncArgs, mut config: Config) -> anyhow::Result<ExitCode> {
@@ -18,7 +17,7 @@ pub async fn run(args: SyncArgs, mut config: Config) -> anyhow::Result<ExitCode>
         ..config.crawl_config(PER_HOST_CLI)
     };
     let options = config.sync_options()?;
-    let store = open_store(config.database.url.expose()).await?;
+    let store = config.database.open().await?;
     register_sources(store.as_ref(), &config.sources).await?;
     let sources = match &args.source {
         Some(name) => match store.source_by_name(name).await? {

@@ -107,6 +107,94 @@ pub async fn test_ensure_source(store: &dyn Store) {
     assert_eq!(store.list_sources().await.expect("list").len(), 2);
 }
 
+/// `update_source` replaces the settings of a named source, keeping its ID, URL, times and
+/// harvested data; unknown names and URL changes are refused and change nothing.
+pub async fn test_update_source(store: &dyn Store) {
+    let url = "http://127.0.0.1/u/catalog.xml";
+    let cat = "http://127.0.0.1/u/sub/catalog.xml";
+    let mut first = new_source("u", url);
+    first.authority = Some("org.old".into());
+    first.every_secs = Some(7200);
+    first.skip = vec!["latest".into()];
+    let added = store.add_source(&first).await.expect("add");
+    let other = store
+        .add_source(&new_source("v", "http://127.0.0.1/v/catalog.xml"))
+        .await
+        .expect("add other");
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(cat, added.id, None, 0)],
+            collections: vec![collection("cu", added.id, cat)],
+            granules: vec![granule("cu", "g/1.nc", cat, Some(t(1)))],
+            ..Batch::default()
+        })
+        .await
+        .expect("harvest");
+    store
+        .mark_source_synced(added.id, t(50), true)
+        .await
+        .expect("mark");
+
+    let mut changed = first.clone();
+    changed.authority = None;
+    changed.every_secs = Some(60);
+    changed.select = vec!["\\.nc$".into(), "it's \"quoted\"; --".into()];
+    changed.skip = Vec::new();
+    changed.rules = vec![ClassRule {
+        pattern: "/latest/".into(),
+        class: NodeClass::Live,
+    }];
+    let updated = store.update_source(&changed).await.expect("update");
+    assert_eq!(updated.settings, changed);
+    assert_eq!(updated.id, added.id);
+    assert_eq!(updated.created_at, added.created_at);
+    assert_eq!(
+        (updated.last_sync_at, updated.last_success_at),
+        (Some(t(50)), Some(t(50)))
+    );
+    assert_eq!(
+        store.source_by_name("u").await.expect("get"),
+        Some(updated.clone())
+    );
+    // Nothing harvested moved, the other source is untouched.
+    assert_eq!(
+        store
+            .catalogs_of_source(added.id)
+            .await
+            .expect("cats")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .collection("cu")
+            .await
+            .expect("get")
+            .map(|c| c.info.source_id),
+        Some(added.id)
+    );
+    assert_eq!(all_granules(store, "cu").await.len(), 1);
+    assert_eq!(store.source_by_name("v").await.expect("get"), Some(other));
+    // Updating to the same settings is fine and changes nothing.
+    assert_eq!(store.update_source(&changed).await.expect("again"), updated);
+
+    // Another URL: a conflict, nothing changed.
+    let mut moved = changed.clone();
+    moved.url = "http://127.0.0.1/elsewhere/catalog.xml".into();
+    moved.every_secs = Some(5);
+    let err = store.update_source(&moved).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    // An unknown name: not found, nothing registered.
+    let err = store
+        .update_source(&new_source("nope", "http://127.0.0.1/nope/catalog.xml"))
+        .await;
+    assert!(matches!(err, Err(StoreError::NotFound(_))), "{err:?}");
+    let err = store.update_source(&new_source(" ", url)).await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
+    assert_eq!(store.source_by_name("u").await.expect("get"), Some(updated));
+    assert_eq!(store.list_sources().await.expect("list").len(), 2);
+}
+
 /// `mark_source_synced` records runs; failures keep the last success.
 pub async fn test_mark_source_synced(store: &dyn Store) {
     let s = store
