@@ -74,7 +74,7 @@ pub struct Config {
 pub struct DatabaseSection {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`.
     pub url: DatabaseUrl,
-    /// Connections of each process's Postgres pool (SQLite ignores it).
+    /// Connections of each of a process's two Postgres pools (SQLite ignores it).
     pub pool_size: u32,
 }
 

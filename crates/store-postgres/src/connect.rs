@@ -18,7 +18,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 /// replica of every version, so concurrent starts apply migrations one at a time.
 pub const MIGRATION_LOCK_KEY: i64 = 0x7468_7264_6465_7801;
 
-/// Connections kept by the pool unless [`PostgresOptions::pool_size`] says otherwise. More is
+/// Connections kept by each of the two pools (general statements; granule listings) unless
+/// [`PostgresOptions::pool_size`] says otherwise. More is
 /// slower on small machines: at 64 concurrent `/index` requests on 2 cores, 6–8 connections
 /// answered ~30 % more requests/s than 10, 16 fewer still (docs/benchmarks.md).
 pub const DEFAULT_POOL_SIZE: u32 = 8;
@@ -30,7 +31,9 @@ pub const MAX_POOL_SIZE: u32 = 1000;
 /// How [`PostgresStore::connect_with`] connects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PostgresOptions {
-    /// Connections kept by the pool (1 to [`MAX_POOL_SIZE`]; default [`DEFAULT_POOL_SIZE`]).
+    /// Connections kept by each of the store's two pools (1 to [`MAX_POOL_SIZE`]; default
+    /// [`DEFAULT_POOL_SIZE`]): one for general statements, one for granule listings, so a
+    /// store opens at most twice this many.
     pub pool_size: u32,
 }
 
@@ -41,6 +44,9 @@ impl Default for PostgresOptions {
         }
     }
 }
+
+/// How long a statement waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A pooled connection idle longer than this is pinged (one round trip) before it is handed
 /// out; busier ones are not. sqlx's default pings on every acquire, which on a loaded server
@@ -100,7 +106,7 @@ impl PostgresStore {
         let options = parse_options(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(opts.pool_size)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
@@ -118,10 +124,17 @@ impl PostgresStore {
             pool_size = opts.pool_size,
             "connected to Postgres"
         );
+        let reads = crate::read_pool::ReadPool::new(
+            options.clone(),
+            opts.pool_size,
+            ACQUIRE_TIMEOUT,
+            PING_IDLE_AFTER,
+        );
         Ok(Self {
             pool,
             options,
             catalog_urls: std::sync::Arc::default(),
+            reads: std::sync::Arc::new(reads),
         })
     }
 

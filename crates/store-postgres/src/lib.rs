@@ -36,6 +36,7 @@ mod filter_sql;
 mod iso;
 mod lease;
 mod read;
+mod read_pool;
 mod runs;
 mod sources;
 mod write;
@@ -67,6 +68,8 @@ pub struct PostgresStore {
     options: PgConnectOptions,
     /// Catalog URLs of granule listings, by catalog key.
     catalog_urls: std::sync::Arc<read::CatalogUrls>,
+    /// Connections of the hot read statements (granule listings), see [`read_pool`].
+    reads: std::sync::Arc<read_pool::ReadPool>,
 }
 
 impl PostgresStore {
@@ -78,7 +81,14 @@ impl PostgresStore {
 
     /// Close every pooled connection.
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
+    }
+
+    /// Idle connections of the granule-listing pool (diagnostics and tests: a listing that
+    /// completes gives its connection back, a cancelled one closes it).
+    pub fn idle_read_connections(&self) -> usize {
+        self.reads.idle_count()
     }
 }
 
@@ -157,7 +167,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.pool, &self.catalog_urls, query).await
+        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {
