@@ -68,7 +68,8 @@ pub struct PostgresStore {
     options: PgConnectOptions,
     /// Catalog URLs of granule listings, by catalog key.
     catalog_urls: std::sync::Arc<read::CatalogUrls>,
-    /// Connections of the hot read statements (granule listings), see [`read_pool`].
+    /// Connections of the hot read statements (granule listings, collection searches), see
+    /// [`read_pool`].
     reads: std::sync::Arc<read_pool::ReadPool>,
 }
 
@@ -159,7 +160,7 @@ impl Store for PostgresStore {
     }
 
     async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.pool, query).await
+        read::list_collections(&self.reads, query).await
     }
 
     async fn collection(&self, id: &str) -> Result<Option<Collection>> {

@@ -83,7 +83,7 @@ pub(crate) async fn collection(pool: &PgPool, id: &str) -> Result<Option<Collect
 /// substring of the ID. A bbox matches intersecting collection boxes, antimeridian aware,
 /// touching edges included (as [`threddex_store::BBox::intersects`]).
 pub(crate) async fn list_collections(
-    pool: &PgPool,
+    reads: &ReadPool,
     q: &CollectionQuery,
 ) -> Result<Vec<Collection>, StoreError> {
     let mut sql = Sql::new(&format!(
@@ -145,7 +145,9 @@ pub(crate) async fn list_collections(
     }
     let p = sql.param(Param::Limit(limit(q.limit)));
     let _ = write!(sql.text, " ORDER BY c.id LIMIT {p}");
-    let rows = sql.query().fetch_all(pool).await.map_err(db_err)?;
+    let mut conn = reads.acquire().await?;
+    let rows = sql.query().fetch_all(conn.conn()).await.map_err(db_err)?;
+    conn.done();
     rows.iter().map(collection_from_row).collect()
 }
 

@@ -1,5 +1,5 @@
-//! Connections for the hot read statements (`/index` granule listings, collection lookups),
-//! without sqlx's test round trip on release.
+//! Connections for the hot read statements (`/index` granule listings, `/collections`
+//! searches), without sqlx's test round trip on release.
 //!
 //! sqlx's `Pool` tests every connection it takes back: a `Sync` message and a wait for
 //! `ReadyForQuery`, in a task spawned per release. For a one-statement request that is a
