@@ -6,17 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use chrono::DateTime;
-use threddex_store::{Batch, CollectionUpsert, Granule, GranuleQuery, NewSource, Store, Timestamp};
+use common::{CAT, coll, source, t};
+use threddex_store::{Batch, Granule, GranuleQuery, Store};
 use threddex_store_postgres::{PostgresOptions, PostgresStore, testdb};
-
-const CAT: &str = "http://127.0.0.1/s/catalog.xml";
-
-fn t(secs: i64) -> Timestamp {
-    DateTime::from_timestamp(1_704_067_200 + secs, 0).unwrap()
-}
 
 /// A store with one collection `c` of `n` half-minute granules, one a minute.
 async fn filled(n: i64, pool_size: u32) -> (PostgresStore, testdb::DropDatabase) {
@@ -24,15 +20,7 @@ async fn filled(n: i64, pool_size: u32) -> (PostgresStore, testdb::DropDatabase)
     let store = PostgresStore::connect_with(&url, PostgresOptions { pool_size })
         .await
         .unwrap();
-    let src = store
-        .add_source(&NewSource {
-            name: "s".into(),
-            url: CAT.into(),
-            ..NewSource::default()
-        })
-        .await
-        .unwrap()
-        .id;
+    let src = source(&store).await;
     let granules = (0..n)
         .map(|i| Granule {
             collection_id: "c".into(),
@@ -48,13 +36,7 @@ async fn filled(n: i64, pool_size: u32) -> (PostgresStore, testdb::DropDatabase)
         .collect();
     store
         .write_batch(&Batch {
-            collections: vec![CollectionUpsert {
-                id: "c".into(),
-                source_id: src,
-                title: "c".into(),
-                catalog_url: CAT.into(),
-                ..CollectionUpsert::default()
-            }],
+            collections: vec![coll("c", src)],
             granules,
             ..Batch::default()
         })

@@ -157,11 +157,8 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
             b'\n' => b'n',
             b'\r' => b'r',
             b'\t' => b't',
-            0x00..=0x1f => b'u',
-            _ => {
-                i += 1;
-                continue;
-            }
+            // Only bytes below 0x20 are left (see `NEEDS_ESCAPE`).
+            _ => b'u',
         };
         out.extend_from_slice(&bytes[start..i]);
         out.push(b'\\');
