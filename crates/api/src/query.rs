@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
-use threddex_store::{BBox, Collection, CollectionQuery, Granule, GranuleQuery, Timestamp};
+use threddex_store::{BBox, CollectionHit, CollectionQuery, Granule, GranuleQuery, Timestamp};
 
 use crate::error::ApiError;
 use crate::params::Params;
@@ -176,13 +176,13 @@ impl CollectionSearch {
     }
 
     /// Cut the store's answer to the page and compute the cursor of the next page.
-    pub fn page(&self, mut rows: Vec<Collection>) -> (Vec<Collection>, Option<String>) {
+    pub fn page(&self, mut rows: Vec<CollectionHit>) -> (Vec<CollectionHit>, Option<String>) {
         let limit = self.limit as usize;
         if rows.len() <= limit {
             return (rows, None);
         }
         rows.truncate(limit);
-        let next = rows.last().map(|c| encode_collection_cursor(&c.info.id));
+        let next = rows.last().map(|c| encode_collection_cursor(&c.id));
         (rows, next)
     }
 }

@@ -134,6 +134,7 @@ impl PostgresStore {
             pool,
             options,
             catalog_urls: std::sync::Arc::default(),
+            common_texts: std::sync::Arc::default(),
             reads: std::sync::Arc::new(reads),
         })
     }

@@ -48,9 +48,9 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CrawlRun, CrawlRunEnd, Granule,
-    GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source, Store, StoreStats,
-    Timestamp,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionHit, CollectionQuery, CrawlRun,
+    CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source,
+    Store, StoreStats, Timestamp,
 };
 
 pub use connect::{
@@ -68,6 +68,8 @@ pub struct PostgresStore {
     options: PgConnectOptions,
     /// Catalog URLs of granule listings, by catalog key.
     catalog_urls: std::sync::Arc<read::CatalogUrls>,
+    /// Search texts that match many collections (their searches read in ID order).
+    common_texts: std::sync::Arc<read::CommonTexts>,
     /// Connections of the hot read statements (granule listings, collection searches), see
     /// [`read_pool`].
     reads: std::sync::Arc<read_pool::ReadPool>,
@@ -90,6 +92,12 @@ impl PostgresStore {
     /// completes gives its connection back, a cancelled one closes it).
     pub fn idle_read_connections(&self) -> usize {
         self.reads.idle_count()
+    }
+
+    /// How many search texts this store found to match many collections (diagnostics and
+    /// tests: their searches are read in ID order, see [`Store::list_collections`]).
+    pub fn common_search_texts(&self) -> usize {
+        self.common_texts.len()
     }
 }
 
@@ -160,7 +168,11 @@ impl Store for PostgresStore {
     }
 
     async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.reads, query).await
+        read::list_collections(&self.reads, &self.common_texts, query).await
+    }
+
+    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
+        read::list_collection_hits(&self.reads, &self.common_texts, query).await
     }
 
     async fn collection(&self, id: &str) -> Result<Option<Collection>> {

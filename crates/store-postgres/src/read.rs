@@ -7,7 +7,8 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
 use threddex_store::{
-    Collection, CollectionQuery, Granule, GranuleQuery, StoreError, StoreStats, Timestamp,
+    BBox, Collection, CollectionHit, CollectionQuery, Granule, GranuleQuery, StoreError,
+    StoreStats, Timestamp,
 };
 
 use crate::compact::{Templates, decode, row_id};
@@ -84,12 +85,123 @@ pub(crate) async fn collection(pool: &PgPool, id: &str) -> Result<Option<Collect
 /// touching edges included (as [`threddex_store::BBox::intersects`]).
 pub(crate) async fn list_collections(
     reads: &ReadPool,
+    common: &CommonTexts,
     q: &CollectionQuery,
 ) -> Result<Vec<Collection>, StoreError> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {COLLECTION_COLUMNS} FROM collections c WHERE TRUE"
-    ));
+    let rows = search_collections(reads, common, q, COLLECTION_COLUMNS).await?;
+    rows.iter().map(collection_from_row).collect()
+}
+
+/// Columns of a [`CollectionHit`], in [`hit_from_row`]'s order: none of the large ones
+/// (services, metadata and keywords as JSON, the ISO record, often compressed out of line).
+const HIT_COLUMNS: &str = "c.id, c.title, c.summary, c.west, c.south, c.east, c.north, \
+     c.granule_count, c.start_time, c.end_time";
+
+fn hit_from_row(row: &PgRow) -> Result<CollectionHit, StoreError> {
+    let corners: [Option<f64>; 4] = [
+        row.try_get(3).map_err(db_err)?,
+        row.try_get(4).map_err(db_err)?,
+        row.try_get(5).map_err(db_err)?,
+        row.try_get(6).map_err(db_err)?,
+    ];
+    Ok(CollectionHit {
+        id: row.try_get(0).map_err(db_err)?,
+        title: row.try_get(1).map_err(db_err)?,
+        summary: row.try_get(2).map_err(db_err)?,
+        bbox: match corners {
+            [Some(west), Some(south), Some(east), Some(north)] => Some(BBox {
+                west,
+                south,
+                east,
+                north,
+            }),
+            _ => None,
+        },
+        granule_count: row.try_get(7).map_err(db_err)?,
+        start: row.try_get(8).map_err(db_err)?,
+        end: row.try_get(9).map_err(db_err)?,
+    })
+}
+
+/// [`list_collections`], reading only [`HIT_COLUMNS`].
+pub(crate) async fn list_collection_hits(
+    reads: &ReadPool,
+    common: &CommonTexts,
+    q: &CollectionQuery,
+) -> Result<Vec<CollectionHit>, StoreError> {
+    let rows = search_collections(reads, common, q, HIT_COLUMNS).await?;
+    rows.iter().map(hit_from_row).collect()
+}
+
+/// A free-text search matching more collections than this is answered in ID order next
+/// time (see [`search_collections`]).
+const COMMON_MATCHES: i64 = 2_000;
+
+/// Most texts [`CommonTexts`] remembers; when full it is emptied (simple and bounded).
+const COMMON_TEXTS_CAPACITY: usize = 10_000;
+
+/// Search texts found to match many collections ([`COMMON_MATCHES`]), lowercased.
+#[derive(Debug, Default)]
+pub(crate) struct CommonTexts {
+    set: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl CommonTexts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn contains(&self, text: &str) -> bool {
+        self.lock().contains(text)
+    }
+
+    fn insert(&self, text: String) {
+        let mut set = self.lock();
+        if set.len() >= COMMON_TEXTS_CAPACITY {
+            set.clear();
+        }
+        set.insert(text);
+    }
+}
+
+/// The rows of a collection search, `columns` of each.
+///
+/// Free text is answered in one of two statement forms, both prepared once per connection
+/// (no planning per request):
+/// * by default, the BitmapOr of the two text indexes (see below), then a top-`limit` sort
+///   of the matches: `ORDER BY c.id || ''` sorts in the same (`C`) order but cannot be read
+///   from the ID index, so the generic plan cannot become a scan in ID order that runs the
+///   tsquery and the `ILIKE` on every row until `limit` hits (1.5 ms of Postgres CPU for a
+///   rare word on 1,000 collections; a generic plan of that shape cut `bench/api-load.sh`
+///   searches from ~5,000 to ~1,500 requests/s, and custom plans per request, ~1,950, cost
+///   their planning). Its cost grows with the number of matches, which the statement
+///   counts (`count(*) OVER ()`, the sort reads them all anyway);
+/// * texts that matched over [`COMMON_MATCHES`] collections ([`CommonTexts`]) are read in ID
+///   order instead (`ORDER BY c.id`), which stops after `limit` hits: cheap exactly when the
+///   words are common.
+async fn search_collections(
+    reads: &ReadPool,
+    common: &CommonTexts,
+    q: &CollectionQuery,
+    columns: &str,
+) -> Result<Vec<PgRow>, StoreError> {
     let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let text_key = text.map(str::to_lowercase);
+    let by_matches = text_key.as_deref().is_some_and(|t| !common.contains(t));
+    let mut sql = Sql::new(&format!(
+        "SELECT {columns}{} FROM collections c WHERE TRUE",
+        if by_matches {
+            ", count(*) OVER () AS matched"
+        } else {
+            ""
+        }
+    ));
     if let Some(text) = text {
         let text = clean(text);
         let words = sql.param(Param::Text(text.to_string()));
@@ -144,11 +256,18 @@ pub(crate) async fn list_collections(
         let _ = write!(sql.text, " AND c.id > {p}");
     }
     let p = sql.param(Param::Limit(limit(q.limit)));
-    let _ = write!(sql.text, " ORDER BY c.id LIMIT {p}");
+    let order = if by_matches { "c.id || ''" } else { "c.id" };
+    let _ = write!(sql.text, " ORDER BY {order} LIMIT {p}");
     let mut conn = reads.acquire().await?;
     let rows = sql.query().fetch_all(conn.conn()).await.map_err(db_err)?;
     conn.done();
-    rows.iter().map(collection_from_row).collect()
+    if by_matches
+        && let (Some(first), Some(key)) = (rows.first(), text_key)
+        && first.try_get::<i64, _>("matched").map_err(db_err)? > COMMON_MATCHES
+    {
+        common.insert(key);
+    }
+    Ok(rows)
 }
 
 /// Catalog URLs come from [`CatalogUrls`], not from a per-row sub-select (which cost about

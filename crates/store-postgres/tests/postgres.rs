@@ -98,6 +98,90 @@ async fn unreachable_server_is_an_error_not_a_panic() {
     assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err:?}");
 }
 
+/// A text matching more than 2,000 collections is searched the other way (in ID order) from
+/// the second time on: both ways give the same pages.
+#[tokio::test]
+async fn common_search_words_give_the_same_pages_both_ways() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let src = source(&store).await;
+    let collections = (0..2_100)
+        .map(|i| {
+            let mut c = coll(&format!("edu.x:c/{i:04}"), src);
+            c.summary = Some(if i % 3 == 0 {
+                "Frequent and triple.".to_string()
+            } else {
+                "Frequent.".to_string()
+            });
+            c
+        })
+        .collect();
+    store
+        .write_batch(&Batch {
+            collections,
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let pages = |text: &'static str| {
+        let store = &store;
+        async move {
+            let mut pages = Vec::new();
+            let mut after = None;
+            for _ in 0..3 {
+                let page: Vec<String> = store
+                    .list_collection_hits(&CollectionQuery {
+                        text: Some(text.into()),
+                        after_id: after.clone(),
+                        limit: 25,
+                        ..CollectionQuery::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|h| h.id)
+                    .collect();
+                after = page.last().cloned();
+                pages.push(page);
+            }
+            pages
+        }
+    };
+    let expected = |step: usize| -> Vec<Vec<String>> {
+        let all: Vec<String> = (0..2_100)
+            .step_by(step)
+            .map(|i| format!("edu.x:c/{i:04}"))
+            .collect();
+        all.chunks(25).take(3).map(<[String]>::to_vec).collect()
+    };
+    // 700 matches: never common.
+    assert_eq!(pages("triple").await, expected(3));
+    assert_eq!(pages("triple").await, expected(3));
+    assert_eq!(store.common_search_texts(), 0);
+    // 2,100 matches: common after the first search, and the same pages in ID order.
+    let first = pages("frequent").await;
+    assert_eq!(first, expected(1));
+    assert_eq!(store.common_search_texts(), 1);
+    assert_eq!(pages("FREQUENT").await, first, "in ID order, any case");
+    assert_eq!(store.common_search_texts(), 1);
+    // Full rows come back the same way too.
+    let full = store
+        .list_collections(&CollectionQuery {
+            text: Some("frequent".into()),
+            limit: 3,
+            ..CollectionQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        full.iter().map(|c| c.info.id.as_str()).collect::<Vec<_>>(),
+        ["edu.x:c/0000", "edu.x:c/0001", "edu.x:c/0002"]
+    );
+    assert_eq!(
+        full[0].info.summary.as_deref(),
+        Some("Frequent and triple.")
+    );
+}
+
 #[tokio::test]
 async fn full_text_search_covers_summary_keywords_and_variables() {
     let (store, _db) = common::fresh_store_with_guard().await;

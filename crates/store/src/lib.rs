@@ -113,6 +113,18 @@ pub trait Store: Send + Sync + 'static {
     /// Collections matching a query, ordered by ID.
     async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>>;
 
+    /// The same search as [`Store::list_collections`], listing only what a hit shows
+    /// ([`CollectionHit`]): a backend can then leave the large columns (services, metadata,
+    /// ISO record) unread.
+    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
+        Ok(self
+            .list_collections(query)
+            .await?
+            .iter()
+            .map(CollectionHit::from)
+            .collect())
+    }
+
     /// One collection by ID.
     async fn collection(&self, id: &str) -> Result<Option<Collection>>;
 

@@ -305,6 +305,41 @@ impl BBox {
     }
 }
 
+/// What a collection search lists of each hit: [`Store::list_collection_hits`].
+///
+/// [`Store::list_collection_hits`]: crate::Store::list_collection_hits
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectionHit {
+    /// Collection ID.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Abstract.
+    pub summary: Option<String>,
+    /// Spatial extent.
+    pub bbox: Option<BBox>,
+    /// Number of granules.
+    pub granule_count: i64,
+    /// Earliest granule start.
+    pub start: Option<Timestamp>,
+    /// Latest granule end (or start when granules have no end).
+    pub end: Option<Timestamp>,
+}
+
+impl From<&Collection> for CollectionHit {
+    fn from(c: &Collection) -> Self {
+        Self {
+            id: c.info.id.clone(),
+            title: c.info.title.clone(),
+            summary: c.info.summary.clone(),
+            bbox: c.info.bbox,
+            granule_count: c.granule_count,
+            start: c.start,
+            end: c.end,
+        }
+    }
+}
+
 /// A collection as read back, with its derived figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Collection {

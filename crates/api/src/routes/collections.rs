@@ -53,21 +53,24 @@ pub(crate) async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let search = CollectionSearch::parse(&params, state.collection_limits())?;
-    let rows = state.store.list_collections(&search.store_query()).await?;
+    let rows = state
+        .store
+        .list_collection_hits(&search.store_query())
+        .await?;
     let (rows, next) = search.page(rows);
     let base = base_url(&state.config, &headers);
     let page = CollectionsPage {
         collections: rows
             .iter()
             .map(|c| Hit {
-                id: &c.info.id,
-                title: &c.info.title,
-                summary: c.info.summary.as_deref(),
+                id: &c.id,
+                title: &c.title,
+                summary: c.summary.as_deref(),
                 granules: c.granule_count,
                 start: c.start,
                 end: c.end,
-                bbox: c.info.bbox,
-                index: index_link(&base, &c.info.id, search.start, search.end),
+                bbox: c.bbox,
+                index: index_link(&base, &c.id, search.start, search.end),
             })
             .collect(),
         next,

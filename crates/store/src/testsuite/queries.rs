@@ -530,6 +530,50 @@ pub async fn test_list_collections(store: &dyn Store) {
             .expect("bbox")
             .is_empty()
     );
+
+    // The hits of a search are the same collections, each with the same figures.
+    for query in [
+        q(None),
+        q(Some("OCEAN")),
+        q(Some("pacific")),
+        q(Some("nothing-like-it")),
+        by_source,
+        by_time,
+        late,
+        paged,
+        unlimited,
+        in_box(175.0, 0.0, 179.0, 1.0),
+        in_box(0.0, 0.0, 1.0, 1.0),
+    ] {
+        let full = store.list_collections(&query).await.expect("collections");
+        let hits = store.list_collection_hits(&query).await.expect("hits");
+        assert_eq!(
+            hits,
+            full.iter()
+                .map(crate::CollectionHit::from)
+                .collect::<Vec<_>>(),
+            "{query:?}"
+        );
+    }
+    let hits = store
+        .list_collection_hits(&q(Some("pacific")))
+        .await
+        .expect("hits");
+    assert_eq!(hits[0].title, "Sea Surface Temperature (ocean)");
+    assert_eq!(
+        hits[0].summary.as_deref(),
+        Some("Daily analyses of the Pacific basin.")
+    );
+    assert_eq!(hits[0].bbox.map(|b| b.west), Some(170.0));
+    let sst = store
+        .list_collection_hits(&q(Some("sst")))
+        .await
+        .expect("hits");
+    assert_eq!(
+        (sst[0].granule_count, sst[0].start, sst[0].end),
+        (2, Some(t(0)), Some(t(100))),
+        "derived figures"
+    );
 }
 
 /// Row counts and sizes.
