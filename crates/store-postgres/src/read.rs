@@ -133,58 +133,98 @@ pub(crate) async fn list_collection_hits(
     rows.iter().map(hit_from_row).collect()
 }
 
-/// A free-text search matching more collections than this is answered in ID order next
-/// time (see [`search_collections`]).
+/// A free-text search matching more collections than this is answered in ID order (see
+/// [`search_collections`]).
 const COMMON_MATCHES: i64 = 2_000;
 
-/// Most texts [`CommonTexts`] remembers; when full it is emptied (simple and bounded).
+/// Most texts [`CommonTexts`] keeps a verdict for; when full it is emptied.
 const COMMON_TEXTS_CAPACITY: usize = 10_000;
 
-/// Search texts found to match many collections ([`COMMON_MATCHES`]), lowercased.
-#[derive(Debug, Default)]
+/// Verdicts are forgotten after this long (catalogues grow: a text may become common).
+const COMMON_TEXTS_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether search texts (lowercased) match over [`COMMON_MATCHES`] collections, for the
+/// texts seen recently (bounded, forgotten after [`COMMON_TEXTS_TTL`]).
+#[derive(Debug)]
 pub(crate) struct CommonTexts {
-    set: std::sync::Mutex<std::collections::HashSet<String>>,
+    #[allow(clippy::type_complexity)]
+    verdicts: std::sync::Mutex<(std::time::Instant, std::collections::HashMap<String, bool>)>,
+}
+
+impl Default for CommonTexts {
+    fn default() -> Self {
+        Self {
+            verdicts: std::sync::Mutex::new((std::time::Instant::now(), Default::default())),
+        }
+    }
 }
 
 impl CommonTexts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.set
+    #[allow(clippy::type_complexity)]
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (std::time::Instant, std::collections::HashMap<String, bool>)>
+    {
+        self.verdicts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How many texts are known to be common.
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().1.values().filter(|&&common| common).count()
     }
 
-    fn contains(&self, text: &str) -> bool {
-        self.lock().contains(text)
-    }
-
-    fn insert(&self, text: String) {
-        let mut set = self.lock();
-        if set.len() >= COMMON_TEXTS_CAPACITY {
-            set.clear();
+    /// The verdict on `text` (None: not known).
+    fn common(&self, text: &str) -> Option<bool> {
+        let v = self.lock();
+        if v.0.elapsed() > COMMON_TEXTS_TTL {
+            return None;
         }
-        set.insert(text);
+        v.1.get(text).copied()
     }
+
+    fn remember(&self, text: String, common: bool) {
+        let mut v = self.lock();
+        if v.1.len() >= COMMON_TEXTS_CAPACITY || v.0.elapsed() > COMMON_TEXTS_TTL {
+            v.1.clear();
+            v.0 = std::time::Instant::now();
+        }
+        v.1.insert(text, common);
+    }
+}
+
+/// Append the free-text condition (` AND (…)`) for `text`.
+fn text_condition(sql: &mut Sql, text: &str) {
+    let text = clean(text);
+    let words = sql.param(Param::Text(text.to_string()));
+    let pattern = sql.param(Param::Text(format!("%{}%", like_escape(&text))));
+    let _ = write!(
+        sql.text,
+        // The sub-select makes the tsquery an InitPlan, parsed once: in a generic
+        // (prepared) plan a bare websearch_to_tsquery($n) is re-evaluated on every row
+        // (measured on 1 000 collections: 32 ms -> 1.5 ms for a rare word). Both halves
+        // of the OR are indexed (GIN on `search`, trigram GIN on `id`, migration 0007),
+        // so a rare word is a BitmapOr of two index probes, not a scan of every row.
+        " AND (c.search @@ (SELECT websearch_to_tsquery('simple', {words})) OR c.id ILIKE {pattern})"
+    );
 }
 
 /// The rows of a collection search, `columns` of each.
 ///
 /// Free text is answered in one of two statement forms, both prepared once per connection
 /// (no planning per request):
-/// * by default, the BitmapOr of the two text indexes (see below), then a top-`limit` sort
-///   of the matches: `ORDER BY c.id || ''` sorts in the same (`C`) order but cannot be read
-///   from the ID index, so the generic plan cannot become a scan in ID order that runs the
-///   tsquery and the `ILIKE` on every row until `limit` hits (1.5 ms of Postgres CPU for a
-///   rare word on 1,000 collections; a generic plan of that shape cut `bench/api-load.sh`
-///   searches from ~5,000 to ~1,500 requests/s, and custom plans per request, ~1,950, cost
-///   their planning). Its cost grows with the number of matches, which the statement
-///   counts (`count(*) OVER ()`, the sort reads them all anyway);
-/// * texts that matched over [`COMMON_MATCHES`] collections ([`CommonTexts`]) are read in ID
-///   order instead (`ORDER BY c.id`), which stops after `limit` hits: cheap exactly when the
-///   words are common.
+/// * by default, the BitmapOr of the two text indexes (see [`text_condition`]), then a
+///   top-`limit` sort of the matches: `ORDER BY c.id || ''` sorts in the same (`C`) order
+///   but cannot be read from the ID index, so the generic plan cannot become a scan in ID
+///   order that runs the tsquery and the `ILIKE` on every row until `limit` hits (1.5 ms of
+///   Postgres CPU for a rare word on 1,000 collections; a generic plan of that shape cut
+///   `bench/api-load.sh` searches from ~5,000 to ~1,500 requests/s, and custom plans per
+///   request, ~1,950, cost their planning). Its cost grows with the number of matches;
+/// * texts known to match over [`COMMON_MATCHES`] collections ([`CommonTexts`]) are read in
+///   ID order instead (`ORDER BY c.id`), which stops after `limit` hits: cheap exactly when
+///   the words are common. The first search of a text that fills its page counts the
+///   text's matches (up to `COMMON_MATCHES + 1`) to decide.
 async fn search_collections(
     reads: &ReadPool,
     common: &CommonTexts,
@@ -193,28 +233,11 @@ async fn search_collections(
 ) -> Result<Vec<PgRow>, StoreError> {
     let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
     let text_key = text.map(str::to_lowercase);
-    let by_matches = text_key.as_deref().is_some_and(|t| !common.contains(t));
-    let mut sql = Sql::new(&format!(
-        "SELECT {columns}{} FROM collections c WHERE TRUE",
-        if by_matches {
-            ", count(*) OVER () AS matched"
-        } else {
-            ""
-        }
-    ));
+    let verdict = text_key.as_deref().and_then(|t| common.common(t));
+    let by_matches = text.is_some() && verdict != Some(true);
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM collections c WHERE TRUE"));
     if let Some(text) = text {
-        let text = clean(text);
-        let words = sql.param(Param::Text(text.to_string()));
-        let pattern = sql.param(Param::Text(format!("%{}%", like_escape(&text))));
-        let _ = write!(
-            sql.text,
-            // The sub-select makes the tsquery an InitPlan, parsed once: in a generic
-            // (prepared) plan a bare websearch_to_tsquery($n) is re-evaluated on every row
-            // (measured on 1 000 collections: 32 ms -> 1.5 ms for a rare word). Both halves
-            // of the OR are indexed (GIN on `search`, trigram GIN on `id`, migration 0007),
-            // so a rare word is a BitmapOr of two index probes, not a scan of every row.
-            " AND (c.search @@ (SELECT websearch_to_tsquery('simple', {words})) OR c.id ILIKE {pattern})"
-        );
+        text_condition(&mut sql, text);
     }
     if let Some(bbox) = q.bbox {
         let Some(bbox) = usable_bbox(Some(bbox)) else {
@@ -260,13 +283,36 @@ async fn search_collections(
     let _ = write!(sql.text, " ORDER BY {order} LIMIT {p}");
     let mut conn = reads.acquire().await?;
     let rows = sql.query().fetch_all(conn.conn()).await.map_err(db_err)?;
-    conn.done();
     if by_matches
-        && let (Some(first), Some(key)) = (rows.first(), text_key)
-        && first.try_get::<i64, _>("matched").map_err(db_err)? > COMMON_MATCHES
+        && verdict.is_none()
+        && let (Some(text), Some(key)) = (text, text_key)
     {
-        common.insert(key);
+        let page_full = q.limit > 0 && rows.len() >= q.limit as usize;
+        let only_text = q.bbox.is_none()
+            && q.source_id.is_none()
+            && q.start.is_none()
+            && q.end.is_none()
+            && q.after_id.is_none();
+        let matches = if page_full || !only_text {
+            let mut count =
+                Sql::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE TRUE");
+            text_condition(&mut count, text);
+            let cap = count.param(Param::Int(COMMON_MATCHES + 1));
+            let _ = write!(count.text, " LIMIT {cap}) AS m");
+            count
+                .query()
+                .fetch_one(conn.conn())
+                .await
+                .map_err(db_err)?
+                .try_get::<i64, _>(0)
+                .map_err(db_err)?
+        } else {
+            // Every match of the text is on this page.
+            i64::try_from(rows.len()).unwrap_or(i64::MAX)
+        };
+        common.remember(key, matches > COMMON_MATCHES);
     }
+    conn.done();
     Ok(rows)
 }
 
