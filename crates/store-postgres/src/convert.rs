@@ -228,19 +228,19 @@ pub(crate) const COLLECTION_COLUMNS: &str = "c.id, c.source_id, c.title, c.templ
      c.catalog_url, c.services, c.metadata, c.summary, c.keywords, c.west, c.south, c.east, \
      c.north, c.granule_count, c.start_time, c.end_time, c.iso_record, c.updated_at";
 
-/// Decode a `collections` row.
-pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError> {
-    let services: sqlx::types::Json<Vec<AccessService>> =
-        row.try_get("services").map_err(db_err)?;
-    let metadata: sqlx::types::Json<serde_json::Value> = row.try_get("metadata").map_err(db_err)?;
-    let keywords: sqlx::types::Json<Vec<String>> = row.try_get("keywords").map_err(db_err)?;
+/// A collection's bbox from its four corner columns (west, south, east, north): None unless
+/// all four are set.
+pub(crate) fn row_bbox<I: sqlx::ColumnIndex<PgRow>>(
+    row: &PgRow,
+    [west, south, east, north]: [I; 4],
+) -> Result<Option<BBox>, StoreError> {
     let corners: [Option<f64>; 4] = [
-        row.try_get("west").map_err(db_err)?,
-        row.try_get("south").map_err(db_err)?,
-        row.try_get("east").map_err(db_err)?,
-        row.try_get("north").map_err(db_err)?,
+        row.try_get(west).map_err(db_err)?,
+        row.try_get(south).map_err(db_err)?,
+        row.try_get(east).map_err(db_err)?,
+        row.try_get(north).map_err(db_err)?,
     ];
-    let bbox = match corners {
+    Ok(match corners {
         [Some(west), Some(south), Some(east), Some(north)] => Some(BBox {
             west,
             south,
@@ -248,7 +248,16 @@ pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError>
             north,
         }),
         _ => None,
-    };
+    })
+}
+
+/// Decode a `collections` row.
+pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError> {
+    let services: sqlx::types::Json<Vec<AccessService>> =
+        row.try_get("services").map_err(db_err)?;
+    let metadata: sqlx::types::Json<serde_json::Value> = row.try_get("metadata").map_err(db_err)?;
+    let keywords: sqlx::types::Json<Vec<String>> = row.try_get("keywords").map_err(db_err)?;
+    let bbox = row_bbox(row, ["west", "south", "east", "north"])?;
     Ok(Collection {
         info: CollectionUpsert {
             id: row.try_get("id").map_err(db_err)?,

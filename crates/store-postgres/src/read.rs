@@ -7,13 +7,14 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
 use threddex_store::{
-    BBox, Collection, CollectionHit, CollectionQuery, Granule, GranuleQuery, StoreError,
-    StoreStats, Timestamp,
+    Collection, CollectionHit, CollectionQuery, Granule, GranuleQuery, StoreError, StoreStats,
+    Timestamp,
 };
 
 use crate::compact::{Templates, decode, row_id};
 use crate::convert::{
-    COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape, room_us, usable_bbox,
+    COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape, room_us, row_bbox,
+    usable_bbox,
 };
 use crate::read_pool::ReadPool;
 
@@ -98,25 +99,11 @@ const HIT_COLUMNS: &str = "c.id, c.title, c.summary, c.west, c.south, c.east, c.
      c.granule_count, c.start_time, c.end_time";
 
 fn hit_from_row(row: &PgRow) -> Result<CollectionHit, StoreError> {
-    let corners: [Option<f64>; 4] = [
-        row.try_get(3).map_err(db_err)?,
-        row.try_get(4).map_err(db_err)?,
-        row.try_get(5).map_err(db_err)?,
-        row.try_get(6).map_err(db_err)?,
-    ];
     Ok(CollectionHit {
         id: row.try_get(0).map_err(db_err)?,
         title: row.try_get(1).map_err(db_err)?,
         summary: row.try_get(2).map_err(db_err)?,
-        bbox: match corners {
-            [Some(west), Some(south), Some(east), Some(north)] => Some(BBox {
-                west,
-                south,
-                east,
-                north,
-            }),
-            _ => None,
-        },
+        bbox: row_bbox(row, [3, 4, 5, 6])?,
         granule_count: row.try_get(7).map_err(db_err)?,
         start: row.try_get(8).map_err(db_err)?,
         end: row.try_get(9).map_err(db_err)?,
