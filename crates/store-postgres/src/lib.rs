@@ -97,7 +97,7 @@ impl PostgresStore {
     /// How many search texts this store found to match many collections (diagnostics and
     /// tests: their searches are read in ID order, see [`Store::list_collections`]).
     pub fn common_search_texts(&self) -> usize {
-        self.common_texts.len()
+        self.common_texts.common_count()
     }
 }
 

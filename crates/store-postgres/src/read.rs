@@ -132,53 +132,72 @@ const COMMON_TEXTS_TTL: std::time::Duration = std::time::Duration::from_secs(600
 
 /// Whether search texts (lowercased) match over [`COMMON_MATCHES`] collections, for the
 /// texts seen recently (bounded, forgotten after [`COMMON_TEXTS_TTL`]).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct CommonTexts {
-    #[allow(clippy::type_complexity)]
-    verdicts: std::sync::Mutex<(std::time::Instant, std::collections::HashMap<String, bool>)>,
+    verdicts: std::sync::Mutex<Verdicts>,
 }
 
-impl Default for CommonTexts {
-    fn default() -> Self {
-        Self {
-            verdicts: std::sync::Mutex::new((std::time::Instant::now(), Default::default())),
-        }
+#[derive(Debug, Default)]
+struct Verdicts {
+    /// When `by_text` was last emptied (None: never filled).
+    since: Option<std::time::Instant>,
+    by_text: std::collections::HashMap<String, bool>,
+}
+
+impl Verdicts {
+    fn expired(&self) -> bool {
+        self.since.is_some_and(|t| t.elapsed() > COMMON_TEXTS_TTL)
     }
 }
 
 impl CommonTexts {
-    #[allow(clippy::type_complexity)]
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, (std::time::Instant, std::collections::HashMap<String, bool>)>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Verdicts> {
         self.verdicts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How many texts are known to be common.
-    pub(crate) fn len(&self) -> usize {
-        self.lock().1.values().filter(|&&common| common).count()
+    pub(crate) fn common_count(&self) -> usize {
+        self.lock()
+            .by_text
+            .values()
+            .filter(|&&common| common)
+            .count()
     }
 
     /// The verdict on `text` (None: not known).
     fn common(&self, text: &str) -> Option<bool> {
         let v = self.lock();
-        if v.0.elapsed() > COMMON_TEXTS_TTL {
+        if v.expired() {
             return None;
         }
-        v.1.get(text).copied()
+        v.by_text.get(text).copied()
     }
 
     fn remember(&self, text: String, common: bool) {
         let mut v = self.lock();
-        if v.1.len() >= COMMON_TEXTS_CAPACITY || v.0.elapsed() > COMMON_TEXTS_TTL {
-            v.1.clear();
-            v.0 = std::time::Instant::now();
+        if v.since.is_none() || v.expired() || v.by_text.len() >= COMMON_TEXTS_CAPACITY {
+            v.by_text.clear();
+            v.since = Some(std::time::Instant::now());
         }
-        v.1.insert(text, common);
+        v.by_text.insert(text, common);
     }
+}
+
+/// How many collections `text` alone matches, counted up to `COMMON_MATCHES + 1`.
+async fn text_matches(conn: &mut PgConnection, text: &str) -> Result<i64, StoreError> {
+    let mut count = Sql::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE TRUE");
+    text_condition(&mut count, text);
+    let cap = count.param(Param::Int(COMMON_MATCHES + 1));
+    let _ = write!(count.text, " LIMIT {cap}) AS m");
+    count
+        .query()
+        .fetch_one(conn)
+        .await
+        .map_err(db_err)?
+        .try_get::<i64, _>(0)
+        .map_err(db_err)
 }
 
 /// Append the free-text condition (` AND (…)`) for `text`.
@@ -270,8 +289,7 @@ async fn search_collections(
     let _ = write!(sql.text, " ORDER BY {order} LIMIT {p}");
     let mut conn = reads.acquire().await?;
     let rows = sql.query().fetch_all(conn.conn()).await.map_err(db_err)?;
-    if by_matches
-        && verdict.is_none()
+    if verdict.is_none()
         && let (Some(text), Some(key)) = (text, text_key)
     {
         let page_full = q.limit > 0 && rows.len() >= q.limit as usize;
@@ -281,18 +299,7 @@ async fn search_collections(
             && q.end.is_none()
             && q.after_id.is_none();
         let matches = if page_full || !only_text {
-            let mut count =
-                Sql::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE TRUE");
-            text_condition(&mut count, text);
-            let cap = count.param(Param::Int(COMMON_MATCHES + 1));
-            let _ = write!(count.text, " LIMIT {cap}) AS m");
-            count
-                .query()
-                .fetch_one(conn.conn())
-                .await
-                .map_err(db_err)?
-                .try_get::<i64, _>(0)
-                .map_err(db_err)?
+            text_matches(conn.conn(), text).await?
         } else {
             // Every match of the text is on this page.
             i64::try_from(rows.len()).unwrap_or(i64::MAX)
