@@ -7,33 +7,15 @@
 mod common;
 
 use sqlx::Row;
+use threddex_store::testsuite::{NEXRAD_TEMPLATE, nexrad_granule};
 use threddex_store::{Batch, CollectionUpsert, Granule, GranuleQuery, Store, Timestamp};
 use threddex_store_postgres::{MIGRATOR, PostgresStore};
 
 use common::{CAT, coll, source, t};
 
-const RADAR_TEMPLATE: &str = "NWS/N0Q/FTG/{yyyyMMdd}/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids";
-
-fn radar(minute: i64) -> Granule {
-    let start = t(minute * 60);
-    let day = start.format("%Y%m%d");
-    let name = format!("Level3_FTG_N0Q_{}.nids", start.format("%Y%m%d_%H%M"));
-    Granule {
-        collection_id: "radar".into(),
-        granule_id: format!("NWS/N0Q/FTG/{day}/{name}"),
-        url_path: Some(format!("nexrad/level3/N0Q/FTG/{day}/{name}")),
-        name,
-        start: Some(start),
-        end: None,
-        size: Some(500_000 + minute),
-        modified: Some(start),
-        catalog_url: CAT.into(),
-    }
-}
-
 fn radar_coll(src: i64) -> CollectionUpsert {
     CollectionUpsert {
-        template: Some(RADAR_TEMPLATE.into()),
+        template: Some(NEXRAD_TEMPLATE.into()),
         ..coll("radar", src)
     }
 }
@@ -79,9 +61,9 @@ async fn stored_rows(
 async fn fitting_granules_are_stored_without_text() {
     let (store, _db) = common::fresh_store_with_guard().await;
     let src = source(&store).await;
-    let mut granules: Vec<Granule> = (0..50).map(|m| radar(m * 5)).collect();
+    let mut granules: Vec<Granule> = (0..50).map(|m| nexrad_granule(m * 5, CAT)).collect();
     // Does not fit: the ID shows another time than its start.
-    let mut odd = radar(1000);
+    let mut odd = nexrad_granule(1000, CAT);
     odd.start = Some(t(1000 * 60 + 7));
     odd.modified = Some(t(3));
     granules.push(odd);
@@ -144,7 +126,7 @@ async fn a_taken_hash_slot_sends_the_granule_to_the_next() {
         })
         .await
         .unwrap();
-    let g = radar(10);
+    let g = nexrad_granule(10, CAT);
     // Another ID at g's home slot (as a 64-bit hash collision would put it).
     sqlx::query(
         "INSERT INTO granules (collection_key, id_hash, start_time, granule_id, name) \
@@ -254,7 +236,7 @@ async fn granules_of_the_old_schema_convert() {
          RETURNING key",
     )
     .bind(src)
-    .bind(RADAR_TEMPLATE)
+    .bind(NEXRAD_TEMPLATE)
     .fetch_one(store.pool())
     .await
     .unwrap();
@@ -265,7 +247,7 @@ async fn granules_of_the_old_schema_convert() {
             .fetch_one(store.pool())
             .await
             .unwrap();
-    let old: Vec<Granule> = (0..20).map(|m| radar(m * 5)).collect();
+    let old: Vec<Granule> = (0..20).map(|m| nexrad_granule(m * 5, CAT)).collect();
     for g in &old {
         // The old writer's form: name NULL (last segment), urlPath prefix with flag 1.
         let prefix = g
@@ -300,7 +282,7 @@ async fn granules_of_the_old_schema_convert() {
     assert_eq!(all_radar(&store).await, old);
     assert!(stored_rows(&store).await.iter().all(|r| r.0.is_some()));
     // Written again (a re-crawl), plus new granules: all compact, all exact.
-    let mut all: Vec<Granule> = (0..30).map(|m| radar(m * 5)).collect();
+    let mut all: Vec<Granule> = (0..30).map(|m| nexrad_granule(m * 5, CAT)).collect();
     store
         .write_batch(&Batch {
             granules: all.clone(),

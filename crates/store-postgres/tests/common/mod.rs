@@ -3,16 +3,13 @@
 
 #![allow(unused_imports, dead_code, clippy::unwrap_used)] // shared test fixtures
 
-use chrono::DateTime;
-use threddex_store::{CollectionUpsert, NewSource, Store, Timestamp};
+use threddex_store::{CollectionUpsert, NewSource, Store};
 use threddex_store_postgres::PostgresStore;
 
 pub use threddex_store_postgres::testdb::*;
 
-/// `secs` after 2024-01-01T00:00:00Z.
-pub fn t(secs: i64) -> Timestamp {
-    DateTime::from_timestamp(1_704_067_200 + secs, 0).unwrap()
-}
+/// `secs` after 2024-01-01T00:00:00Z (the shared suite's clock, so fixtures from both agree).
+pub use threddex_store::testsuite::t;
 
 /// The catalog every fixture granule and collection comes from.
 pub const CAT: &str = "http://127.0.0.1/s/catalog.xml";

@@ -7,9 +7,12 @@ use chrono::Duration;
 use super::*;
 use crate::{Batch, Granule, GranuleQuery, Store};
 
-const TEMPLATE: &str = "NWS/N0Q/FTG/{yyyyMMdd}/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids";
+/// The ID template of the NEXRAD-like collection `radar` of [`nexrad_granule`].
+pub const NEXRAD_TEMPLATE: &str = "NWS/N0Q/FTG/{yyyyMMdd}/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids";
 
-fn nexrad(minute: i64, cat: &str) -> Granule {
+/// A granule of the NEXRAD-like collection `radar` (ID and urlPath following
+/// [`NEXRAD_TEMPLATE`]) starting `minute` minutes after [`t`]`(0)`, listed in `cat`.
+pub fn nexrad_granule(minute: i64, cat: &str) -> Granule {
     let start = t(minute * 60);
     let day = start.format("%Y%m%d");
     let name = format!("Level3_FTG_N0Q_{}.nids", start.format("%Y%m%d_%H%M"));
@@ -62,33 +65,33 @@ pub async fn test_granule_template_forms(store: &dyn Store) {
         .await
         .expect("add");
     let mut coll = collection("radar", src.id, cat);
-    coll.template = Some(TEMPLATE.into());
-    let mut granules: Vec<Granule> = (0..40).map(|i| nexrad(i * 5, cat)).collect();
+    coll.template = Some(NEXRAD_TEMPLATE.into());
+    let mut granules: Vec<Granule> = (0..40).map(|i| nexrad_granule(i * 5, cat)).collect();
     // The ID fits, the name, urlPath and modified time do not.
-    let mut odd = nexrad(201, cat);
+    let mut odd = nexrad_granule(201, cat);
     odd.name = "renamed.nids".into();
     odd.url_path = Some("elsewhere/x.nids".into());
     odd.modified = Some(t(3));
     // A folder of another day: the template renders another ID.
-    let mut other_day = nexrad(202, cat);
+    let mut other_day = nexrad_granule(202, cat);
     other_day.granule_id = other_day.granule_id.replace("/20240101/", "/20240102/");
     // The same start as a fitting granule, IDs before and after it.
-    let mut tie_a = nexrad(10, cat);
+    let mut tie_a = nexrad_granule(10, cat);
     tie_a.granule_id = "A-first.nids".into();
     tie_a.url_path = None;
-    let mut tie_z = nexrad(10, cat);
+    let mut tie_z = nexrad_granule(10, cat);
     tie_z.granule_id = "zz-last.nids".into();
     tie_z.url_path = Some("zz-last.nids".into());
     // A start finer than the name, a sub-second start, no start at all, an end.
-    let mut finer = nexrad(203, cat);
+    let mut finer = nexrad_granule(203, cat);
     finer.start = Some(t(203 * 60 + 7));
-    let mut micro = nexrad(204, cat);
+    let mut micro = nexrad_granule(204, cat);
     micro.start = Some(t(204 * 60) + Duration::microseconds(5));
     micro.modified = micro.start;
-    let mut untimed = nexrad(205, cat);
+    let mut untimed = nexrad_granule(205, cat);
     untimed.start = None;
     untimed.granule_id = "untimed.nids".into();
-    let mut ranged = nexrad(206, cat2);
+    let mut ranged = nexrad_granule(206, cat2);
     ranged.end = Some(t(206 * 60 + 300));
     granules.extend([odd, other_day, tie_a, tie_z, finer, micro, untimed, ranged]);
     let batch = Batch {
