@@ -304,6 +304,16 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The `timeCoverage` declared on this dataset element itself: among its own elements,
+    /// else in its own `metadata` blocks (inherited or not), never an ancestor's.
+    pub fn own_time_coverage(&self) -> Option<&crate::time::TimeCoverage> {
+        self.own.time_coverage.as_deref().or_else(|| {
+            self.metadata
+                .iter()
+                .find_map(|b| b.content.time_coverage.as_deref())
+        })
+    }
+
     /// Whether this dataset is a "granule" (has a urlPath or access element).
     pub fn is_leaf(&self) -> bool {
         self.url_path.is_some() || !self.access.is_empty()

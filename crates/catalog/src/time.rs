@@ -127,6 +127,40 @@ impl TimeCoverage {
         matches!(self.start, Some(DateValue::Present))
             || matches!(self.end, Some(DateValue::Present))
     }
+
+    /// The range this coverage states without reference to the evaluation time: `None`
+    /// unless the start is absolute (given, or derived from an absolute end and the
+    /// duration). The end is the absolute end, else start + duration; an end at `present`
+    /// is not a fixed instant and gives no end. A granule's time comes from here, never
+    /// from "now", so it does not move between reads of an unchanged dataset.
+    pub fn absolute_range(&self) -> Option<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        let abs = |d: &Option<DateValue>| match d {
+            Some(DateValue::Absolute(t)) => Some(*t),
+            _ => None,
+        };
+        let (start, end) = (abs(&self.start), abs(&self.end));
+        match (start, end, &self.duration) {
+            (Some(s), Some(e), _) => Some((s, Some(e))),
+            (Some(s), None, Some(d)) if !matches!(self.end, Some(DateValue::Present)) => {
+                Some((s, d.apply(s, 1)))
+            }
+            (Some(s), None, _) => Some((s, None)),
+            (None, Some(e), Some(d)) if self.start.is_none() => {
+                d.apply(e, -1).map(|s| (s, Some(e)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The length of a rolling window (`end` = `present` with a duration): how long the
+    /// server keeps files of the collection. `None` for any other coverage.
+    pub fn rolling_window(&self) -> Option<&TimeDuration> {
+        if matches!(self.end, Some(DateValue::Present)) && self.start.is_none() {
+            self.duration.as_ref()
+        } else {
+            None
+        }
+    }
 }
 
 fn digits(s: &str) -> Option<u32> {
@@ -434,6 +468,59 @@ mod tests {
         assert_eq!(p("PT"), None);
         assert_eq!(p("ten days"), None);
         assert_eq!(p("5 parsecs"), None);
+    }
+
+    #[test]
+    fn absolute_range_never_depends_on_now() {
+        let tc = |start: Option<&str>, end: Option<&str>, dur: Option<&str>| TimeCoverage {
+            start: start.map(DateValue::parse),
+            end: end.map(DateValue::parse),
+            duration: dur.and_then(TimeDuration::parse),
+            ..Default::default()
+        };
+        let t = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .ok()
+        };
+        // Rolling window: no range, but a retention.
+        let rolling = tc(None, Some("present"), Some("14 days"));
+        assert_eq!(rolling.absolute_range(), None);
+        assert_eq!(
+            rolling.rolling_window().map(|d| d.seconds),
+            Some(14.0 * 86400.0)
+        );
+        // Absolute start + duration.
+        let r = tc(Some("2017-07-19T23:37:00"), None, Some("5 minutes")).absolute_range();
+        assert_eq!(
+            r,
+            Some((
+                t("2017-07-19T23:37:00Z").unwrap(),
+                t("2017-07-19T23:42:00Z")
+            ))
+        );
+        // Absolute start, end at present: the start only.
+        let r = tc(Some("2020-01-01"), Some("present"), Some("1 day")).absolute_range();
+        assert_eq!(r, Some((t("2020-01-01T00:00:00Z").unwrap(), None)));
+        assert_eq!(
+            tc(Some("2020-01-01"), Some("present"), Some("1 day")).rolling_window(),
+            None
+        );
+        // Absolute end + duration.
+        let r = tc(None, Some("2020-01-02"), Some("1 day")).absolute_range();
+        assert_eq!(
+            r,
+            Some((
+                t("2020-01-01T00:00:00Z").unwrap(),
+                t("2020-01-02T00:00:00Z")
+            ))
+        );
+        // Start at present, or nothing parseable: no range.
+        assert_eq!(
+            tc(Some("present"), None, Some("1 day")).absolute_range(),
+            None
+        );
+        assert_eq!(tc(Some("soon"), None, None).absolute_range(), None);
     }
 
     #[test]

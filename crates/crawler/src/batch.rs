@@ -38,7 +38,6 @@ pub(crate) struct RowBuilder<'a> {
     pub select: &'a [Regex],
     pub skip: &'a [Regex],
     pub source_id: i64,
-    pub now: DateTime<Utc>,
 }
 
 /// Rows of one catalog.
@@ -93,12 +92,7 @@ impl RowBuilder<'_> {
                 .filter(|a| !a.is_empty())
                 .unwrap_or(self.fallback_authority);
             let derived = self.deriver.derive(raw, authority);
-            let (ts, te) = leaf.time_range(self.now);
-            let (start, end) = if ts.is_some() || te.is_some() {
-                (ts, te)
-            } else {
-                (derived.start, derived.end)
-            };
+            let (start, end) = granule_time(leaf, &derived);
             // Each catalog carries an upsert for every collection it holds; the writer, which
             // sees catalogs in channel order, keeps only the first per run. (Deciding here
             // would race: a later catalog's granules could reach the store before the
@@ -175,6 +169,37 @@ impl RowBuilder<'_> {
                     north: b.north,
                 }),
         }
+    }
+}
+
+/// A granule's time, in order: the dataset's own `timeCoverage` (declared on the dataset
+/// element itself) with an absolute start; else the time the identity rules read from its ID,
+/// urlPath or name; else an inherited coverage, only when it is absolute. A coverage relative
+/// to `present` (Unidata's rolling `end=present, duration=14 days`) describes the collection's
+/// window, never one file, and "now" is never a granule's time: an unchanged dataset keeps its
+/// time at every read.
+pub(crate) fn granule_time(
+    leaf: &Leaf<'_>,
+    derived: &threddex_ids::Derived,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    if let Some((s, e)) = leaf
+        .dataset
+        .own_time_coverage()
+        .and_then(|tc| tc.absolute_range())
+    {
+        return (Some(s), e);
+    }
+    if derived.start.is_some() {
+        return (derived.start, derived.end);
+    }
+    match leaf
+        .meta
+        .time_coverage
+        .as_ref()
+        .and_then(|tc| tc.absolute_range())
+    {
+        Some((s, e)) => (Some(s), e),
+        None => (None, None),
     }
 }
 

@@ -203,6 +203,44 @@ impl Default for RevisitParams {
     }
 }
 
+/// When a listing is expected to change next, read from the times of what it lists: files
+/// that arrive on a cadence (model runs every 6 h, images every 15 min) make the next one
+/// predictable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeHint {
+    /// The newest time among the listed granules and child catalogs.
+    pub newest: Timestamp,
+    /// The typical gap between consecutive times (their median).
+    pub cadence: Duration,
+}
+
+impl ChangeHint {
+    /// When the next file is due: `newest + cadence`.
+    pub fn next_change(&self) -> Option<Timestamp> {
+        self.newest.checked_add_signed(self.cadence)
+    }
+}
+
+/// Fewest distinct times a cadence is read from.
+const HINT_MIN_TIMES: usize = 3;
+
+/// A [`ChangeHint`] from the times a listing carries (in any order, duplicates allowed);
+/// `None` with fewer than three distinct times.
+pub fn change_hint(times: &mut Vec<Timestamp>) -> Option<ChangeHint> {
+    times.sort_unstable();
+    times.dedup();
+    if times.len() < HINT_MIN_TIMES {
+        return None;
+    }
+    let mut gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    let cadence = *gaps.get(gaps.len() / 2)?;
+    Some(ChangeHint {
+        newest: *times.last()?,
+        cadence,
+    })
+}
+
 /// When a node should be visited again.
 ///
 /// - archival: `None` (never: it is not a sync seed whatever `next_visit` says);
@@ -211,8 +249,13 @@ impl Default for RevisitParams {
 ///   content changed (or on the first visit) and otherwise twice the previous interval (as
 ///   read from the prior state: `next_visit - last_fetch`, rounded to a power-of-two multiple
 ///   of `min`), capped at `max`;
+/// - an adaptive node whose listing is expected to change at `next_change` (see
+///   [`ChangeHint::next_change`]) still in the future is visited no later than then (and no
+///   sooner than `min` after the run), so the doubling never lets a regular feed fall
+///   behind; once that time has passed without a change (a late feed), the doubling decides;
 /// - never later than the catalog's `expires` (an already passed `expires` makes it due at the
 ///   next sync).
+#[allow(clippy::too_many_arguments)]
 pub fn next_visit(
     class: NodeClass,
     reason: Reason,
@@ -221,6 +264,7 @@ pub fn next_visit(
     run_start: Timestamp,
     expires: Option<Timestamp>,
     revisit: &RevisitParams,
+    next_change: Option<Timestamp>,
 ) -> Option<Timestamp> {
     if class == NodeClass::Archival {
         return None;
@@ -253,7 +297,13 @@ pub fn next_visit(
             None => min,
         }
     };
-    let t = run_start.checked_add_signed(interval).unwrap_or(run_start);
+    let mut t = run_start.checked_add_signed(interval).unwrap_or(run_start);
+    if let Some(expected) = next_change
+        && expected > run_start
+    {
+        let earliest = run_start.checked_add_signed(min).unwrap_or(run_start);
+        t = t.min(expected.max(earliest));
+    }
     Some(match expires {
         Some(e) => t.min(e.max(run_start)),
         None => t,
@@ -636,6 +686,7 @@ mod tests {
                 start,
                 expires.map(at),
                 &rv,
+                None,
             )
         };
         // First visit: the minimum.
@@ -674,7 +725,8 @@ mod tests {
                 true,
                 start,
                 None,
-                &rv
+                &rv,
+                None
             ),
             None
         );
@@ -686,7 +738,8 @@ mod tests {
                 true,
                 start,
                 None,
-                &rv
+                &rv,
+                None
             ),
             None
         );
@@ -698,10 +751,67 @@ mod tests {
                 false,
                 start,
                 None,
-                &rv
+                &rv,
+                None
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_regular_feed_is_read_when_its_next_file_is_due() {
+        let rv = RevisitParams {
+            min: Duration::minutes(10),
+            max: Duration::hours(24),
+        };
+        // Runs every 6 h, the newest at 06:00: the next is due at 12:00.
+        let mut runs: Vec<Timestamp> = [
+            "2024-01-08T00:00:00Z",
+            "2024-01-08T06:00:00Z",
+            "2024-01-07T18:00:00Z",
+            "2024-01-07T12:00:00Z",
+            "2024-01-08T06:00:00Z",
+        ]
+        .iter()
+        .map(|t| at(t))
+        .collect();
+        let hint = change_hint(&mut runs).expect("hint");
+        assert_eq!(hint.cadence, Duration::hours(6));
+        assert_eq!(hint.newest, at("2024-01-08T06:00:00Z"));
+        assert_eq!(hint.next_change(), Some(at("2024-01-08T12:00:00Z")));
+        // Unchanged for a long while: the doubling alone would wait 24 h.
+        let p = state(Some("2024-01-09T07:00:00Z"), Some("2024-01-08T07:00:00Z"));
+        let nv = |start: &str, next_change: Option<&str>| {
+            next_visit(
+                NodeClass::Live,
+                Reason::Other,
+                Some(&p),
+                false,
+                at(start),
+                None,
+                &rv,
+                next_change.map(at),
+            )
+        };
+        let noon = Some("2024-01-08T12:00:00Z");
+        assert_eq!(
+            nv("2024-01-08T07:00:00Z", None),
+            Some(at("2024-01-09T07:00:00Z"))
+        );
+        assert_eq!(nv("2024-01-08T07:00:00Z", noon), noon.map(at));
+        // No sooner than the minimum interval.
+        assert_eq!(
+            nv("2024-01-08T11:55:00Z", noon),
+            Some(at("2024-01-08T12:05:00Z"))
+        );
+        // Late (the expected time has passed with no change): the doubling decides.
+        assert_eq!(
+            nv("2024-01-08T12:30:00Z", noon),
+            Some(at("2024-01-09T12:30:00Z"))
+        );
+        // Too few distinct times: no hint.
+        let t = at(NOW);
+        assert_eq!(change_hint(&mut vec![t, t, t + Duration::hours(1)]), None);
     }
 
     #[test]

@@ -20,6 +20,22 @@ pub(crate) struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// Why a fetch failed, after retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FetchError {
+    /// A human-readable reason, for the catalog state and the report.
+    pub reason: String,
+    /// The server answered 404 Not Found or 410 Gone: the document does not exist (whether
+    /// that is an expected disappearance is the caller's decision).
+    pub gone: bool,
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 /// A successful fetch.
 #[derive(Debug)]
 pub(crate) enum Fetched {
@@ -62,7 +78,8 @@ impl Fetcher {
         }
     }
 
-    /// Fetch a catalog, retrying transient failures. `Err` carries the final reason. The
+    /// Fetch a catalog, retrying transient failures. `Err` carries the final reason and
+    /// whether the server said the document does not exist. The
     /// source's credentials, when given, are sent only if `url` has their origin.
     pub(crate) async fn fetch_catalog(
         &self,
@@ -70,7 +87,7 @@ impl Fetcher {
         validators: &Validators,
         auth: Option<&Credentials>,
         progress: &Progress,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, FetchError> {
         self.with_retries(url, progress, |u| {
             self.attempt(
                 u,
@@ -89,7 +106,7 @@ impl Fetcher {
         url: &'a Url,
         progress: &'a Progress,
         mut once: F,
-    ) -> Result<Fetched, String>
+    ) -> Result<Fetched, FetchError>
     where
         F: FnMut(&'a Url) -> Fut,
         Fut: Future<Output = Result<Fetched, Failure>>,
@@ -101,14 +118,20 @@ impl Fetcher {
                 Err(f) => f,
             };
             if failure.retry == Retry::Never {
-                return Err(failure.reason);
+                return Err(FetchError {
+                    reason: failure.reason,
+                    gone: failure.gone,
+                });
             }
             if attempt >= self.settings.max_retries {
-                return Err(format!(
-                    "{} (gave up after {} attempts)",
-                    failure.reason,
-                    attempt + 1
-                ));
+                return Err(FetchError {
+                    reason: format!(
+                        "{} (gave up after {} attempts)",
+                        failure.reason,
+                        attempt + 1
+                    ),
+                    gone: false,
+                });
             }
             match failure.retry {
                 // The host is paused already; the next acquire waits for the pause.
@@ -163,6 +186,7 @@ impl Fetcher {
         let mut resp = req.send().await.map_err(|e| Failure {
             reason: retry::describe_transport(&e),
             retry: retry::classify_transport(&e),
+            gone: false,
         })?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
@@ -193,6 +217,7 @@ impl Fetcher {
             return Err(Failure {
                 reason,
                 retry: class,
+                gone: matches!(status.as_u16(), 404 | 410),
             });
         }
         let final_url = resp.url().clone();
@@ -236,6 +261,7 @@ impl Fetcher {
                     return Err(Failure {
                         reason: retry::describe_transport(&e),
                         retry: retry::classify_transport(&e),
+                        gone: false,
                     });
                 }
             }

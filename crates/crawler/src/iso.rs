@@ -295,7 +295,8 @@ async fn fetch_iso(
     match inner
         .fetcher
         .fetch_catalog(&parsed, &Validators::default(), auth, progress)
-        .await?
+        .await
+        .map_err(|e| e.reason)?
     {
         Fetched::Body { body, .. } => Ok(body),
         Fetched::NotModified => Err("unexpected 304 Not Modified".into()),

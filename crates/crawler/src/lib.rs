@@ -108,7 +108,9 @@ pub struct RunOptions {
     pub grace: chrono::Duration,
     /// Longest adaptive revisit interval.
     pub max_interval: chrono::Duration,
-    /// Stored children of each catalog (by parent URL) for expiry; `None`: no expiry.
+    /// Stored children of each catalog (by parent URL), read once for the run: a catalog
+    /// read in full deletes the stored children it no longer lists. `None`: each such
+    /// catalog's stored children are asked of the store when it is read.
     pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
 }
 
@@ -406,6 +408,10 @@ pub struct HarvestReport {
     /// Catalogs the store deleted (subtrees that vanished from a re-read parent).
     #[serde(default)]
     pub catalogs_deleted: u64,
+    /// Catalogs that answered 404/410 after their parent's listing (read in this run) had
+    /// dropped them: removed quietly, not failures.
+    #[serde(default)]
+    pub gone: u64,
     /// Collections touched (emitted) in this run.
     pub collections: u64,
     /// Collections the store reported as new.

@@ -24,6 +24,8 @@ pub struct Failure {
     pub reason: String,
     /// Whether and when to retry.
     pub retry: Retry,
+    /// The server answered that the document does not exist (404 Not Found, 410 Gone).
+    pub gone: bool,
 }
 
 impl Failure {
@@ -32,6 +34,7 @@ impl Failure {
         Self {
             reason: reason.into(),
             retry: Retry::Never,
+            gone: false,
         }
     }
 
@@ -40,6 +43,7 @@ impl Failure {
         Self {
             reason: reason.into(),
             retry: Retry::Backoff,
+            gone: false,
         }
     }
 }

@@ -19,7 +19,8 @@ use url::Url;
 use crate::auth::Credentials;
 use crate::batch::{CatalogOutput, RowBuilder, run_writer};
 use crate::classify::{
-    ClassRules, ClassifyParams, Clock, NodeFacts, RevisitParams, classify_with_reason, next_visit,
+    ChangeHint, ClassRules, ClassifyParams, Clock, NodeFacts, RevisitParams, change_hint,
+    classify_with_reason, next_visit,
 };
 use crate::fetch::{Fetched, Validators};
 use crate::urls::{host_key, normalize, url_key};
@@ -89,6 +90,11 @@ struct Ctx {
     visited: Mutex<HashSet<u128>>,
     failed: Mutex<Vec<(String, String)>>,
     seed_failures: Mutex<Vec<(String, String)>>,
+    /// The child catalogs each catalog read in full (200, parsed) in this run lists.
+    listed: Mutex<HashMap<String, HashSet<String>>>,
+    /// Catalogs that answered 404/410: gone when their parent's listing (read in this run)
+    /// no longer has them, a failure otherwise. Decided when the walk ends.
+    maybe_gone: Mutex<Vec<(Seed, String)>>,
     /// Set when the writer stopped (store error): stop launching work.
     abort: AtomicBool,
 }
@@ -160,6 +166,8 @@ pub(crate) async fn run(
         visited: Mutex::new(HashSet::new()),
         failed: Mutex::new(Vec::new()),
         seed_failures: Mutex::new(Vec::new()),
+        listed: Mutex::new(HashMap::new()),
+        maybe_gone: Mutex::new(Vec::new()),
         abort: AtomicBool::new(false),
     });
 
@@ -202,6 +210,7 @@ pub(crate) async fn run(
         );
     }
     drop(stack);
+    let gone = settle_missing(&ctx).await;
 
     let Ok(ctx) = Arc::try_unwrap(ctx) else {
         return Err(CrawlError::Internal("walk context still shared".into()));
@@ -233,6 +242,7 @@ pub(crate) async fn run(
         granules_inserted: outcome.granules_inserted,
         granules_deleted: outcome.granules_deleted,
         catalogs_deleted: outcome.catalogs_deleted,
+        gone,
         collections: emitted.len() as u64,
         collections_inserted: outcome.collections_inserted,
         requests: delta.requests,
@@ -303,8 +313,9 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
         .fetch_catalog(&url, &validators, auth, &ctx.progress)
         .await;
     match fetched {
-        Err(reason) => {
-            fail(ctx, seed, reason).await;
+        Err(e) if e.gone && seed.parent.is_some() => missing(ctx, seed, e.reason).await,
+        Err(e) => {
+            fail(ctx, seed, e.reason).await;
             Vec::new()
         }
         Ok(Fetched::NotModified) => {
@@ -323,6 +334,8 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
             let (class, reason) =
                 classify_with_reason(&facts, &policy.params(ctx.now), &policy.rules);
             state.class = class;
+            // Unchanged: the listing, and so when it should change next, is what was read
+            // last time (kept in `next_change`).
             state.next_visit = next_visit(
                 class,
                 reason,
@@ -331,6 +344,7 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
                 ctx.now,
                 state.expires,
                 &policy.revisit,
+                state.next_change,
             );
             ctx.send(CatalogOutput {
                 catalogs: vec![state],
@@ -368,6 +382,74 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
     }
 }
 
+/// A catalog that answered 404/410. Whether it is gone (its parent no longer lists it: the
+/// server removed it, e.g. an expired day folder) or failed (its parent still lists it) is
+/// decided when the walk ends, by the parent's listing read in this run; the parent is
+/// visited now when the run has not reached it yet. Nothing is written until then.
+async fn missing(ctx: &Ctx, seed: &Seed, reason: String) -> Vec<Seed> {
+    tracing::debug!(url = %seed.url, %reason, "catalog missing; checking its parent's listing");
+    lock(&ctx.maybe_gone).push((seed.clone(), reason));
+    let Some(parent) = seed.parent.clone() else {
+        return Vec::new();
+    };
+    if !ctx.claim(&parent) {
+        return Vec::new();
+    }
+    let prior = match &ctx.p.store {
+        Some(store) => store.catalog(&parent).await.unwrap_or_else(|e| {
+            tracing::warn!(url = %parent, error = %e, "cannot read stored state");
+            None
+        }),
+        None => None,
+    };
+    Progress::add(&ctx.progress.catalogs_queued, 1);
+    vec![Seed {
+        url: parent,
+        parent: prior.as_ref().and_then(|p| p.parent_url.clone()),
+        depth: seed.depth.saturating_sub(1),
+        prior,
+    }]
+}
+
+/// Decides the catalogs that answered 404/410 (see [`missing`]): gone ones are deleted with
+/// their subtree and counted (no failure); the others are failures, which delete nothing.
+/// Returns how many were gone.
+async fn settle_missing(ctx: &Ctx) -> u64 {
+    let pending = std::mem::take(&mut *lock(&ctx.maybe_gone));
+    let mut gone = Vec::new();
+    let mut failed = Vec::new();
+    {
+        let listed = lock(&ctx.listed);
+        for (seed, reason) in pending {
+            let parent_lists_it = seed
+                .parent
+                .as_ref()
+                .and_then(|p| listed.get(p))
+                .map(|kids| kids.contains(&seed.url));
+            match parent_lists_it {
+                Some(false) => gone.push(seed.url),
+                // Listed, or the parent's listing could not be read in this run.
+                _ => failed.push((seed, reason)),
+            }
+        }
+    }
+    for (seed, reason) in failed {
+        fail(ctx, &seed, reason).await;
+    }
+    let n = gone.len() as u64;
+    if !gone.is_empty() {
+        for url in &gone {
+            tracing::info!(%url, "catalog gone from the server and from its parent's listing");
+        }
+        ctx.send(CatalogOutput {
+            delete_trees: gone,
+            ..CatalogOutput::default()
+        })
+        .await;
+    }
+    n
+}
+
 async fn fail(ctx: &Ctx, seed: &Seed, reason: String) {
     tracing::warn!(url = %seed.url, %reason, "catalog failed");
     ctx.record_failure(seed, &reason);
@@ -388,6 +470,8 @@ struct Processed {
     expires: Option<DateTime<Utc>>,
     rows: crate::batch::Rows,
     children: Vec<String>,
+    /// The cadence of the times the listing carries.
+    hint: Option<ChangeHint>,
 }
 
 /// Parse a body and build its rows and the list of child catalog URLs (normalised, skip
@@ -419,16 +503,27 @@ fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Process
         select: &ctx.p.select,
         skip: &ctx.p.skip,
         source_id: ctx.p.source_id,
-        now: ctx.now,
     };
     let rows = builder.rows(&cat, key);
     let children = child_urls(ctx, &cat, final_url);
+    let mut times: Vec<DateTime<Utc>> = rows.granules.iter().filter_map(|g| g.start).collect();
+    for r in cat.all_catalog_refs() {
+        if r.dynamic.is_some() {
+            continue;
+        }
+        let raw = r.id.as_deref().unwrap_or(r.href.path());
+        if let Some(t) = ctx.inner.deriver.derive(raw, "").start {
+            times.push(t);
+        }
+    }
+    let hint = change_hint(&mut times);
     Ok(Processed {
         hash,
         name: cat.name.clone(),
         expires: cat.expires,
         rows,
         children,
+        hint,
     })
 }
 
@@ -503,6 +598,7 @@ async fn finish(
     state.content_hash = Some(p.hash);
     state.granule_count = i64::try_from(p.rows.granules.len()).unwrap_or(i64::MAX);
     state.expires = p.expires;
+    state.next_change = p.hint.and_then(|h| h.next_change());
     let dated_children = p.children.iter().any(|c| {
         Url::parse(c)
             .ok()
@@ -527,21 +623,30 @@ async fn finish(
         ctx.now,
         state.expires,
         &policy.revisit,
+        state.next_change,
     );
 
-    // Expiry: stored children this (successfully read) listing no longer references.
+    // The listing is authoritative for its children: stored children it no longer
+    // references go, with their subtrees.
+    let listed: HashSet<String> = p.children.iter().cloned().collect();
     let mut delete_trees = Vec::new();
-    if let Some(known) = &policy.known_children
-        && let Some(kids) = known.get(&seed.url)
-    {
-        let listed: HashSet<&str> = p.children.iter().map(String::as_str).collect();
-        for k in kids {
-            if !listed.contains(k.as_str()) {
-                tracing::info!(parent = %seed.url, child = %k, "catalog vanished from its parent: expiring");
-                delete_trees.push(k.clone());
-            }
+    let stored_kids = match (&policy.known_children, &ctx.p.store) {
+        (Some(known), _) => known.get(&seed.url).cloned().unwrap_or_default(),
+        (None, Some(store)) if seed.prior.is_some() => {
+            store.child_catalogs(&seed.url).await.unwrap_or_else(|e| {
+                tracing::warn!(url = %seed.url, error = %e, "cannot read stored children");
+                Vec::new()
+            })
+        }
+        _ => Vec::new(),
+    };
+    for k in stored_kids {
+        if !listed.contains(&k) {
+            tracing::info!(parent = %seed.url, child = %k, "catalog vanished from its parent: expiring");
+            delete_trees.push(k);
         }
     }
+    lock(&ctx.listed).insert(seed.url.clone(), listed);
 
     let mut out = CatalogOutput {
         catalogs: vec![state],

@@ -24,7 +24,7 @@ pub use clock::SimClock;
 pub use counters::Counters;
 pub use faults::{Fault, FaultRule};
 pub use server::SimServer;
-pub use tree::{GoesSpec, ModelSpec, NexradSpec, TreeSpec};
+pub use tree::{CurrentSpec, GoesSpec, ModelSpec, NexradSpec, SimGranule, TreeSpec};
 
 /// The instant a default (fixed) [`SimClock`] shows: the last second of a UTC day, so every
 /// day folder, today's included, holds all its files.
@@ -157,6 +157,12 @@ pub fn granule_count(spec: &TreeSpec) -> u64 {
 /// files; the model `Best` aggregation and `latest.xml` duplicate are not granules).
 pub fn granule_count_at(spec: &TreeSpec, now: DateTime<Utc>) -> u64 {
     tree::Tree::build(spec, 0).granule_count(now)
+}
+
+/// The granules a tree lists at `now`: dataset ID, urlPath and the time each file was made
+/// for. This is the ground truth a crawler's index of the server must equal.
+pub fn granules_at(spec: &TreeSpec, now: DateTime<Utc>) -> Vec<SimGranule> {
+    tree::Tree::build(spec, 0).granules(now)
 }
 
 /// Catalogs (XML documents) reachable from the root catalog, the root included. Does not

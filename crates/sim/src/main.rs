@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use threddex_sim::{
-    FaultRule, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
+    CurrentSpec, FaultRule, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer,
+    TreeSpec,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -14,6 +15,7 @@ enum TreeKind {
     Nexrad,
     Goes,
     Model,
+    Current,
     Mixed,
     Empty,
 }
@@ -25,7 +27,7 @@ struct Args {
     /// Port on 127.0.0.1 (0 = ephemeral).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Generated tree shape (`mixed` = NEXRAD + GOES + model runs).
+    /// Generated tree shape (`mixed` = NEXRAD + GOES + model runs + satellite `current/`).
     #[arg(long, value_enum, default_value = "nexrad")]
     tree: TreeKind,
     /// NEXRAD products.
@@ -52,6 +54,9 @@ struct Args {
     /// Runs per model (one every 6 h).
     #[arg(long, default_value_t = 8)]
     runs: usize,
+    /// Minutes between files of a satellite `current/` listing (it keeps `--days` days).
+    #[arg(long, default_value_t = 15)]
+    every_minutes: u32,
     /// Latency added to every response, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -97,11 +102,18 @@ impl Args {
             models: self.models,
             runs: self.runs,
         });
+        let current = TreeSpec::Current(CurrentSpec {
+            bands: 1,
+            sectors: 1,
+            every_minutes: self.every_minutes,
+            days: u32::try_from(self.days).unwrap_or(u32::MAX),
+        });
         match self.tree {
             TreeKind::Nexrad => nexrad,
             TreeKind::Goes => goes,
             TreeKind::Model => model,
-            TreeKind::Mixed => TreeSpec::Mixed(vec![nexrad, goes, model]),
+            TreeKind::Current => current,
+            TreeKind::Mixed => TreeSpec::Mixed(vec![nexrad, goes, model, current]),
             TreeKind::Empty => TreeSpec::Empty,
         }
     }

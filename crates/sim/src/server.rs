@@ -121,6 +121,12 @@ impl SimServer {
         self.state.tree.granule_count(self.state.clock.now())
     }
 
+    /// The granules the server lists now (its clock's time): the truth an index of it must
+    /// equal.
+    pub fn listed_granules(&self) -> Vec<crate::SimGranule> {
+        self.state.tree.granules(self.state.clock.now())
+    }
+
     /// Catalogs reachable from the generated root.
     pub fn catalog_count(&self) -> u64 {
         self.state.tree.catalog_count()

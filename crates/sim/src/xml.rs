@@ -102,6 +102,9 @@ pub struct Meta<'a> {
     pub service: &'a str,
     pub data_type: &'a str,
     pub data_format: &'a str,
+    /// The rolling window the server keeps (`7 days`), written as Unidata does: an inherited
+    /// `timeCoverage` ending at `present`.
+    pub rolling: Option<&'a str>,
 }
 
 /// Opens the top `<dataset>` with its inherited metadata. Close with `  </dataset>\n`.
@@ -125,6 +128,11 @@ pub fn open_top_dataset(out: &mut String, name: &str, id: Option<&str>, meta: &M
     );
     if let Some(b) = coverage_for(meta) {
         geospatial_coverage(out, b);
+    }
+    if let Some(d) = meta.rolling {
+        out.push_str("      <timeCoverage>\n        <end>present</end>\n        <duration>");
+        escape_into(out, d);
+        out.push_str("</duration>\n      </timeCoverage>\n");
     }
     out.push_str("    </metadata>\n");
 }

@@ -19,13 +19,19 @@ async fn model_runs_serve_ncis_records() {
     .await
     .unwrap();
     let base = server.base_url();
-    let files = format!("{base}/thredds/catalog/grib/NCEP/GFS/Global_0p25deg/files/catalog.xml");
-    let (status, catalog) = get(&files).await;
+    // The newest run file (default clock 2024-01-08T23:59:59Z: latest run 18:00), listed by
+    // the collection catalog and described by its own catalog.
+    let id = "grib/NCEP/GFS/Global_0p25deg/GFS_Global_0p25deg_20240108_1800.grib2";
+    let (status, collection) = get(&format!(
+        "{base}/thredds/catalog/grib/NCEP/GFS/Global_0p25deg/catalog.xml"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(collection.contains(&format!("/thredds/catalog/{id}/catalog.xml")));
+    let (status, catalog) = get(&format!("{base}/thredds/catalog/{id}/catalog.xml")).await;
     assert_eq!(status, 200);
     assert!(catalog.contains("serviceType=\"ISO\"") && catalog.contains("/thredds/iso/"));
-    // The newest run file (default clock 2024-01-08T23:59:59Z: latest run 18:00).
-    let id = "grib/NCEP/GFS/Global_0p25deg/files/GFS_Global_0p25deg_20240108_1800.grib2";
-    assert!(catalog.contains(id));
+    assert!(catalog.contains(&format!("ID=\"{id}\"")));
     let path = format!("/thredds/iso/{id}?catalog=x&dataset={id}");
     let (status, a) = get(&format!("{base}{path}")).await;
     assert_eq!(status, 200);
@@ -50,8 +56,8 @@ async fn model_runs_serve_ncis_records() {
     }
     // A run that is not listed, another tree's path, or a bad path: 404.
     for p in [
-        "/thredds/iso/grib/NCEP/GFS/Global_0p25deg/files/GFS_Global_0p25deg_20200101_0000.grib2",
-        "/thredds/iso/grib/NCEP/NOPE/files/x.grib2",
+        "/thredds/iso/grib/NCEP/GFS/Global_0p25deg/GFS_Global_0p25deg_20200101_0000.grib2",
+        "/thredds/iso/grib/NCEP/NOPE/x.grib2",
         "/thredds/iso/",
     ] {
         assert_eq!(get(&format!("{base}{p}")).await.0, 404, "{p}");
@@ -70,5 +76,51 @@ async fn nexrad_has_no_iso_service() {
     ))
     .await;
     assert_eq!(status, 404);
+    server.shutdown().await;
+}
+
+/// Every tree that advertises an ISO service serves a record for each granule it lists (a
+/// crawler building collection records from a sample granule never meets a 404), and none
+/// for a granule it does not list.
+#[tokio::test]
+async fn every_tree_with_an_iso_service_serves_records() {
+    let spec = TreeSpec::Mixed(vec![
+        TreeSpec::Goes(GoesSpec {
+            sectors: 1,
+            channels: 1,
+            days: 2,
+            files_per_day: 3,
+        }),
+        TreeSpec::ModelRuns(ModelSpec { models: 1, runs: 2 }),
+        TreeSpec::Current(CurrentSpec {
+            every_minutes: 360,
+            ..CurrentSpec::default()
+        }),
+    ]);
+    let server = SimServer::start(SimConfig {
+        tree: spec,
+        clock: SimClock::fixed(default_time()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let base = server.base_url();
+    let listed = server.listed_granules();
+    // GOES: 2 days of 3 files; 2 model runs; 4 files of the last day every 6 h.
+    assert_eq!(listed.len(), 6 + 2 + 4, "{listed:?}");
+    for g in &listed {
+        let (status, body) = get(&format!("{base}/thredds/iso/{}", g.url_path)).await;
+        assert_eq!(status, 200, "{}", g.url_path);
+        assert!(body.contains("<gmi:MI_Metadata"), "{}", g.url_path);
+        let date = g.time.format("%Y-%m-%d").to_string();
+        assert!(body.contains(&date), "{} lacks {date}", g.url_path);
+    }
+    // Unlisted files of the same trees: 404.
+    for p in [
+        "satellite/VIS/EAST-CONUS_1km/current/EAST-CONUS_1km_VIS_20240101_0000.gini",
+        "satellite/goes/east/products/CloudAndMoistureImagery/Mesoscale-1/Channel01/20240101/x.nc",
+    ] {
+        assert_eq!(get(&format!("{base}/thredds/iso/{p}")).await.0, 404, "{p}");
+    }
     server.shutdown().await;
 }

@@ -31,6 +31,10 @@ async fn check_counts(spec: TreeSpec, now: &str) -> common::Walk {
         "granules"
     );
     assert_eq!(server.granule_count(), granule_count_at(&spec, t(now)));
+    // The truth the server reports is exactly what a client walking it finds.
+    let listed: std::collections::HashSet<String> =
+        server.listed_granules().into_iter().map(|g| g.id).collect();
+    assert_eq!(listed, w.granule_ids, "listed granules");
     assert_eq!(server.counters().total(), w.catalogs.len() as u64);
     server.shutdown().await;
     w
@@ -97,24 +101,27 @@ async fn model_runs_walk_matches_counts() {
     });
     let w = check_counts(spec.clone(), "2024-01-08T13:00:00Z").await;
     assert_eq!(w.granule_ids.len(), 50);
-    assert_eq!(catalog_count(&spec), 1 + 1 + 30);
+    // Root, NCEP top, then per model its collection catalog and one catalog per run file.
+    assert_eq!(catalog_count(&spec), 1 + 1 + 10 * (1 + 5));
     assert!(
         w.granule_ids
-            .contains("grib/NCEP/GFS/Global_0p25deg/files/GFS_Global_0p25deg_20240108_1200.grib2")
+            .contains("grib/NCEP/GFS/Global_0p25deg/GFS_Global_0p25deg_20240108_1200.grib2")
     );
     assert!(
         w.granule_ids
-            .contains("grib/NCEP/GFS/Global_0p25deg/files/GFS_Global_0p25deg_20240107_1800.grib2")
+            .contains("grib/NCEP/GFS/Global_0p25deg/GFS_Global_0p25deg_20240107_1800.grib2")
     );
     assert!(
         !w.granule_ids
             .iter()
             .any(|i| i.ends_with("20240107_0600.grib2"))
     );
-    // Best + every run file + the latest.xml duplicate.
-    assert_eq!(w.leaf_datasets, 10 * (1 + 5 + 1));
+    // TwoD + Best + every run file (the latest.xml resolver dataset has no ID).
+    assert_eq!(w.leaf_datasets, 10 * (2 + 5));
 }
 
+/// The collection catalog follows Unidata's GRIB feature collections (RAP CONUS 13km, TDS
+/// 4.6; GFS 0.25° analysis, TDS 5; both in shared/fixtures/real/siphon).
 #[tokio::test]
 async fn model_catalog_shape() {
     let server = SimServer::start(SimConfig {
@@ -133,10 +140,26 @@ async fn model_catalog_shape() {
         .await
         .unwrap();
     let p = parse(&body).unwrap();
-    assert_eq!(p.refs, ["latest.xml", "files/catalog.xml"]);
-    assert_eq!(p.datasets.len(), 1);
-    assert!(p.datasets[0].1.ends_with("/Best"));
-    assert!(body.contains("<timeCoverage>"));
+    let names = [
+        "GFS_Global_0p25deg_20240108_1800.grib2",
+        "GFS_Global_0p25deg_20240108_1200.grib2",
+        "GFS_Global_0p25deg_20240108_0600.grib2",
+    ];
+    let refs: Vec<String> = names
+        .iter()
+        .map(|n| format!("/thredds/catalog/grib/NCEP/GFS/Global_0p25deg/{n}/catalog.xml"))
+        .collect();
+    assert_eq!(p.refs, refs);
+    let views: Vec<&str> = p.datasets.iter().map(|d| d.1.as_str()).collect();
+    assert_eq!(
+        views,
+        [
+            "grib/NCEP/GFS/Global_0p25deg/TwoD",
+            "grib/NCEP/GFS/Global_0p25deg/Best"
+        ]
+    );
+    assert!(body.contains("serviceType=\"Resolver\"") && body.contains("urlPath=\"latest.xml\""));
+    assert!(body.contains("<end>present</end>") && body.contains("<duration>18 hours</duration>"));
     let latest = get(&format!("{base}/latest.xml"))
         .await
         .text()
@@ -144,31 +167,61 @@ async fn model_catalog_shape() {
         .unwrap();
     let lp = parse(&latest).unwrap();
     assert_eq!(lp.datasets.len(), 1);
-    assert!(
-        lp.datasets[0]
-            .0
-            .ends_with("GFS_Global_0p25deg_20240108_1800.grib2")
-    );
-    let files = get(&format!("{base}/files/catalog.xml"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let fp = parse(&files).unwrap();
-    let names: Vec<_> = fp
-        .datasets
-        .iter()
-        .map(|d| d.0.rsplit('/').next().unwrap().to_owned())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "GFS_Global_0p25deg_20240108_1800.grib2",
-            "GFS_Global_0p25deg_20240108_1200.grib2",
-            "GFS_Global_0p25deg_20240108_0600.grib2"
-        ]
-    );
+    assert!(lp.datasets[0].0.ends_with(names[0]));
+    // Each run file's own catalog: one dataset with its own absolute time coverage.
+    for n in names {
+        let body = get(&format!("{base}/{n}/catalog.xml"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let fp = parse(&body).unwrap();
+        assert_eq!(fp.datasets.len(), 1, "{n}");
+        assert!(fp.datasets[0].0.ends_with(n));
+        assert!(
+            body.contains("<timeCoverage>") && !body.contains("present"),
+            "{body}"
+        );
+    }
+    // A run the server no longer keeps: 404.
+    let gone = get(&format!(
+        "{base}/GFS_Global_0p25deg_20240108_0000.grib2/catalog.xml"
+    ))
+    .await;
+    assert_eq!(gone.status(), 404);
     server.shutdown().await;
+}
+
+/// Flat rolling listings follow Unidata's satellite `current/` folder: files of the last
+/// days newest first, the oldest leaving as the clock moves.
+#[tokio::test]
+async fn current_listing_rolls() {
+    let spec = TreeSpec::Current(CurrentSpec {
+        bands: 2,
+        sectors: 2,
+        every_minutes: 60,
+        days: 1,
+    });
+    let w = check_counts(spec.clone(), "2024-01-08T12:30:00Z").await;
+    assert_eq!(w.granule_ids.len(), 2 * 2 * 24);
+    assert_eq!(catalog_count(&spec), 1 + 1 + 2 + 4 + 4);
+    assert!(w.granule_ids.contains(
+        "SSEC/IDD-Satellite/VIS/EAST-CONUS_1km/current/EAST-CONUS_1km_VIS_20240108_1200.gini"
+    ));
+    assert!(w.granule_ids.contains(
+        "SSEC/IDD-Satellite/IR/WEST-CONUS_4km/current/WEST-CONUS_4km_IR_20240107_1300.gini"
+    ));
+    let w = check_counts(spec, "2024-01-08T13:00:00Z").await;
+    assert!(
+        !w.granule_ids
+            .iter()
+            .any(|i| i.ends_with("20240107_1300.gini"))
+    );
+    assert!(
+        w.granule_ids
+            .iter()
+            .any(|i| i.ends_with("20240108_1300.gini"))
+    );
 }
 
 #[tokio::test]

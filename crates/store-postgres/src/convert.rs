@@ -198,7 +198,7 @@ pub(crate) fn source_from_row(row: &PgRow) -> Result<Source, StoreError> {
 /// Columns read by [`catalog_from_row`].
 pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, \
      last_fetch, etag, last_modified, content_hash, last_changed, granule_count, error, \
-     next_visit, expires";
+     next_visit, expires, next_change";
 
 /// Decode a `catalogs` row.
 pub(crate) fn catalog_from_row(row: &PgRow) -> Result<CatalogState, StoreError> {
@@ -220,6 +220,7 @@ pub(crate) fn catalog_from_row(row: &PgRow) -> Result<CatalogState, StoreError> 
         error: row.try_get("error").map_err(db_err)?,
         next_visit: row.try_get("next_visit").map_err(db_err)?,
         expires: row.try_get("expires").map_err(db_err)?,
+        next_change: row.try_get("next_change").map_err(db_err)?,
     })
 }
 

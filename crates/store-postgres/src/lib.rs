@@ -159,6 +159,10 @@ impl Store for PostgresStore {
         sources::catalogs_of_source(&self.pool, source_id).await
     }
 
+    async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>> {
+        sources::child_catalogs(&self.pool, parent_url).await
+    }
+
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome> {
         write::write_batch(&self.pool, batch).await
     }

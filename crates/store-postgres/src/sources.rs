@@ -208,6 +208,17 @@ pub(crate) async fn catalog(pool: &PgPool, url: &str) -> Result<Option<CatalogSt
     row.as_ref().map(catalog_from_row).transpose()
 }
 
+pub(crate) async fn child_catalogs(
+    pool: &PgPool,
+    parent_url: &str,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar("SELECT url FROM catalogs WHERE parent_url = $1 ORDER BY url")
+        .bind(clean(parent_url))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)
+}
+
 pub(crate) async fn catalogs_of_source(
     pool: &PgPool,
     source_id: i64,

@@ -112,6 +112,7 @@ async fn upsert_catalogs(
         let mut error = Vec::with_capacity(chunk.len());
         let mut next_visit = Vec::with_capacity(chunk.len());
         let mut expires = Vec::with_capacity(chunk.len());
+        let mut next_change = Vec::with_capacity(chunk.len());
         for c in chunk {
             if c.url.is_empty() {
                 return Err(StoreError::Invalid("catalog with an empty URL".into()));
@@ -131,15 +132,16 @@ async fn upsert_catalogs(
             error.push(clean_opt(&c.error));
             next_visit.push(c.next_visit);
             expires.push(c.expires);
+            next_change.push(c.next_change);
         }
         sqlx::query(
             "INSERT INTO catalogs (url, source_id, parent_url, depth, class, status, last_fetch, \
                  etag, last_modified, content_hash, last_changed, granule_count, error, \
-                 next_visit, expires) \
+                 next_visit, expires, next_change) \
              SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::int4[], $5::text[], \
                  $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], \
                  $11::timestamptz[], $12::int8[], $13::text[], $14::timestamptz[], \
-                 $15::timestamptz[]) \
+                 $15::timestamptz[], $16::timestamptz[]) \
              ON CONFLICT (url) DO UPDATE SET source_id = EXCLUDED.source_id, \
                  parent_url = EXCLUDED.parent_url, depth = EXCLUDED.depth, \
                  class = EXCLUDED.class, status = EXCLUDED.status, \
@@ -147,7 +149,7 @@ async fn upsert_catalogs(
                  last_modified = EXCLUDED.last_modified, content_hash = EXCLUDED.content_hash, \
                  last_changed = EXCLUDED.last_changed, granule_count = EXCLUDED.granule_count, \
                  error = EXCLUDED.error, next_visit = EXCLUDED.next_visit, \
-                 expires = EXCLUDED.expires",
+                 expires = EXCLUDED.expires, next_change = EXCLUDED.next_change",
         )
         .bind(&url)
         .bind(&source_id)
@@ -164,6 +166,7 @@ async fn upsert_catalogs(
         .bind(&error)
         .bind(&next_visit)
         .bind(&expires)
+        .bind(&next_change)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;

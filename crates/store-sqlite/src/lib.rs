@@ -131,6 +131,10 @@ impl Store for SqliteStore {
         read::catalogs_of_source(&self.pool, source_id).await
     }
 
+    async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>> {
+        read::child_catalogs(&self.pool, parent_url).await
+    }
+
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome> {
         if batch.is_empty() {
             return Ok(BatchOutcome::default());

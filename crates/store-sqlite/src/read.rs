@@ -10,7 +10,7 @@ use threddex_store::{
 use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db};
 
 pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
-    etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires";
+    etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires, next_change";
 
 pub(crate) fn catalog_from_row(row: &SqliteRow) -> Result<CatalogState> {
     let class: String = row.try_get("class").map_err(db_err)?;
@@ -31,6 +31,7 @@ pub(crate) fn catalog_from_row(row: &SqliteRow) -> Result<CatalogState> {
         error: row.try_get("error").map_err(db_err)?,
         next_visit: opt_ts_from_db(row.try_get_unchecked("next_visit").map_err(db_err)?)?,
         expires: opt_ts_from_db(row.try_get_unchecked("expires").map_err(db_err)?)?,
+        next_change: opt_ts_from_db(row.try_get_unchecked("next_change").map_err(db_err)?)?,
     })
 }
 
@@ -42,6 +43,14 @@ pub(crate) async fn catalog(pool: &SqlitePool, url: &str) -> Result<Option<Catal
         .await
         .map_err(db_err)?;
     row.as_ref().map(catalog_from_row).transpose()
+}
+
+pub(crate) async fn child_catalogs(pool: &SqlitePool, parent_url: &str) -> Result<Vec<String>> {
+    sqlx::query_scalar("SELECT url FROM catalogs WHERE parent_url = ?1 ORDER BY url")
+        .bind(parent_url)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)
 }
 
 pub(crate) async fn catalogs_of_source(

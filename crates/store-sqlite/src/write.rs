@@ -144,16 +144,18 @@ async fn delete_tree(conn: &mut SqliteConnection, url: &str, out: &mut BatchOutc
 }
 
 async fn upsert_catalogs(conn: &mut SqliteConnection, rows: &[CatalogState]) -> Result<()> {
-    const COLS: usize = 15;
+    const COLS: usize = 16;
     let sql = format!(
         "INSERT INTO catalogs (url, source_id, parent_url, depth, class, status, last_fetch, etag, \
-         last_modified, content_hash, last_changed, granule_count, error, next_visit, expires) \
+         last_modified, content_hash, last_changed, granule_count, error, next_visit, expires, \
+         next_change) \
          VALUES {} ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id, \
          parent_url = excluded.parent_url, depth = excluded.depth, class = excluded.class, \
          status = excluded.status, last_fetch = excluded.last_fetch, etag = excluded.etag, \
          last_modified = excluded.last_modified, content_hash = excluded.content_hash, \
          last_changed = excluded.last_changed, granule_count = excluded.granule_count, \
-         error = excluded.error, next_visit = excluded.next_visit, expires = excluded.expires",
+         error = excluded.error, next_visit = excluded.next_visit, expires = excluded.expires, \
+         next_change = excluded.next_change",
         values_clause(rows.len(), COLS)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -176,7 +178,8 @@ async fn upsert_catalogs(conn: &mut SqliteConnection, rows: &[CatalogState]) -> 
             .bind(c.granule_count)
             .bind(&c.error)
             .bind(opt_ts_to_db(c.next_visit))
-            .bind(opt_ts_to_db(c.expires));
+            .bind(opt_ts_to_db(c.expires))
+            .bind(opt_ts_to_db(c.next_change));
     }
     q.execute(conn).await.map_err(db_err)?;
     Ok(())

@@ -98,6 +98,10 @@ pub trait Store: Send + Sync + 'static {
     /// The persisted state of every catalog of a source (for planning a sync).
     async fn catalogs_of_source(&self, source_id: i64) -> Result<Vec<CatalogState>>;
 
+    /// The URLs of the stored catalogs whose parent is `parent_url`, ordered by URL (the
+    /// children a re-read listing is compared with).
+    async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>>;
+
     // ----- writes --------------------------------------------------------------------------
 
     /// Write a batch atomically: upsert its catalogs, collections and granules, then apply its

@@ -180,6 +180,9 @@ pub struct CatalogState {
     pub next_visit: Option<Timestamp>,
     /// The catalog's own `expires` attribute, if any.
     pub expires: Option<Timestamp>,
+    /// When its listing is expected to change next, from the cadence of the times it lists
+    /// (None: unknown). Caps the adaptive revisit interval.
+    pub next_change: Option<Timestamp>,
 }
 
 impl CatalogState {
@@ -206,6 +209,7 @@ impl CatalogState {
             error: None,
             next_visit: None,
             expires: None,
+            next_change: None,
         }
     }
 }

@@ -103,6 +103,8 @@ impl Goes {
             service: "all",
             data_type: "GRID",
             data_format: "NetCDF",
+            // As Unidata's satellite catalogs (satellite/VIS/EAST-CONUS_1km/current).
+            rolling: Some("7 days"),
         }
     }
 
@@ -162,26 +164,14 @@ impl Goes {
         xml::open_catalog(&mut o, Some(&day));
         xml::compound_service(&mut o, "all", SERVICES);
         xml::open_top_dataset(&mut o, &day, Some(&id), &Self::meta());
-        let start = super::day_start(d);
-        let mut last = start;
+        let mut last = super::day_start(d);
         let mut name = String::with_capacity(96);
         for k in (0..n).rev() {
-            let tenths = super::slot(k, self.f, UNITS);
-            let s =
-                start + chrono::Duration::milliseconds(i64::try_from(tenths * 100).unwrap_or(0));
-            let e = s + chrono::Duration::milliseconds(27_700);
-            let c = e + chrono::Duration::milliseconds(6_300);
+            let (s, e, c) = self.file(sn, cn, d, k, &mut name);
             if k + 1 == n {
                 last = c.min(now.max(s));
             }
-            name.clear();
-            let _ = write!(name, "OR_ABI-L2-CMIPM{sn}-M6C{cn:02}_G16_s");
-            stamp(&mut name, s);
-            name.push_str("_e");
-            stamp(&mut name, e);
-            name.push_str("_c");
-            stamp(&mut name, c);
-            name.push_str(".nc");
+            let _ = e;
             let leaf_id = format!("{id}/{name}");
             let url = format!("{}/{rel}/{name}", self.base);
             xml::open_leaf(&mut o, &name, &leaf_id, &url);
@@ -196,7 +186,108 @@ impl Goes {
     }
 }
 
+impl Goes {
+    /// Slot `k` of day `d` of a channel: writes the file name into `name` and returns its
+    /// start, end and creation times.
+    fn file(
+        &self,
+        sn: usize,
+        cn: usize,
+        d: NaiveDate,
+        k: u64,
+        name: &mut String,
+    ) -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
+        let tenths = super::slot(k, self.f, UNITS);
+        let s = super::day_start(d)
+            + chrono::Duration::milliseconds(i64::try_from(tenths * 100).unwrap_or(0));
+        let e = s + chrono::Duration::milliseconds(27_700);
+        let c = e + chrono::Duration::milliseconds(6_300);
+        name.clear();
+        let _ = write!(name, "OR_ABI-L2-CMIPM{sn}-M6C{cn:02}_G16_s");
+        stamp(name, s);
+        name.push_str("_e");
+        stamp(name, e);
+        name.push_str("_c");
+        stamp(name, c);
+        name.push_str(".nc");
+        (s, e, c)
+    }
+
+    /// Every listed file of one channel at `now`: (day, slot start, name).
+    fn files_of(
+        &self,
+        sn: usize,
+        cn: usize,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (NaiveDate, DateTime<Utc>, DateTime<Utc>, String)> + '_ {
+        days_newest_first(now, self.days).flat_map(move |d| {
+            let n = super::slots_for_day(d, now, self.f, UNITS, UNIT_NS);
+            (0..n).map(move |k| {
+                let mut name = String::with_capacity(96);
+                let (s, e, _) = self.file(sn, cn, d, k, &mut name);
+                (d, s, e, name)
+            })
+        })
+    }
+
+    /// The ncISO-like record of a listed file, by its urlPath
+    /// (`{base}/Mesoscale-{n}/Channel{cc}/{YYYYMMDD}/{name}`).
+    fn iso(&self, url_path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
+        let r = url_path
+            .strip_prefix(self.base.as_str())?
+            .strip_prefix('/')?;
+        let parts: Vec<&str> = r.split('/').collect();
+        let [sector, channel, day, name] = parts.as_slice() else {
+            return None;
+        };
+        let sn = parse_numbered(sector, "Mesoscale-", 1, self.sectors)?;
+        let cn = parse_numbered(channel, "Channel", 2, self.channels)?;
+        let d = super::parse_day(day)?;
+        if !super::day_in_window(d, now, self.days) {
+            return None;
+        }
+        let (_, start, end, _) = self
+            .files_of(sn, cn, now)
+            .find(|(fd, _, _, n)| *fd == d && n == name)?;
+        let title = format!("GOES-16 ABI Mesoscale-{sn} Channel {cn:02}");
+        let g = super::ncis::IsoGranule {
+            id: url_path,
+            name,
+            title: &title,
+            start,
+            end,
+            host,
+            bbox: (-156.0, 6.0, -81.0, 81.0),
+            grid: (500, 500),
+        };
+        Some(Doc {
+            body: super::ncis::record(&g),
+            last_modified: end,
+            kind: crate::xml::DocKind::Xml,
+        })
+    }
+}
+
 impl Subtree for Goes {
+    fn iso_record(&self, url_path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
+        self.iso(url_path, now, host)
+    }
+
+    fn granules(&self, now: DateTime<Utc>, out: &mut Vec<super::SimGranule>) {
+        for sn in 1..=self.sectors {
+            for cn in 1..=self.channels {
+                for (d, s, _, name) in self.files_of(sn, cn, now) {
+                    let rel = format!("Mesoscale-{sn}/Channel{cn:02}/{}/{name}", super::ymd(d));
+                    out.push(super::SimGranule {
+                        id: format!("{}/{rel}", self.id_prefix),
+                        url_path: format!("{}/{rel}", self.base),
+                        time: s,
+                    });
+                }
+            }
+        }
+    }
+
     fn top_href(&self) -> String {
         format!("catalog/{}/catalog.xml", self.base)
     }

@@ -1,5 +1,6 @@
 //! Generated catalog trees shaped like thredds.ucar.edu, computed lazily per request.
 
+mod current;
 mod goes;
 mod model;
 mod ncis;
@@ -9,6 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
+pub use current::CurrentSpec;
 pub use goes::GoesSpec;
 pub use model::ModelSpec;
 pub use nexrad::NexradSpec;
@@ -22,8 +24,13 @@ pub enum TreeSpec {
     Nexrad(NexradSpec),
     /// GOES-16 ABI L2 CMI: `satellite/goes/east/products/CloudAndMoistureImagery/Mesoscale-{n}/Channel{cc}/{YYYYMMDD}/OR_ABI-….nc`.
     Goes(GoesSpec),
-    /// Model runs: `grib/NCEP/{Model}/` with `Best`, `latest.xml` and `files/` run files.
+    /// GRIB feature collections: `grib/NCEP/{Model}/catalog.xml` with the `TwoD` and `Best`
+    /// views, a `latest.xml` resolver and one catalogRef per run file
+    /// (`{Model}_{YYYYMMDD}_{HHMM}.grib2/catalog.xml`), as Unidata's TDS serves them.
     ModelRuns(ModelSpec),
+    /// Flat rolling listings: `satellite/{band}/{sector}/current/catalog.xml` holding the last
+    /// days of `{sector}_{band}_{YYYYMMDD}_{HHMM}.gini`, as Unidata's satellite `current/`.
+    Current(CurrentSpec),
     /// Several trees under one root (nested `Mixed` are flattened; a second tree of the same
     /// kind is mounted under a suffixed path, e.g. `nexrad/level3-2`, with IDs `NWS/NEXRAD3-2/…`).
     Mixed(Vec<TreeSpec>),
@@ -61,6 +68,35 @@ pub(crate) trait Subtree: Send + Sync {
     fn iso_record(&self, _url_path: &str, _now: DateTime<Utc>, _host: &str) -> Option<Doc> {
         None
     }
+    /// Appends the granules the subtree lists at `now`: the truth a crawler's index must equal.
+    fn granules(&self, now: DateTime<Utc>, out: &mut Vec<SimGranule>);
+}
+
+/// A granule as the simulated server lists it: what an index of the server must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SimGranule {
+    /// The dataset's `ID` attribute.
+    pub id: String,
+    /// The dataset's `urlPath`.
+    pub url_path: String,
+    /// The time the file's name carries (the instant it was generated for).
+    pub time: DateTime<Utc>,
+}
+
+/// The inherited rolling coverage Unidata's live catalogs carry
+/// (`<timeCoverage><end>present</end><duration>…</duration></timeCoverage>`): it describes
+/// the window the server keeps, not any one file.
+pub(crate) fn rolling_coverage(out: &mut String, indent: &str, duration: &str) {
+    out.push_str(indent);
+    out.push_str("<timeCoverage>\n");
+    out.push_str(indent);
+    out.push_str("  <end>present</end>\n");
+    out.push_str(indent);
+    out.push_str("  <duration>");
+    xml::escape_into(out, duration);
+    out.push_str("</duration>\n");
+    out.push_str(indent);
+    out.push_str("</timeCoverage>\n");
 }
 
 /// The generated tree a server serves.
@@ -88,7 +124,7 @@ impl Tree {
     pub(crate) fn build(spec: &TreeSpec, seed: u64) -> Tree {
         let mut leaves = Vec::new();
         flatten(spec, &mut leaves);
-        let (mut n_nex, mut n_goes, mut n_model) = (0usize, 0usize, 0usize);
+        let (mut n_nex, mut n_goes, mut n_model, mut n_current) = (0usize, 0usize, 0usize, 0usize);
         let mut mounts: Vec<Box<dyn Subtree>> = Vec::new();
         for leaf in leaves {
             match leaf {
@@ -103,6 +139,10 @@ impl Tree {
                 TreeSpec::ModelRuns(s) => {
                     mounts.push(Box::new(model::Models::new(s, seed, &suffix(n_model))));
                     n_model += 1;
+                }
+                TreeSpec::Current(s) => {
+                    mounts.push(Box::new(current::Current::new(s, seed, &suffix(n_current))));
+                    n_current += 1;
                 }
                 TreeSpec::Mixed(_) | TreeSpec::Empty => {}
             }
@@ -150,6 +190,15 @@ impl Tree {
 
     pub(crate) fn granule_count(&self, now: DateTime<Utc>) -> u64 {
         self.mounts.iter().map(|m| m.granule_count(now)).sum()
+    }
+
+    /// Every granule the tree lists at `now`.
+    pub(crate) fn granules(&self, now: DateTime<Utc>) -> Vec<SimGranule> {
+        let mut out = Vec::new();
+        for m in &self.mounts {
+            m.granules(now, &mut out);
+        }
+        out
     }
 }
 

@@ -1,5 +1,8 @@
-//! Model-run tree: `grib/NCEP/{Model}/catalog.xml` with a `Best` dataset, a `latest.xml`
-//! catalogRef and `files/catalog.xml` listing run files `{Model}_{YYYYMMDD}_{HHMM}.grib2`.
+//! GRIB feature collections: `grib/NCEP/{Model}/catalog.xml` with the `TwoD` and `Best` views,
+//! a `latest.xml` resolver dataset and one catalogRef per run file
+//! `{Model}_{YYYYMMDD}_{HHMM}.grib2/catalog.xml`, each listing that one file; the server keeps
+//! the newest `runs` runs (one every 6 h), so old files leave the listing and their catalogs
+//! answer 404.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -48,10 +51,24 @@ const SERVICES: &[(&str, &str, &str)] = &[
     ("UDDC", "UDDC", "/thredds/uddc/"),
 ];
 
+/// Services of the collection catalog: the virtual views are served through these (no
+/// HTTPServer: a view is not a file).
+const VIRTUAL_SERVICES: &[(&str, &str, &str)] = &[
+    ("OPENDAP", "OPENDAP", "/thredds/dodsC/"),
+    ("CdmRemote", "CdmRemote", "/thredds/cdmremote/"),
+    ("NetcdfSubset", "NetcdfSubset", "/thredds/ncss/grid/"),
+    ("WMS", "WMS", "/thredds/wms/"),
+    ("WCS", "WCS", "/thredds/wcs/"),
+    ("ISO", "ISO", "/thredds/iso/"),
+    ("NCML", "NCML", "/thredds/ncml/"),
+    ("UDDC", "UDDC", "/thredds/uddc/"),
+];
+
 const META: Meta<'static> = Meta {
     service: "GridServices",
     data_type: "GRID",
     data_format: "GRIB-2",
+    rolling: None,
 };
 
 struct Model {
@@ -74,6 +91,17 @@ const SIX_HOURS: i64 = 6 * 3600;
 fn latest_run(now: DateTime<Utc>) -> DateTime<Utc> {
     let t = now.timestamp().div_euclid(SIX_HOURS) * SIX_HOURS;
     DateTime::from_timestamp(t, 0).unwrap_or(now)
+}
+
+/// Parses `{prefix}_{YYYYMMDD}_{HHMM}.grib2` back to its run time.
+fn parse_file(prefix: &str, name: &str) -> Option<DateTime<Utc>> {
+    let stamp = name
+        .strip_prefix(prefix)?
+        .strip_prefix('_')?
+        .strip_suffix(".grib2")?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 impl Models {
@@ -106,6 +134,7 @@ impl Models {
         }
     }
 
+    /// The runs the server keeps at `now`, newest first (one every 6 h).
     fn run_times(&self, now: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> {
         let latest = latest_run(now);
         (0..self.runs).filter_map(move |r| {
@@ -116,6 +145,12 @@ impl Models {
 
     fn file_name(m: &Model, run: DateTime<Utc>) -> String {
         format!("{}_{}.grib2", m.file_prefix, run.format("%Y%m%d_%H%M"))
+    }
+
+    /// The run of a listed file, by name.
+    fn listed_run(&self, m: &Model, name: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let run = parse_file(&m.file_prefix, name)?;
+        self.run_times(now).any(|r| r == run).then_some(run)
     }
 
     fn top(&self) -> Doc {
@@ -141,131 +176,131 @@ impl Models {
         let _ = writeln!(out, "</end>\n{indent}</timeCoverage>");
     }
 
+    /// A virtual view of the collection (`TwoD`, `Best`) with its own time coverage, as TDS
+    /// writes it (RAP CONUS 13km capture).
+    fn view(
+        o: &mut String,
+        name: &str,
+        id: &str,
+        summary: &str,
+        span: (DateTime<Utc>, DateTime<Utc>),
+    ) {
+        xml::open_leaf(o, name, id, id);
+        let _ = writeln!(
+            o,
+            "      <documentation type=\"summary\">{summary}</documentation>\n      <metadata inherited=\"true\">"
+        );
+        Self::coverage(o, "        ", span.0, span.1);
+        o.push_str("      </metadata>\n    </dataset>\n");
+    }
+
+    /// The collection catalog of one model, shaped like Unidata's GRIB feature collections
+    /// (`grib/NCEP/RAP/CONUS_13km/catalog.xml` captured 2015-05-27, TDS 4.6;
+    /// `grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml` captured 2024-01-08, TDS 5): the
+    /// inherited rolling coverage, the `TwoD` and `Best` views, the `latest.xml` resolver
+    /// dataset and one catalogRef per run file, newest first.
     fn model(&self, m: &Model, now: DateTime<Utc>) -> Doc {
         let id = format!("{}/{}", self.base, m.path);
-        let mut o = String::with_capacity(3072);
-        xml::open_catalog(&mut o, Some(&m.title));
-        xml::compound_service(&mut o, "GridServices", SERVICES);
-        xml::open_top_dataset(&mut o, &m.title, Some(&id), &META);
         let runs: Vec<_> = self.run_times(now).collect();
+        let mut o = String::with_capacity(4096 + runs.len() * 400);
+        xml::open_catalog(&mut o, Some(&m.title));
+        o.push_str("  <service name=\"latest\" serviceType=\"Resolver\" base=\"\" />\n");
+        xml::compound_service(&mut o, "VirtualServices", VIRTUAL_SERVICES);
+        o.push_str("  <dataset name=\"");
+        xml::escape_into(&mut o, &m.title);
+        o.push_str("\">\n    <metadata inherited=\"true\">\n      <serviceName>VirtualServices</serviceName>\n      <authority>edu.ucar.unidata</authority>\n      <dataType>GRID</dataType>\n      <dataFormat>GRIB-2</dataFormat>\n      <documentation type=\"rights\">Freely available</documentation>\n");
+        let hours = i64::try_from(self.runs).unwrap_or(0).saturating_mul(6);
+        super::rolling_coverage(&mut o, "      ", &format!("{hours} hours"));
+        o.push_str("    </metadata>\n");
         if let (Some(newest), Some(oldest)) = (runs.first(), runs.last()) {
-            let best = format!("{id}/Best");
-            xml::open_leaf(
+            let span = (*oldest, *newest + chrono::Duration::hours(m.fhours));
+            Self::view(
+                &mut o,
+                "Full Collection (Reference / Forecast Time) Dataset",
+                &format!("{id}/TwoD"),
+                "Two time dimensions: reference and forecast; full access to all GRIB records",
+                span,
+            );
+            Self::view(
                 &mut o,
                 &format!("Best {} Time Series", m.title),
-                &best,
-                &best,
+                &format!("{id}/Best"),
+                "Single time dimension: for each forecast time, use GRIB record with smallest offset from reference time",
+                span,
             );
-            o.push_str("      <documentation type=\"summary\">Best Time Series, merging all runs</documentation>\n");
-            Self::coverage(
-                &mut o,
-                "      ",
-                *oldest,
-                *newest + chrono::Duration::hours(m.fhours),
-            );
-            o.push_str("    </dataset>\n");
         }
-        xml::catalog_ref(
-            &mut o,
-            "    ",
-            "latest.xml",
-            &format!("Latest Collection for {}", m.title),
-            &format!("{id}/latest.xml"),
+        o.push_str("    <dataset name=\"Latest Collection for ");
+        xml::escape_into(&mut o, &m.title);
+        o.push_str(
+            "\" urlPath=\"latest.xml\">\n      <serviceName>latest</serviceName>\n    </dataset>\n",
         );
-        xml::catalog_ref(
-            &mut o,
-            "    ",
-            "files/catalog.xml",
-            "files",
-            &format!("{id}/files"),
-        );
+        for run in &runs {
+            let name = Self::file_name(m, *run);
+            let href = format!("/thredds/catalog/{id}/{name}/catalog.xml");
+            xml::catalog_ref(&mut o, "    ", &href, &name, &format!("{id}/{name}"));
+        }
         xml::close_top_dataset(&mut o);
         xml::close_catalog(&mut o);
         xml_doc(o, latest_run(now))
     }
 
-    fn leaf(&self, o: &mut String, m: &Model, run: DateTime<Utc>, with_meta: bool) {
+    fn leaf(&self, o: &mut String, m: &Model, run: DateTime<Utc>) {
         let name = Self::file_name(m, run);
-        let id = format!("{}/{}/files/{name}", self.base, m.path);
-        let indent = if with_meta { "  " } else { "    " };
-        o.push_str(indent);
-        o.push_str("<dataset name=\"");
-        xml::escape_into(o, &name);
-        o.push_str("\" ID=\"");
-        xml::escape_into(o, &id);
-        o.push_str("\" urlPath=\"");
-        xml::escape_into(o, &id);
-        o.push_str("\">\n");
+        let id = format!("{}/{}/{name}", self.base, m.path);
+        xml::open_leaf(o, &name, &id, &id);
         let h = xml::hash64(self.seed, &name);
         let _ = writeln!(
             o,
-            "{indent}  <dataSize units=\"Mbytes\">{}.{}</dataSize>",
+            "      <dataSize units=\"Mbytes\">{}.{}</dataSize>",
             50 + h % 450,
             (h >> 20) % 10
         );
-        let _ = write!(o, "{indent}  <date type=\"modified\">");
-        xml::iso(o, run);
-        o.push_str("</date>\n");
-        if with_meta {
-            let _ = writeln!(
-                o,
-                "{indent}  <metadata inherited=\"true\">\n{indent}    <serviceName>GridServices</serviceName>\n{indent}    <authority>edu.ucar.unidata</authority>\n{indent}    <dataType>GRID</dataType>\n{indent}    <dataFormat>GRIB-2</dataFormat>\n{indent}  </metadata>"
-            );
-        }
-        Self::coverage(
-            o,
-            &format!("{indent}  "),
-            run,
-            run + chrono::Duration::hours(m.fhours),
-        );
-        o.push_str(indent);
-        o.push_str("</dataset>\n");
+        xml::modified(o, run);
+        o.push_str("      <metadata inherited=\"true\">\n        <serviceName>GridServices</serviceName>\n        <authority>edu.ucar.unidata</authority>\n        <dataType>GRID</dataType>\n        <dataFormat>GRIB-2</dataFormat>\n");
+        Self::coverage(o, "        ", run, run + chrono::Duration::hours(m.fhours));
+        o.push_str("      </metadata>\n    </dataset>\n");
     }
 
-    fn files(&self, m: &Model, now: DateTime<Utc>) -> Doc {
-        let id = format!("{}/{}/files", self.base, m.path);
-        let mut o = String::with_capacity(1536 + self.runs * 500);
-        xml::open_catalog(&mut o, Some(&format!("{} files", m.title)));
-        xml::compound_service(&mut o, "GridServices", SERVICES);
-        xml::open_top_dataset(&mut o, "files", Some(&id), &META);
-        for run in self.run_times(now) {
-            self.leaf(&mut o, m, run, false);
-        }
-        xml::close_top_dataset(&mut o);
-        xml::close_catalog(&mut o);
-        xml_doc(o, latest_run(now))
-    }
-
-    fn latest(&self, m: &Model, now: DateTime<Utc>) -> Doc {
+    /// The catalog of one run file (`{name}/catalog.xml`): a single dataset with its own
+    /// time coverage, as the per-file catalogs of the GFS capture.
+    fn file_catalog(&self, m: &Model, run: DateTime<Utc>) -> Doc {
         let mut o = String::with_capacity(2048);
+        xml::open_catalog(&mut o, Some(&Self::file_name(m, run)));
+        xml::compound_service(&mut o, "GridServices", SERVICES);
+        self.leaf(&mut o, m, run);
+        xml::close_catalog(&mut o);
+        xml_doc(o, run)
+    }
+
+    /// What the `latest.xml` resolver answers: the newest file's catalog.
+    fn latest(&self, m: &Model, now: DateTime<Utc>) -> Doc {
         match self.run_times(now).next() {
             Some(run) => {
-                xml::open_catalog(&mut o, Some(&Self::file_name(m, run)));
-                xml::compound_service(&mut o, "GridServices", SERVICES);
-                self.leaf(&mut o, m, run, true);
+                let mut d = self.file_catalog(m, run);
+                d.last_modified = latest_run(now);
+                d
             }
             None => {
+                let mut o = String::with_capacity(512);
                 xml::open_catalog(&mut o, Some(&m.title));
                 xml::compound_service(&mut o, "GridServices", SERVICES);
+                xml::close_catalog(&mut o);
+                xml_doc(o, latest_run(now))
             }
         }
-        xml::close_catalog(&mut o);
-        xml_doc(o, latest_run(now))
     }
 }
 
 impl Models {
-    /// The ncISO-like record of a run file, by its urlPath (`{base}/{model}/files/{name}`), if
-    /// the file is currently listed.
+    /// The ncISO-like record of a run file, by its urlPath (`{base}/{model}/{name}`), if the
+    /// file is currently listed.
     fn iso(&self, url_path: &str, now: DateTime<Utc>, host: &str) -> Option<Doc> {
         let r = url_path
             .strip_prefix(self.base.as_str())?
             .strip_prefix('/')?;
-        let (path, name) = r.split_once("/files/")?;
+        let (path, name) = r.rsplit_once('/')?;
         let m = self.idx.get(path).and_then(|&i| self.models.get(i))?;
-        let run = self
-            .run_times(now)
-            .find(|&run| Self::file_name(m, run) == name)?;
+        let run = self.listed_run(m, name, now)?;
         let global = m.path.contains("Global");
         let g = super::ncis::IsoGranule {
             id: url_path,
@@ -312,23 +347,39 @@ impl Subtree for Models {
             return Some(self.top());
         }
         let find = |p: &str| self.idx.get(p).and_then(|&i| self.models.get(i));
-        if let Some(m) = r.strip_suffix("/files/catalog.xml").and_then(find) {
-            return Some(self.files(m, now));
-        }
         if let Some(m) = r.strip_suffix("/latest.xml").and_then(find) {
             return Some(self.latest(m, now));
         }
-        if let Some(m) = r.strip_suffix("/catalog.xml").and_then(find) {
+        let dir = r.strip_suffix("/catalog.xml")?;
+        if let Some(m) = find(dir) {
             return Some(self.model(m, now));
         }
-        None
+        // A run file's catalog: `{model}/{name}/catalog.xml`, while the file is listed.
+        let (path, name) = dir.rsplit_once('/')?;
+        let m = find(path)?;
+        let run = self.listed_run(m, name, now)?;
+        Some(self.file_catalog(m, run))
     }
 
     fn catalog_count(&self) -> u64 {
-        1u64.saturating_add((self.models.len() as u64).saturating_mul(3))
+        let per_model = 1u64.saturating_add(self.runs as u64);
+        1u64.saturating_add((self.models.len() as u64).saturating_mul(per_model))
     }
 
     fn granule_count(&self, now: DateTime<Utc>) -> u64 {
         (self.models.len() as u64).saturating_mul(self.run_times(now).count() as u64)
+    }
+
+    fn granules(&self, now: DateTime<Utc>, out: &mut Vec<super::SimGranule>) {
+        for m in &self.models {
+            for run in self.run_times(now) {
+                let id = format!("{}/{}/{}", self.base, m.path, Self::file_name(m, run));
+                out.push(super::SimGranule {
+                    url_path: id.clone(),
+                    id,
+                    time: run,
+                });
+            }
+        }
     }
 }

@@ -103,6 +103,8 @@ impl Nexrad {
             service: "RadarServices",
             data_type: "RADIAL",
             data_format: "NEXRAD-3",
+            // Unidata's NEXRAD level 3 catalogs carry this rolling coverage at every level.
+            rolling: Some("14 days"),
         }
     }
 
@@ -248,6 +250,30 @@ impl Subtree for Nexrad {
         1u64.saturating_add(p)
             .saturating_add(ps)
             .saturating_add(ps.saturating_mul(self.days as u64))
+    }
+
+    fn granules(&self, now: DateTime<Utc>, out: &mut Vec<super::SimGranule>) {
+        for p in &self.products {
+            for s in &self.stations {
+                for d in days_newest_first(now, self.days) {
+                    let day = super::ymd(d);
+                    let n = super::slots_for_day(d, now, self.f, UNITS, UNIT_NS);
+                    for k in 0..n {
+                        let minute = super::slot(k, self.f, UNITS);
+                        let mut name = format!("Level3_{s}_{p}_{day}_");
+                        push_2(&mut name, minute / 60);
+                        push_2(&mut name, minute % 60);
+                        name.push_str(".nids");
+                        out.push(super::SimGranule {
+                            id: format!("{}/{p}/{s}/{day}/{name}", self.id_prefix),
+                            url_path: format!("{}/{p}/{s}/{day}/{name}", self.base),
+                            time: super::day_start(d)
+                                + chrono::Duration::minutes(i64::try_from(minute).unwrap_or(0)),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     fn granule_count(&self, now: DateTime<Utc>) -> u64 {

@@ -22,8 +22,16 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
     let mut r = Reader::from_str(body);
     r.config_mut().trim_text(true);
     let mut p = Parsed::default();
+    // Open elements: a document cut short ends with some still open.
+    let mut depth = 0usize;
     loop {
-        match r.read_event().map_err(|e| e.to_string())? {
+        let ev = r.read_event().map_err(|e| e.to_string())?;
+        match &ev {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match ev {
             Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "catalogRef" => {
                 for a in e.attributes() {
                     let a = a.map_err(|e| e.to_string())?;
@@ -64,6 +72,9 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
     if p.root.is_empty() {
         return Err("no root element".into());
     }
+    if depth != 0 {
+        return Err(format!("{depth} elements not closed at the end"));
+    }
     Ok(p)
 }
 
@@ -76,7 +87,7 @@ pub struct Walk {
 }
 
 /// Fetches every catalog reachable from `root`, counting distinct catalogs and granule IDs
-/// (datasets with a urlPath, except model `Best` aggregations).
+/// (datasets with a urlPath, except the model views `Best` and `TwoD`).
 pub async fn walk(client: &reqwest::Client, root: &str) -> Walk {
     let mut w = Walk::default();
     let mut queue = VecDeque::from([reqwest::Url::parse(root).unwrap()]);
@@ -93,7 +104,7 @@ pub async fn walk(client: &reqwest::Client, root: &str) -> Walk {
         }
         for (id, up) in p.datasets {
             w.leaf_datasets += 1;
-            if !up.ends_with("/Best") {
+            if !up.ends_with("/Best") && !up.ends_with("/TwoD") {
                 w.granule_ids.insert(id);
             }
         }

@@ -262,6 +262,7 @@ pub async fn test_catalog_state(store: &dyn Store) {
         error: None,
         next_visit: Some(t(3600)),
         expires: Some(t(7200)),
+        next_change: Some(t(21600)),
     };
     let root_state = CatalogState::pending(root, s.id, None, 0);
     store
@@ -280,6 +281,12 @@ pub async fn test_catalog_state(store: &dyn Store) {
         store.catalog("http://127.0.0.1/none").await.expect("get"),
         None
     );
+    // Children by parent.
+    assert_eq!(
+        store.child_catalogs(root).await.expect("children"),
+        vec![child.to_string()]
+    );
+    assert!(store.child_catalogs(child).await.expect("none").is_empty());
 
     let failed = CatalogState {
         status: CatalogStatus::Failed,
