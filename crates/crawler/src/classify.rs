@@ -134,7 +134,8 @@ pub struct ClassifyParams {
 /// The class of a node and why.
 ///
 /// In order: a per-source rule matching the URL wins; a live name or dynamic view is
-/// [`NodeClass::Live`]; a dated node (see [`threddex_ids::path_date`]) is
+/// [`NodeClass::Live`]; a dated node (see [`threddex_ids::path_date`]: a day folder in any
+/// layout, an hour folder below one, anything below those) is
 /// [`NodeClass::Archival`] when `reference ≥ date + 2 days + grace` (the reference being the
 /// last successful sync's end, or `now` before the first one; so today's and yesterday's
 /// folders are never archival) and [`NodeClass::Daily`] otherwise; a node listing dated
@@ -442,6 +443,107 @@ mod tests {
                 &none,
                 NodeClass::Daily,
             ),
+            // Year + MMDD, hour folders below any full date (like their day).
+            (
+                "/2024/0104/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024/0108/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/2024/01/05/23/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024/01/08/00/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/2024/003/00/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024/008/23/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            (
+                "/20240105/06/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Archival,
+            ),
+            (
+                "/2024-01-07/12/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Daily,
+            ),
+            // Run numbers and lone hour-like folders are not dates.
+            (
+                "/runs/0001/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/runs/00/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
+            (
+                "/clim/0104/catalog.xml",
+                None,
+                false,
+                None,
+                None,
+                &none,
+                NodeClass::Live,
+            ),
             // A future folder (clock skew) is daily.
             (
                 "/20240110/catalog.xml",
@@ -639,6 +741,19 @@ mod tests {
                 &params("2024-01-09T12:00:00Z", Some("2024-01-08T07:00:00Z")),
                 &none
             ),
+            NodeClass::Archival
+        );
+        // An hour folder of that day is final when its day is.
+        let hour = NodeFacts {
+            url: "http://h/c/2024/006/23/catalog.xml",
+            ..NodeFacts::default()
+        };
+        assert_eq!(
+            classify(&hour, &params("2024-01-08T05:59:59Z", None), &none),
+            NodeClass::Daily
+        );
+        assert_eq!(
+            classify(&hour, &params("2024-01-08T06:00:00Z", None), &none),
             NodeClass::Archival
         );
         // A zero grace: archival right when the day after ends.

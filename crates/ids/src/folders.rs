@@ -1,70 +1,36 @@
 //! Classification helpers for catalog folders and names: dated (archival) folders and live
 //! views.
 
-use crate::time::{Field, eval};
+use crate::scan::{folder_chain, run};
 use chrono::NaiveDate;
 
-const YMD: &[Field] = &[Field::Year, Field::Month, Field::Day];
-const YD: &[Field] = &[Field::Year, Field::Doy];
-
-fn all_digits(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|c| c.is_ascii_digit())
-}
-
-fn date_of(s: &str, layout: &[Field]) -> Option<NaiveDate> {
-    eval(s.as_bytes(), 0, s.len(), layout).map(|(t, _)| t.date())
-}
-
-/// The date of a dated folder path: the last dated segment(s) of `path`.
+/// The date of a dated folder path: the last dated folder chain of `path`.
 ///
-/// A dated segment is a whole path segment `YYYYMMDD`, `YYYY-MM-DD` or `YYYYDDD` (day of
-/// year), or three segments `YYYY/MM/DD`, or two segments `YYYY/DDD`. Month or year folders
-/// alone (`201802`, `2019`) are not dates. A query (`?…`) or fragment (`#…`) is ignored, so a
-/// catalog URL works too. Values are validated (no month 13, no DDD 367).
+/// A dated folder chain is what the identity rules strip as one dated folder (see the crate
+/// README): whole path segments `YYYYMMDD`, `YYYY-MM-DD`, `YYYYDDD` (day of year), `YYYY/MM/DD`,
+/// `YYYY/MMDD` or `YYYY/DDD`, optionally followed by an hour folder `HH` (00–23) whose date
+/// is the day above it. Month or year folders alone (`201802`, `2019`, `2019/08`) are not
+/// dates, nor is an hour-like folder not directly below a full date. A query (`?…`) or
+/// fragment (`#…`) is ignored, so a catalog URL works too. Values are validated (no month
+/// 13, no DDD 367, no hour 24).
 pub fn path_date(path: &str) -> Option<NaiveDate> {
     let path = path.split(['?', '#']).next().unwrap_or("");
-    let segs: Vec<&str> = path.split('/').collect();
+    let b = path.as_bytes();
     let mut found: Option<NaiveDate> = None;
-    for (i, seg) in segs.iter().enumerate() {
-        let one = if all_digits(seg, 8) {
-            date_of(seg, YMD)
-        } else if all_digits(seg, 7) {
-            date_of(seg, YD)
-        } else if seg.len() == 10
-            && seg.as_bytes().get(4) == Some(&b'-')
-            && seg.as_bytes().get(7) == Some(&b'-')
-            && seg.bytes().filter(u8::is_ascii_digit).count() == 8
+    // `a` is always the start of a path segment.
+    let mut a = 0usize;
+    while a < b.len() {
+        let e = a + run(b, a);
+        if e > a
+            && let Some(t) = folder_chain(b, a, e)
+            && let Some(p) = t.parts.first().copied().flatten()
         {
-            date_of(seg, YMD)
-        } else {
-            None
-        };
-        if one.is_some() {
-            found = one;
-            continue;
+            found = Some(p.value.date());
+            a = t.end;
         }
-        // A multi-segment date ends at this segment: `YYYY/MM/DD` or `YYYY/DDD`.
-        if all_digits(seg, 2)
-            && i >= 2
-            && let (Some(y), Some(m)) = (segs.get(i - 2), segs.get(i - 1))
-            && all_digits(y, 4)
-            && all_digits(m, 2)
-        {
-            let s = format!("{y}{m}{seg}");
-            if let Some(d) = date_of(&s, YMD) {
-                found = Some(d);
-                continue;
-            }
-        }
-        if all_digits(seg, 3)
-            && i >= 1
-            && let Some(y) = segs.get(i - 1)
-            && all_digits(y, 4)
-        {
-            let s = format!("{y}{seg}");
-            if let Some(d) = date_of(&s, YD) {
-                found = Some(d);
-            }
+        match b.get(a..).and_then(|s| s.iter().position(|&c| c == b'/')) {
+            Some(k) => a += k + 1,
+            None => break,
         }
     }
     found

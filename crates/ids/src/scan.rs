@@ -12,6 +12,7 @@ const YM: &[Field] = &[Field::Year, Field::Month];
 const YD: &[Field] = &[Field::Year, Field::Doy];
 const YMD: &[Field] = &[Field::Year, Field::Month, Field::Day];
 const YMDH: &[Field] = &[Field::Year, Field::Month, Field::Day, Field::Hour];
+const YDH: &[Field] = &[Field::Year, Field::Doy, Field::Hour];
 const YMDHM: &[Field] = &[
     Field::Year,
     Field::Month,
@@ -80,7 +81,7 @@ fn at(b: &[u8], p: usize) -> Option<u8> {
 
 /// Number of consecutive ASCII digits from `p`.
 #[inline]
-fn run(b: &[u8], p: usize) -> usize {
+pub(crate) fn run(b: &[u8], p: usize) -> usize {
     b.get(p..)
         .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
 }
@@ -149,6 +150,11 @@ pub(crate) fn scan(raw: &str, out: &mut Vec<Token>) {
 fn token_at(b: &[u8], a: usize, e: usize) -> Option<Token> {
     let len = e - a;
     let left = a.checked_sub(1).and_then(|p| at(b, p));
+    if left.is_none_or(|c| c == b'/')
+        && let Some(t) = folder_chain(b, a, e)
+    {
+        return Some(t);
+    }
     let left2 = a.checked_sub(2).and_then(|p| at(b, p));
     match left {
         None => boundary(b, a, e, len),
@@ -186,6 +192,49 @@ fn token_at(b: &[u8], a: usize, e: usize) -> Option<Token> {
         }
         _ => None,
     }
+}
+
+/// A dated folder chain starting at the path segment start `a`, whose first digit run is
+/// `b[a..e]`: whole segments `YYYY/MM/DD`, `YYYY/MMDD`, `YYYY/DDD`, `YYYYMMDD`, `YYYYDDD` or
+/// `YYYY-MM-DD` (day precision), optionally followed by an hour folder `HH` (00–23, hour
+/// precision). A segment ends at `/` or the end of the input. Split forms need a year folder
+/// of 1900–2300 (as a bare year). One token with one start part, so the whole chain is
+/// removed from the collection id and becomes one placeholder (`{yyyy/DDD/HH}`).
+///
+/// The caller checks that `a` starts a segment. `None` when the segments do not form a valid
+/// date; an invalid hour folder (`24`) is not part of the chain.
+pub(crate) fn folder_chain(b: &[u8], a: usize, e: usize) -> Option<Token> {
+    let seg_end = |p: usize| at(b, p).is_none_or(|c| c == b'/');
+    let (end, day, hour): (usize, &'static [Field], &'static [Field]) = match e - a {
+        8 if seg_end(e) => (e, YMD, YMDH),
+        7 if seg_end(e) => (e, YD, YDH),
+        4 if at(b, e) == Some(b'/') && year_ok(b, a) => match run(b, e + 1) {
+            2 if at(b, e + 3) == Some(b'/') && run(b, e + 4) == 2 && seg_end(e + 6) => {
+                (e + 6, YMD, YMDH)
+            }
+            4 if seg_end(e + 5) => (e + 5, YMD, YMDH),
+            3 if seg_end(e + 4) => (e + 4, YD, YDH),
+            _ => return None,
+        },
+        4 if at(b, e) == Some(b'-')
+            && run(b, e + 1) == 2
+            && at(b, e + 3) == Some(b'-')
+            && run(b, e + 4) == 2
+            && seg_end(e + 6) =>
+        {
+            (e + 6, YMD, YMDH)
+        }
+        _ => return None,
+    };
+    let date = single(b, a, end, day)?;
+    if at(b, end) == Some(b'/')
+        && run(b, end + 1) == 2
+        && seg_end(end + 3)
+        && let Some(t) = single(b, a, end + 3, hour)
+    {
+        return Some(t);
+    }
+    Some(date)
 }
 
 /// A digit run delimited on the left by a delimiter or the start of the input.
@@ -269,33 +318,21 @@ fn year_delim(c: Option<u8>) -> bool {
     c.is_none_or(|c| is_sep(c) || c == b'/')
 }
 
-/// Four digits: `YYYY/MM[/DD]` or `YYYY/DDD` folders, `YYYY-MM[-DD[THH:MM[:SS[.f]]]][Z]`,
-/// a `YYYY-YYYY` range, or a bare year.
+/// Four digits: a `YYYY/MM` month folder (dated folder chains are read before, see
+/// [`folder_chain`]), `YYYY-MM[-DD[THH:MM[:SS[.f]]]][Z]`, a `YYYY-YYYY` range, or a bare year.
 fn four(b: &[u8], a: usize, e: usize) -> Option<Token> {
     let left = a.checked_sub(1).and_then(|p| at(b, p));
     let seg_start = left.is_none_or(|c| c == b'/');
     let seg_end = |p: usize| at(b, p).is_none_or(|c| c == b'/');
-    // Folders: the year is a whole segment and so are the month/day/day-of-year after it.
-    if seg_start && at(b, e) == Some(b'/') && year_ok(b, a) {
-        let r = run(b, e + 1);
-        if r == 2 && seg_end(e + 3) {
-            if at(b, e + 3) == Some(b'/')
-                && run(b, e + 4) == 2
-                && seg_end(e + 6)
-                && let Some(t) = single(b, a, e + 6, YMD)
-            {
-                return Some(t);
-            }
-            if let Some(t) = single(b, a, e + 3, YM) {
-                return Some(t);
-            }
-        }
-        if r == 3
-            && seg_end(e + 4)
-            && let Some(t) = single(b, a, e + 4, YD)
-        {
-            return Some(t);
-        }
+    // A month folder: the year is a whole segment and so is the month after it.
+    if seg_start
+        && at(b, e) == Some(b'/')
+        && year_ok(b, a)
+        && run(b, e + 1) == 2
+        && seg_end(e + 3)
+        && let Some(t) = single(b, a, e + 3, YM)
+    {
+        return Some(t);
     }
     if at(b, e) == Some(b'-') {
         if run(b, e + 1) == 2

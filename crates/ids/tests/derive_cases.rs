@@ -399,3 +399,234 @@ fn derived_serializes() {
     fn assert_ser<T: serde::Serialize>(_: &T) {}
     assert_ser(&d("x_20190830.nc"));
 }
+
+/// Dated folders over several levels are stripped like one dated folder; an hour folder
+/// directly below a full date is part of it.
+#[test]
+fn dated_folder_chains_are_stripped() {
+    let ms = chrono::Duration::milliseconds;
+    let cases: &[(&str, &str, DateTime<Utc>)] = &[
+        // GOES-R archive: year / day of year / hour; the file's own time (00:01:26.8) wins.
+        (
+            "goes16/GRB16/ABI/CONUS/Channel02/2019/243/00/OR_ABI-L1b-RadC-M6C02_G16_s20192430001268_e20192430004041_c20192430004087.nc",
+            "goes16/GRB16/ABI/CONUS/Channel02/OR_ABI-L1b-RadC-M6C02_G16.nc",
+            t(2019, 8, 31, 0, 1, 26) + ms(800),
+        ),
+        // year + MMDD
+        (
+            "data/2000/0101/sst_20000101.nc",
+            "data/sst.nc",
+            t(2000, 1, 1, 0, 0, 0),
+        ),
+        (
+            "data/2000/1231/sst.nc",
+            "data/sst.nc",
+            t(2000, 12, 31, 0, 0, 0),
+        ),
+        // year / month / day: the cycle `_00` in the file name is not a time and stays
+        (
+            "model/GFS/2019/03/04/gfs_20190304_00.grb2",
+            "model/GFS/gfs_00.grb2",
+            t(2019, 3, 4, 0, 0, 0),
+        ),
+        // an hour folder below every kind of full date: the folder's hour is the start
+        (
+            "data/2019/08/30/12/sst.nc",
+            "data/sst.nc",
+            t(2019, 8, 30, 12, 0, 0),
+        ),
+        (
+            "data/2000/0229/06/sst.nc",
+            "data/sst.nc",
+            t(2000, 2, 29, 6, 0, 0),
+        ),
+        (
+            "data/2019/243/23/sst.nc",
+            "data/sst.nc",
+            t(2019, 8, 31, 23, 0, 0),
+        ),
+        (
+            "data/20190830/05/sst.nc",
+            "data/sst.nc",
+            t(2019, 8, 30, 5, 0, 0),
+        ),
+        (
+            "data/2019243/05/sst.nc",
+            "data/sst.nc",
+            t(2019, 8, 31, 5, 0, 0),
+        ),
+        (
+            "data/2019-08-30/05/sst.nc",
+            "data/sst.nc",
+            t(2019, 8, 30, 5, 0, 0),
+        ),
+        ("2019/08/30/05/sst.nc", "sst.nc", t(2019, 8, 30, 5, 0, 0)),
+        ("data/2019/08/30/05", "data", t(2019, 8, 30, 5, 0, 0)),
+        // the hour folder beats a day in the file name; a minute in the file name beats it
+        (
+            "data/2019/243/07/x_2019243.nc",
+            "data/x.nc",
+            t(2019, 8, 31, 7, 0, 0),
+        ),
+        (
+            "nexrad/FTG/2019/08/30/17/Level3_FTG_N0Q_20190830_1713.nids",
+            "nexrad/FTG/Level3_FTG_N0Q.nids",
+            t(2019, 8, 30, 17, 13, 0),
+        ),
+        // a month folder above a day folder above an hour folder
+        (
+            "namanl/201802/20180220/06/namanl_218_20180220_0600_003.grb2",
+            "namanl/namanl_218_003.grb2",
+            t(2018, 2, 20, 6, 0, 0),
+        ),
+        // a year folder above a compact day folder
+        (
+            "data/2019/20190830/12/x.nc",
+            "data/x.nc",
+            t(2019, 8, 30, 12, 0, 0),
+        ),
+    ];
+    for (raw, want, start) in cases {
+        let r = d(raw);
+        assert_eq!(r.collection_id, format!("{AUTH}:{want}"), "{raw}");
+        assert_eq!(r.start, Some(*start), "{raw}");
+        // deriving from the collection id gives it back
+        assert_eq!(coll(&r.collection_id), r.collection_id, "{raw}");
+    }
+    // The chain is one placeholder of the template, and the name renders back.
+    let raw = "data/2019/243/07/x.nc";
+    let r = d(raw);
+    assert_eq!(r.template.as_deref(), Some("data/{yyyy/DDD/HH}/x.nc"));
+    let tpl = r.template.unwrap();
+    assert!(threddex_ids::renders_back(
+        &tpl,
+        raw,
+        r.start.unwrap(),
+        r.end
+    ));
+    assert_eq!(
+        threddex_ids::read_time(&tpl, "data/2020/366/23/x.nc"),
+        Some((t(2020, 12, 31, 23, 0, 0), None))
+    );
+    assert_eq!(threddex_ids::read_time(&tpl, "data/2019/366/23/x.nc"), None);
+    assert_eq!(threddex_ids::read_time(&tpl, "data/2019/243/24/x.nc"), None);
+    assert_eq!(
+        d("data/2000/0101/sst.nc").template.as_deref(),
+        Some("data/{yyyy/MMdd}/sst.nc")
+    );
+    assert_eq!(
+        d("data/2019-08-30/05/sst.nc").template.as_deref(),
+        Some("data/{yyyy-MM-dd/HH}/sst.nc")
+    );
+    // Granules of one GOES series in different day/hour folders: one collection.
+    let a = d(
+        "goes16/GRB16/ABI/CONUS/Channel02/2019/243/00/OR_ABI-L1b-RadC-M6C02_G16_s20192430001268_e20192430004041_c20192430004087.nc",
+    );
+    let b = d(
+        "goes16/GRB16/ABI/CONUS/Channel02/2019/244/13/OR_ABI-L1b-RadC-M6C02_G16_s20192441356268_e20192441359041_c20192441359087.nc",
+    );
+    assert_eq!(a.collection_id, b.collection_id);
+    assert_eq!(a.template, b.template);
+    assert_eq!(b.start, Some(t(2019, 9, 1, 13, 56, 26) + ms(800)));
+    assert_eq!(b.end, Some(t(2019, 9, 1, 13, 59, 4) + ms(100)));
+}
+
+/// What looks like a dated folder but is not one stays in the collection id.
+#[test]
+fn not_dated_folders_stay() {
+    // (raw, collection, start)
+    let cases: &[(&str, &str, Option<DateTime<Utc>>)] = &[
+        ("runs/0001/out.nc", "runs/0001/out.nc", None),
+        ("runs/v2/out.nc", "runs/v2/out.nc", None),
+        ("runs/00/out.nc", "runs/00/out.nc", None), // a lone hour-like folder
+        ("runs/23/00/out.nc", "runs/23/00/out.nc", None),
+        ("clim/0101/x.nc", "clim/0101/x.nc", None), // MMDD not under a year folder
+        ("clim/v2/0101/x.nc", "clim/v2/0101/x.nc", None),
+        ("clim/1899/0101/x.nc", "clim/1899/0101/x.nc", None), // not a year folder
+        // an hour-like folder below a month or year folder is not an hour
+        (
+            "data/2019/08/00/x.nc",
+            "data/00/x.nc",
+            Some(t(2019, 8, 1, 0, 0, 0)),
+        ),
+        (
+            "data/201908/00/x.nc",
+            "data/00/x.nc",
+            Some(t(2019, 8, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/00/x.nc",
+            "data/00/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        // hour 24, an hour that is not a whole segment, or not two digits
+        (
+            "data/2019/0101/24/x.nc",
+            "data/24/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/20190101/24/x.nc",
+            "data/24/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/243/00h/x.nc",
+            "data/00h/x.nc",
+            Some(t(2019, 8, 31, 0, 0, 0)),
+        ),
+        (
+            "data/2019/243/7/x.nc",
+            "data/7/x.nc",
+            Some(t(2019, 8, 31, 0, 0, 0)),
+        ),
+        (
+            "data/2019/243/0000/x.nc",
+            "data/0000/x.nc",
+            Some(t(2019, 8, 31, 0, 0, 0)),
+        ),
+        // a date that is not a whole folder: its hour-like neighbour is not an hour
+        (
+            "data/x_20190830/05/y.nc",
+            "data/x/05/y.nc",
+            Some(t(2019, 8, 30, 0, 0, 0)),
+        ),
+        // invalid month/day/day-of-year: not a date (the year folder alone is a year)
+        (
+            "data/2019/1301/x.nc",
+            "data/1301/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/0230/x.nc",
+            "data/0230/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/0000/x.nc",
+            "data/0000/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/367/x.nc",
+            "data/367/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        (
+            "data/2019/13/01/x.nc",
+            "data/13/01/x.nc",
+            Some(t(2019, 1, 1, 0, 0, 0)),
+        ),
+        // a year folder followed by another year folder
+        (
+            "data/1998/2005/x.nc",
+            "data/x.nc",
+            Some(t(2005, 1, 1, 0, 0, 0)),
+        ),
+    ];
+    for (raw, want, start) in cases {
+        let r = d(raw);
+        assert_eq!(r.collection_id, format!("{AUTH}:{want}"), "{raw}");
+        assert_eq!(r.start, *start, "{raw}");
+    }
+}

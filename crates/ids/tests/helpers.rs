@@ -167,6 +167,48 @@ fn path_date_cases() {
 }
 
 #[test]
+fn path_date_of_folder_chains() {
+    for (p, want) in [
+        ("data/2000/0101/catalog.xml", ymd(2000, 1, 1)),
+        ("data/2000/0229/catalog.xml", ymd(2000, 2, 29)),
+        (
+            "goes16/GRB16/ABI/CONUS/Channel02/2019/243/00/catalog.xml",
+            ymd(2019, 8, 31),
+        ),
+        ("goes16/Channel02/2019/243/catalog.xml", ymd(2019, 8, 31)),
+        ("a/2019/08/30/23/catalog.xml", ymd(2019, 8, 30)),
+        ("a/2000/0101/06/catalog.xml", ymd(2000, 1, 1)),
+        ("a/20190830/05/catalog.xml", ymd(2019, 8, 30)),
+        ("a/2019243/05", ymd(2019, 8, 31)),
+        ("a/2019-08-30/05/x/catalog.xml", ymd(2019, 8, 30)),
+        // an invalid hour folder below the day: still the day's folder
+        ("a/2019/243/24/catalog.xml", ymd(2019, 8, 31)),
+        // a year folder above a compact day folder
+        ("a/2019/20190830/catalog.xml", ymd(2019, 8, 30)),
+        (
+            "https://h/thredds/catalog/a/2019/243/00/catalog.xml?dataset=x/2099/001",
+            ymd(2019, 8, 31),
+        ),
+    ] {
+        assert_eq!(path_date(p), Some(want), "{p}");
+    }
+    for p in [
+        "runs/0001/catalog.xml",
+        "runs/v2/catalog.xml",
+        "runs/00/catalog.xml",
+        "clim/0101/catalog.xml",
+        "a/2019/1301/catalog.xml",
+        "a/2019/0230/catalog.xml",
+        "a/2019/08/00/catalog.xml",
+        "a/201908/00/catalog.xml",
+        "a/1899/0101/catalog.xml",
+        "a/x_20190830/05/catalog.xml",
+    ] {
+        assert_eq!(path_date(p), None, "{p}");
+    }
+}
+
+#[test]
 fn is_live_name_cases() {
     for s in [
         "latest",

@@ -45,6 +45,11 @@ fn tricky() -> impl Strategy<Value = String> {
         Just("185001-200512".to_owned()),
         Just("08".to_owned()),
         Just("243".to_owned()),
+        Just("0101".to_owned()),
+        Just("00".to_owned()),
+        Just("23".to_owned()),
+        Just("2019/243/00".to_owned()),
+        Just("2000/0229/".to_owned()),
         Just("_34.0N_82.0W".to_owned()),
         Just("_x".to_owned()),
         "[0-9]{1,16}",
@@ -128,6 +133,105 @@ fn datetime() -> impl Strategy<Value = NaiveDateTime> {
             ))
         },
     )
+}
+
+/// A dated folder layout.
+#[derive(Debug, Clone, Copy)]
+enum Chain {
+    /// `YYYY/MM/DD`
+    YearMonthDay,
+    /// `YYYY/MMDD`
+    YearMmdd,
+    /// `YYYY/DDD`
+    YearDoy,
+    /// `YYYYMMDD`
+    Compact,
+    /// `YYYYDDD`
+    CompactDoy,
+    /// `YYYY-MM-DD`
+    Dashed,
+    /// `YYYYMM/YYYYMMDD` (a month folder above the day folder)
+    MonthThenDay,
+}
+
+/// What the file name of a granule carries.
+#[derive(Debug, Clone, Copy)]
+enum FileTime {
+    /// Nothing: the folders carry the time.
+    None,
+    /// Its day (`_YYYYMMDD`).
+    Day,
+    /// Its minute (NEXRAD `_YYYYMMDD_HHMM`).
+    Minute,
+    /// Its second (GOES-R `_sYYYYJJJHHMMSSt_e…_c…`).
+    Goes,
+}
+
+fn chain_folder(chain: Chain, t: NaiveDateTime, hour: bool) -> String {
+    let fmt = match chain {
+        Chain::YearMonthDay => "%Y/%m/%d",
+        Chain::YearMmdd => "%Y/%m%d",
+        Chain::YearDoy => "%Y/%j",
+        Chain::Compact => "%Y%m%d",
+        Chain::CompactDoy => "%Y%j",
+        Chain::Dashed => "%Y-%m-%d",
+        Chain::MonthThenDay => "%Y%m/%Y%m%d",
+    };
+    let mut s = t.format(fmt).to_string();
+    if hour {
+        s.push_str(&t.format("/%H").to_string());
+    }
+    s
+}
+
+/// A granule of the series `{dir}/…/{word}` at `t`: its id, its collection path and the
+/// start the identity rules must find (the finest time the id carries).
+fn series_granule(
+    dir: &str,
+    word: &str,
+    chain: Chain,
+    hour: bool,
+    file: FileTime,
+    t: NaiveDateTime,
+) -> (String, String, NaiveDateTime) {
+    use chrono::Timelike;
+    let folder = chain_folder(chain, t, hour);
+    let day = t.date().and_hms_opt(0, 0, 0).unwrap();
+    let folder_time = if hour {
+        t.date().and_hms_opt(t.hour(), 0, 0).unwrap()
+    } else {
+        day
+    };
+    match file {
+        FileTime::None => (
+            format!("{dir}/{folder}/{word}.nc"),
+            format!("{dir}/{word}.nc"),
+            folder_time,
+        ),
+        FileTime::Day => (
+            format!("{dir}/{folder}/{word}_{}.nc", t.format("%Y%m%d")),
+            format!("{dir}/{word}.nc"),
+            folder_time,
+        ),
+        FileTime::Minute => (
+            format!(
+                "{dir}/{folder}/Level3_{word}_{}.nids",
+                t.format("%Y%m%d_%H%M")
+            ),
+            format!("{dir}/Level3_{word}.nids"),
+            t.date().and_hms_opt(t.hour(), t.minute(), 0).unwrap(),
+        ),
+        FileTime::Goes => {
+            let stamp = t.format("%Y%j%H%M%S0").to_string();
+            (
+                format!(
+                    "{dir}/{folder}/OR_ABI-L1b-RadC-M6C02_{word}_s{stamp}_e{stamp}_c{stamp}.nc"
+                ),
+                format!("{dir}/OR_ABI-L1b-RadC-M6C02_{word}.nc"),
+                t,
+            )
+        }
+    }
 }
 
 proptest! {
@@ -222,6 +326,93 @@ proptest! {
         let s = d.start.unwrap().naive_utc();
         prop_assert_eq!(s, NaiveDate::from_ymd_opt(y, ok, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
         prop_assert_eq!(d.collection_id, format!("{AUTH}:x/a_{bad_hour:02}00.nc"));
+    }
+
+    #[test]
+    fn dated_folder_chains_make_one_series(
+        t1 in datetime(),
+        t2 in datetime(),
+        chain in prop::sample::select(vec![
+            Chain::YearMonthDay,
+            Chain::YearMmdd,
+            Chain::YearDoy,
+            Chain::Compact,
+            Chain::CompactDoy,
+            Chain::Dashed,
+            Chain::MonthThenDay,
+        ]),
+        hour in any::<bool>(),
+        file in prop::sample::select(vec![
+            FileTime::None,
+            FileTime::Day,
+            FileTime::Minute,
+            FileTime::Goes,
+        ]),
+        dir in "[a-z]{1,6}(/[A-Za-z]{1,6}){0,2}",
+        word in "[a-z][a-zA-Z]{0,6}",
+    ) {
+        use chrono::Datelike;
+        // Year folders are bare years (1900..=2300).
+        prop_assume!(t1.year() >= 1900 && t2.year() >= 1900);
+        let der = Deriver::new();
+        let mut one = Vec::new();
+        for t in [t1, t2] {
+            let (raw, coll, want) = series_granule(&dir, &word, chain, hour, file, t);
+            let d = der.derive(&raw, AUTH);
+            prop_assert_eq!(&d.collection_id, &format!("{AUTH}:{coll}"), "{}", raw);
+            prop_assert_eq!(d.start.map(|s| s.naive_utc()), Some(want), "{}", raw);
+            let tpl = d.template.clone().unwrap();
+            prop_assert_eq!(read_time(&tpl, &raw), Some((d.start.unwrap(), d.end)), "{}", tpl);
+            // Every granule of the series renders back from the template and its time
+            // (GOES names carry a creation time and never do).
+            if !matches!(file, FileTime::Goes) {
+                prop_assert!(renders_back(&tpl, &raw, d.start.unwrap(), d.end), "{} {}", tpl, raw);
+            }
+            check_idempotent(&der, &raw)?;
+            one.push((d.collection_id, tpl));
+        }
+        // One collection and one template for the series.
+        prop_assert_eq!(&one[0], &one[1]);
+    }
+
+    #[test]
+    fn not_dated_folders_stay(
+        run in 0u32..1900,
+        hh in 0u32..100,
+        mmdd in (1u32..=12, 1u32..=31).prop_map(|(m, d)| m * 100 + d),
+        bad_hour in 24u32..100,
+        t in datetime(),
+        dir in "[a-z]{1,6}",
+        word in "[a-z][a-zA-Z]{0,6}",
+    ) {
+        use chrono::Datelike;
+        let der = Deriver::new();
+        // Run numbers, version folders, a lone hour-like folder and MMDD without a year
+        // folder are not dates.
+        for raw in [
+            format!("{dir}/{run:04}/{word}.nc"),
+            format!("{dir}/v{run}/{word}.nc"),
+            format!("{dir}/{hh:02}/{word}.nc"),
+            format!("{dir}/{mmdd:04}/{word}.nc"),
+            format!("{dir}/{hh:02}/{mmdd:04}/{word}.nc"),
+        ] {
+            let d = der.derive(&raw, AUTH);
+            prop_assert_eq!(d.start, None, "{}", raw);
+            prop_assert_eq!(d.collection_id, format!("{AUTH}:{raw}"));
+        }
+        // An hour past 23 below a date is not an hour: the date is taken, the folder stays.
+        prop_assume!(t.year() >= 1900);
+        for chain in ["%Y/%m/%d", "%Y/%m%d", "%Y/%j", "%Y%m%d", "%Y%j", "%Y-%m-%d"] {
+            let raw = format!("{dir}/{}/{bad_hour}/{word}.nc", t.format(chain));
+            let d = der.derive(&raw, AUTH);
+            prop_assert_eq!(
+                d.start.map(|s| s.naive_utc()),
+                Some(t.date().and_hms_opt(0, 0, 0).unwrap()),
+                "{}", raw
+            );
+            prop_assert_eq!(d.collection_id, format!("{AUTH}:{dir}/{bad_hour}/{word}.nc"));
+            prop_assert_eq!(path_date(&raw), Some(t.date()), "{}", raw);
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use chrono::{Duration, NaiveDate, Timelike};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use threddex_ids::{Deriver, read_time};
+use threddex_ids::{Deriver, path_date, read_time};
 
 fn root() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
@@ -103,5 +104,107 @@ fn real_ids() {
     ] {
         let n = by_coll.get(c).copied().unwrap_or(0);
         assert!(n >= min, "{c}: {n} < {min}");
+    }
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// The fixture's URL path: its name without the `source/host` prefix.
+fn url_path(rel: &str) -> String {
+    let rest = rel.splitn(3, '/').nth(2).unwrap();
+    format!("/{rest}")
+}
+
+/// Granule ids (with a file extension) of one captured catalog, deduplicated.
+fn granule_ids(root: &Path, rel: &str, ext: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(&std::fs::read(root.join(rel)).unwrap()).into_owned();
+    let set: BTreeSet<String> = ids(&text)
+        .into_iter()
+        .filter(|i| i.ends_with(ext) && !i.contains('?'))
+        .collect();
+    set.into_iter().collect()
+}
+
+/// Real day folders (NCEI `namanl/YYYYMM/YYYYMMDD`, the SeaWiFS Hyrax `YYYY/DDD`): the
+/// catalog's date, and the same real granules laid out in every dated folder chain (with an
+/// hour folder too) or moved to another day keep their collection.
+#[test]
+fn real_dated_folder_chains() {
+    let Some(root) = root() else { return };
+    let der = Deriver::new();
+    let auth = "gov.noaa.ncei.www";
+
+    let rel = "siphon/www.ncei.noaa.gov/thredds/catalog/namanl/201802/20180220/catalog.xml";
+    assert_eq!(path_date(&url_path(rel)), Some(ymd(2018, 2, 20)));
+    let granules = granule_ids(&root, rel, ".grb2");
+    assert!(granules.len() >= 5, "only {} granules", granules.len());
+    let mut colls = BTreeSet::new();
+    for g in &granules {
+        let d0 = der.derive(g, auth);
+        let start = d0.start.unwrap();
+        assert_eq!(start.date_naive(), ymd(2018, 2, 20), "{g}");
+        colls.insert(d0.collection_id.clone());
+        let file = g.strip_prefix("namanl/201802/20180220/").unwrap();
+        let hh = format!("{:02}", start.hour());
+        for chain in [
+            "2018/02/20",
+            "2018/0220",
+            "2018/051",
+            "2018051",
+            "2018-02-20",
+            "20180220",
+            "201802/20180220",
+        ] {
+            for hour in ["", hh.as_str()] {
+                let folder = if hour.is_empty() {
+                    chain.to_owned()
+                } else {
+                    format!("{chain}/{hour}")
+                };
+                let raw = format!("namanl/{folder}/{file}");
+                let d = der.derive(&raw, auth);
+                assert_eq!(d.collection_id, d0.collection_id, "{raw}");
+                assert_eq!(d.start, Some(start), "{raw}");
+                let tpl = d.template.unwrap();
+                assert!(
+                    threddex_ids::renders_back(&tpl, &raw, start, d.end),
+                    "{raw}"
+                );
+            }
+        }
+        let next = g.replace("20180220", "20180221");
+        let d1 = der.derive(&next, auth);
+        assert_eq!(d1.collection_id, d0.collection_id, "{next}");
+        assert_eq!(d1.start, Some(start + Duration::days(1)), "{next}");
+    }
+    // One collection per forecast hour (`_000` … `_006`), not per granule, run or day.
+    assert_eq!(
+        colls.into_iter().collect::<Vec<_>>(),
+        ["000", "001", "002", "003", "006"].map(|h| format!("{auth}:namanl/namanl_218_{h}.grb2"))
+    );
+
+    let rel = "siphon/oceandata.sci.gsfc.nasa.gov/opendap/SeaWiFS/L3SMI/2001/001/catalog.xml";
+    assert_eq!(path_date(&url_path(rel)), Some(ymd(2001, 1, 1)));
+    assert_eq!(
+        path_date("/opendap/hyrax/SeaWiFS/L3SMI/2001/001/"),
+        Some(ymd(2001, 1, 1))
+    );
+    let granules = granule_ids(&root, rel, ".nc");
+    assert!(granules.len() >= 10, "only {} granules", granules.len());
+    let day1: Vec<&String> = granules
+        .iter()
+        .filter(|g| g.contains("/2001/001/S2001001."))
+        .collect();
+    assert!(day1.len() >= 10, "only {} day-1 granules", day1.len());
+    for g in day1 {
+        let d0 = der.derive(g, auth);
+        assert_eq!(d0.start.unwrap().date_naive(), ymd(2001, 1, 1), "{g}");
+        assert!(!d0.collection_id.contains("2001"), "{g}");
+        let next = g.replace("2001/001/S2001001.", "2001/002/S2001002.");
+        let d1 = der.derive(&next, auth);
+        assert_eq!(d1.collection_id, d0.collection_id, "{next}");
+        assert_eq!(d1.start.unwrap().date_naive(), ymd(2001, 1, 2), "{next}");
     }
 }
