@@ -571,6 +571,13 @@ pub async fn test_search_records_keywords(store: &dyn Store) {
             RecordFilter::And(vec![kw("sea"), bbox(-180.0, -90.0, 180.0, 90.0)]),
             vec![A],
         ),
+        (
+            RecordFilter::And(vec![
+                kw("Temperature SEA"),
+                bbox(-180.0, -90.0, 180.0, 90.0),
+            ]),
+            vec![A],
+        ),
         (RecordFilter::Not(Box::new(kw("sea radar"))), vec![A, B, E]),
         (
             RecordFilter::Or(vec![kw("wind 50"), kw("radar nexrad")]),
