@@ -1,9 +1,11 @@
 """OWSLib against threddex's /csw, checked against what the harvest stored.
 
-Usage: python test_csw.py CSW_URL EXPECTED_JSON
+Usage: python test_csw.py CSW_URL EXPECTED_JSON [RESPONSES_DIR]
 
 EXPECTED_JSON (written by tests/tests/csw_owslib.rs): {"collections": [{id, title, abstract,
 keywords, bbox: [w, s, e, n] | null, start, end}], "granule": {id, collection, name}}.
+RESPONSES_DIR: every answer of the server is written there (NNN-what.xml) for the caller to
+validate against the schemas.
 Prints "ok <check>" per passed check; exits non-zero on the first failure.
 """
 
@@ -19,8 +21,21 @@ CSW = "http://www.opengis.net/cat/csw/2.0.2"
 GMD = "http://www.isotc211.org/2005/gmd"
 
 
+RESPONSES = {"dir": None, "n": 0}
+
+
 def ok(name):
     print(f"ok {name}", flush=True)
+
+
+def save(csw, what):
+    """Keeps the raw bytes of the last answer for schema validation by the caller."""
+    if RESPONSES["dir"] is None:
+        return
+    RESPONSES["n"] += 1
+    path = f"{RESPONSES['dir']}/{RESPONSES['n']:03d}-{what}.xml"
+    with open(path, "wb") as f:
+        f.write(csw.response)
 
 
 def check(cond, msg):
@@ -63,6 +78,7 @@ def all_ids(csw, constraints=None, cql=None, page=3, sortby=None):
 
 def main():
     url, expected_path = sys.argv[1], sys.argv[2]
+    RESPONSES["dir"] = sys.argv[3] if len(sys.argv) > 3 else None
     with open(expected_path) as f:
         expected = json.load(f)
     cols = expected["collections"]
@@ -70,6 +86,7 @@ def main():
 
     # Capabilities.
     csw = CatalogueServiceWeb(url, timeout=30)
+    save(csw, "capabilities")
     check(csw.identification.type == "CSW", csw.identification.type)
     check("2.0.2" in csw.identification.version, csw.identification.version)
     ops = {op.name for op in csw.operations}
@@ -170,6 +187,14 @@ def main():
     check(set(got) == want, f"CQL: {got}")
     ok("CQL AnyText")
 
+    # Every record in each element set, Dublin Core and ISO 19139 (several ncISO records).
+    for schema, name in [(CSW, "csw"), (GMD, "gmd")]:
+        for esn in ["brief", "summary", "full"]:
+            csw.getrecords2(outputschema=schema, esn=esn, maxrecords=100)
+            save(csw, f"getrecords-{name}-{esn}")
+            check(csw.results["returned"] == len(cols), f"{name} {esn}: {csw.results}")
+    ok("GetRecords brief/summary/full in both schemas")
+
     # GetRecords in ISO 19139.
     csw.getrecords2(outputschema=GMD, esn="full", maxrecords=100)
     check(set(csw.records) == set(by_id), f"gmd ids {sorted(csw.records)}")
@@ -181,6 +206,7 @@ def main():
     # GetRecordById, both schemas.
     c = next(c for c in cols if c["bbox"])
     csw.getrecordbyid(id=[c["id"]], esn="full")
+    save(csw, "getrecordbyid-csw")
     rec = csw.records[c["id"]]
     check(rec.title == c["title"] and rec.type == "series", f"{rec.title} {rec.type}")
     w, s, e, n = c["bbox"]
@@ -192,6 +218,7 @@ def main():
     )
     ok("GetRecordById csw:Record")
     csw.getrecordbyid(id=[c["id"]], outputschema=GMD)
+    save(csw, "getrecordbyid-gmd")
     rec = csw.records[c["id"]]
     check(rec.identifier == c["id"], rec.identifier)
     check(rec.identification[0].title == c["title"], rec.identification[0].title)
@@ -223,11 +250,102 @@ def main():
         check("outputSchema" in str(e) or "InvalidParameterValue" in str(e.code if hasattr(e, "code") else e), str(e))
     ok("ExceptionReport")
 
+    # Several records by ID, both schemas.
+    many = [c["id"] for c in cols[:6]]
+    for schema, name in [(CSW, "csw"), (GMD, "gmd")]:
+        csw.getrecordbyid(id=many, outputschema=schema, esn="full")
+        save(csw, f"getrecordbyid-many-{name}")
+        check(len(csw.records) == len(many), f"{name}: {len(csw.records)} of {len(many)}")
+    ok(f"GetRecordById {len(many)} records, both schemas")
+
     # GetDomain and DescribeRecord.
     csw.getdomain("dc:type", dtype="property")
+    save(csw, "getdomain")
     check(csw.results.get("values") == ["series"], csw.results)
     csw.describerecord(typename="csw:Record")
+    save(csw, "describerecord")
     ok("GetDomain, DescribeRecord")
+
+    metasearch(csw, cols)
+
+
+def metasearch(csw, cols):
+    """The requests QGIS MetaSearch sends (its CSW 2.0.2 search, OWSLib underneath): the
+    keywords as typed go into PropertyIsLike('csw:AnyText', text) without wildcards, the map
+    extent (strings minx, miny, maxx, maxy) into a BBox in EPSG:4326 latitude/longitude order
+    unless it is the whole world, both in a nested list (AND); full records, 10 per page from
+    startposition 1; then GetRecordById of a chosen record."""
+
+    def query_records(bbox, keywords, offset=1):
+        constraints = []
+        if bbox and bbox != ["-180", "-90", "180", "90"]:
+            minx, miny, maxx, maxy = bbox
+            constraints.append(fes.BBox([miny, minx, maxy, maxx], crs="urn:ogc:def:crs:EPSG::4326"))
+        if keywords:
+            constraints.append(fes.PropertyIsLike("csw:AnyText", keywords))
+        if len(constraints) > 1:
+            constraints = [constraints]
+        csw.getrecords2(constraints=constraints, maxrecords=10, startposition=offset, esn="full")
+        save(csw, "metasearch")
+        return csw.results, list(csw.records)
+
+    def search(bbox, keywords):
+        """Every page, as the Next button walks them: (ids, matches)."""
+        ids, offset = [], 1
+        for _ in range(100):
+            res, page = query_records(bbox, keywords, offset)
+            ids.extend(page)
+            if res["nextrecord"] == 0 or res["nextrecord"] > res["matches"]:
+                return ids, res["matches"]
+            offset = res["nextrecord"]
+        raise AssertionError("paging did not end")
+
+    def contains_all(c, text):
+        return all(w.lower() in anytext(c) for w in text.split())
+
+    # Two words of one title, typed in another case and the other order.
+    title = next(c["title"] for c in cols if len([w for w in c["title"].split() if len(w) >= 3]) >= 2)
+    words = [w for w in title.split() if len(w) >= 3][:2]
+    typed = f"{words[1].upper()} {words[0].lower()}"
+    want = {c["id"] for c in cols if contains_all(c, typed)}
+    check(0 < len(want) < len(cols), f"{typed!r} selects {len(want)} of {len(cols)}")
+    got, n = search(None, typed)
+    check(set(got) == want and n == len(want), f"keywords {typed!r}: {sorted(got)} != {sorted(want)}")
+    ok(f"MetaSearch keywords {typed!r} -> {len(want)}")
+
+    # One word alone, and a word no record has.
+    word = words[0].swapcase()
+    want1 = {c["id"] for c in cols if contains_all(c, word)}
+    got, n = search(None, word)
+    check(set(got) == want1 and n == len(want1) and want <= want1, f"keyword {word!r}: {sorted(got)}")
+    got, n = search(None, f"{words[0]} zzzqqq")
+    check(not got and n == 0, f"unknown word matched {got}")
+    ok(f"MetaSearch keyword {word!r} -> {len(want1)}, unknown word -> 0")
+
+    # The map extent: lon/lat strings from the canvas; the whole world sends no box.
+    box = ["-100", "30", "-90", "40"]
+    qbox = [float(v) for v in box]
+    wantb = {c["id"] for c in cols if c["bbox"] and intersects(c["bbox"], qbox)}
+    check(0 < len(wantb) < len(cols), f"box selects {len(wantb)}")
+    got, n = search(box, None)
+    check(set(got) == wantb and n == len(wantb), f"box: {sorted(got)} != {sorted(wantb)}")
+    got, n = search(["-180", "-90", "180", "90"], None)
+    check(n == len(cols), f"whole world: {n}")
+    ok(f"MetaSearch map extent -> {len(wantb)}")
+
+    # Keywords and extent together.
+    for text in [typed, word]:
+        wantk = {c["id"] for c in cols if contains_all(c, text) and c["bbox"] and intersects(c["bbox"], qbox)}
+        got, n = search(box, text)
+        check(set(got) == wantk and n == len(wantk), f"box + {text!r}: {sorted(got)} != {sorted(wantk)}")
+    ok("MetaSearch keywords and map extent")
+
+    # Double-click on a result: GetRecordById with OWSLib's defaults.
+    rid = sorted(want)[0]
+    csw.getrecordbyid([rid])
+    save(csw, "metasearch-record")
+    check(rid in csw.records and csw.records[rid].title, f"record {rid}")
+    ok("MetaSearch GetRecordById")
 
 
 def anytext(c):

@@ -2,6 +2,10 @@
 //! harvest of a simulated TDS (mixed tree: radar and satellite collections with boxes, model
 //! runs without).
 //!
+//! The script also sends the requests QGIS MetaSearch sends (keywords without wildcards, the
+//! map extent as an EPSG:4326 latitude/longitude box, both together, GetRecordById) and saves
+//! every answer, which must validate against the CSW and ISO schemas (`validate-iso.sh`).
+//!
 //! The interpreter is `$THREDDEX_PYTHON`, else `.venv/bin/python` at the repository root
 //! (`.ci/run` creates it with a pinned OWSLib). With `CI=true` a missing interpreter or OWSLib
 //! fails the test; elsewhere the test is skipped with a note.
@@ -132,11 +136,15 @@ async fn owslib_searches_and_fetches_what_the_harvest_stored() {
 
     let script = repo_root().join("tests/owslib/test_csw.py");
     let url = format!("http://{addr}/csw");
+    let responses = dir.path().join("responses");
+    std::fs::create_dir(&responses).expect("responses dir");
+    let responses_arg = responses.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(py)
             .arg(script)
             .arg(url)
             .arg(expected_path)
+            .arg(responses_arg)
             .output()
     })
     .await
@@ -155,5 +163,80 @@ async fn owslib_searches_and_fetches_what_the_harvest_stored() {
     // The script prints one line per check; all of them ran.
     let passed = stdout.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(passed >= 10, "only {passed} checks ran:\n{stdout}");
+    assert!(
+        stdout.contains("ok MetaSearch GetRecordById"),
+        "the MetaSearch checks ran:\n{stdout}"
+    );
+
+    // Every answer the client received is valid, whatever records it held (the model-run
+    // collections' records are rewritten from the simulator's ncISO documents).
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&responses)
+        .expect("responses")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "{} answers saved", files.len());
+    let iso = files
+        .iter()
+        .find(|f| f.to_string_lossy().ends_with("getrecords-gmd-full.xml"))
+        .expect("the ISO answer with every record");
+    let body = std::fs::read_to_string(iso).expect("read");
+    assert!(
+        body.matches("id=\"DataIdentification-r").count() >= 2,
+        "several ncISO records in one answer"
+    );
+    for f in &files {
+        let body = std::fs::read_to_string(f).expect("read");
+        let ids = xml_ids(&body);
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{}: repeated IDs", f.display());
+    }
+    validate_csw(&files);
     drop(dir);
+}
+
+/// Every XML ID (`id`, `gml:id`, `xml:id`) of a document.
+fn xml_ids(doc: &str) -> Vec<String> {
+    use threddex_records::tree::{TreeLimits, parse};
+    let root = parse(doc.as_bytes(), &TreeLimits::default()).expect("well-formed answer");
+    let mut ids = Vec::new();
+    root.walk(&mut |e| {
+        ids.extend(
+            e.attrs
+                .iter()
+                .filter(|a| {
+                    a.local == "id"
+                        && (a.ns.is_empty()
+                            || a.ns.starts_with("http://www.opengis.net/gml")
+                            || a.ns == "http://www.w3.org/XML/1998/namespace")
+                })
+                .map(|a| a.value.clone()),
+        );
+    });
+    ids
+}
+
+/// Validates CSW answers against the CSW 2.0.2 and ISO schemas (`validate-iso.sh --csw`);
+/// without xmllint or the schemas: fails with `CI=true`, else skipped with a note.
+fn validate_csw(files: &[PathBuf]) {
+    let script = repo_root().join("../shared/schemas/validate-iso.sh");
+    let xmllint = Command::new("xmllint").arg("--version").output().is_ok();
+    if !xmllint || !script.exists() {
+        assert!(!in_ci(), "xmllint or {} missing", script.display());
+        eprintln!("note: xmllint or the schemas missing; answers not validated");
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg("--csw")
+        .args(files)
+        .output()
+        .expect("run validate-iso.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "invalid CSW answers:\n{text}");
+    assert_eq!(text.matches(" validates").count(), files.len(), "{text}");
 }

@@ -3,8 +3,14 @@
 //! Property names are matched by local name, any prefix (`dc:title`, `apiso:Title`, `Title`),
 //! case-insensitively. Literals are typed by the property: times for `dct:modified` and the
 //! `apiso:TempExtent_*` properties (ISO 8601 date or date-time, UTC when no zone), text
-//! otherwise. `csw:AnyText` is always matched case-insensitively; `PropertyIsEqualTo` on it
-//! means "contains".
+//! otherwise. `csw:AnyText` is always matched case-insensitively. Tested without a
+//! multi-character wildcard (`PropertyIsLike` whose literal has no `wildCard`, as QGIS
+//! MetaSearch sends a typed keyword, `PropertyIsEqualTo`, CQL `=` or `LIKE` without `%`), it is
+//! a keyword search: the text is split at whitespace and a record matches when its any text
+//! contains every word (single-character wildcards and escapes keep their meaning inside a
+//! word; no word at all matches every record). With a multi-character wildcard, the pattern is
+//! matched as written against the whole any text. Other properties always match LIKE patterns
+//! as written.
 //!
 //! BBOX axis order: `gml:Envelope` corners are `x y` (longitude latitude) unless the
 //! `srsName` is an EPSG:4326 URN or `http://www.opengis.net/def/crs/EPSG/0/4326`, whose axis
@@ -12,7 +18,9 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use threddex_records::tree::Element;
-use threddex_store::{BBox, CompareOp, LikePattern, Literal, Queryable, RecordFilter, Timestamp};
+use threddex_store::{
+    BBox, CompareOp, LikePart, LikePattern, Literal, Queryable, RecordFilter, Timestamp,
+};
 
 use crate::error::CswError;
 use crate::ns;
@@ -21,6 +29,8 @@ use crate::ns;
 pub const MAX_NODES: usize = 1_000;
 /// Deepest nesting of logical operators.
 pub const MAX_DEPTH: usize = 32;
+/// Most words in one `csw:AnyText` keyword search.
+pub const MAX_WORDS: usize = 32;
 
 /// The queryable a property name denotes (prefix ignored, case-insensitive).
 pub fn queryable(name: &str) -> Option<Queryable> {
@@ -125,7 +135,20 @@ fn literal(prop: Queryable, value: &str) -> Result<Literal, CswError> {
     }
 }
 
-/// A comparison, with `AnyText` equality as "contains".
+/// A keyword search on `csw:AnyText`: records containing every word of `pattern` (which has
+/// no multi-character wildcard), case-insensitively.
+fn anytext_words(pattern: &LikePattern) -> Result<RecordFilter, CswError> {
+    let f = RecordFilter::contains_all_words(Queryable::AnyText, pattern);
+    if matches!(&f, RecordFilter::And(words) if words.len() > MAX_WORDS) {
+        return Err(CswError::invalid(
+            "Constraint",
+            format!("csw:AnyText takes at most {MAX_WORDS} words"),
+        ));
+    }
+    Ok(f)
+}
+
+/// A comparison, with `AnyText` equality as a keyword search (every word contained).
 fn compare(
     prop: Queryable,
     op: CompareOp,
@@ -133,17 +156,11 @@ fn compare(
     match_case: bool,
 ) -> Result<RecordFilter, CswError> {
     if prop == Queryable::AnyText {
+        let mut text = LikePattern::default();
+        text.parts.push(LikePart::Text(value.to_owned()));
         return match op {
-            CompareOp::Eq => Ok(RecordFilter::Like {
-                prop,
-                pattern: LikePattern::contains(value),
-                match_case: false,
-            }),
-            CompareOp::Ne => Ok(RecordFilter::Not(Box::new(RecordFilter::Like {
-                prop,
-                pattern: LikePattern::contains(value),
-                match_case: false,
-            }))),
+            CompareOp::Eq => anytext_words(&text),
+            CompareOp::Ne => Ok(RecordFilter::Not(Box::new(anytext_words(&text)?))),
             _ => Err(CswError::invalid(
                 "Constraint",
                 "csw:AnyText only supports equality and LIKE",
@@ -158,12 +175,25 @@ fn compare(
     })
 }
 
+/// How many more store tests than one a single protocol test became (a keyword search is one
+/// test per word); they count towards [`MAX_NODES`].
+fn extra_tests(f: &RecordFilter) -> usize {
+    match f {
+        RecordFilter::Not(g) => extra_tests(g),
+        RecordFilter::And(v) => v.len().saturating_sub(1),
+        _ => 0,
+    }
+}
+
 fn like(prop: Queryable, pattern: LikePattern, match_case: bool) -> Result<RecordFilter, CswError> {
     if !prop.is_text() {
         return Err(CswError::invalid(
             "Constraint",
             format!("LIKE needs a text property, not {prop:?}"),
         ));
+    }
+    if prop == Queryable::AnyText && !pattern.has_any() {
+        return anytext_words(&pattern);
     }
     Ok(RecordFilter::Like {
         prop,
@@ -332,7 +362,7 @@ fn operator(e: &Element, depth: usize, nodes: &mut usize) -> Result<RecordFilter
         ));
     }
     let cmp = |op| compare(property_name(e)?, op, &literal_text(e)?, match_case(e));
-    match e.local.as_str() {
+    let leaf = match e.local.as_str() {
         "And" | "Or" => {
             let parts = e
                 .elements()
@@ -344,18 +374,18 @@ fn operator(e: &Element, depth: usize, nodes: &mut usize) -> Result<RecordFilter
                     format!("ogc:{} needs at least two operands", e.local),
                 ));
             }
-            Ok(if e.local == "And" {
+            return Ok(if e.local == "And" {
                 RecordFilter::And(parts)
             } else {
                 RecordFilter::Or(parts)
-            })
+            });
         }
         "Not" => {
             let mut it = e.elements();
-            match (it.next(), it.next()) {
+            return match (it.next(), it.next()) {
                 (Some(c), None) => Ok(RecordFilter::Not(Box::new(operator(c, depth + 1, nodes)?))),
                 _ => Err(CswError::invalid("Constraint", "ogc:Not takes one operand")),
-            }
+            };
         }
         "PropertyIsEqualTo" => cmp(CompareOp::Eq),
         "PropertyIsNotEqualTo" => cmp(CompareOp::Ne),
@@ -401,7 +431,13 @@ fn operator(e: &Element, depth: usize, nodes: &mut usize) -> Result<RecordFilter
             "Constraint",
             format!("filter operator ogc:{other} is not supported"),
         )),
+    }?;
+    // A keyword search is one test per word: they count towards the size limit.
+    *nodes += extra_tests(&leaf);
+    if *nodes > MAX_NODES {
+        return Err(CswError::invalid("Constraint", "filter too large"));
     }
+    Ok(leaf)
 }
 
 // ----- CQL ------------------------------------------------------------------------------------
@@ -570,7 +606,15 @@ impl Cql {
             }
             return Ok(RecordFilter::Not(Box::new(self.not(depth + 1)?)));
         }
-        self.primary(depth)
+        if self.peek() == Some(&Tok::LParen) {
+            return self.primary(depth);
+        }
+        // A keyword search is one test per word: they count towards the size limit.
+        let test = self.primary(depth)?;
+        for _ in 0..extra_tests(&test) {
+            self.count()?;
+        }
+        Ok(test)
     }
 
     fn value(&mut self) -> Result<String, CswError> {
@@ -752,6 +796,110 @@ mod tests {
         assert_eq!(prop, Queryable::Title);
         assert!(!match_case);
         assert_eq!(pattern.to_sql_like(Some('\\')), "%50*_%");
+    }
+
+    fn contains(s: &str) -> RecordFilter {
+        RecordFilter::Like {
+            prop: Queryable::AnyText,
+            pattern: LikePattern::contains(s),
+            match_case: false,
+        }
+    }
+
+    fn like_xml(prop: &str, literal: &str) -> String {
+        // What OWSLib's fes.PropertyIsLike writes (QGIS MetaSearch's keyword search).
+        format!(
+            "<ogc:PropertyIsLike wildCard=\"%\" singleChar=\"_\" escapeChar=\"\\\">\
+             <ogc:PropertyName>{prop}</ogc:PropertyName><ogc:Literal>{literal}</ogc:Literal></ogc:PropertyIsLike>"
+        )
+    }
+
+    #[test]
+    fn anytext_without_wildcards_is_a_keyword_search() {
+        let kw = |prop: &str, literal: &str| filter(&like_xml(prop, literal)).unwrap();
+        assert_eq!(
+            kw("csw:AnyText", " Sea\ttemperature "),
+            RecordFilter::And(vec![contains("Sea"), contains("temperature")])
+        );
+        assert_eq!(kw("apiso:AnyText", "NEXRAD"), contains("NEXRAD"));
+        assert_eq!(kw("AnyText", "50\\%"), contains("50%"));
+        let RecordFilter::Like { pattern, .. } = kw("csw:AnyText", "s_a") else {
+            panic!("one word")
+        };
+        assert_eq!(pattern.to_sql_like(Some('\\')), "%s_a%");
+        assert_eq!(kw("csw:AnyText", "  "), RecordFilter::All);
+        // With a multi-character wildcard the pattern is matched as written.
+        let RecordFilter::Like { pattern, .. } = kw("csw:AnyText", "%sea temp%") else {
+            panic!("a pattern")
+        };
+        assert_eq!(pattern.to_sql_like(Some('\\')), "%sea temp%");
+        // Other properties keep LIKE as written (no wildcard: the whole value).
+        let f = kw("dc:title", "Radar");
+        let RecordFilter::Like {
+            prop: Queryable::Title,
+            pattern,
+            match_case: true,
+        } = f
+        else {
+            panic!("{f:?}")
+        };
+        assert_eq!(pattern.to_sql_like(Some('\\')), "Radar");
+        // Equality is the same keyword search; inequality its negation.
+        let eq = |op: &str, v: &str| {
+            filter(&format!(
+                "<ogc:{op}><ogc:PropertyName>csw:AnyText</ogc:PropertyName>\
+                 <ogc:Literal>{v}</ogc:Literal></ogc:{op}>"
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            eq("PropertyIsEqualTo", "sea ice"),
+            RecordFilter::And(vec![contains("sea"), contains("ice")])
+        );
+        assert_eq!(
+            eq("PropertyIsNotEqualTo", "ice"),
+            RecordFilter::Not(Box::new(contains("ice")))
+        );
+        // CQL alike.
+        assert_eq!(
+            cql("csw:AnyText LIKE 'Sea temperature'").unwrap(),
+            RecordFilter::And(vec![contains("Sea"), contains("temperature")])
+        );
+        assert_eq!(
+            cql("NOT apiso:AnyText = 'wind'").unwrap(),
+            RecordFilter::Not(Box::new(contains("wind")))
+        );
+        assert_eq!(
+            cql("csw:AnyText NOT LIKE 'a b'").unwrap(),
+            RecordFilter::Not(Box::new(RecordFilter::And(vec![
+                contains("a"),
+                contains("b")
+            ])))
+        );
+        // Bounded: words per search, and words count towards the filter size.
+        let words = |n: usize| {
+            (0..n)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(
+            matches!(kw("csw:AnyText", &words(MAX_WORDS)), RecordFilter::And(v) if v.len() == MAX_WORDS)
+        );
+        assert!(filter(&like_xml("csw:AnyText", &words(MAX_WORDS + 1))).is_err());
+        assert!(cql(&format!("csw:AnyText = '{}'", words(MAX_WORDS + 1))).is_err());
+        let many = |n: usize| {
+            format!(
+                "<ogc:Or>{}</ogc:Or>",
+                (0..n)
+                    .map(|_| like_xml("csw:AnyText", &words(30)))
+                    .collect::<String>()
+            )
+        };
+        assert!(filter(&many(30)).is_ok());
+        assert!(filter(&many(40)).is_err(), "40 x 30 tests > {MAX_NODES}");
+        let many_cql = vec![format!("csw:AnyText LIKE '{}'", words(30)); 40].join(" OR ");
+        assert!(cql(&many_cql).is_err());
     }
 
     #[test]

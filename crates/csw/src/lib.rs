@@ -99,14 +99,13 @@ impl CswResponse {
 /// `gmi:MI_Metadata` root becomes `gmd:MD_Metadata` without its `gmi:acquisitionInformation`
 /// (clients such as OWSLib look for `gmd:MD_Metadata` when they ask for this schema).
 ///
-/// With `id_suffix`, every `gml:id` (and same-document `xlink:href="#…"` reference) gets the
-/// suffix, so several records in one response keep their XML IDs unique.
-pub fn as_gmd(xml: &str, id_suffix: Option<&str>) -> Result<String, threddex_records::RecordError> {
+/// `position` is the record's number in the answer (1, 2, …): its XML IDs (`id`, `gml:id`) and
+/// same-document references get the suffix `-r{position}` ([`threddex_records::embed_ids`]), so
+/// an answer holding several records never repeats an ID (every ncISO record has
+/// `id="DataIdentification"`) and validates against the schemas.
+pub fn as_gmd(xml: &str, position: usize) -> Result<String, threddex_records::RecordError> {
     use threddex_records::tree::{self, GMD, GMI, TreeLimits};
     let mut root = tree::parse(xml.as_bytes(), &TreeLimits::default())?;
-    if let Some(suffix) = id_suffix {
-        uniquify_ids(&mut root, suffix, 0);
-    }
     if root.is(GMI, "MI_Metadata") {
         root.ns = GMD.to_owned();
         root.local = "MD_Metadata".to_owned();
@@ -116,27 +115,8 @@ pub fn as_gmd(xml: &str, id_suffix: Option<&str>) -> Result<String, threddex_rec
             root: format!("{{{}}}{}", root.ns, root.local),
         });
     }
+    threddex_records::embed_ids(&mut root, position);
     Ok(tree::serialize(&root, 0))
-}
-
-fn uniquify_ids(e: &mut threddex_records::tree::Element, suffix: &str, depth: usize) {
-    const GML_NS: [&str; 2] = [
-        "http://www.opengis.net/gml/3.2",
-        "http://www.opengis.net/gml",
-    ];
-    if depth > 256 {
-        return;
-    }
-    for a in &mut e.attrs {
-        let is_id = a.local == "id" && GML_NS.contains(&a.ns.as_str());
-        let is_ref = a.local == "href" && a.ns == ns::XLINK && a.value.starts_with('#');
-        if is_id || is_ref {
-            a.value.push_str(suffix);
-        }
-    }
-    for c in e.elements_mut() {
-        uniquify_ids(c, suffix, depth + 1);
-    }
 }
 
 /// How records are shown.
@@ -266,20 +246,22 @@ impl Csw {
             names,
             base,
         } = *view;
-        let id_suffix = format!("-r{index}");
-        let id_suffix = id_suffix.as_str();
         match schema {
             OutputSchema::Iso => {
                 let xml = self.iso_of(c, base);
-                match as_gmd(&xml, Some(id_suffix)) {
+                let doc = as_gmd(&xml, index).or_else(|e| {
+                    tracing::warn!(collection = %c.info.id, error = %e, "unreadable ISO record; synthesising");
+                    let input = SeriesInput::from_collection(&c.info, None);
+                    let xml = synthesize(&input, &Extent::new(c.start, c.end), c.updated_at);
+                    as_gmd(&xml, index)
+                });
+                match doc {
                     Ok(doc) => {
                         w.raw_xml(response::embeddable(&doc));
                     }
                     Err(e) => {
-                        tracing::warn!(collection = %c.info.id, error = %e, "unreadable ISO record; synthesising");
-                        let input = SeriesInput::from_collection(&c.info, None);
-                        let xml = synthesize(&input, &Extent::new(c.start, c.end), c.updated_at);
-                        w.raw_xml(response::embeddable(&xml));
+                        // Synthesised records always parse; never embed one unchecked.
+                        tracing::error!(collection = %c.info.id, error = %e, "synthesised ISO record unreadable; record left out");
                     }
                 }
             }
@@ -359,7 +341,7 @@ impl Csw {
             };
             match schema {
                 OutputSchema::Iso => {
-                    let doc = as_gmd(&xml, Some(&format!("-r{}", i + 1))).map_err(|e| {
+                    let doc = as_gmd(&xml, i + 1).map_err(|e| {
                         tracing::error!(granule = %id, error = %e, "unreadable granule record");
                         CswError::internal()
                     })?;

@@ -52,6 +52,7 @@ pub use input::{
 };
 pub use iso::{Protocol, iso_record_url, iso_service, protocol_for};
 pub use ncis::{series_from_iso, series_from_iso_with, update_extent};
+pub use sanitize::embed_ids;
 pub use summary::{RecordLink, RecordParty, RecordSummary, summary};
 pub use synth::synthesize;
 pub use tree::TreeLimits;

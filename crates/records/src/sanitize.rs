@@ -287,8 +287,43 @@ fn fix_attr_values(el: &mut Element) {
     }
 }
 
+/// GML 3.1's namespace (older documents; ISO 19139 uses GML 3.2, [`tree::GML`]).
+const GML_31: &str = "http://www.opengis.net/gml";
+
+/// Whether an attribute is an XML ID (`xs:ID`): the unprefixed `id` of the ISO types
+/// (`gco:ObjectIdentification`), `gml:id` (GML 3.2 or 3.1) or `xml:id`.
 fn is_id_attr(a: &Attr) -> bool {
-    a.local == "id" && (a.ns.is_empty() || a.ns == tree::GML)
+    a.local == "id"
+        && (a.ns.is_empty() || a.ns == tree::GML || a.ns == GML_31 || a.ns == tree::XML_NS)
+}
+
+/// Prepares a record to be embedded as record number `n` of a larger document, such as a CSW
+/// answer holding several records: its XML IDs are first made valid and unique within the
+/// record (as [`sanitize`] does), then every ID gets the suffix `-r{n}` and same-document
+/// references (`xlink:href="#…"`) follow. Records embedded with different `n` never share an
+/// ID (an ID ending in `-r{n}` cannot end in `-r{m}` for another number `m`), so the whole
+/// document stays valid whatever records it holds (ncISO records all carry
+/// `id="DataIdentification"`, synthesised ones `gml:id="extent-time"`); each record stays valid
+/// on its own.
+pub fn embed_ids(root: &mut Element, n: usize) {
+    fix_ids(root);
+    let suffix = format!("-r{n}");
+    suffix_ids(root, &suffix, 0);
+}
+
+fn suffix_ids(el: &mut Element, suffix: &str, depth: usize) {
+    if depth > 256 {
+        return;
+    }
+    for a in &mut el.attrs {
+        let reference = a.local == "href" && a.ns == tree::XLINK && a.value.starts_with('#');
+        if is_id_attr(a) || reference {
+            a.value.push_str(suffix);
+        }
+    }
+    for c in el.elements_mut() {
+        suffix_ids(c, suffix, depth + 1);
+    }
 }
 
 /// Makes `id` / `gml:id` values unique NCNames: invalid or duplicate plain `id`s are dropped,
@@ -364,6 +399,51 @@ mod tests {
         assert_eq!(value_ok("gco:Date", "2020-02"), Some(true));
         assert_eq!(value_ok("gco:DateTime", "2020-02-01T00:00:00Z"), Some(true));
         assert_eq!(value_ok("gco:CharacterString", "x"), None);
+    }
+
+    #[test]
+    fn embedded_ids_are_unique_per_record_and_valid() {
+        let xml = br##"<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd" xmlns:gml="http://www.opengis.net/gml/3.2" xmlns:old="http://www.opengis.net/gml" xmlns:xlink="http://www.w3.org/1999/xlink">
+          <gmd:identificationInfo><gmd:MD_DataIdentification id="DataIdentification">
+            <gmd:extent id="x"><gmd:EX_Extent id="x"/></gmd:extent>
+            <gml:TimePeriod gml:id="t"/><gml:TimeInstant gml:id="t"/><old:Point old:id="1bad"/>
+            <gmd:aggregationInfo xlink:href="#DataIdentification"/><gmd:other xlink:href="http://x/#a"/>
+          </gmd:MD_DataIdentification></gmd:identificationInfo>
+        </gmd:MD_Metadata>"##;
+        let mut one = parse(xml, &TreeLimits::default()).unwrap();
+        let mut two = one.clone();
+        embed_ids(&mut one, 1);
+        embed_ids(&mut two, 12);
+        let (a, b) = (serialize(&one, 0), serialize(&two, 0));
+        let ids = |s: &str| -> Vec<String> {
+            let root = parse(s.as_bytes(), &TreeLimits::default()).unwrap();
+            let mut out = Vec::new();
+            root.walk(&mut |e| {
+                out.extend(
+                    e.attrs
+                        .iter()
+                        .filter(|a| is_id_attr(a))
+                        .map(|a| a.value.clone()),
+                );
+            });
+            out
+        };
+        let (ia, ib) = (ids(&a), ids(&b));
+        assert_eq!(ia.len(), 5, "{a}");
+        assert!(
+            ia.iter().all(|i| tree::is_ncname(i) && i.ends_with("-r1")),
+            "{ia:?}"
+        );
+        assert!(ib.iter().all(|i| i.ends_with("-r12")), "{ib:?}");
+        let all: HashSet<&String> = ia.iter().chain(&ib).collect();
+        assert_eq!(
+            all.len(),
+            ia.len() + ib.len(),
+            "unique across records: {ia:?} {ib:?}"
+        );
+        assert!(a.contains("id=\"DataIdentification-r1\""), "{a}");
+        assert!(a.contains("xlink:href=\"#DataIdentification-r1\""), "{a}");
+        assert!(a.contains("xlink:href=\"http://x/#a\""), "{a}");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! LIKE/GLOB patterns, times, coordinates) is bound. `csw:AnyText` LIKE patterns are answered
 //! by the trigram FTS5 table `collections_anytext` (migration 0005) when they contain no
 //! literal `%`/`_` (FTS5 only accelerates LIKE without an ESCAPE clause), else by a LIKE over
-//! the concatenated text.
+//! the concatenated text. FTS5 folds the case of every letter; SQLite's LIKE only of ASCII
+//! letters, so case-insensitive LIKE tests spell out the case forms of other letters
+//! ([`like_any_case`]).
 //!
 //! `Not` is two-valued: a test on a missing value (no time extent, no box) is false, so its
 //! negation is true.
@@ -209,8 +211,7 @@ fn write_like(
             let p = sql.text_param(&pattern.to_glob());
             format!("{expr} GLOB {p}")
         } else {
-            let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
-            format!("{expr} LIKE {p} ESCAPE '\\'")
+            like_any_case(sql, expr, pattern, true)
         }
     };
     if prop == Queryable::Subject {
@@ -241,13 +242,13 @@ fn write_anytext_like(sql: &mut Sql, pattern: &LikePattern) {
         .collect();
     if runs.is_empty() {
         if pattern.has_sql_wildcard_literals() {
-            let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
-            let _ = write!(sql.text, "{ANYTEXT} LIKE {p} ESCAPE '\\'");
+            let t = like_any_case(sql, ANYTEXT, pattern, true);
+            sql.text.push_str(&t);
         } else {
-            let p = sql.text_param(&pattern.to_sql_like(None));
+            let t = like_any_case(sql, "anytext", pattern, false);
             let _ = write!(
                 sql.text,
-                "key IN (SELECT rowid FROM collections_anytext WHERE anytext LIKE {p})"
+                "key IN (SELECT rowid FROM collections_anytext WHERE {t})"
             );
         }
         return;
@@ -263,10 +264,91 @@ fn write_anytext_like(sql: &mut Sql, pattern: &LikePattern) {
         [LikePart::Any, LikePart::Text(_), LikePart::Any]
     );
     if !exact {
-        let p = sql.text_param(&pattern.to_sql_like(Some('\\')));
-        let _ = write!(sql.text, " AND {ANYTEXT} LIKE {p} ESCAPE '\\'");
+        let t = like_any_case(sql, ANYTEXT, pattern, true);
+        let _ = write!(sql.text, " AND {t}");
     }
     sql.text.push(')');
+}
+
+/// Most case variants of one pattern in [`like_any_case`].
+const MAX_CASE_VARIANTS: usize = 16;
+
+/// A case-insensitive `expr LIKE pattern`. SQLite's LIKE folds ASCII letters only, so a
+/// pattern with other cased letters (`é`, `Ü`) is tested in each combination of their cases
+/// (`(expr LIKE ?1 OR expr LIKE ?2 …)`); past [`MAX_CASE_VARIANTS`] combinations, further such
+/// letters match as written. `escape`: with `ESCAPE '\'` (needed when literals hold `%`/`_`).
+fn like_any_case(sql: &mut Sql, expr: &str, pattern: &LikePattern, escape: bool) -> String {
+    let variants = case_variants(pattern);
+    let mut out = String::from("(");
+    for (i, v) in variants.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" OR ");
+        }
+        if escape {
+            let p = sql.text_param(&v.to_sql_like(Some('\\')));
+            let _ = write!(out, "{expr} LIKE {p} ESCAPE '\\'");
+        } else {
+            let p = sql.text_param(&v.to_sql_like(None));
+            let _ = write!(out, "{expr} LIKE {p}");
+        }
+    }
+    out.push(')');
+    out
+}
+
+/// The spellings of a character that a case-insensitive match accepts beyond SQLite's ASCII
+/// folding: itself, and its one-character lower and upper case.
+fn case_forms(c: char) -> Vec<char> {
+    let mut forms = vec![c];
+    if c.is_ascii() {
+        return forms;
+    }
+    fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+        let c = it.next()?;
+        it.next().is_none().then_some(c)
+    }
+    let lower = single(c.to_lowercase());
+    let upper = single(c.to_uppercase());
+    for f in [lower, upper].into_iter().flatten() {
+        if !forms.contains(&f) {
+            forms.push(f);
+        }
+    }
+    forms
+}
+
+/// `pattern` in every combination of the case forms of its non-ASCII letters (at most
+/// [`MAX_CASE_VARIANTS`] patterns; letters past that stay as written).
+fn case_variants(pattern: &LikePattern) -> Vec<LikePattern> {
+    let mut out = vec![LikePattern::default()];
+    for part in &pattern.parts {
+        let LikePart::Text(t) = part else {
+            for v in &mut out {
+                v.parts.push(part.clone());
+            }
+            continue;
+        };
+        for c in t.chars() {
+            let mut forms = case_forms(c);
+            if out.len() * forms.len() > MAX_CASE_VARIANTS {
+                forms.truncate(1);
+            }
+            out = out
+                .into_iter()
+                .flat_map(|v| {
+                    forms.iter().map(move |f| {
+                        let mut v = v.clone();
+                        match v.parts.last_mut() {
+                            Some(LikePart::Text(s)) => s.push(*f),
+                            _ => v.parts.push(LikePart::Text(f.to_string())),
+                        }
+                        v
+                    })
+                })
+                .collect();
+        }
+    }
+    out
 }
 
 /// An FTS5 query requiring every run as a phrase (quotes doubled, NUL as U+FFFD).
@@ -277,21 +359,32 @@ fn match_query(runs: &[&str]) -> String {
         .join(" AND ")
 }
 
-/// When the whole filter is `csw:AnyText LIKE '%run%'` (run of 3+ characters), the FTS5
-/// query that answers it exactly, so matches can be counted in the index alone.
+/// When the whole filter is `csw:AnyText LIKE '%run%'` (run of 3+ characters), or an `And` of
+/// such tests (a keyword search of several words), the FTS5 query that answers it exactly, so
+/// matches can be counted in the index alone.
 fn anytext_only(filter: &RecordFilter) -> Option<String> {
-    match filter {
-        RecordFilter::Like {
-            prop: Queryable::AnyText,
-            pattern,
-            ..
-        } => match pattern.parts.as_slice() {
-            [LikePart::Any, LikePart::Text(t), LikePart::Any] if t.chars().count() >= 3 => {
-                Some(match_query(&[t.as_str()]))
-            }
+    fn run(f: &RecordFilter) -> Option<&str> {
+        match f {
+            RecordFilter::Like {
+                prop: Queryable::AnyText,
+                pattern,
+                ..
+            } => match pattern.parts.as_slice() {
+                [LikePart::Any, LikePart::Text(t), LikePart::Any] if t.chars().count() >= 3 => {
+                    Some(t.as_str())
+                }
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
+        }
+    }
+    match filter {
+        RecordFilter::And(v) if !v.is_empty() => v
+            .iter()
+            .map(run)
+            .collect::<Option<Vec<_>>>()
+            .map(|runs| match_query(&runs)),
+        f => run(f).map(|t| match_query(&[t])),
     }
 }
 
@@ -398,4 +491,32 @@ pub(crate) async fn search_records(
         matched,
         collections,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql_of(p: &[LikePattern]) -> Vec<String> {
+        p.iter().map(|v| v.to_sql_like(Some('\\'))).collect()
+    }
+
+    #[test]
+    fn case_variants_cover_non_ascii_letters_only() {
+        let p = |s: &str| LikePattern::parse(s, '%', '_', Some('\\'));
+        assert_eq!(sql_of(&case_variants(&p("%sst_x%"))), ["%sst_x%"]);
+        assert_eq!(
+            sql_of(&case_variants(&p("%é_Ü%"))),
+            ["%é_Ü%", "%é_ü%", "%É_Ü%", "%É_ü%"]
+        );
+        // No case, or a case mapping of several characters: as written.
+        assert_eq!(sql_of(&case_variants(&p("ß☃1"))), ["ß☃1"]);
+        // Bounded.
+        let many = case_variants(&p("%éééééééééé%"));
+        assert_eq!(many.len(), MAX_CASE_VARIANTS);
+        assert!(
+            many.iter()
+                .all(|v| v.to_sql_like(None).ends_with("éééééé%"))
+        );
+    }
 }

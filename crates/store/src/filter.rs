@@ -147,6 +147,48 @@ impl LikePattern {
         p
     }
 
+    /// Whether the pattern has a multi-character wildcard (`%`).
+    pub fn has_any(&self) -> bool {
+        self.parts.contains(&LikePart::Any)
+    }
+
+    /// The words of a pattern without multi-character wildcards, each as a pattern matching
+    /// values that contain it: the literal text is split at whitespace; single-character
+    /// wildcards stay part of their word (`s_a  temp` → `%s_a%`, `%temp%`). No words: empty.
+    pub fn words(&self) -> Vec<LikePattern> {
+        fn finish(word: &mut Vec<LikePart>, words: &mut Vec<LikePattern>) {
+            if word.is_empty() {
+                return;
+            }
+            let mut p = LikePattern::default();
+            p.push(LikePart::Any);
+            for part in word.drain(..) {
+                p.push(part);
+            }
+            p.push(LikePart::Any);
+            words.push(p);
+        }
+        let mut words = Vec::new();
+        let mut word: Vec<LikePart> = Vec::new();
+        for part in &self.parts {
+            let LikePart::Text(t) = part else {
+                word.push(part.clone());
+                continue;
+            };
+            for c in t.chars() {
+                if c.is_whitespace() {
+                    finish(&mut word, &mut words);
+                } else if let Some(LikePart::Text(s)) = word.last_mut() {
+                    s.push(c);
+                } else {
+                    word.push(LikePart::Text(c.to_string()));
+                }
+            }
+        }
+        finish(&mut word, &mut words);
+        words
+    }
+
     fn push_char(&mut self, c: char) {
         if let Some(LikePart::Text(s)) = self.parts.last_mut() {
             s.push(c);
@@ -324,6 +366,28 @@ pub enum RecordFilter {
     IsNull(Queryable),
 }
 
+impl RecordFilter {
+    /// Records whose `prop` contains every word of `pattern` (see [`LikePattern::words`]),
+    /// case-insensitively: what a catalogue keyword search without wildcards means. No words:
+    /// every record; one word: that test alone; several: their `And`.
+    pub fn contains_all_words(prop: Queryable, pattern: &LikePattern) -> RecordFilter {
+        let mut tests: Vec<RecordFilter> = pattern
+            .words()
+            .into_iter()
+            .map(|pattern| RecordFilter::Like {
+                prop,
+                pattern,
+                match_case: false,
+            })
+            .collect();
+        match tests.len() {
+            0 => RecordFilter::All,
+            1 => tests.pop().unwrap_or(RecordFilter::All),
+            _ => RecordFilter::And(tests),
+        }
+    }
+}
+
 /// One sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SortKey {
@@ -403,6 +467,42 @@ mod tests {
         assert!(LikePattern::contains("x").matches("axb", true));
         assert!(!LikePattern::contains("x").matches("ab", true));
         assert!(LikePattern::parse("", '%', '_', None).matches("", true));
+    }
+
+    #[test]
+    fn words_of_a_pattern() {
+        let like = |s: &str| LikePattern::parse(s, '%', '_', Some('\\'));
+        let sql = |p: &LikePattern| {
+            p.words()
+                .iter()
+                .map(|w| w.to_sql_like(Some('\\')))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sql(&like("Sea  temperature")), ["%Sea%", "%temperature%"]);
+        assert_eq!(sql(&like(" s_a\tx ")), ["%s_a%", "%x%"]);
+        assert_eq!(sql(&like("50\\% gust")), ["%50\\%%", "%gust%"]);
+        assert_eq!(sql(&like("\u{3000}ünï\ncødé")), ["%ünï%", "%cødé%"]);
+        assert!(like("  \t").words().is_empty());
+        assert!(like("").words().is_empty());
+        assert!(like("a%b").has_any() && !like("a_b").has_any());
+        assert_eq!(
+            RecordFilter::contains_all_words(Queryable::AnyText, &like(" ")),
+            RecordFilter::All
+        );
+        assert_eq!(
+            RecordFilter::contains_all_words(Queryable::AnyText, &like("sst")),
+            RecordFilter::Like {
+                prop: Queryable::AnyText,
+                pattern: LikePattern::contains("sst"),
+                match_case: false
+            }
+        );
+        let RecordFilter::And(v) =
+            RecordFilter::contains_all_words(Queryable::AnyText, &like("a b c"))
+        else {
+            panic!("three words are an And");
+        };
+        assert_eq!(v.len(), 3);
     }
 
     #[test]

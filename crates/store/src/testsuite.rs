@@ -207,6 +207,7 @@ macro_rules! store_test_suite {
             test_search_records_paging_and_sort,
             test_search_records_hostile_text,
             test_search_records_anytext_logic,
+            test_search_records_keywords,
             test_iso_records,
             test_iso_records_expiry_and_removal,
             test_sync_leases,

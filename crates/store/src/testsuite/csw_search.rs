@@ -493,3 +493,119 @@ pub async fn test_search_records_anytext_logic(store: &dyn Store) {
         assert!(ids(store, &f).await.is_empty(), "{f:?}");
     }
 }
+
+/// Added by [`test_search_records_keywords`] only.
+const E: &str = "t:e/sst-fr";
+
+/// Keyword searches as the CSW front-end builds them from `csw:AnyText` tests without a
+/// multi-character wildcard (QGIS MetaSearch's search box): every word contained, any case and
+/// order, short words (below the trigram length) included, escaped wildcards literal,
+/// single-character wildcards inside a word, combined with boxes and logic, paged.
+pub async fn test_search_records_keywords(store: &dyn Store) {
+    fill(store).await;
+    let src = store
+        .source_by_name("csw")
+        .await
+        .expect("source")
+        .expect("exists");
+    store
+        .write_batch(&Batch {
+            collections: vec![CollectionUpsert {
+                title: "Température de surface".into(),
+                summary: Some("Analyse quotidienne, Ünïcødé".into()),
+                keywords: vec!["océan".into()],
+                ..collection(E, src.id, "http://127.0.0.1/csw/catalog.xml")
+            }],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    let kw = |text: &str| {
+        RecordFilter::contains_all_words(
+            Queryable::AnyText,
+            &LikePattern::parse(text, '%', '_', Some('\\')),
+        )
+    };
+    let cases: Vec<(RecordFilter, Vec<&str>)> = vec![
+        (kw("sea"), vec![A, C]),
+        (kw("SEA temperature"), vec![A]),
+        (kw("temperature  Sea"), vec![A]),
+        (kw("sea surface temperature"), vec![A]),
+        (kw("sea radar"), vec![C]),
+        (kw("nexrad CLUTTER radar"), vec![C]),
+        (kw("sea wind"), vec![]),
+        (kw("gust ocean"), vec![]),
+        (kw("Sea Surface Temperatures"), vec![]),
+        // Words from the ID, keywords and abstract.
+        (kw("b/wind atmosphere"), vec![B]),
+        (kw("sst ocean daily"), vec![A]),
+        // Short words (no trigram), alone and with long ones.
+        (kw("a/"), vec![A]),
+        (kw("t: b/"), vec![B]),
+        (kw("t: sst"), vec![A, E]),
+        (kw("50"), vec![B]),
+        // Escaped wildcards are literal; single-character wildcards stay wildcards.
+        (kw("50\\%"), vec![B]),
+        (kw("50\\%\\_g wind"), vec![B]),
+        (kw("50\\%\\_x"), vec![]),
+        (kw("5_\\%"), vec![B]),
+        (kw("s_a"), vec![A, C]),
+        (kw("ss_ ocean"), vec![A]),
+        // Quotes and FTS syntax are text.
+        (kw("it's \"quoted\""), vec![C]),
+        (kw("NEAR(a"), vec![]),
+        // Case folding beyond ASCII.
+        (kw("TEMPÉRATURE ünïCØDÉ"), vec![E]),
+        (kw("OCÉAN"), vec![E]),
+        (kw("température"), vec![E]),
+        (kw("temperature"), vec![A]),
+        // ... and for short words and words with single-character wildcards.
+        (kw("üN"), vec![E]),
+        (kw("ÉR OC"), vec![E]),
+        (kw("T_MPÉRATURE"), vec![E]),
+        (kw("t_mpérature"), vec![E]),
+        // No words: every record.
+        (kw("   "), vec![A, B, C, E]),
+        // Combined.
+        (
+            RecordFilter::And(vec![kw("sea"), bbox(-180.0, -90.0, 180.0, 90.0)]),
+            vec![A],
+        ),
+        (
+            RecordFilter::And(vec![
+                kw("Temperature SEA"),
+                bbox(-180.0, -90.0, 180.0, 90.0),
+            ]),
+            vec![A],
+        ),
+        (RecordFilter::Not(Box::new(kw("sea radar"))), vec![A, B, E]),
+        (
+            RecordFilter::Or(vec![kw("wind 50"), kw("radar nexrad")]),
+            vec![B, C],
+        ),
+    ];
+    for (f, want) in cases {
+        let mut want: Vec<String> = want.into_iter().map(str::to_owned).collect();
+        want.sort();
+        let mut got = ids(store, &f).await;
+        got.sort();
+        assert_eq!(got, want, "{f:?}");
+    }
+    // Paged: the count is exact whatever the page.
+    let f = kw("T: RA");
+    for (offset, limit, want) in [
+        (0, 10, vec![A, C, E]),
+        (0, 2, vec![A, C]),
+        (2, 2, vec![E]),
+        (3, 2, vec![]),
+        (0, 0, vec![]),
+    ] {
+        let page = store
+            .search_records(&f, &[], offset, limit)
+            .await
+            .expect("search");
+        assert_eq!(page.matched, 3, "offset {offset} limit {limit}");
+        let got: Vec<String> = page.collections.into_iter().map(|c| c.info.id).collect();
+        assert_eq!(got, want, "offset {offset} limit {limit}");
+    }
+}
