@@ -122,7 +122,8 @@ pub struct SourcesAddArgs {
     pub url: String,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Unique name (default: host[:port]).
+    /// Unique name (default: host[:port], or when taken host[:port]_PATH from the catalog
+    /// path, then -2, -3, …; a registered URL keeps its name).
     #[arg(long)]
     pub name: Option<String>,
     /// Sync interval: a number with a unit `s`, `m`, `h` or `d` (`90s`, `10m`, `2h`, `1d`).
@@ -234,7 +235,9 @@ pub struct HarvestArgs {
     #[arg(long)]
     pub authority: Option<String>,
     /// Name of the source to register (default: the config source with this URL, else the
-    /// host name). The credentials of the config source of that name are sent.
+    /// registered source with this URL, else host[:port], or when taken host[:port]_PATH from
+    /// the catalog path, then -2, -3, …). The credentials of the config source of that name
+    /// are sent.
     #[arg(long)]
     pub name: Option<String>,
     /// Write nothing; print one JSON object per granule to stdout.
