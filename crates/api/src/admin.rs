@@ -164,8 +164,13 @@ pub enum SyncStartError {
     #[error("no source named {0:?}")]
     UnknownSource(String),
     /// A sync of this source is running (its lease is held): 409.
-    #[error("a sync of source {0:?} is already running")]
-    Busy(String),
+    #[error("a sync of source {name:?} is already running: {holder}")]
+    Busy {
+        /// The source.
+        name: String,
+        /// Who holds the lease, since when and until when.
+        holder: String,
+    },
     /// Anything else: 500 (the detail is logged).
     #[error("{0}")]
     Failed(String),

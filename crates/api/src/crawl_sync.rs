@@ -2,14 +2,15 @@
 //! ([`threddex_crawler::Syncer::spawn_sync`]).
 
 use async_trait::async_trait;
-use threddex_crawler::{CrawlError, Syncer};
+use threddex_crawler::{CrawlError, SpawnedSync, Syncer};
 
 use crate::admin::{SyncStartError, SyncStarted, SyncStarter};
 
 /// A [`SyncStarter`] over a [`Syncer`]: looks the source up by name, takes its lease and
 /// runs the sync in a background task on the current runtime. Each started sync takes the
 /// lease under its own holder name, so it never overlaps a scheduled sync of the same source
-/// (in this process or another): that answers [`SyncStartError::Busy`].
+/// (in this process or another): that answers [`SyncStartError::Busy`] naming the lease's
+/// holder (host, process, start) and when the lease expires.
 #[derive(Clone)]
 pub struct CrawlSyncStarter {
     syncer: Syncer,
@@ -35,10 +36,13 @@ impl SyncStarter for CrawlSyncStarter {
             return Err(SyncStartError::UnknownSource(source.to_owned()));
         };
         match self.syncer.spawn_sync(&s).await {
-            Ok(Some(started)) => Ok(SyncStarted {
+            Ok(SpawnedSync::Started(started)) => Ok(SyncStarted {
                 run_id: started.run_id,
             }),
-            Ok(None) => Err(SyncStartError::Busy(source.to_owned())),
+            Ok(SpawnedSync::Busy(info)) => Err(SyncStartError::Busy {
+                name: source.to_owned(),
+                holder: info.to_string(),
+            }),
             Err(CrawlError::Store(e)) => Err(SyncStartError::Failed(format!("store: {e}"))),
             Err(e) => Err(SyncStartError::Failed(e.to_string())),
         }

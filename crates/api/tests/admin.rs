@@ -303,11 +303,16 @@ async fn sources_and_runs(api: Api) {
     let first = v["run_id"].as_i64().unwrap();
     let (s, _, v) = api.post("/sources/slow/sync", json!(null)).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("already running"), "{message}");
+    // It names the lease's holder (this process) and when the lease expires.
     assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already running")
+        message.contains(&format!("held by pid {} on host ", std::process::id())),
+        "{message}"
+    );
+    assert!(
+        message.contains("the lease expires at ") && message.contains(" s)"),
+        "{message}"
     );
     let run = api.wait_run("slow", first).await;
     assert_eq!(run["status"], "ok", "{run}");

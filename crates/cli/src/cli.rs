@@ -122,7 +122,8 @@ pub struct SourcesAddArgs {
     pub url: String,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Unique name (default: host[:port]).
+    /// Unique name (default: host[:port], or when taken host[:port]_PATH from the catalog
+    /// path, then -2, -3, …; a registered URL keeps its name).
     #[arg(long)]
     pub name: Option<String>,
     /// Sync interval: a number with a unit `s`, `m`, `h` or `d` (`90s`, `10m`, `2h`, `1d`).
@@ -174,8 +175,9 @@ pub struct SyncArgs {
     /// Only this source (by name); all sources when omitted.
     #[arg(long)]
     pub source: Option<String>,
-    /// Lifetime of the source's sync lease (renewed while running): a killed sync blocks the
-    /// source for at most this long [default: 60s; config sync.lease_ttl].
+    /// Lifetime of the source's sync lease (renewed while running): a sync killed on another
+    /// host blocks the source for at most this long (one killed on this host not at all)
+    /// [default: 60s; config sync.lease_ttl].
     #[arg(long, value_parser = crate::time::parse_duration)]
     pub lease_ttl: Option<std::time::Duration>,
     /// Grace period for late files in dated folders, beyond the day after their date (UTC)
@@ -187,6 +189,18 @@ pub struct SyncArgs {
     /// Print the reports as JSON lines on stdout.
     #[arg(long)]
     pub json: bool,
+    /// When another sync holds a source's lease, wait until it is released or expires
+    /// (checking every 2 s at most), then sync; give up after MAX in all (default 1h) with
+    /// exit status 3. Without it, a busy source is skipped at once (exit status 3).
+    #[arg(
+        long,
+        value_name = "MAX",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "1h",
+        value_parser = crate::time::parse_duration
+    )]
+    pub wait: Option<std::time::Duration>,
 }
 
 /// `threddex migrate`.
@@ -221,7 +235,9 @@ pub struct HarvestArgs {
     #[arg(long)]
     pub authority: Option<String>,
     /// Name of the source to register (default: the config source with this URL, else the
-    /// host name). The credentials of the config source of that name are sent.
+    /// registered source with this URL, else host[:port], or when taken host[:port]_PATH from
+    /// the catalog path, then -2, -3, …). The credentials of the config source of that name
+    /// are sent.
     #[arg(long)]
     pub name: Option<String>,
     /// Write nothing; print one JSON object per granule to stdout.

@@ -242,3 +242,135 @@ async fn unreadable_start_catalog_exits_non_zero() {
     assert!(stderr(&out).contains("is not a URL"), "{}", stderr(&out));
     server.shutdown().await;
 }
+
+/// Two start catalogs of one server harvested one after the other, without `--name`: the
+/// second gets a default name of its own (host[:port] plus its catalog path), harvesting a
+/// URL again reuses its source, and `sources add` derives names the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_start_catalogs_of_one_server_get_their_own_sources() {
+    let server = sim(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let base = server.base_url();
+    let host = base.trim_start_matches("http://").to_string();
+    let n0q = format!("{base}/thredds/catalog/nexrad/level3/N0Q/catalog.xml");
+    let n0u = format!("{base}/thredds/catalog/nexrad/level3/N0U/catalog.xml");
+    let harvest = |url: String| {
+        let db = db.clone();
+        async move {
+            threddex(&[
+                "harvest",
+                &url,
+                "--db",
+                &db,
+                "--ignore-robots",
+                "--rate",
+                "1000",
+            ])
+            .await
+        }
+    };
+    let sources = || async {
+        let out = threddex(&["sources", "list", "--json", "--db", &db]).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["name"].as_str().unwrap().to_string(),
+                    v["url"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // One product's share of the server: 2 stations x 2 days x 6 files.
+    let per_product = server.granule_count() / 2;
+
+    let out = harvest(n0q.clone()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("registered source {host} for {n0q}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = harvest(n0u.clone()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = format!("{host}_nexrad_level3_N0U");
+    assert!(
+        stderr(&out).contains(&format!("registered source {second} for {n0u}")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(&format!("{per_product} granules ({per_product} new)")),
+        "{}",
+        stderr(&out)
+    );
+    let mut want = vec![(host.clone(), n0q.clone()), (second.clone(), n0u.clone())];
+    want.sort();
+    let mut got = sources().await;
+    got.sort();
+    assert_eq!(got, want);
+
+    // The same URL again: its source, nothing new registered or harvested.
+    let out = harvest(n0u.clone()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("registered source"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("(0 new)"), "{}", stderr(&out));
+    let mut got = sources().await;
+    got.sort();
+    assert_eq!(got, want);
+    // Each source syncs on its own.
+    let out = threddex(&["sync", "--source", &second, "--db", &db, "--rate", "1000"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // `sources add` names the same way: a registered URL keeps its name (--if-missing is
+    // satisfied), the server's root catalog (no path part) and a taken path name get -2.
+    let out = threddex(&["sources", "add", &n0q, "--if-missing", "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("registered already"),
+        "{}",
+        stdout(&out)
+    );
+    let out = threddex(&["sources", "add", &n0q, "--db", &db]).await;
+    assert!(!out.status.success(), "the URL is registered");
+    let root = server.root_catalog_url();
+    let out = threddex(&["sources", "add", &root, "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("added source {host}-2 ({root})")),
+        "{}",
+        stdout(&out)
+    );
+    let ncr = format!("{base}/thredds/catalog/nexrad/level3/NCR/catalog.xml");
+    let out = threddex(&[
+        "sources",
+        "add",
+        &format!("{base}/thredds/catalog/other/catalog.xml"),
+        "--name",
+        &format!("{host}_nexrad_level3_NCR"),
+        "--db",
+        &db,
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = threddex(&["sources", "add", &ncr, "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("added source {host}_nexrad_level3_NCR-2 ({ncr})")),
+        "{}",
+        stdout(&out)
+    );
+    // --name still names it.
+    let n0r = format!("{base}/thredds/catalog/nexrad/level3/N0R/catalog.xml");
+    let out = threddex(&["sources", "add", &n0r, "--name", "mine", "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sources().await.len(), 6);
+    server.shutdown().await;
+}

@@ -70,6 +70,7 @@ pub mod auth;
 mod batch;
 pub mod classify;
 mod fetch;
+pub mod holder;
 mod host;
 mod iso;
 pub mod retry;
@@ -96,7 +97,9 @@ pub use batch::title_from_id;
 pub use classify::{Clock, system_clock};
 pub use iso::RecordsReport;
 pub use scheduler::Scheduler;
-pub use sync::{FreshnessInfo, RefreshSummary, StartedSync, SyncOptions, SyncReport, Syncer};
+pub use sync::{
+    FreshnessInfo, RefreshSummary, SpawnedSync, StartedSync, SyncOptions, SyncReport, Syncer,
+};
 pub use walk::Seed;
 
 /// Per-run options of [`Harvester::crawl_with`] (classification clock and expiry).

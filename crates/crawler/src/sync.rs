@@ -12,8 +12,11 @@
 //! catalog deletes nothing.
 //!
 //! One sync per source at a time, across processes sharing the database: the source's lease
-//! ([`Store::try_acquire_lease`]) is taken first (busy → [`SyncReport::lease_busy`], nothing
-//! crawled), renewed every `lease_ttl / 3` while running and released at the end.
+//! ([`Store::acquire_lease`]) is taken first (busy → [`SyncReport::lease_busy`] with the
+//! holder and expiry in [`SyncReport::lease`], nothing crawled), renewed every `lease_ttl / 3`
+//! while running and released at the end. A lease left by a process of this host that no
+//! longer exists (killed) is taken over at once; one of another host is waited out until it
+//! expires (see [`crate::holder`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -22,8 +25,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionQuery, LeaseGrant, NodeClass, RunKind, Source,
-    Store, Timestamp,
+    Batch, CatalogState, CatalogStatus, CollectionQuery, HolderLiveness, LeaseGrant, LeaseInfo,
+    NodeClass, RunKind, Source, Store, Timestamp,
 };
 
 use crate::classify::{self, Clock, is_due, system_clock};
@@ -35,10 +38,15 @@ pub struct SyncOptions {
     /// Grace period for late files in dated folders (default 6 h).
     pub grace: chrono::Duration,
     /// Lease lifetime; renewed every third of it while a sync runs (default 60 s). A killed
-    /// sync blocks the source for at most this long.
+    /// sync of another host blocks the source for at most this long (one of this host not at
+    /// all: see `liveness`).
     pub lease_ttl: Duration,
-    /// Lease holder name (default `host:pid:random`).
+    /// Lease holder ID (default `host:pid:random`); the lease also records this process's
+    /// host, PID and start time ([`crate::holder::lease_holder`]).
     pub holder: String,
+    /// Tells whether the holder of a busy lease is gone, so its lease is taken over at once
+    /// (default: [`crate::holder::liveness`], processes of this host by `/proc`).
+    pub liveness: Arc<dyn HolderLiveness>,
     /// Where "now" comes from (default: the system clock).
     pub clock: Clock,
     /// Longest adaptive revisit interval (default 24 h).
@@ -51,6 +59,7 @@ impl Default for SyncOptions {
             grace: classify::DEFAULT_GRACE,
             lease_ttl: Duration::from_secs(60),
             holder: default_holder(),
+            liveness: crate::holder::liveness(),
             clock: system_clock(),
             max_interval: classify::DEFAULT_MAX_INTERVAL,
         }
@@ -70,21 +79,8 @@ impl std::fmt::Debug for SyncOptions {
 
 /// `host:pid:random`, unique per process.
 pub fn default_holder() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_string())
-        })
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!(
-        "{host}:{}:{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+    let me = crate::holder::this_process();
+    format!("{}:{}:{:08x}", me.host, me.pid, rand::random::<u32>())
 }
 
 /// What a sync of one source did.
@@ -94,6 +90,9 @@ pub struct SyncReport {
     pub source: String,
     /// Another run holds the source's lease: nothing was done.
     pub lease_busy: bool,
+    /// When busy: who holds the lease, since when and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseInfo>,
     /// The lease was taken over from a run that did not release it (interrupted): the
     /// statistics of all the source's collections were recomputed.
     pub resumed: bool,
@@ -126,6 +125,15 @@ pub struct StartedSync {
     pub run_id: Option<i64>,
     /// The sync itself; its report when it ends.
     pub task: tokio::task::JoinHandle<Result<SyncReport, CrawlError>>,
+}
+
+/// What [`Syncer::spawn_sync`] did.
+#[derive(Debug)]
+pub enum SpawnedSync {
+    /// The lease was taken and the sync runs in the background.
+    Started(StartedSync),
+    /// Another sync holds the source's lease: who, and until when.
+    Busy(Box<LeaseInfo>),
 }
 
 /// A source whose lease is held, ready to sync.
@@ -217,24 +225,26 @@ impl Syncer {
         progress: Arc<Progress>,
     ) -> Result<SyncReport, CrawlError> {
         match self.lock(source, &self.opts.holder).await? {
-            Some(locked) => self.run_locked(locked, progress).await,
-            None => Ok(SyncReport {
+            Ok(locked) => self.run_locked(locked, progress).await,
+            Err(info) => Ok(SyncReport {
                 source: source.settings.name.clone(),
                 lease_busy: true,
+                lease: Some(*info),
                 ..SyncReport::default()
             }),
         }
     }
 
     /// Take the source's lease and start syncing it in a background task (on the current
-    /// Tokio runtime); returns at once with the recorded run's ID, or None when another sync
-    /// (in this process or another) holds the lease. Each call uses its own lease holder
+    /// Tokio runtime); returns at once with the recorded run's ID, or who holds the lease when
+    /// another sync (in this process or another) does. Each call uses its own lease holder ID
     /// (`{holder}:{random}`), so two background syncs of one source never overlap, nor one
     /// with the scheduler's.
-    pub async fn spawn_sync(&self, source: &Source) -> Result<Option<StartedSync>, CrawlError> {
+    pub async fn spawn_sync(&self, source: &Source) -> Result<SpawnedSync, CrawlError> {
         let holder = format!("{}:{:08x}", self.opts.holder, rand::random::<u32>());
-        let Some(locked) = self.lock(source, &holder).await? else {
-            return Ok(None);
+        let locked = match self.lock(source, &holder).await? {
+            Ok(locked) => locked,
+            Err(info) => return Ok(SpawnedSync::Busy(info)),
         };
         let run_id = locked.run_id;
         let this = self.clone();
@@ -253,23 +263,45 @@ impl Syncer {
             }
             r
         });
-        Ok(Some(StartedSync { run_id, task }))
+        Ok(SpawnedSync::Started(StartedSync { run_id, task }))
     }
 
-    /// Take the lease for `holder` and record the start of the run; None when busy.
-    async fn lock(&self, source: &Source, holder: &str) -> Result<Option<Locked>, CrawlError> {
+    /// Take the lease for `holder` (taking over one whose holder is gone) and record the start
+    /// of the run; who holds it when busy.
+    async fn lock(
+        &self,
+        source: &Source,
+        holder: &str,
+    ) -> Result<Result<Locked, Box<LeaseInfo>>, CrawlError> {
         let store = &self.store;
         let ttl = self.opts.lease_ttl.max(Duration::from_millis(100));
-        let grant = store.try_acquire_lease(source.id, holder, ttl).await?;
-        if grant == LeaseGrant::Busy {
-            tracing::info!(source = %source.settings.name, "another sync holds the lease");
-            return Ok(None);
-        }
+        let me = crate::holder::lease_holder(holder);
+        let grant = store
+            .acquire_lease(source.id, &me, ttl, &*self.opts.liveness)
+            .await?;
+        let resumed = match grant {
+            LeaseGrant::Busy(info) => {
+                tracing::info!(
+                    source = %source.settings.name,
+                    lease = %info,
+                    "another sync holds the lease"
+                );
+                return Ok(Err(info));
+            }
+            LeaseGrant::TakenOver => {
+                tracing::info!(
+                    source = %source.settings.name,
+                    "took over the lease of an interrupted sync (expired, or its process is gone)"
+                );
+                true
+            }
+            LeaseGrant::Acquired => false,
+        };
         let run_id = crate::runs::start(store, source, RunKind::Sync, holder).await;
-        Ok(Some(Locked {
+        Ok(Ok(Locked {
             source: source.clone(),
             holder: holder.to_owned(),
-            resumed: grant == LeaseGrant::TakenOver,
+            resumed,
             run_id,
         }))
     }

@@ -204,10 +204,20 @@ impl Store for PostgresStore {
     async fn try_acquire_lease(
         &self,
         source_id: i64,
-        holder: &str,
+        holder: &threddex_store::LeaseHolder,
         ttl: std::time::Duration,
     ) -> Result<threddex_store::LeaseGrant> {
         lease::try_acquire(&self.pool, source_id, holder, ttl).await
+    }
+
+    async fn take_over_lease(
+        &self,
+        source_id: i64,
+        from: &str,
+        holder: &threddex_store::LeaseHolder,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        lease::take_over(&self.pool, source_id, from, holder, ttl).await
     }
 
     async fn renew_lease(

@@ -180,11 +180,22 @@ impl Store for SqliteStore {
     async fn try_acquire_lease(
         &self,
         source_id: i64,
-        holder: &str,
+        holder: &threddex_store::LeaseHolder,
         ttl: std::time::Duration,
     ) -> Result<threddex_store::LeaseGrant> {
         let _guard = self.write_lock.lock().await;
         lease::try_acquire(&self.pool, source_id, holder, ttl).await
+    }
+
+    async fn take_over_lease(
+        &self,
+        source_id: i64,
+        from: &str,
+        holder: &threddex_store::LeaseHolder,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        let _guard = self.write_lock.lock().await;
+        lease::take_over(&self.pool, source_id, from, holder, ttl).await
     }
 
     async fn renew_lease(

@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 
 mod filter;
+mod lease;
 mod model;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 pub use filter::*;
+pub use lease::*;
 pub use model::*;
 
 use async_trait::async_trait;
@@ -141,19 +143,60 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- sync coordination (issue 4) -----------------------------------------------------
 
-    /// Try to take the sync lease of a source for `holder` until now + `ttl`. A lease held by
-    /// another holder that has not expired makes this return [`LeaseGrant::Busy`]; an expired
-    /// lease (or one this holder already holds) is taken over ([`LeaseGrant::TakenOver`]:
-    /// the previous run did not release it, so it may have been interrupted).
+    /// Try to take the sync lease of a source for `holder` until now + `ttl`, recording the
+    /// holder's details. A lease held by another holder that has not expired makes this return
+    /// [`LeaseGrant::Busy`] with that holder's details and expiry; an expired lease (or one
+    /// with this holder's ID) is taken over ([`LeaseGrant::TakenOver`]: the previous run did
+    /// not release it, so it may have been interrupted).
     async fn try_acquire_lease(
         &self,
         source_id: i64,
-        holder: &str,
+        holder: &LeaseHolder,
         ttl: std::time::Duration,
     ) -> Result<LeaseGrant>;
 
+    /// Take over the lease of a source from the holder with ID `from` (whatever its expiry),
+    /// for `holder` until now + `ttl`. False when `from` does not hold it (any more): released,
+    /// or taken by someone else meanwhile. Used for holders known to be gone.
+    async fn take_over_lease(
+        &self,
+        source_id: i64,
+        from: &str,
+        holder: &LeaseHolder,
+        ttl: std::time::Duration,
+    ) -> Result<bool>;
+
+    /// [`Store::try_acquire_lease`], and when the lease is busy with a holder that `liveness`
+    /// judges gone (a process of the caller's own host that no longer exists), take it over at
+    /// once ([`LeaseGrant::TakenOver`]) instead of waiting for it to expire.
+    async fn acquire_lease(
+        &self,
+        source_id: i64,
+        holder: &LeaseHolder,
+        ttl: std::time::Duration,
+        liveness: &dyn HolderLiveness,
+    ) -> Result<LeaseGrant> {
+        // The lease may change hands between the look and the takeover (another contender
+        // took it over first, or the holder released it): look again, a few times.
+        for _ in 0..3 {
+            match self.try_acquire_lease(source_id, holder, ttl).await? {
+                LeaseGrant::Busy(info) if liveness.is_gone(&info.holder) => {
+                    if self
+                        .take_over_lease(source_id, &info.holder.id, holder, ttl)
+                        .await?
+                    {
+                        return Ok(LeaseGrant::TakenOver);
+                    }
+                }
+                grant => return Ok(grant),
+            }
+        }
+        self.try_acquire_lease(source_id, holder, ttl).await
+    }
+
     /// Extend a lease this holder holds to now + `ttl`. False when the lease is no longer
-    /// this holder's (it expired and someone else took it, or it was released).
+    /// this holder's (it expired and someone else took it, or it was released). `holder` is
+    /// the holder's ID ([`LeaseHolder::id`]).
     async fn renew_lease(
         &self,
         source_id: i64,
@@ -161,7 +204,7 @@ pub trait Store: Send + Sync + 'static {
         ttl: std::time::Duration,
     ) -> Result<bool>;
 
-    /// Release a lease this holder holds (nothing happens when it holds none).
+    /// Release a lease this holder (by ID) holds (nothing happens when it holds none).
     async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()>;
 
     /// The catalogs that hold at least one granule of this collection, ordered by URL.

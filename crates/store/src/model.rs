@@ -3,23 +3,24 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The answer to [`crate::Store::try_acquire_lease`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The answer to [`crate::Store::try_acquire_lease`] and [`crate::Store::acquire_lease`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaseGrant {
     /// The lease was free: the caller holds it now.
     Acquired,
-    /// An unreleased lease (expired, or the caller's own) was taken over: the caller holds it
-    /// now, and the previous run may have been interrupted.
+    /// An unreleased lease (expired, the caller's own, or one of a holder process that no
+    /// longer exists) was taken over: the caller holds it now, and the previous run may have
+    /// been interrupted.
     TakenOver,
-    /// Another holder has a lease that has not expired.
-    Busy,
+    /// Another holder has a lease that has not expired: who, and until when.
+    Busy(Box<crate::LeaseInfo>),
 }
 
 impl LeaseGrant {
     /// Whether the caller holds the lease now.
-    pub fn held(self) -> bool {
-        !matches!(self, Self::Busy)
+    pub fn held(&self) -> bool {
+        !matches!(self, Self::Busy(_))
     }
 }
 
@@ -666,7 +667,7 @@ pub struct NewCrawlRun {
     pub kind: RunKind,
     /// When it started.
     pub started_at: Timestamp,
-    /// The process running it (the sync lease holder, `host:pid:random`).
+    /// The process running it (the sync lease holder's ID, `host:pid:random`).
     pub holder: Option<String>,
 }
 

@@ -212,6 +212,8 @@ macro_rules! store_test_suite {
             test_iso_records_expiry_and_removal,
             test_sync_leases,
             test_sync_lease_contention,
+            test_lease_holder_details,
+            test_lease_takeover_of_gone_holder,
             test_catalogs_for_collection,
             test_crawl_runs,
             test_crawl_run_errors_bounded,

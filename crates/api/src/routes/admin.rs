@@ -231,7 +231,7 @@ pub(crate) async fn start_sync(
     };
     let started = starter.start_sync(&name).await.map_err(|e| match e {
         SyncStartError::UnknownSource(_) => ApiError::NotFound(e.to_string()),
-        SyncStartError::Busy(_) => ApiError::Conflict(e.to_string()),
+        SyncStartError::Busy { .. } => ApiError::Conflict(e.to_string()),
         SyncStartError::Failed(m) => ApiError::Internal(format!("cannot start a sync: {m}")),
     })?;
     crate::metrics::sync_started();

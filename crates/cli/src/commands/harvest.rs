@@ -14,6 +14,7 @@ use threddex_crawler::{
 use threddex_store::{Batch, BatchOutcome, NewSource, Source, Store};
 
 use crate::cli::HarvestArgs;
+use crate::commands::sources::{default_source_name, derive_name, host_port};
 use crate::config::{Config, PER_HOST_CLI};
 use crate::progress::Reporter;
 
@@ -49,11 +50,22 @@ pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCo
             Vec::new(),
         ),
     };
-    let name = args
-        .name
-        .clone()
-        .or_else(|| from_config.map(|s| s.name.clone()))
-        .unwrap_or_else(|| default_source_name(&start));
+    // The store is opened before naming: the source already registered for this URL keeps
+    // its name, and a new one gets a default name no other source has.
+    let store = if args.dry_run {
+        None
+    } else {
+        Some(config.database.open().await?)
+    };
+    let name = match (args.name.clone(), from_config) {
+        (Some(n), _) => n,
+        (None, Some(s)) => s.name.clone(),
+        (None, None) => match &store {
+            Some(store) => default_source_name(store.as_ref(), &start, &config).await?,
+            None => derive_name(&start, &|n| config.sources.iter().any(|s| s.name == n))
+                .unwrap_or_else(|| host_port(&start)),
+        },
+    };
     let cfg = CrawlConfig {
         auth: auth
             .map(|a| SourceAuthMap::from([(name.clone(), a)]))
@@ -78,8 +90,8 @@ pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCo
     let progress = Arc::new(Progress::default());
     let quiet = args.dry_run;
 
-    let (store, source, sink): (Option<Arc<dyn Store>>, Source, Arc<dyn BatchSink>) =
-        if args.dry_run {
+    let (store, source, sink): (Option<Arc<dyn Store>>, Source, Arc<dyn BatchSink>) = match store {
+        None => {
             let source = Source {
                 id: 0,
                 settings,
@@ -88,14 +100,23 @@ pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCo
                 last_success_at: None,
             };
             (None, source, Arc::new(JsonLinesSink::default()))
-        } else {
-            let store = config.database.open().await?;
+        }
+        Some(store) => {
+            let known = store.source_by_url(&settings.url).await?.is_some();
             let source = store
                 .ensure_source(&settings)
                 .await
                 .context("cannot register the source")?;
+            if !known {
+                eprintln!(
+                    "registered source {} for {} (`threddex sync --source {}` keeps it \
+                         current)",
+                    source.settings.name, source.settings.url, source.settings.name
+                );
+            }
             (Some(store.clone()), source, Arc::new(StoreSink(store)))
-        };
+        }
+    };
 
     let reporter = Reporter::start(progress.clone(), quiet);
     let outcome = harvester
@@ -147,14 +168,6 @@ fn normalise_start_url(raw: &str) -> anyhow::Result<url::Url> {
         u.set_path(&p);
     }
     Ok(u)
-}
-
-fn default_source_name(u: &url::Url) -> String {
-    let host = u.host_str().unwrap_or("source");
-    match u.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    }
 }
 
 fn print_summary(r: &HarvestReport, dry_run: bool) {
@@ -232,6 +245,6 @@ mod tests {
     #[test]
     fn source_name_defaults_to_host_and_port() {
         let u = url::Url::parse("http://127.0.0.1:8123/thredds/catalog.xml").unwrap();
-        assert_eq!(default_source_name(&u), "127.0.0.1:8123");
+        assert_eq!(derive_name(&u, &|_| false).unwrap(), "127.0.0.1:8123");
     }
 }

@@ -2,8 +2,10 @@
 
 use std::process::ExitCode;
 
+use std::collections::HashSet;
+
 use anyhow::{Context, bail};
-use threddex_store::{ClassRule, NewSource};
+use threddex_store::{ClassRule, NewSource, Store};
 
 use crate::cli::{SourcesAddArgs, SourcesCommand, SourcesListArgs, SourcesRemoveArgs};
 use crate::config::Config;
@@ -35,6 +37,117 @@ pub fn check_source_url(raw: &str) -> anyhow::Result<url::Url> {
     }
     threddex_crawler::urls::parse_catalog_url(url.as_str())
         .map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))
+}
+
+/// Longest default name: the admin API's limit for names (`POST /sources`).
+const MAX_DEFAULT_NAME: usize = 100;
+
+/// The name a source registered for `url` gets when none is given: the registered source
+/// with this URL keeps its name; otherwise `host[:port]` when that is free, else `host[:port]`
+/// plus the distinguishing part of the catalog path (`thredds.ucar.edu_nexrad_level3` for
+/// `…/thredds/catalog/nexrad/level3/catalog.xml`), else that with `-2`, `-3`, … appended.
+/// Names of registered sources and of the configuration's `[[sources]]` count as taken.
+pub async fn default_source_name(
+    store: &dyn Store,
+    url: &url::Url,
+    config: &Config,
+) -> anyhow::Result<String> {
+    if let Some(existing) = store.source_by_url(url.as_str()).await? {
+        return Ok(existing.settings.name);
+    }
+    let mut taken: HashSet<String> = store
+        .list_sources()
+        .await?
+        .into_iter()
+        .map(|s| s.settings.name)
+        .collect();
+    taken.extend(config.sources.iter().map(|s| s.name.clone()));
+    derive_name(url, &|n| taken.contains(n)).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no free default name for {url}: give one with --name (see `threddex sources list`)"
+        )
+    })
+}
+
+/// [`default_source_name`] without a store: the first candidate that `taken` refuses not.
+pub fn derive_name(url: &url::Url, taken: &dyn Fn(&str) -> bool) -> Option<String> {
+    let host = host_port(url);
+    if !taken(&host) {
+        return Some(host);
+    }
+    let base = match path_part(url, MAX_DEFAULT_NAME.saturating_sub(host.len() + 6)) {
+        Some(path) => {
+            let named = format!("{host}_{path}");
+            if !taken(&named) {
+                return Some(named);
+            }
+            named
+        }
+        None => host,
+    };
+    (2..=1000)
+        .map(|n| format!("{base}-{n}"))
+        .find(|name| !taken(name))
+}
+
+/// `host[:port]` of a URL.
+pub fn host_port(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("source");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// What tells a start catalog apart from others of its server: its path without the TDS
+/// context and catalog service (`/thredds/catalog/`) and without the file name `catalog.xml`
+/// (another file name keeps its stem), segments joined by `_`, characters other than
+/// `A-Z a-z 0-9 . _ -` replaced by `-`; leading segments dropped to fit in `max` characters.
+/// None when nothing is left (the server's root catalog).
+fn path_part(url: &url::Url, max: usize) -> Option<String> {
+    let mut segs: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|x| !x.is_empty()).collect())
+        .unwrap_or_default();
+    match segs.last().copied() {
+        Some("catalog.xml") => {
+            segs.pop();
+        }
+        Some(last) => {
+            if let Some(stem) = last.strip_suffix(".xml").filter(|s| !s.is_empty())
+                && let Some(slot) = segs.last_mut()
+            {
+                *slot = stem;
+            }
+        }
+        None => {}
+    }
+    if segs.len() >= 2 && segs[1] == "catalog" {
+        segs.drain(..2);
+    } else if segs.first() == Some(&"thredds") {
+        segs.remove(0);
+    }
+    let clean: Vec<String> = segs
+        .iter()
+        .map(|seg| {
+            seg.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    // The most specific (last) segments are kept when the whole does not fit.
+    let mut start = 0;
+    while start < clean.len() && clean[start..].join("_").len() > max {
+        start += 1;
+    }
+    let joined = clean[start..].join("_");
+    (!joined.is_empty()).then_some(joined)
 }
 
 /// A sync interval: a positive whole number with a unit `s`, `m`, `h` or `d`; in seconds.
@@ -78,14 +191,11 @@ async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     for p in a.select.iter().chain(&a.skip) {
         regex::Regex::new(p).with_context(|| format!("bad pattern {p:?}"))?;
     }
-    let name = a.name.clone().unwrap_or_else(|| {
-        let host = url.host_str().unwrap_or("source");
-        match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        }
-    });
     let store = cfg.database.open().await?;
+    let name = match a.name.clone() {
+        Some(n) => n,
+        None => default_source_name(store.as_ref(), &url, cfg).await?,
+    };
     if a.if_missing
         && let Some(existing) = store.source_by_name(&name).await?
     {
@@ -172,6 +282,81 @@ async fn remove(a: SourcesRemoveArgs, cfg: &Config) -> anyhow::Result<ExitCode> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn default_names_tell_start_catalogs_of_one_server_apart() {
+        let taken = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        let level3 = url("https://thredds.ucar.edu/thredds/catalog/nexrad/level3/catalog.xml");
+        let level2 = url("https://thredds.ucar.edu/thredds/catalog/nexrad/level2/catalog.xml");
+        // The first source of a host gets the host.
+        assert_eq!(
+            derive_name(&level3, &|_| false).as_deref(),
+            Some("thredds.ucar.edu")
+        );
+        // Another one the distinguishing part of its path.
+        assert_eq!(
+            derive_name(&level2, &taken(&["thredds.ucar.edu"])).as_deref(),
+            Some("thredds.ucar.edu_nexrad_level2")
+        );
+        // Ports stay; the TDS context, the catalog service and catalog.xml go; another file
+        // name keeps its stem.
+        assert_eq!(
+            derive_name(
+                &url("http://127.0.0.1:8080/thredds/catalog/grib/NCEP/GFS/latest.xml?x=1"),
+                &taken(&["127.0.0.1:8080"])
+            )
+            .as_deref(),
+            Some("127.0.0.1:8080_grib_NCEP_GFS_latest")
+        );
+        assert_eq!(
+            derive_name(
+                &url("http://h/tds/catalog/a%20b/catalog.xml"),
+                &taken(&["h"])
+            )
+            .as_deref(),
+            Some("h_a-20b")
+        );
+        // Still taken: -2, -3, …; the root catalog has no path part.
+        assert_eq!(
+            derive_name(
+                &level2,
+                &taken(&["thredds.ucar.edu", "thredds.ucar.edu_nexrad_level2"])
+            )
+            .as_deref(),
+            Some("thredds.ucar.edu_nexrad_level2-2")
+        );
+        assert_eq!(
+            derive_name(
+                &url("https://thredds.ucar.edu/thredds/catalog.xml"),
+                &taken(&["thredds.ucar.edu", "thredds.ucar.edu-2"])
+            )
+            .as_deref(),
+            Some("thredds.ucar.edu-3")
+        );
+        // Deterministic, and within the admin API's name rules.
+        let deep = url(&format!(
+            "https://thredds.ucar.edu/thredds/catalog/{}/last/catalog.xml",
+            "segment/".repeat(30)
+        ));
+        let name = derive_name(&deep, &taken(&["thredds.ucar.edu"])).unwrap();
+        assert_eq!(
+            Some(name.clone()),
+            derive_name(&deep, &taken(&["thredds.ucar.edu"]))
+        );
+        assert!(name.len() <= MAX_DEFAULT_NAME, "{name}");
+        assert!(name.ends_with("_segment_last"), "{name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)),
+            "{name}"
+        );
+        // Nothing free at all.
+        assert_eq!(derive_name(&level2, &|_| true), None);
+    }
 
     #[test]
     fn intervals() {

@@ -527,6 +527,7 @@ const PER_RUN_FLAGS: &[&str] = &[
     "config",       // names the config file itself
     "dry-run",      // harvest: print instead of write
     "json",         // sync: output format
+    "wait",         // sync: how this run treats a busy lease
     "source",       // sync: one source of the run
     "max-depth",    // harvest: limit of one run
     "max-catalogs", // harvest: limit of one run
