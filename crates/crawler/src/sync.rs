@@ -582,7 +582,8 @@ impl Syncer {
     /// non-archival parents (so that a new day folder is discovered and crawled). Only catalogs
     /// already stored for a registered source are read: never a URL from a request. Known
     /// children that are not seeds are not visited. Does not take the source's lease (writes
-    /// are idempotent upserts); does not expire subtrees (the next sync does).
+    /// are idempotent upserts). A re-read listing is authoritative: child catalogs it no
+    /// longer lists are deleted with their subtrees.
     pub async fn refresh_collection(
         &self,
         collection_id: &str,
