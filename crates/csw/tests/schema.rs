@@ -127,6 +127,7 @@ pub async fn filled() -> (Arc<dyn Store>, tempfile::TempDir) {
                 start: None,
                 end: None,
                 date_stamp: t(0),
+                views_version: 0,
             }])
             .await
             .unwrap();
