@@ -92,7 +92,23 @@ pub(crate) async fn apply(
         .iter()
         .map(|c| (clean(&c.catalog_url).into_owned(), c.views.as_slice()))
         .collect();
-    for (url, views) in latest {
+    let (cleared, listed): (Vec<_>, Vec<_>) = latest.into_iter().partition(|(_, v)| v.is_empty());
+    // Most catalogs list no views and had none: one lookup finds those that had some.
+    let cleared: Vec<String> = cleared.into_iter().map(|(u, _)| u).collect();
+    if !cleared.is_empty() {
+        let had: Vec<String> = sqlx::query_scalar(
+            "SELECT c.url FROM catalogs c JOIN catalog_views v ON v.catalog_key = c.key \
+             WHERE c.url = ANY($1::text[]) ORDER BY c.url",
+        )
+        .bind(&cleared)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for url in had {
+            replace(conn, &url, &[], &mut changes.bump).await?;
+        }
+    }
+    for (url, views) in listed {
         let views = views.get(..MAX_VIEWS_PER_CATALOG).unwrap_or(views);
         replace(conn, &url, views, &mut changes.bump).await?;
     }

@@ -108,7 +108,24 @@ pub(crate) async fn apply(
         .iter()
         .map(|c| (c.catalog_url.as_str(), c.views.as_slice()))
         .collect();
-    for (url, views) in latest {
+    let (cleared, listed): (Vec<_>, Vec<_>) = latest.into_iter().partition(|(_, v)| v.is_empty());
+    // Most catalogs list no views and had none: one lookup finds those that had some.
+    let cleared: Vec<&str> = cleared.into_iter().map(|(u, _)| u).collect();
+    for chunk in cleared.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT c.url FROM catalogs c JOIN catalog_views v ON v.catalog_key = c.key \
+             WHERE c.url IN {}",
+            in_list(chunk.len())
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for u in chunk {
+            q = q.bind(*u);
+        }
+        for url in q.fetch_all(&mut *conn).await.map_err(db_err)? {
+            replace(conn, &url, &[], &mut changes.bump).await?;
+        }
+    }
+    for (url, views) in listed {
         let views = views.get(..MAX_VIEWS_PER_CATALOG).unwrap_or(views);
         replace(conn, url, views, &mut changes.bump).await?;
     }

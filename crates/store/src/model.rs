@@ -303,8 +303,8 @@ impl ViewKind {
             Self::ForecastRun => "Forecast model runs",
             Self::ConstantForecast => "Constant forecast date views",
             Self::ConstantOffset => "Constant forecast offset views",
-            Self::Latest => "Latest file (resolver)",
-            Self::LatestComplete => "Latest complete file (resolver)",
+            Self::Latest => "Latest file",
+            Self::LatestComplete => "Latest complete file",
             Self::Resolver => "Resolved dataset",
         }
     }
