@@ -33,8 +33,7 @@ use threddex_store_sqlite::SqliteStore;
 
 const GFS_DIR: &str = "thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana";
 const GFS_PATH: &str = "/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana";
-const RAP_FILE: &str =
-    "thredds-test.unidata.ucar.edu/thredds/catalog/grib/NCEP/RAP/CONUS_13km/catalog__2015-05-27.xml";
+const RAP_FILE: &str = "thredds-test.unidata.ucar.edu/thredds/catalog/grib/NCEP/RAP/CONUS_13km/catalog__2015-05-27.xml";
 const RAP_PATH: &str = "/thredds/catalog/grib/NCEP/RAP/CONUS_13km";
 
 fn siphon() -> Option<PathBuf> {
@@ -357,7 +356,11 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.granules, 30);
     let colls = collections_of(store.as_ref(), &gfs_src).await;
-    assert_eq!(colls.len(), 1, "views make no collection of their own: {colls:?}");
+    assert_eq!(
+        colls.len(),
+        1,
+        "views make no collection of their own: {colls:?}"
+    );
     let gfs = colls[0].info.id.clone();
     assert!(gfs.ends_with("/GFS_Global_0p25deg_ana.grib2"), "{gfs}");
     assert_eq!(colls[0].granule_count, 30);
@@ -381,7 +384,10 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     assert_eq!(
         kinds(&views),
         [
-            (ViewKind::FullCollection, "Full Collection Dataset".to_owned()),
+            (
+                ViewKind::FullCollection,
+                "Full Collection Dataset".to_owned()
+            ),
             (
                 ViewKind::Latest,
                 "Latest Collection for GFS Quarter Degree Analysis".to_owned()
@@ -395,7 +401,10 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     let tp_urls: Vec<&str> = tp.access.iter().map(|a| a.url.as_str()).collect();
     assert_eq!(tp.access.len(), 9, "{tp_urls:?}");
     assert!(tp_urls.contains(&tp_odap.as_str()) && tp_urls.contains(&tp_wms.as_str()));
-    assert_eq!(tp.url_path.as_deref(), Some("grib/NCEP/GFS/Global_0p25deg_ana/TP"));
+    assert_eq!(
+        tp.url_path.as_deref(),
+        Some("grib/NCEP/GFS/Global_0p25deg_ana/TP")
+    );
     assert_eq!(tp.start, Some("2024-01-01T00:00:00Z".parse().unwrap()));
     assert_eq!(tp.end, Some("2024-01-08T06:00:00Z".parse().unwrap()));
     let latest_url = format!("{base}{GFS_PATH}/latest.xml");
@@ -426,10 +435,11 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     assert_eq!(served[1]["kind"], "latest");
     assert_eq!(served[1]["access"][0]["url"], latest_url.as_str());
     assert_eq!(json["granule_count"], 30);
-    let iso = api
-        .text(&format!("/collections/{}?f=iso", enc(&gfs)))
-        .await;
-    assert!(iso.contains(&tp_odap), "the served ISO record lists the views");
+    let iso = api.text(&format!("/collections/{}?f=iso", enc(&gfs))).await;
+    assert!(
+        iso.contains(&tp_odap),
+        "the served ISO record lists the views"
+    );
     let csw = api.csw_full(&gfs).await;
     assert!(
         csw.contains(&format!(
@@ -464,7 +474,10 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     for n in rap_names {
         files.put(&format!("{RAP_PATH}/{n}/catalog.xml"), rap_file_catalog(n));
     }
-    let sync = syncer(&store).sync_source(&rap_src, Arc::new(Progress::default())).await.unwrap();
+    let sync = syncer(&store)
+        .sync_source(&rap_src, Arc::new(Progress::default()))
+        .await
+        .unwrap();
     assert_eq!(sync.harvest.granules, 3, "{sync:?}");
     let colls = collections_of(store.as_ref(), &rap_src).await;
     assert_eq!(colls.len(), 1, "{colls:?}");
@@ -499,7 +512,10 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
         views[2].view.access[0].url,
         format!("{base}{RAP_PATH}/latest.xml")
     );
-    assert!(store.collection_views(&gfs).await.unwrap().len() == 2, "GFS keeps its own");
+    assert!(
+        store.collection_views(&gfs).await.unwrap().len() == 2,
+        "GFS keeps its own"
+    );
     let links = record_links(store.as_ref(), &rap, dir.path(), "rap.xml").await;
     assert!(links.contains(&best_odap), "{links:?}");
     let json = api.collection(&rap).await;
@@ -513,21 +529,33 @@ async fn views_of_real_grib_catalogs(backend: Backend) {
     let end = start + text[start..].find("</dataset>").unwrap() + "</dataset>".len();
     let without = format!("{}{}", &text[..start], &text[end..]);
     files.put(&format!("{GFS_PATH}/catalog.xml"), without.into_bytes());
-    let sync = syncer(&store).sync_source(&gfs_src, Arc::new(Progress::default())).await.unwrap();
+    let sync = syncer(&store)
+        .sync_source(&gfs_src, Arc::new(Progress::default()))
+        .await
+        .unwrap();
     assert!(sync.success, "{sync:?}");
     let views = store.collection_views(&gfs).await.unwrap();
     assert_eq!(
         kinds(&views),
-        [(ViewKind::FullCollection, "Full Collection Dataset".to_owned())]
+        [(
+            ViewKind::FullCollection,
+            "Full Collection Dataset".to_owned()
+        )]
     );
     assert_eq!(store.catalog_views(&gfs_url).await.unwrap().len(), 1);
     let links = record_links(store.as_ref(), &gfs, dir.path(), "gfs-after.xml").await;
     assert!(links.contains(&tp_odap), "{links:?}");
-    assert!(!links.contains(&latest_url), "the record was rebuilt: {links:?}");
+    assert!(
+        !links.contains(&latest_url),
+        "the record was rebuilt: {links:?}"
+    );
     let json = api.collection(&gfs).await;
     assert_eq!(json["views"].as_array().unwrap().len(), 1, "{json}");
     let csw = api.csw_full(&gfs).await;
-    assert!(csw.contains(&tp_odap) && !csw.contains(&latest_url), "{csw}");
+    assert!(
+        csw.contains(&tp_odap) && !csw.contains(&latest_url),
+        "{csw}"
+    );
     assert_eq!(store.collection_views(&rap).await.unwrap().len(), 3);
 
     // Views are recorded from the listing alone: none was ever requested.

@@ -416,11 +416,7 @@ async fn collection_views_in_json_and_iso(backend: Backend) {
     assert_eq!(got[1]["start"], Value::Null);
     // Views are not granules.
     assert_eq!(c["granule_count"], DAILY_COUNT as u64);
-    let (_, page) = get_json(
-        &st,
-        &format!("/index?collection={}&limit=1000", enc(DAILY)),
-    )
-    .await;
+    let (_, page) = get_json(&st, &format!("/index?collection={}&limit=1000", enc(DAILY))).await;
     let names: Vec<&str> = page["granules"]
         .as_array()
         .unwrap()

@@ -64,7 +64,10 @@ async fn collection_schema_matches_the_served_json() {
     let d = doc();
     let schemas = &d["components"]["schemas"];
     for (name, _) in schemas["Collection"]["properties"].as_object().unwrap() {
-        assert!(c.get(name).is_some(), "documented {name} is not served: {c}");
+        assert!(
+            c.get(name).is_some(),
+            "documented {name} is not served: {c}"
+        );
     }
     assert_eq!(
         schemas["Collection"]["properties"]["views"]["items"]["$ref"],
@@ -77,7 +80,9 @@ async fn collection_schema_matches_the_served_json() {
         .keys()
         .cloned()
         .collect();
-    let kinds = view_schema["properties"]["kind"]["enum"].as_array().unwrap();
+    let kinds = view_schema["properties"]["kind"]["enum"]
+        .as_array()
+        .unwrap();
     let views = c["views"].as_array().unwrap();
     assert!(!views.is_empty());
     for v in views {
@@ -87,13 +92,13 @@ async fn collection_schema_matches_the_served_json() {
         for r in view_schema["required"].as_array().unwrap() {
             assert!(!v[r.as_str().unwrap()].is_null(), "{r} in {v}");
         }
-        let access_props: BTreeSet<String> = view_schema["properties"]["access"]["items"]
-            ["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let access_props: BTreeSet<String> =
+            view_schema["properties"]["access"]["items"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
         for a in v["access"].as_array().unwrap() {
             let served: BTreeSet<String> = a.as_object().unwrap().keys().cloned().collect();
             assert_eq!(served, access_props, "{a}");

@@ -474,7 +474,11 @@ fn views_list_dynamic_datasets_and_refs_with_access() {
         Some("https://thredds.example.org/thredds/catalog/grib/GFS/runs/catalog.xml")
     );
     // The plain file and the plain "Files" reference are not views.
-    assert!(views.iter().all(|v| !v.name.contains("20240101") && v.name != "Files"));
+    assert!(
+        views
+            .iter()
+            .all(|v| !v.name.contains("20240101") && v.name != "Files")
+    );
 }
 
 #[test]

@@ -391,14 +391,13 @@ fn real_grib_catalog_views() {
             }
         }
     };
-    let Some(gfs) =
-        load("siphon/thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml")
-    else {
+    let Some(gfs) = load(
+        "siphon/thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml",
+    ) else {
         return;
     };
     let views = gfs.views();
-    let kinds: Vec<(DynamicKind, &str)> =
-        views.iter().map(|v| (v.kind, v.name.as_str())).collect();
+    let kinds: Vec<(DynamicKind, &str)> = views.iter().map(|v| (v.kind, v.name.as_str())).collect();
     assert_eq!(
         kinds,
         [

@@ -10,8 +10,7 @@ use regex::Regex;
 use threddex_catalog::{Catalog, EffectiveMetadata, Leaf};
 use threddex_ids::Deriver;
 use threddex_store::{
-    AccessService, BBox, Batch, BatchOutcome, CatalogState, CatalogViews, CollectionUpsert,
-    Granule,
+    AccessService, BBox, Batch, BatchOutcome, CatalogState, CatalogViews, CollectionUpsert, Granule,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;

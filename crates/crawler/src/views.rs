@@ -135,7 +135,10 @@ mod tests {
                 .map(|a| (a.service_type.as_str(), a.url.as_str()))
                 .collect::<Vec<_>>(),
             [
-                ("OPENDAP", "https://tds.example.org/thredds/dodsC/grib/X/Best"),
+                (
+                    "OPENDAP",
+                    "https://tds.example.org/thredds/dodsC/grib/X/Best"
+                ),
                 ("WMS", "https://tds.example.org/thredds/wms/grib/X/Best"),
             ]
         );

@@ -262,7 +262,10 @@ impl Csw {
         c: &Collection,
         view: &View<'_>,
     ) -> Result<Vec<CollectionView>, CswError> {
-        let stored = c.iso_record.as_deref().is_some_and(|x| !x.trim().is_empty());
+        let stored = c
+            .iso_record
+            .as_deref()
+            .is_some_and(|x| !x.trim().is_empty());
         let shows_links = match view.schema {
             OutputSchema::Iso => true,
             OutputSchema::Csw => view.set == ElementSet::Full && view.names.is_empty(),

@@ -199,8 +199,9 @@ async fn views_are_references_of_full_records() {
         .await;
     assert_eq!(full.status, 200, "{}", full.body);
     assert!(
-        full.body
-            .contains(&format!("<dct:references scheme=\"OPeNDAP:OPeNDAP\">{BEST_URL}</dct:references>")),
+        full.body.contains(&format!(
+            "<dct:references scheme=\"OPeNDAP:OPeNDAP\">{BEST_URL}</dct:references>"
+        )),
         "{}",
         full.body
     );

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 use threddex_records::{
-    BBox, CitationDate, Extent, KeywordGroup, Link, Party, SeriesInput, Variable, granule_record,
-    VIEWS_UNITS, series_from_iso, summary, synthesize, update_extent, update_series,
+    BBox, CitationDate, Extent, KeywordGroup, Link, Party, SeriesInput, VIEWS_UNITS, Variable,
+    granule_record, series_from_iso, summary, synthesize, update_extent, update_series,
 };
 use threddex_store::{AccessService, CollectionView, Granule, View, ViewAccess, ViewKind};
 
@@ -95,7 +95,8 @@ pub fn gfs_input() -> SeriesInput {
 /// The virtual views of the real GFS analysis catalog: its full collection dataset and the
 /// latest.xml resolver.
 fn gfs_views() -> Vec<CollectionView> {
-    let cat = "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml";
+    let cat =
+        "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml";
     let tp = "grib/NCEP/GFS/Global_0p25deg_ana/TP";
     let access = |service: &str, t: &str, base: &str| ViewAccess {
         service: service.into(),

@@ -115,7 +115,13 @@ pub(crate) async fn apply(
     // (b) Granules written under a view catalog or a child of one link their collection.
     add_links(conn, &changes.written, &mut changes.bump).await?;
     // (c) Where granules vanished, links without a granule left go.
-    prune_links(conn, &changes.shrunk, &changes.lost_child, &mut changes.bump).await?;
+    prune_links(
+        conn,
+        &changes.shrunk,
+        &changes.lost_child,
+        &mut changes.bump,
+    )
+    .await?;
     bump(conn, &changes.bump).await
 }
 

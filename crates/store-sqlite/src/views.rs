@@ -15,9 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
-use threddex_store::{
-    Batch, CollectionView, MAX_VIEWS_PER_CATALOG, Result, StoreError, View,
-};
+use threddex_store::{Batch, CollectionView, MAX_VIEWS_PER_CATALOG, Result, StoreError, View};
 
 use crate::convert::{db_err, from_json, to_json};
 
@@ -132,7 +130,13 @@ pub(crate) async fn apply(
     // (b) Granules written under a view catalog or a child of one link their collection.
     add_links(conn, &changes.written, &mut changes.bump).await?;
     // (c) Where granules vanished, links without a granule left go.
-    prune_links(conn, &changes.shrunk, &changes.lost_child, &mut changes.bump).await?;
+    prune_links(
+        conn,
+        &changes.shrunk,
+        &changes.lost_child,
+        &mut changes.bump,
+    )
+    .await?;
     bump(conn, &changes.bump).await
 }
 

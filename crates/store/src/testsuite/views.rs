@@ -93,7 +93,10 @@ pub async fn test_catalog_views_replaced(store: &dyn Store) {
             .expect("views of an unknown catalog")
             .is_empty()
     );
-    assert!(all_granules(store, "c").await.is_empty(), "views are not granules");
+    assert!(
+        all_granules(store, "c").await.is_empty(),
+        "views are not granules"
+    );
 
     // Re-read with one view fewer: the missing one goes.
     store
@@ -103,7 +106,10 @@ pub async fn test_catalog_views_replaced(store: &dyn Store) {
         })
         .await
         .expect("rewrite");
-    assert_eq!(store.catalog_views(cat).await.expect("views"), [best.clone()]);
+    assert_eq!(
+        store.catalog_views(cat).await.expect("views"),
+        std::slice::from_ref(&best)
+    );
     // The same batch written twice changes nothing.
     for _ in 0..2 {
         store
@@ -171,7 +177,11 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     let f2 = "http://127.0.0.1/g/grib/GFS/GFS_20240101_0600.grib2/catalog.xml";
     let other = "http://127.0.0.1/g/nexrad/catalog.xml";
     let deep = "http://127.0.0.1/g/grib/GFS/sub/deeper/catalog.xml";
-    let tp = view("Full Collection Dataset", ViewKind::FullCollection, "grib/GFS/TP");
+    let tp = view(
+        "Full Collection Dataset",
+        ViewKind::FullCollection,
+        "grib/GFS/TP",
+    );
     let latest = view("Latest", ViewKind::Latest, "latest.xml");
 
     // The collection catalog first (its files are catalogRefs, not read yet).
@@ -197,7 +207,12 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     store
         .write_batch(&Batch {
             catalogs: vec![fetched(f1, src, Some(fc), 2)],
-            granules: vec![granule("gfs", "grib/GFS/GFS_20240101_0000.grib2", f1, Some(t(0)))],
+            granules: vec![granule(
+                "gfs",
+                "grib/GFS/GFS_20240101_0000.grib2",
+                f1,
+                Some(t(0)),
+            )],
             complete_catalogs: vec![f1.into()],
             catalog_views: vec![views_of(f1, Vec::new())],
             ..Batch::default()
@@ -231,9 +246,17 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     // nothing changes for the collection's views.
     store
         .write_batch(&Batch {
-            catalogs: vec![fetched(f2, src, Some(fc), 2), fetched(other, src, Some(root), 1)],
+            catalogs: vec![
+                fetched(f2, src, Some(fc), 2),
+                fetched(other, src, Some(root), 1),
+            ],
             granules: vec![
-                granule("gfs", "grib/GFS/GFS_20240101_0600.grib2", f2, Some(t(21600))),
+                granule(
+                    "gfs",
+                    "grib/GFS/GFS_20240101_0600.grib2",
+                    f2,
+                    Some(t(21600)),
+                ),
                 granule("radar", "nexrad/KFTG_20240101_0000.ar2v", other, Some(t(0))),
             ],
             complete_catalogs: vec![f2.into(), other.into()],
@@ -249,7 +272,10 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     assert_eq!(names(store, "gfs").await, want);
     assert_eq!(version(store, "gfs").await, v1);
     assert!(!stale(store, src).await);
-    assert!(names(store, "radar").await.is_empty(), "not below the view catalog");
+    assert!(
+        names(store, "radar").await.is_empty(),
+        "not below the view catalog"
+    );
 
     // The views change (the full collection's coverage grew): the record is stale.
     let mut tp2 = tp.clone();
@@ -264,7 +290,10 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     let v2 = version(store, "gfs").await;
     assert!(v2 > v1);
     assert!(stale(store, src).await);
-    assert_eq!(store.collection_views("gfs").await.expect("views")[0].view, tp2);
+    assert_eq!(
+        store.collection_views("gfs").await.expect("views")[0].view,
+        tp2
+    );
     store.set_iso_records(&[record(v2)]).await.expect("record");
     assert!(!stale(store, src).await);
 
@@ -272,8 +301,18 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     store
         .write_batch(&Batch {
             catalogs: vec![
-                fetched("http://127.0.0.1/g/grib/GFS/sub/catalog.xml", src, Some(fc), 2),
-                fetched(deep, src, Some("http://127.0.0.1/g/grib/GFS/sub/catalog.xml"), 3),
+                fetched(
+                    "http://127.0.0.1/g/grib/GFS/sub/catalog.xml",
+                    src,
+                    Some(fc),
+                    2,
+                ),
+                fetched(
+                    deep,
+                    src,
+                    Some("http://127.0.0.1/g/grib/GFS/sub/catalog.xml"),
+                    3,
+                ),
             ],
             collections: vec![collection("deep", src, deep)],
             granules: vec![granule("deep", "deep/x_20240101.nc", deep, Some(t(0)))],
@@ -312,7 +351,12 @@ pub async fn test_collection_views_follow_granules(store: &dyn Store) {
     store
         .write_batch(&Batch {
             catalogs: vec![fetched(f1, src, Some(fc), 2)],
-            granules: vec![granule("gfs", "grib/GFS/GFS_20240102_0000.grib2", f1, Some(t(86400)))],
+            granules: vec![granule(
+                "gfs",
+                "grib/GFS/GFS_20240102_0000.grib2",
+                f1,
+                Some(t(86400)),
+            )],
             complete_catalogs: vec![f1.into()],
             ..Batch::default()
         })
@@ -354,14 +398,20 @@ pub async fn test_collection_views_same_catalog_and_late_views(store: &dyn Store
         })
         .await
         .expect("day folder");
-    assert_eq!(names(store, "sat").await, [(day.to_owned(), latest.name.clone())]);
+    assert_eq!(
+        names(store, "sat").await,
+        [(day.to_owned(), latest.name.clone())]
+    );
 
     // Files stored first (an older harvest), views appear at a later read of the parent.
     let fc = "http://127.0.0.1/l/model/catalog.xml";
     let file = "http://127.0.0.1/l/model/M_20240101.grib2/catalog.xml";
     store
         .write_batch(&Batch {
-            catalogs: vec![fetched(fc, src, Some(root), 1), fetched(file, src, Some(fc), 2)],
+            catalogs: vec![
+                fetched(fc, src, Some(root), 1),
+                fetched(file, src, Some(fc), 2),
+            ],
             collections: vec![collection("model", src, file)],
             granules: vec![granule("model", "model/M_20240101.grib2", file, Some(t(0)))],
             complete_catalogs: vec![file.into()],
@@ -380,7 +430,10 @@ pub async fn test_collection_views_same_catalog_and_late_views(store: &dyn Store
         })
         .await
         .expect("views appear");
-    assert_eq!(names(store, "model").await, [(fc.to_owned(), best.name.clone())]);
+    assert_eq!(
+        names(store, "model").await,
+        [(fc.to_owned(), best.name.clone())]
+    );
     assert!(version(store, "model").await > before);
     let linked = version(store, "model").await;
 
