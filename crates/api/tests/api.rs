@@ -36,6 +36,7 @@ on_both_backends!(
     hostile_inputs_never_give_500,
     collections_search_paging_and_links,
     one_collection_json_and_iso,
+    collection_views_in_json_and_iso,
     health_readiness_and_metrics,
     search_filters_reach_the_store,
 );
@@ -377,6 +378,70 @@ async fn one_collection_json_and_iso(backend: Backend) {
             .to_str()
             .unwrap()
             .starts_with("application/json")
+    );
+}
+
+/// Virtual views are listed with the collection (JSON) and in its ISO record, never as
+/// granules.
+async fn collection_views_in_json_and_iso(backend: Backend) {
+    let fx = fixture(backend).await;
+    let st = state(fx.store.clone(), None);
+    let (_, before) = get_json(&st, "/collections/test:sst/daily").await;
+    assert_eq!(before["views"], Value::Array(vec![]));
+    let views = add_views(fx.store.as_ref()).await;
+    let (status, c) = get_json(&st, "/collections/test:sst/daily").await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    let got = c["views"].as_array().unwrap();
+    assert_eq!(got.len(), 2, "{c}");
+    assert_eq!(got[0]["name"], "Best SST Time Series");
+    assert_eq!(got[0]["kind"], "best");
+    assert_eq!(got[0]["catalog_url"], SST_CATALOG);
+    assert_eq!(got[0]["url_path"], "sst/Best");
+    assert_eq!(got[0]["start"], "2024-01-01T00:00:00Z");
+    assert_eq!(got[0]["end"], "2024-01-30T00:00:00Z");
+    assert_eq!(
+        got[0]["access"],
+        serde_json::json!([
+            {"service": "odap", "service_type": "OPENDAP",
+             "url": "http://127.0.0.1:9/thredds/dodsC/sst/Best"},
+            {"service": "wms", "service_type": "WMS",
+             "url": "http://127.0.0.1:9/thredds/wms/sst/Best"},
+        ])
+    );
+    assert_eq!(got[1]["kind"], "latest");
+    assert_eq!(
+        got[1]["access"][0]["url"],
+        "http://127.0.0.1:9/thredds/catalog/sst/latest.xml"
+    );
+    assert_eq!(got[1]["start"], Value::Null);
+    // Views are not granules.
+    assert_eq!(c["granule_count"], DAILY_COUNT as u64);
+    let (_, page) = get_json(&st, &format!("/index?collection={}&limit=1000", enc(DAILY))).await;
+    let names: Vec<&str> = page["granules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), DAILY_COUNT, "{page}");
+    assert!(!names.iter().any(|n| views.iter().any(|v| v.name == *n)));
+    // The synthesised ISO record lists them as online resources.
+    let (status, _, body) = get(&st, "/collections/test:sst/daily?f=iso").await;
+    assert_eq!(status, StatusCode::OK);
+    let xml = String::from_utf8(body).unwrap();
+    let summary = threddex_records::summary(&xml).unwrap();
+    let best = summary
+        .links
+        .iter()
+        .find(|l| l.url == "http://127.0.0.1:9/thredds/dodsC/sst/Best")
+        .unwrap_or_else(|| panic!("no view link: {xml}"));
+    assert_eq!(best.name.as_deref(), Some("Best SST Time Series"));
+    assert_eq!(best.protocol.as_deref(), Some("OPeNDAP:OPeNDAP"));
+    assert!(
+        summary
+            .links
+            .iter()
+            .any(|l| l.url == "http://127.0.0.1:9/thredds/catalog/sst/latest.xml")
     );
 }
 

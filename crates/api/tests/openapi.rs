@@ -52,6 +52,60 @@ async fn served_document_is_valid_json_and_lists_every_route() {
     }
 }
 
+/// The documented shape of `/collections/{id}` is the served one: every documented property
+/// of a collection is served, and a view has exactly the documented properties.
+#[tokio::test]
+async fn collection_schema_matches_the_served_json() {
+    let store = store().await;
+    add_views(store.as_ref()).await;
+    let st = state(store, None);
+    let (status, c) = get_json(&st, &format!("/collections/{}", enc(DAILY))).await;
+    assert_eq!(status, StatusCode::OK);
+    let d = doc();
+    let schemas = &d["components"]["schemas"];
+    for (name, _) in schemas["Collection"]["properties"].as_object().unwrap() {
+        assert!(
+            c.get(name).is_some(),
+            "documented {name} is not served: {c}"
+        );
+    }
+    assert_eq!(
+        schemas["Collection"]["properties"]["views"]["items"]["$ref"],
+        "#/components/schemas/CollectionView"
+    );
+    let view_schema = &schemas["CollectionView"];
+    let documented: BTreeSet<String> = view_schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let kinds = view_schema["properties"]["kind"]["enum"]
+        .as_array()
+        .unwrap();
+    let views = c["views"].as_array().unwrap();
+    assert!(!views.is_empty());
+    for v in views {
+        let served: BTreeSet<String> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(served, documented, "{v}");
+        assert!(kinds.contains(&v["kind"]), "{v}");
+        for r in view_schema["required"].as_array().unwrap() {
+            assert!(!v[r.as_str().unwrap()].is_null(), "{r} in {v}");
+        }
+        let access_props: BTreeSet<String> =
+            view_schema["properties"]["access"]["items"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        for a in v["access"].as_array().unwrap() {
+            let served: BTreeSet<String> = a.as_object().unwrap().keys().cloned().collect();
+            assert_eq!(served, access_props, "{a}");
+        }
+    }
+}
+
 /// Whether a path item is an admin endpoint (its operations need the admin token).
 fn is_admin(item: &Value) -> bool {
     item.as_object()

@@ -7,14 +7,23 @@
 //! * urlPath ending in `/TwoD` or `_fmrc.ncd`, names "Full Collection (Reference / Forecast
 //!   Time) ..." or "... (2D time coordinates)" -> TwoD;
 //! * other names starting with "Full Collection" -> FullCollection;
-//! * names/titles "Forecast Model Run", "Constant Forecast Offset", "Constant Forecast Date"
-//!   -> ForecastRun;
+//! * names/titles "Forecast Model Run" -> ForecastRun, "Constant Forecast Offset" ->
+//!   ConstantOffset, "Constant Forecast Date" -> ConstantForecast;
 //! * any other dataset whose effective service is a `Resolver` -> Resolver.
+//!
+//! [`Catalog::views`] lists what a catalog offers of these (dynamic leaf datasets and dynamic
+//! catalogRefs) with their access URLs, for recording them as the virtual views of the
+//! collection whose files they aggregate.
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use url::Url;
+
 use crate::error::DEPTH_CEILING;
+use crate::inherit::ResolvedAccess;
 use crate::model::{Catalog, Dataset, DynamicKind, Service, ServiceType};
+use crate::time::TimeCoverage;
 
 fn last_segment(p: &str) -> &str {
     // Branch-free test first (vectorises); locate only when present.
@@ -98,12 +107,16 @@ fn classify_name(n: &str) -> Option<DynamicKind> {
         return Some(DynamicKind::FullCollection);
     }
     // Cheap pre-check: every remaining pattern contains "forecast".
-    if f && contains_ci(l, "forecast")
-        && (contains_ci(l, "forecast model run")
-            || contains_ci(l, "constant forecast offset")
-            || contains_ci(l, "constant forecast date"))
-    {
-        return Some(DynamicKind::ForecastRun);
+    if f && contains_ci(l, "forecast") {
+        if contains_ci(l, "forecast model run") {
+            return Some(DynamicKind::ForecastRun);
+        }
+        if contains_ci(l, "constant forecast offset") {
+            return Some(DynamicKind::ConstantOffset);
+        }
+        if contains_ci(l, "constant forecast date") {
+            return Some(DynamicKind::ConstantForecast);
+        }
     }
     None
 }
@@ -196,6 +209,98 @@ fn walk(d: &mut Dataset, inherited: Option<&str>, index: &HashMap<String, Servic
     }
 }
 
+/// A virtual view a catalog offers: a dynamic leaf dataset (Best, TwoD, full collection,
+/// `latest.xml` or another resolver dataset) or a dynamic catalogRef (FMRC forecast-run,
+/// constant-forecast and constant-offset catalogs, `latest.xml` references). Views are not
+/// files: the server computes them from the files of the same collection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualView {
+    /// What kind of view.
+    pub kind: DynamicKind,
+    /// The dataset's name; for a catalogRef its title, else its name, else its href as written.
+    pub name: String,
+    /// `@ID`, when given.
+    pub id: Option<String>,
+    /// `@urlPath` of a dataset view.
+    pub url_path: Option<String>,
+    /// The resolved href of a catalogRef view (the catalog listing the view's datasets).
+    pub catalog_ref: Option<Url>,
+    /// Access of a dataset view, one entry per (non-compound) service, resolved exactly like
+    /// a granule's ([`crate::LeafRef::access_services`]); a `latest.xml` dataset's entry is
+    /// its resolver URL. Empty for catalogRef views.
+    pub access: Vec<ResolvedAccess>,
+    /// The dataset's own `timeCoverage` (its own elements or metadata blocks, not one
+    /// inherited from an enclosing dataset, which describes the whole collection).
+    pub time_coverage: Option<TimeCoverage>,
+}
+
+/// The dataset's own `timeCoverage`: placed in it directly or in one of its metadata blocks.
+fn own_time_coverage(d: &Dataset) -> Option<&TimeCoverage> {
+    d.own.time_coverage.as_deref().or_else(|| {
+        d.metadata
+            .iter()
+            .find_map(|b| b.content.time_coverage.as_deref())
+    })
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Catalog {
+    /// The virtual views of this catalog in document order: first the dynamic leaf datasets,
+    /// then the dynamic catalogRefs (see the module documentation for the rules).
+    pub fn views(&self) -> Vec<VirtualView> {
+        let mut out = Vec::new();
+        if self.has_dynamic_leaf() {
+            for l in self.leaf_refs() {
+                let Some(kind) = l.dataset.dynamic else {
+                    continue;
+                };
+                out.push(VirtualView {
+                    kind,
+                    name: l.name().to_string(),
+                    id: l.id().map(str::to_string),
+                    url_path: l.url_path().map(str::to_string),
+                    catalog_ref: None,
+                    access: l.access_services(self),
+                    time_coverage: own_time_coverage(l.dataset).cloned(),
+                });
+            }
+        }
+        for r in self.all_catalog_refs() {
+            let Some(kind) = r.dynamic else { continue };
+            let name = non_empty(r.title.as_deref())
+                .or_else(|| non_empty(r.name.as_deref()))
+                .unwrap_or(r.raw_href.as_str());
+            out.push(VirtualView {
+                kind,
+                name: name.to_string(),
+                id: r.id.clone(),
+                url_path: None,
+                catalog_ref: Some(r.href.clone()),
+                access: Vec::new(),
+                time_coverage: None,
+            });
+        }
+        out
+    }
+
+    /// Whether any leaf dataset is dynamic (a cheap walk before building leaf views).
+    fn has_dynamic_leaf(&self) -> bool {
+        let mut stack: Vec<(&Dataset, usize)> = self.datasets.iter().map(|d| (d, 0)).collect();
+        while let Some((d, depth)) = stack.pop() {
+            if d.dynamic.is_some() && d.is_leaf() {
+                return true;
+            }
+            if depth < DEPTH_CEILING {
+                stack.extend(d.children.iter().map(|c| (c, depth + 1)));
+            }
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,7 +348,7 @@ mod tests {
         );
         assert_eq!(
             classify_name("NAM CONSTANT FORECAST DATE"),
-            Some(DynamicKind::ForecastRun)
+            Some(DynamicKind::ConstantForecast)
         );
         assert_eq!(classify_name("BEST TimeSeries"), Some(DynamicKind::Best));
         assert_eq!(classify_name("Level2_KGLD_20240101_0000.ar2v"), None);
@@ -292,7 +397,7 @@ mod tests {
         );
         assert_eq!(
             classify_name("Constant Forecast Offset"),
-            Some(DynamicKind::ForecastRun)
+            Some(DynamicKind::ConstantOffset)
         );
         assert_eq!(
             classify_name("Latest Collection for GFS"),

@@ -8,7 +8,8 @@
 //!   with their effective metadata (see [`inherit`] for the precedence rules), and
 //!   [`Leaf::access_services`] builds their access URLs. [`Catalog::leaf_refs`] is the
 //!   allocation-light variant for very large catalogs.
-//! * Dynamic/virtual datasets (latest.xml, Best, TwoD, ...) are flagged with [`DynamicKind`].
+//! * Dynamic/virtual datasets (latest.xml, Best, TwoD, ...) are flagged with [`DynamicKind`];
+//!   [`Catalog::views`] lists them (and dynamic catalogRefs) with their access URLs.
 //!
 //! Untrusted input is bounded by [`Limits`]; no input makes the parser panic.
 //! No I/O, no async.
@@ -23,6 +24,7 @@ pub mod time;
 pub mod units;
 pub mod view;
 
+pub use dynamic::VirtualView;
 pub use error::{Limits, ParseError};
 pub use geo::{BBox, GeospatialCoverage, Range};
 pub use inherit::{EffectiveMetadata, Leaf, ResolvedAccess};

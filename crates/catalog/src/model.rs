@@ -233,8 +233,32 @@ pub enum DynamicKind {
     TwoD,
     /// GRIB "Full Collection" dataset.
     FullCollection,
-    /// FMRC forecast-run views: "Forecast Model Run", "Constant Forecast Offset/Date" catalogs.
+    /// FMRC forecast-run view: the "Forecast Model Run" catalog (one dataset per run).
     ForecastRun,
+    /// FMRC constant-forecast view: the "Constant Forecast Date" catalog (one dataset per
+    /// forecast time, across runs).
+    ConstantForecast,
+    /// FMRC constant-offset view: the "Constant Forecast Offset" catalog (one dataset per
+    /// forecast hour, across runs).
+    ConstantOffset,
+}
+
+impl DynamicKind {
+    /// A short lowercase name (`best`, `two_d`, `full_collection`, `forecast_run`,
+    /// `constant_forecast`, `constant_offset`, `latest`, `latest_complete`, `resolver`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DynamicKind::Latest => "latest",
+            DynamicKind::LatestComplete => "latest_complete",
+            DynamicKind::Resolver => "resolver",
+            DynamicKind::Best => "best",
+            DynamicKind::TwoD => "two_d",
+            DynamicKind::FullCollection => "full_collection",
+            DynamicKind::ForecastRun => "forecast_run",
+            DynamicKind::ConstantForecast => "constant_forecast",
+            DynamicKind::ConstantOffset => "constant_offset",
+        }
+    }
 }
 
 /// A `catalogRef` element.

@@ -404,11 +404,90 @@ fn dynamic_datasets_flagged() {
         kinds,
         [
             Some(DynamicKind::ForecastRun),
-            Some(DynamicKind::ForecastRun),
+            Some(DynamicKind::ConstantOffset),
             Some(DynamicKind::LatestComplete),
             None
         ]
     );
+}
+
+#[test]
+fn views_list_dynamic_datasets_and_refs_with_access() {
+    let cat = load(
+        "dynamic.xml",
+        "https://thredds.example.org/thredds/catalog/grib/GFS/catalog.xml",
+    );
+    let views = cat.views();
+    let summary: Vec<(DynamicKind, &str)> =
+        views.iter().map(|v| (v.kind, v.name.as_str())).collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                DynamicKind::TwoD,
+                "Full Collection (Reference / Forecast Time) Dataset"
+            ),
+            (
+                DynamicKind::Best,
+                "Best GFS Quarter Degree Forecast Time Series"
+            ),
+            (DynamicKind::FullCollection, "Full Collection Dataset"),
+            (
+                DynamicKind::Latest,
+                "Latest Collection for GFS Quarter Degree Forecast"
+            ),
+            (DynamicKind::Resolver, "Something resolved"),
+            (DynamicKind::ForecastRun, "Forecast Model Run"),
+            (DynamicKind::ConstantOffset, "Constant Forecast Offset"),
+            (DynamicKind::LatestComplete, "latest complete"),
+        ]
+    );
+    // Dataset views: access resolved like a granule's (compound service flattened).
+    let best = &views[1];
+    assert_eq!(best.id.as_deref(), Some("grib/GFS/Best"));
+    assert_eq!(best.url_path.as_deref(), Some("grib/GFS/Best"));
+    assert_eq!(best.catalog_ref, None);
+    let urls: Vec<(&str, &str)> = best
+        .access
+        .iter()
+        .map(|a| (a.service_type.as_str(), a.url.as_str()))
+        .collect();
+    assert_eq!(
+        urls,
+        [(
+            "OPENDAP",
+            "https://thredds.example.org/thredds/dodsC/grib/GFS/Best"
+        )]
+    );
+    // The latest view's access is its resolver URL.
+    assert_eq!(views[3].access.len(), 1);
+    assert_eq!(views[3].access[0].service_type.as_str(), "Resolver");
+    assert_eq!(
+        views[3].access[0].url,
+        "https://thredds.example.org/thredds/catalog/grib/GFS/latest.xml"
+    );
+    // catalogRef views: the resolved href, no service access.
+    let runs = &views[5];
+    assert!(runs.access.is_empty() && runs.url_path.is_none());
+    assert_eq!(
+        runs.catalog_ref.as_ref().map(|u| u.as_str()),
+        Some("https://thredds.example.org/thredds/catalog/grib/GFS/runs/catalog.xml")
+    );
+    // The plain file and the plain "Files" reference are not views.
+    assert!(
+        views
+            .iter()
+            .all(|v| !v.name.contains("20240101") && v.name != "Files")
+    );
+}
+
+#[test]
+fn plain_catalogs_have_no_views() {
+    let cat = load(
+        "inherit.xml",
+        "https://thredds.example.org/thredds/catalog/x/catalog.xml",
+    );
+    assert!(cat.views().is_empty());
 }
 
 #[test]

@@ -259,6 +259,9 @@ fn exercise(xml: &[u8]) {
             let _ = l.modified();
         }
         let _ = cat.all_catalog_refs();
+        for v in cat.views() {
+            let _ = v.time_coverage.map(|tc| tc.range(now));
+        }
         let _ = serde_json::to_string(&cat);
     }
 }

@@ -372,3 +372,112 @@ fn real_gfs_catalog_spot_checks() {
     assert_eq!(latest.dataset.dynamic, Some(DynamicKind::Latest));
     assert!(cat.all_catalog_refs().len() > 20);
 }
+
+/// The virtual views of the real GRIB collection catalogs (TDS 5 GFS, TDS 4.x RAP); served
+/// navigation catalogs and server-side configuration catalogs offer none.
+#[test]
+fn real_grib_catalog_views() {
+    let dir = real_dir();
+    let load = |rel: &str| -> Option<Catalog> {
+        match std::fs::read(dir.join(rel)) {
+            Ok(bytes) => Some(parse_catalog(&bytes, &catalog_url(rel)).unwrap()),
+            Err(_) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "fixture {rel} missing under CI"
+                );
+                eprintln!("NOTE: real fixture {rel} missing; skipping");
+                None
+            }
+        }
+    };
+    let Some(gfs) = load(
+        "siphon/thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml",
+    ) else {
+        return;
+    };
+    let views = gfs.views();
+    let kinds: Vec<(DynamicKind, &str)> = views.iter().map(|v| (v.kind, v.name.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            (DynamicKind::FullCollection, "Full Collection Dataset"),
+            (
+                DynamicKind::Latest,
+                "Latest Collection for GFS Quarter Degree Analysis"
+            ),
+        ]
+    );
+    let tp = &views[0];
+    assert_eq!(
+        tp.url_path.as_deref(),
+        Some("grib/NCEP/GFS/Global_0p25deg_ana/TP")
+    );
+    assert_eq!(tp.access.len(), 9);
+    assert!(tp.access.iter().any(|a| a.service_type == ServiceType::Wms
+        && a.url == "https://thredds.ucar.edu/thredds/wms/grib/NCEP/GFS/Global_0p25deg_ana/TP"));
+    let tc = tp.time_coverage.as_ref().unwrap();
+    assert_eq!(
+        tc.range(Utc::now()),
+        (
+            Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+            Some(Utc.with_ymd_and_hms(2024, 1, 8, 6, 0, 0).unwrap())
+        )
+    );
+    let latest = &views[1];
+    assert_eq!(latest.time_coverage, None);
+    assert_eq!(
+        latest
+            .access
+            .iter()
+            .map(|a| (a.service_type.as_str(), a.url.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            "Resolver",
+            "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/latest.xml"
+        )]
+    );
+
+    let Some(rap) = load(
+        "siphon/thredds-test.unidata.ucar.edu/thredds/catalog/grib/NCEP/RAP/CONUS_13km/catalog__2015-05-27.xml",
+    ) else {
+        return;
+    };
+    let views = rap.views();
+    let kinds: Vec<DynamicKind> = views.iter().map(|v| v.kind).collect();
+    assert_eq!(
+        kinds,
+        [DynamicKind::TwoD, DynamicKind::Best, DynamicKind::Latest]
+    );
+    let best = &views[1];
+    assert_eq!(best.name, "Best Rapid Refresh CONUS 13km Time Series");
+    assert_eq!(best.id.as_deref(), Some("grib/NCEP/RAP/CONUS_13km/Best"));
+    assert_eq!(best.access.len(), 8);
+    assert_eq!(
+        best.access[0].url,
+        "https://thredds-test.unidata.ucar.edu/thredds/dodsC/grib/NCEP/RAP/CONUS_13km/Best"
+    );
+    // Its own coverage, not the collection's inherited "present minus 45 days".
+    assert_eq!(
+        best.time_coverage.as_ref().unwrap().range(Utc::now()).1,
+        Some(Utc.with_ymd_and_hms(2015, 5, 27, 19, 0, 0).unwrap())
+    );
+    assert_eq!(views[2].time_coverage, None);
+    assert_eq!(
+        views[2].access[0].url,
+        "https://thredds-test.unidata.ucar.edu/thredds/catalog/grib/NCEP/RAP/CONUS_13km/latest.xml"
+    );
+
+    for rel in [
+        "siphon/thredds.ucar.edu/thredds/idd/forecastModels.xml",
+        "siphon/thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/GFS_Global_0p25deg_ana_20240101_0000.grib2/catalog.xml",
+        // Server-side configuration (featureCollection elements are what a TDS reads, not
+        // what it serves): nothing in them is a served view.
+        "unidata-thredds/tds/src/test/content/thredds/catalogFmrc.xml",
+        "unidata-thredds/tds/src/test/content/thredds/catalogGrib.xml",
+        "unidata-thredds/tds/src/test/content/thredds/catalogs5/catalogGrib5.xml",
+    ] {
+        let Some(cat) = load(rel) else { return };
+        assert!(cat.views().is_empty(), "{rel}: {:?}", cat.views());
+    }
+}

@@ -135,7 +135,7 @@ pub struct SourcesAddArgs {
     /// Only harvest datasets whose ID, name or urlPath matches (regex, repeatable).
     #[arg(long)]
     pub select: Vec<String>,
-    /// Skip datasets and catalogRefs matching (regex, repeatable).
+    /// Skip datasets, catalogRefs and virtual views matching (regex, repeatable).
     #[arg(long)]
     pub skip: Vec<String>,
     /// Classification override `REGEX=archival|live|daily|mixed` on catalog URLs (repeatable;
@@ -220,7 +220,8 @@ pub struct HarvestArgs {
     /// Only harvest datasets whose ID or name matches (regex, repeatable).
     #[arg(long)]
     pub select: Vec<String>,
-    /// Skip datasets and catalogRefs whose ID, name, href or title matches (regex, repeatable).
+    /// Skip datasets, catalogRefs and virtual views whose ID, name, href or title matches (regex,
+    /// repeatable).
     #[arg(long)]
     pub skip: Vec<String>,
     #[command(flatten)]

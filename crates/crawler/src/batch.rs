@@ -10,7 +10,7 @@ use regex::Regex;
 use threddex_catalog::{Catalog, EffectiveMetadata, Leaf};
 use threddex_ids::Deriver;
 use threddex_store::{
-    AccessService, BBox, Batch, BatchOutcome, CatalogState, CollectionUpsert, Granule,
+    AccessService, BBox, Batch, BatchOutcome, CatalogState, CatalogViews, CollectionUpsert, Granule,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,6 +28,8 @@ pub(crate) struct CatalogOutput {
     pub complete: Option<String>,
     /// Child catalog subtrees to delete (they vanished from this catalog's listing).
     pub delete_trees: Vec<String>,
+    /// The catalog's complete list of virtual views (set when it was read).
+    pub views: Option<CatalogViews>,
 }
 
 /// Everything needed to turn leaves into rows.
@@ -330,6 +332,9 @@ pub(crate) async fn run_writer(
         if let Some(c) = out.complete {
             batch.complete_catalogs.push(c);
         }
+        if let Some(v) = out.views {
+            batch.catalog_views.push(v);
+        }
         if !out.delete_trees.is_empty() {
             // Deletions are applied before the batch's upserts: drop rows of the deleted
             // catalogs this batch already holds, so they are not written back.
@@ -341,6 +346,9 @@ pub(crate) async fn run_writer(
             batch
                 .complete_catalogs
                 .retain(|c| !gone.contains(c.as_str()));
+            batch
+                .catalog_views
+                .retain(|v| !gone.contains(v.catalog_url.as_str()));
             batch.delete_catalog_trees.extend(out.delete_trees);
         }
         if first_at.is_none() {

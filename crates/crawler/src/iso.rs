@@ -9,9 +9,11 @@
 //!   rewrite fails, the record is synthesised from the catalog metadata. Either way the
 //!   record is stored, so the ISO endpoint is asked once per collection, never per granule
 //!   and never again on later runs.
-//! - A collection whose time extent changed since its record was built (syncs added or
-//!   expired granules) gets its record re-timed with [`threddex_records::update_extent`];
-//!   `dateStamp` moves only when the record changes, and always forward.
+//! - A collection whose time extent or virtual views changed since its record was built
+//!   (syncs added or expired granules; a view catalog was re-read, or files came under or
+//!   left one) gets its record updated with [`threddex_records::update_series`]: extent and
+//!   distribution (the views are online resources); `dateStamp` moves only when the record
+//!   changes, and always forward.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -36,7 +38,7 @@ pub struct RecordsReport {
     pub from_iso: u64,
     /// Records synthesised from catalog metadata.
     pub synthesized: u64,
-    /// Existing records re-timed (their extent changed).
+    /// Existing records updated (their time extent or virtual views changed).
     pub retimed: u64,
     /// Requests for ISO records (one per collection with an ISO service, retries aside).
     pub iso_fetches: u64,
@@ -169,12 +171,20 @@ async fn build_one(
         start: c.start,
         end: c.end,
         date_stamp,
+        views_version: c.views_version,
     };
-    let input = || SeriesInput::from_collection(&c.info, Some(inner.cfg.public_url.as_str()));
+    // Read after the collection (and its views_version): a change in between makes the
+    // record stale again rather than hiding it.
+    let views = store.collection_views(&c.info.id).await?;
+    let input = || {
+        let mut i = SeriesInput::from_collection(&c.info, Some(inner.cfg.public_url.as_str()));
+        i.views.clone_from(&views);
+        i
+    };
     if let Some(old) = &c.iso_record {
         let previous = threddex_records::summary(old).ok().and_then(|s| s.modified);
         let stamp = next_stamp(previous);
-        match threddex_records::update_extent(old, &extent, stamp) {
+        match threddex_records::update_series(old, &input(), &extent, stamp) {
             Ok(xml) if xml == *old => {
                 return Ok(Outcome {
                     update: update(xml, previous.unwrap_or(stamp)),

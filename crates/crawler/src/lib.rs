@@ -27,9 +27,13 @@
 //!   catalog is fetched at most once per run, which also ends `catalogRef` cycles. Relative
 //!   links resolve against the URL after redirects (at most 10 redirects). References to
 //!   other hosts are followed only with `follow_other_hosts`.
-//! - **Dynamic views are skipped**: catalogRefs and datasets the parser marks as dynamic
-//!   (`latest.xml` resolvers, Best / full-collection aggregations, FMRC run views) are neither
-//!   followed nor stored as granules; the files behind them are listed in plain catalogs.
+//! - **Virtual views are recorded, not walked** (`views.rs`): catalogRefs and datasets the
+//!   parser marks as dynamic (`latest.xml` resolvers, Best / TwoD / full-collection
+//!   aggregations, FMRC run and offset views) are neither followed nor stored as granules (the
+//!   files behind them are listed in plain catalogs); each catalog read sends its views
+//!   (name, kind, ID, urlPath or href, access URLs per service, own time coverage) with its
+//!   rows, replacing the ones stored for it. The store links them to the collections whose
+//!   granules the catalog or its direct children list.
 //! - **Filters**: `skip` patterns apply to catalogRefs (href, title, name, ID) and to leaf
 //!   datasets (ID, name, urlPath); `select` patterns apply to leaf datasets only, so every
 //!   catalogRef not skipped is still walked (a folder that does not match may hold datasets
@@ -49,8 +53,8 @@
 //! - **ISO records** (issue 5, `iso.rs`): then the source's collections without an ISO 19139
 //!   series record get one — from the ISO record of one sample granule when their catalog has
 //!   an ISO service (one polite request per collection, never per granule, never repeated),
-//!   else synthesised from the catalog metadata — and records whose time extent changed are
-//!   re-timed ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
+//!   else synthesised from the catalog metadata — and records whose time extent or views
+//!   changed are updated ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
 //! - **Credentials** (issue 8, [`auth`]): per source name in [`CrawlConfig::auth`], sent on
 //!   every request of that source's runs to the origin of its start catalog only, never
 //!   logged. **Crawl runs**: harvests with a store, syncs and refreshes are recorded with
@@ -79,6 +83,7 @@ mod runs;
 pub mod scheduler;
 pub mod sync;
 pub mod urls;
+mod views;
 mod walk;
 
 use std::collections::{HashMap, HashSet};

@@ -11,7 +11,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use threddex_catalog::{Catalog, Limits, ParseError};
-use threddex_store::{CatalogState, CatalogStatus, Store};
+use threddex_store::{CatalogState, CatalogStatus, CatalogViews, Store, View};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use url::Url;
@@ -469,6 +469,8 @@ struct Processed {
     name: Option<String>,
     expires: Option<DateTime<Utc>>,
     rows: crate::batch::Rows,
+    /// The catalog's virtual views (not granules, not followed).
+    views: Vec<View>,
     children: Vec<String>,
     /// The cadence of the times the listing carries.
     hint: Option<ChangeHint>,
@@ -505,6 +507,7 @@ fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Process
         source_id: ctx.p.source_id,
     };
     let rows = builder.rows(&cat, key);
+    let views = crate::views::views_of(&cat, &ctx.p.skip, ctx.now);
     let children = child_urls(ctx, &cat, final_url);
     let mut times: Vec<DateTime<Utc>> = rows.granules.iter().filter_map(|g| g.start).collect();
     for r in cat.all_catalog_refs() {
@@ -522,6 +525,7 @@ fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Process
         name: cat.name.clone(),
         expires: cat.expires,
         rows,
+        views,
         children,
         hint,
     })
@@ -533,7 +537,7 @@ fn child_urls(ctx: &Ctx, cat: &Catalog, final_url: &Url) -> Vec<String> {
     let mut out = Vec::new();
     for r in cat.all_catalog_refs() {
         // Dynamic views (latest.xml resolvers, FMRC run/offset views) only repeat datasets
-        // listed in the plain file catalogs.
+        // listed in the plain file catalogs: recorded as views of this catalog, not walked.
         if r.dynamic.is_some() {
             continue;
         }
@@ -654,6 +658,10 @@ async fn finish(
         granules: p.rows.granules,
         complete: Some(seed.url.clone()),
         delete_trees,
+        views: Some(CatalogViews {
+            catalog_url: seed.url.clone(),
+            views: p.views,
+        }),
     };
 
     let child_depth = seed.depth.saturating_add(1);

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use threddex_records::{Extent, RecordSummary, SeriesInput, granule_record, summary, synthesize};
 use threddex_store::{
-    Collection, GranuleQuery, LikePattern, Queryable, RecordFilter, SortKey, Store,
+    Collection, CollectionView, GranuleQuery, LikePattern, Queryable, RecordFilter, SortKey, Store,
 };
 
 pub use crate::error::{CswError, ExceptionCode};
@@ -221,22 +221,49 @@ impl Csw {
         }
     }
 
-    /// The ISO series record of a collection: the stored one, else synthesised.
-    fn iso_of(&self, c: &Collection, base: &str) -> String {
+    /// The ISO series record of a collection: the stored one (which lists the collection's
+    /// virtual views), else synthesised with `views`.
+    fn iso_of(&self, c: &Collection, views: &[CollectionView], base: &str) -> String {
         match &c.iso_record {
             Some(xml) if !xml.trim().is_empty() => xml.clone(),
             _ => {
                 let search = (!base.is_empty()).then(|| format!("{base}/"));
-                let input = SeriesInput::from_collection(&c.info, search.as_deref());
+                let mut input = SeriesInput::from_collection(&c.info, search.as_deref());
+                input.views = views.to_vec();
                 synthesize(&input, &Extent::new(c.start, c.end), c.updated_at)
             }
         }
+    }
+
+    /// The virtual views a record of `c` in this view must be synthesised with: none when
+    /// it has a stored record or the output shows no links.
+    async fn views_for(
+        &self,
+        c: &Collection,
+        view: &View<'_>,
+    ) -> Result<Vec<CollectionView>, CswError> {
+        let stored = c
+            .iso_record
+            .as_deref()
+            .is_some_and(|x| !x.trim().is_empty());
+        let shows_links = match view.schema {
+            OutputSchema::Iso => true,
+            OutputSchema::Csw => view.set == ElementSet::Full && view.names.is_empty(),
+        };
+        if stored || !shows_links {
+            return Ok(Vec::new());
+        }
+        self.store
+            .collection_views(&c.info.id)
+            .await
+            .map_err(|e| store_err(&e))
     }
 
     fn write_record(
         &self,
         w: &mut threddex_records::writer::XmlWriter,
         c: &Collection,
+        views: &[CollectionView],
         view: &View<'_>,
         index: usize,
     ) {
@@ -248,10 +275,11 @@ impl Csw {
         } = *view;
         match schema {
             OutputSchema::Iso => {
-                let xml = self.iso_of(c, base);
+                let xml = self.iso_of(c, views, base);
                 let doc = as_gmd(&xml, index).or_else(|e| {
                     tracing::warn!(collection = %c.info.id, error = %e, "unreadable ISO record; synthesising");
-                    let input = SeriesInput::from_collection(&c.info, None);
+                    let mut input = SeriesInput::from_collection(&c.info, None);
+                    input.views = views.to_vec();
                     let xml = synthesize(&input, &Extent::new(c.start, c.end), c.updated_at);
                     as_gmd(&xml, index)
                 });
@@ -267,7 +295,7 @@ impl Csw {
             }
             OutputSchema::Csw => {
                 let iso: Option<RecordSummary> = (set == ElementSet::Full && names.is_empty())
-                    .then(|| summary(&self.iso_of(c, base)).ok())
+                    .then(|| summary(&self.iso_of(c, views, base)).ok())
                     .flatten();
                 response::dc_record(
                     w,
@@ -312,7 +340,8 @@ impl Csw {
             base,
         };
         for (i, c) in page.collections.iter().enumerate() {
-            self.write_record(&mut w, c, &view, i + 1);
+            let views = self.views_for(c, &view).await?;
+            self.write_record(&mut w, c, &views, &view, i + 1);
         }
         Ok(w.finish())
     }
@@ -333,7 +362,8 @@ impl Csw {
         };
         for (i, id) in ids.iter().enumerate() {
             if let Some(c) = self.store.collection(id).await.map_err(|e| store_err(&e))? {
-                self.write_record(&mut w, &c, &view, i + 1);
+                let views = self.views_for(&c, &view).await?;
+                self.write_record(&mut w, &c, &views, &view, i + 1);
                 continue;
             }
             let Some(xml) = self.granule_record(id, base).await? else {
@@ -414,7 +444,7 @@ impl Csw {
                 .await
                 .map_err(|e| store_err(&e))?;
             if let Some(g) = granules.iter().find(|g| g.granule_id == id) {
-                let series = self.iso_of(c, base);
+                let series = self.iso_of(c, &[], base);
                 return granule_record(&series, g, &c.info.services)
                     .map(Some)
                     .map_err(|e| {

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use threddex_csw::{Csw, CswConfig, ns};
 use threddex_records::{Extent, SeriesInput, series_from_iso};
 use threddex_store::{
-    AccessService, BBox, Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule,
-    IsoRecordUpdate, NewSource, Store,
+    AccessService, BBox, Batch, CatalogState, CatalogStatus, CatalogViews, CollectionUpsert,
+    Granule, IsoRecordUpdate, NewSource, Store, View, ViewAccess, ViewKind,
 };
 use threddex_store_sqlite::SqliteStore;
 
@@ -161,6 +161,46 @@ pub async fn filled() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
         .refresh_collection_stats(&[SST.as_str().into(), "t:wind/hourly".into()])
         .await
         .unwrap();
+    // Virtual views of the catalog listing the SST and wind granules.
+    store
+        .write_batch(&Batch {
+            catalog_views: vec![CatalogViews {
+                catalog_url: cat.into(),
+                views: vec![
+                    View {
+                        name: "Best SST Time Series".into(),
+                        kind: ViewKind::Best,
+                        id: Some("sst/Best".into()),
+                        url_path: Some("sst/Best".into()),
+                        catalog_ref: None,
+                        access: vec![ViewAccess {
+                            service: "odap".into(),
+                            service_type: "OPENDAP".into(),
+                            url: BEST_URL.into(),
+                        }],
+                        start: Some(t(0)),
+                        end: Some(t(86_400)),
+                    },
+                    View {
+                        name: "Latest <SST> & co".into(),
+                        kind: ViewKind::Latest,
+                        id: Some("latest.xml".into()),
+                        url_path: Some("latest.xml".into()),
+                        catalog_ref: None,
+                        access: vec![ViewAccess {
+                            service: "latest".into(),
+                            service_type: "Resolver".into(),
+                            url: LATEST_URL.into(),
+                        }],
+                        start: None,
+                        end: None,
+                    },
+                ],
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
     let read =
         |f: &str| std::fs::read(shared().join(f)).unwrap_or_else(|e| panic!("fixture {f}: {e}"));
     let mut records = vec![IsoRecordUpdate {
@@ -169,6 +209,7 @@ pub async fn filled() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
         start: None,
         end: None,
         date_stamp: t(0),
+        views_version: 0,
     }];
     for c in FROM_NCISO {
         let (id, fixture) = (c.0, c.3);
@@ -180,10 +221,74 @@ pub async fn filled() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
             start: None,
             end: None,
             date_stamp: t(0),
+            views_version: 0,
         });
     }
     store.set_iso_records(&records).await.unwrap();
     Some((Arc::new(store), dir))
+}
+
+/// The Best view's OPeNDAP URL and the latest.xml resolver of the SST catalog.
+const BEST_URL: &str = "http://127.0.0.1:9/thredds/dodsC/sst/Best";
+const LATEST_URL: &str = "http://127.0.0.1:9/thredds/catalog/sst/latest.xml";
+
+/// Virtual views are `dct:references` of full Dublin Core records and online resources of
+/// ISO records (here synthesised: the collection has no stored record); brief and summary
+/// records carry no links.
+#[tokio::test]
+async fn views_are_references_of_full_records() {
+    let Some((store, _dir)) = filled().await else {
+        return;
+    };
+    let csw = Csw::new(store, CswConfig::default());
+    let base = "http://127.0.0.1:8080";
+    let common = "service=CSW&version=2.0.2";
+    let sst = SST.as_str();
+    let full = csw
+        .get(
+            &kvp(&format!(
+                "{common}&request=GetRecordById&id={sst}&ElementSetName=full"
+            )),
+            base,
+        )
+        .await;
+    assert_eq!(full.status, 200, "{}", full.body);
+    assert!(
+        full.body.contains(&format!(
+            "<dct:references scheme=\"OPeNDAP:OPeNDAP\">{BEST_URL}</dct:references>"
+        )),
+        "{}",
+        full.body
+    );
+    assert!(full.body.contains(LATEST_URL), "{}", full.body);
+    let records = csw
+        .get(
+            &kvp(&format!(
+                "{common}&request=GetRecords&resultType=results&ElementSetName=full&outputSchema={}",
+                ns::GMD
+            )),
+            base,
+        )
+        .await;
+    assert_eq!(records.status, 200, "{}", records.body);
+    assert!(records.body.contains(BEST_URL), "{}", records.body);
+    assert!(
+        records
+            .body
+            .contains("<gco:CharacterString>Best SST Time Series</gco:CharacterString>"),
+        "{}",
+        records.body
+    );
+    assert!(records.body.contains("Latest &lt;SST&gt; &amp; co"));
+    let brief = csw
+        .get(
+            &kvp(&format!(
+                "{common}&request=GetRecordById&id={sst}&ElementSetName=summary"
+            )),
+            base,
+        )
+        .await;
+    assert!(!brief.body.contains(BEST_URL), "{}", brief.body);
 }
 
 fn kvp(q: &str) -> Vec<(String, String)> {

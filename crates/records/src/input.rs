@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use threddex_store::{AccessService, CollectionUpsert};
+use threddex_store::{AccessService, CollectionUpsert, CollectionView};
 
 /// A responsible party (`CI_ResponsibleParty`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +150,9 @@ pub struct SeriesInput {
     pub dates: Vec<CitationDate>,
     /// Documentation links.
     pub links: Vec<Link>,
+    /// Virtual views of the collection (GRIB/FMRC Best, TwoD / full collection, FMRC run
+    /// catalogs, `latest.xml` resolvers), written as distribution online resources.
+    pub views: Vec<CollectionView>,
 }
 
 /// Percent-encodes a query component (everything but RFC 3986 unreserved characters).

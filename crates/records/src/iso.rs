@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use threddex_catalog::ServiceType;
-use threddex_store::AccessService;
+use threddex_store::{AccessService, CollectionView};
 
 use crate::Extent;
 use crate::input::{BBox, Party, SeriesInput};
@@ -180,6 +180,12 @@ pub fn protocol_for(service_type: &str) -> Protocol {
             "WWW:LINK-1.0-http--link",
             "information",
             "Jupyter notebook",
+            false,
+        ),
+        ServiceType::Resolver => p(
+            "WWW:LINK-1.0-http--link",
+            "information",
+            "THREDDS resolver (answers with the catalog entry of the dataset it resolves to)",
             false,
         ),
         _ => p(
@@ -418,6 +424,41 @@ pub fn series_links(w: &mut XmlWriter, input: &SeriesInput) {
             "Documentation",
             "information",
         );
+    }
+}
+
+/// Label of the transfer options that hold a series' virtual views.
+pub const VIEWS_UNITS: &str =
+    "Virtual datasets: aggregations and resolvers the server computes from the collection's files";
+
+/// The online resources of a series' virtual views: one per access URL of each view (name =
+/// the view's name), and the catalog of a catalogRef view.
+pub fn view_links(w: &mut XmlWriter, views: &[CollectionView]) {
+    for v in views {
+        let view = &v.view;
+        let kind = view.kind.description();
+        for a in &view.access {
+            if a.url.trim().is_empty() {
+                continue;
+            }
+            let p = protocol_for(&a.service_type);
+            let desc = format!(
+                "{kind} (virtual dataset): {} ({})",
+                p.description, a.service_type
+            );
+            online(w, &a.url, p.protocol, &view.name, &desc, p.function);
+        }
+        if let Some(c) = view.catalog_ref.as_deref().filter(|c| !c.trim().is_empty()) {
+            let desc = format!("{kind} (virtual datasets): THREDDS catalog");
+            online(
+                w,
+                c,
+                "WWW:LINK-1.0-http--link",
+                &view.name,
+                &desc,
+                "information",
+            );
+        }
     }
 }
 

@@ -10,7 +10,13 @@
 //!   the series record: the document is parsed into a bounded element tree and re-serialised
 //!   with escaping (nothing from the server is passed through as raw text), with the
 //!   granule-specific identifier, title, extents and links replaced by the collection's.
-//! * [`update_extent`] re-times a stored record when syncs add or expire granules.
+//! * [`update_extent`] re-times a stored record when syncs add or expire granules;
+//!   [`update_series`] also brings its distribution up to date (e.g. when the collection's
+//!   virtual views change).
+//! * Virtual views ([`SeriesInput::views`]: GRIB/FMRC Best, TwoD / full collection, FMRC run
+//!   catalogs, `latest.xml` resolvers) are distribution online resources in their own
+//!   `gmd:MD_DigitalTransferOptions` (labelled by `gmd:unitsOfDistribution`): one per access
+//!   URL, named after the view.
 //! * [`granule_record`] derives the record of one granule (identifier, time, access links).
 //! * [`summary`] reads back what a CSW Dublin Core view needs.
 //! * [`iso_service`] / [`iso_record_url`] tell the crawler whether and where to fetch the one
@@ -50,8 +56,8 @@ pub use input::{
     BBox, CitationDate, KeywordGroup, Link, Party, SeriesInput, Variable, contributor_role,
     encode_query,
 };
-pub use iso::{Protocol, iso_record_url, iso_service, protocol_for};
-pub use ncis::{series_from_iso, series_from_iso_with, update_extent};
+pub use iso::{Protocol, VIEWS_UNITS, iso_record_url, iso_service, protocol_for};
+pub use ncis::{series_from_iso, series_from_iso_with, update_extent, update_series};
 pub use sanitize::embed_ids;
 pub use summary::{RecordLink, RecordParty, RecordSummary, summary};
 pub use synth::synthesize;

@@ -412,6 +412,37 @@ pub fn series_from_iso_with(
     Ok(tree::serialize(&root, 1))
 }
 
+/// Brings a stored series record up to date: its temporal extent to `extent` and its
+/// distribution (access services, catalog, granule search and virtual views) to `input`,
+/// exactly as [`series_from_iso`] writes them (the distributor contacts and formats of a
+/// record built from ncISO are kept). When nothing changes the record is returned as is (its
+/// `dateStamp` does not move); otherwise `dateStamp` is set to `date_stamp`.
+pub fn update_series(
+    series_xml: &str,
+    input: &SeriesInput,
+    extent: &Extent,
+    date_stamp: DateTime<Utc>,
+) -> Result<String, RecordError> {
+    let mut root = parse_record(series_xml.as_bytes(), &TreeLimits::default())?;
+    if main_ident_index(&root).is_none() {
+        return Err(RecordError::Missing("MD_DataIdentification"));
+    }
+    crate::sanitize::sanitize(&mut root);
+    let before = tree::serialize(&root, 1);
+    let wanted = (!extent.is_empty()).then(|| (fmt_pos(extent.start), fmt_pos(extent.end)));
+    if current_time(&root) != wanted {
+        set_time(&mut root, extent)?;
+    }
+    set_distribution(&mut root, input)?;
+    crate::sanitize::sanitize(&mut root);
+    if tree::serialize(&root, 1) == before {
+        return Ok(series_xml.to_string());
+    }
+    set_date_stamp(&mut root, &date_stamp)?;
+    crate::sanitize::sanitize(&mut root);
+    Ok(tree::serialize(&root, 1))
+}
+
 /// Re-times a stored record (series or granule) to `extent`. When the extent is unchanged the
 /// record is returned as is (its `dateStamp` does not move); otherwise the temporal extent is
 /// replaced and `dateStamp` set to `date_stamp`.

@@ -142,6 +142,14 @@ pub(crate) fn distribution(w: &mut XmlWriter, input: &SeriesInput) {
         .start("gmd:MD_DigitalTransferOptions", &[]);
     iso::series_links(w, input);
     w.end().end();
+    if !input.views.is_empty() {
+        // The virtual views in their own transfer options, labelled.
+        w.start("gmd:transferOptions", &[])
+            .start("gmd:MD_DigitalTransferOptions", &[]);
+        w.string("gmd:unitsOfDistribution", iso::VIEWS_UNITS);
+        iso::view_links(w, &input.views);
+        w.end().end();
+    }
     w.end().end();
 }
 

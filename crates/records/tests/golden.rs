@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{TimeZone, Utc};
 use threddex_records::{
-    BBox, CitationDate, Extent, KeywordGroup, Link, Party, SeriesInput, Variable, granule_record,
-    series_from_iso, summary, synthesize, update_extent,
+    BBox, CitationDate, Extent, KeywordGroup, Link, Party, SeriesInput, VIEWS_UNITS, Variable,
+    granule_record, series_from_iso, summary, synthesize, update_extent, update_series,
 };
-use threddex_store::{AccessService, Granule};
+use threddex_store::{AccessService, CollectionView, Granule, View, ViewAccess, ViewKind};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -88,7 +88,70 @@ pub fn gfs_input() -> SeriesInput {
         authority: Some("edu.ucar.unidata".into()),
         dates: vec![CitationDate { kind: "creation".into(), date: d(2015, 1, 1) }],
         links: vec![Link { url: "https://www.nco.ncep.noaa.gov/pmb/products/gfs/".into(), title: Some("GFS products".into()) }],
+        views: vec![],
     }
+}
+
+/// The virtual views of the real GFS analysis catalog: its full collection dataset and the
+/// latest.xml resolver.
+fn gfs_views() -> Vec<CollectionView> {
+    let cat =
+        "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/catalog.xml";
+    let tp = "grib/NCEP/GFS/Global_0p25deg_ana/TP";
+    let access = |service: &str, t: &str, base: &str| ViewAccess {
+        service: service.into(),
+        service_type: t.into(),
+        url: format!("https://thredds.ucar.edu/thredds/{base}/{tp}"),
+    };
+    vec![
+        CollectionView {
+            catalog_url: cat.into(),
+            view: View {
+                name: "Full Collection Dataset".into(),
+                kind: ViewKind::FullCollection,
+                id: Some(tp.into()),
+                url_path: Some(tp.into()),
+                catalog_ref: None,
+                access: vec![
+                    access("OPENDAP", "OPENDAP", "dodsC"),
+                    access("NetcdfSubset", "NetcdfSubset", "ncss/grid"),
+                    access("WMS", "WMS", "wms"),
+                ],
+                start: Some(Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()),
+                end: Some(Utc.with_ymd_and_hms(2024, 1, 8, 6, 0, 0).unwrap()),
+            },
+        },
+        CollectionView {
+            catalog_url: cat.into(),
+            view: View {
+                name: "Latest Collection for GFS Quarter Degree Analysis".into(),
+                kind: ViewKind::Latest,
+                id: Some("latest.xml".into()),
+                url_path: Some("latest.xml".into()),
+                catalog_ref: None,
+                access: vec![ViewAccess {
+                    service: "Resolver".into(),
+                    service_type: "Resolver".into(),
+                    url: "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/latest.xml".into(),
+                }],
+                start: None,
+                end: None,
+            },
+        },
+        CollectionView {
+            catalog_url: cat.into(),
+            view: View {
+                name: "Forecast Model Run".into(),
+                kind: ViewKind::ForecastRun,
+                id: None,
+                url_path: None,
+                catalog_ref: Some("https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/runs/catalog.xml".into()),
+                access: vec![],
+                start: None,
+                end: None,
+            },
+        },
+    ]
 }
 
 fn granule() -> Granule {
@@ -177,6 +240,102 @@ fn golden_series_from_ncis() {
     let files = vec![
         check("series-ncis-gefs.xml", &series),
         check("granule-ncis-gefs.xml", &gr),
+    ];
+    common::validate(&files, "--gmi");
+}
+
+/// Virtual views are distribution online resources (linkage, protocol, name, description)
+/// in their own transfer options; records built with them validate, and stored records are
+/// brought up to date when the views change (and only then).
+#[test]
+fn golden_series_with_views() {
+    let plain = gfs_input();
+    let mut input = gfs_input();
+    input.views = gfs_views();
+    let series = synthesize(&input, &extent(), stamp());
+    let s = summary(&series).unwrap();
+    let link = |url: &str| s.links.iter().find(|l| l.url == url).cloned();
+    let tp = link("https://thredds.ucar.edu/thredds/dodsC/grib/NCEP/GFS/Global_0p25deg_ana/TP")
+        .expect("full collection OPeNDAP link");
+    assert_eq!(tp.protocol.as_deref(), Some("OPeNDAP:OPeNDAP"));
+    assert_eq!(tp.name.as_deref(), Some("Full Collection Dataset"));
+    assert_eq!(tp.function.as_deref(), Some("download"));
+    assert_eq!(
+        link("https://thredds.ucar.edu/thredds/wms/grib/NCEP/GFS/Global_0p25deg_ana/TP")
+            .and_then(|l| l.protocol),
+        Some("OGC:WMS".into())
+    );
+    let latest = link(
+        "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/latest.xml",
+    )
+    .expect("resolver link");
+    assert_eq!(
+        latest.name.as_deref(),
+        Some("Latest Collection for GFS Quarter Degree Analysis")
+    );
+    assert!(link(
+        "https://thredds.ucar.edu/thredds/catalog/grib/NCEP/GFS/Global_0p25deg_ana/runs/catalog.xml"
+    )
+    .is_some());
+    assert!(series.contains(VIEWS_UNITS));
+    assert!(series.contains("Full collection over all files (virtual dataset): OPeNDAP access"));
+
+    // A record built without views gets them (dateStamp moves); the same update again
+    // changes nothing; without views they go again.
+    let old = synthesize(&plain, &extent(), stamp());
+    let later = Utc.with_ymd_and_hms(2026, 1, 3, 0, 0, 0).unwrap();
+    let updated = update_series(&old, &input, &extent(), later).unwrap();
+    assert_ne!(updated, old);
+    let us = summary(&updated).unwrap();
+    assert_eq!(us.modified, Some(later));
+    assert_eq!(
+        us.links.iter().map(|l| &l.url).collect::<Vec<_>>(),
+        s.links.iter().map(|l| &l.url).collect::<Vec<_>>()
+    );
+    let even_later = Utc.with_ymd_and_hms(2026, 1, 4, 0, 0, 0).unwrap();
+    assert_eq!(
+        update_series(&updated, &input, &extent(), even_later).unwrap(),
+        updated
+    );
+    assert_eq!(
+        update_series(&series, &input, &extent(), even_later).unwrap(),
+        series,
+        "a synthesised record is already up to date"
+    );
+    let removed = update_series(&updated, &plain, &extent(), even_later).unwrap();
+    assert!(!removed.contains(VIEWS_UNITS));
+    assert!(!removed.contains("/TP"));
+    assert_eq!(summary(&removed).unwrap().modified, Some(even_later));
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![
+        check("series-synth-views.xml", &series),
+        common::write(dir.path(), "updated.xml", &updated),
+        common::write(dir.path(), "removed.xml", &removed),
+    ];
+    common::validate(&files, "--gmd");
+
+    // From an ncISO record: the views are there, the server's distributor is kept, and the
+    // update is idempotent.
+    let Some(real) = common::real_dir() else {
+        return;
+    };
+    let xml = std::fs::read(&common::iso_fixtures(&real)[1]).unwrap();
+    let from_iso = series_from_iso(&xml, &input, &extent(), stamp()).unwrap();
+    assert!(from_iso.contains(VIEWS_UNITS));
+    assert_eq!(
+        update_series(&from_iso, &input, &extent(), later).unwrap(),
+        from_iso
+    );
+    let without = series_from_iso(&xml, &plain, &extent(), stamp()).unwrap();
+    let with = update_series(&without, &input, &extent(), later).unwrap();
+    assert!(with.contains(VIEWS_UNITS));
+    assert_eq!(
+        with.matches("<gmd:distributor>").count(),
+        without.matches("<gmd:distributor>").count()
+    );
+    files = vec![
+        common::write(dir.path(), "ncis.xml", &from_iso),
+        common::write(dir.path(), "ncis-updated.xml", &with),
     ];
     common::validate(&files, "--gmi");
 }

@@ -14,7 +14,7 @@ use threddex_records::{
     BBox, Extent, KeywordGroup, Link, Party, SeriesInput, Variable, granule_record,
     series_from_iso, summary, synthesize,
 };
-use threddex_store::{AccessService, Granule};
+use threddex_store::{AccessService, CollectionView, Granule, View, ViewAccess, ViewKind};
 
 const NASTY: &[&str] = &[
     ":bad%zz##[x]%",
@@ -91,6 +91,23 @@ fn nasty_input(t: &str, i: usize) -> SeriesInput {
         links: vec![Link {
             url: "https://example.org/doc".into(),
             title: Some(t.into()),
+        }],
+        views: vec![CollectionView {
+            catalog_url: format!("{t}catalog.xml"),
+            view: View {
+                name: t.into(),
+                kind: ViewKind::Best,
+                id: Some(t.into()),
+                url_path: Some(t.into()),
+                catalog_ref: Some(format!("https://tds.example/{i}/{t}/runs/catalog.xml")),
+                access: vec![ViewAccess {
+                    service: t.into(),
+                    service_type: t.into(),
+                    url: format!("https://tds.example/{i}/{t}/Best"),
+                }],
+                start: None,
+                end: None,
+            },
         }],
     }
 }

@@ -105,6 +105,7 @@ fn batch(b: usize, total: usize, source_id: i64) -> Batch {
         granules,
         complete_catalogs: vec![],
         delete_catalog_trees: vec![],
+        catalog_views: Vec::new(),
     }
 }
 

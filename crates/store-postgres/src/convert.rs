@@ -227,7 +227,8 @@ pub(crate) fn catalog_from_row(row: &PgRow) -> Result<CatalogState, StoreError> 
 /// Columns read by [`collection_from_row`] (table alias `c`).
 pub(crate) const COLLECTION_COLUMNS: &str = "c.id, c.source_id, c.title, c.template, \
      c.catalog_url, c.services, c.metadata, c.summary, c.keywords, c.west, c.south, c.east, \
-     c.north, c.granule_count, c.start_time, c.end_time, c.iso_record, c.updated_at";
+     c.north, c.granule_count, c.start_time, c.end_time, c.iso_record, c.updated_at, \
+     c.views_version";
 
 /// A collection's bbox from its four corner columns (west, south, east, north): None unless
 /// all four are set.
@@ -277,6 +278,7 @@ pub(crate) fn collection_from_row(row: &PgRow) -> Result<Collection, StoreError>
         end: row.try_get("end_time").map_err(db_err)?,
         iso_record: row.try_get("iso_record").map_err(db_err)?,
         updated_at: row.try_get("updated_at").map_err(db_err)?,
+        views_version: row.try_get("views_version").map_err(db_err)?,
     })
 }
 

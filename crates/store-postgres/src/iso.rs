@@ -30,25 +30,28 @@ pub(crate) async fn set_iso_records(
         let mut start = Vec::with_capacity(chunk.len());
         let mut end = Vec::with_capacity(chunk.len());
         let mut stamp = Vec::with_capacity(chunk.len());
+        let mut views = Vec::with_capacity(chunk.len());
         for (id, r) in chunk {
             ids.push(id.as_str());
             xml.push(clean(&r.xml).into_owned());
             start.push(r.start);
             end.push(r.end);
             stamp.push(r.date_stamp);
+            views.push(r.views_version);
         }
         let row = sqlx::query(
             "WITH u AS ( \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], \
-                     $4::timestamptz[], $5::timestamptz[]) AS u(id, xml, s, e, ds) \
+                     $4::timestamptz[], $5::timestamptz[], $6::int8[]) AS u(id, xml, s, e, ds, v) \
              ), upd AS ( \
                  UPDATE collections c SET iso_record = u.xml, iso_start = u.s, iso_end = u.e, \
-                     iso_date_stamp = u.ds, \
+                     iso_date_stamp = u.ds, iso_views_version = u.v, \
                      updated_at = CASE WHEN c.iso_record IS DISTINCT FROM u.xml THEN now() \
                                        ELSE c.updated_at END \
                  FROM u WHERE c.id = u.id \
-                   AND (c.iso_record, c.iso_start, c.iso_end, c.iso_date_stamp) \
-                       IS DISTINCT FROM (u.xml, u.s, u.e, u.ds) \
+                   AND (c.iso_record, c.iso_start, c.iso_end, c.iso_date_stamp, \
+                        c.iso_views_version) \
+                       IS DISTINCT FROM (u.xml, u.s, u.e, u.ds, u.v) \
                  RETURNING 1 \
              ) SELECT count(*) FROM collections c JOIN u ON c.id = u.id",
         )
@@ -57,6 +60,7 @@ pub(crate) async fn set_iso_records(
         .bind(&start)
         .bind(&end)
         .bind(&stamp)
+        .bind(&views)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -67,8 +71,8 @@ pub(crate) async fn set_iso_records(
     Ok(found)
 }
 
-/// Collections whose record is missing or states another extent than the current one,
-/// ordered by ID (only those of `source_id` when given; `limit` 0: no limit).
+/// Collections whose record is missing, states another extent than the current one or was
+/// built for other views, ordered by ID (only those of `source_id` when given; `limit` 0: no limit).
 pub(crate) async fn stale_iso_records(
     pool: &PgPool,
     source_id: Option<i64>,
@@ -77,7 +81,8 @@ pub(crate) async fn stale_iso_records(
     let mut sql = format!(
         "SELECT {COLLECTION_COLUMNS} FROM collections c \
          WHERE (c.iso_record IS NULL \
-                OR (c.iso_start, c.iso_end) IS DISTINCT FROM (c.start_time, c.end_time))"
+                OR (c.iso_start, c.iso_end) IS DISTINCT FROM (c.start_time, c.end_time) \
+                OR c.iso_views_version <> c.views_version)"
     );
     if source_id.is_some() {
         sql.push_str(" AND c.source_id = $1");

@@ -39,6 +39,7 @@ mod read;
 mod read_pool;
 mod runs;
 mod sources;
+mod views;
 mod write;
 
 #[cfg(feature = "testdb")]
@@ -48,9 +49,9 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionHit, CollectionQuery, CrawlRun,
-    CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source,
-    Store, StoreStats, Timestamp,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionHit, CollectionQuery, CollectionView,
+    CrawlRun, CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result,
+    Source, Store, StoreStats, Timestamp, View,
 };
 
 pub use connect::{
@@ -235,6 +236,14 @@ impl Store for PostgresStore {
 
     async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
         lease::catalogs_for_collection(&self.pool, collection_id).await
+    }
+
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
+        views::catalog_views(&self.pool, catalog_url).await
+    }
+
+    async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
+        views::collection_views(&self.pool, collection_id).await
     }
 
     async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64> {

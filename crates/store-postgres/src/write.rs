@@ -10,7 +10,9 @@ use crate::convert::{clean, clean_opt, db_err, ser_jsonb, to_jsonb, usable_bbox}
 
 mod granules;
 
-use granules::{granule_rows, learn_path_templates, reconcile, upsert_granules};
+use granules::{granule_rows, learn_path_templates, link_pairs, reconcile, upsert_granules};
+
+use crate::views::ViewChanges;
 
 /// Rows per bulk statement (bounds the size of one statement's parameters).
 pub(crate) const CHUNK: usize = 10_000;
@@ -22,10 +24,12 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
         return Ok(out);
     }
     let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut views = ViewChanges::default();
 
-    // 1. expired catalog trees and their granules.
+    // 1. expired catalog trees and their granules (their views go with the catalogs).
     if !batch.delete_catalog_trees.is_empty() {
-        let (granules, catalogs) = delete_trees(&mut tx, &batch.delete_catalog_trees).await?;
+        let (granules, catalogs) =
+            delete_trees(&mut tx, &batch.delete_catalog_trees, &mut views).await?;
         out.granules_deleted += granules;
         out.catalogs_deleted += catalogs;
     }
@@ -36,11 +40,17 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
     let (mut rows, mut templates) = granule_rows(&mut tx, &batch.granules).await?;
     learn_path_templates(&mut tx, &rows, &mut templates).await?;
     out.granules_inserted += upsert_granules(&mut tx, &mut rows, &templates).await?;
+    views.written = link_pairs(&rows);
 
     // 3. complete listings: whatever the batch does not list vanished from the server.
     if !batch.complete_catalogs.is_empty() {
-        out.granules_deleted += reconcile(&mut tx, &batch.complete_catalogs, &rows).await?;
+        let (deleted, shrunk) = reconcile(&mut tx, &batch.complete_catalogs, &rows).await?;
+        out.granules_deleted += deleted;
+        views.shrunk = shrunk;
     }
+
+    // 4. views of the catalogs read, and their links to collections.
+    crate::views::apply(&mut tx, batch, views).await?;
 
     tx.commit().await.map_err(db_err)?;
     Ok(out)
@@ -67,11 +77,16 @@ async fn tree_keys(conn: &mut PgConnection, urls: &[String]) -> Result<Vec<i64>,
 }
 
 /// Delete catalog subtrees with their granules: `(granules, catalogs)` deleted.
-async fn delete_trees(conn: &mut PgConnection, urls: &[String]) -> Result<(u64, u64), StoreError> {
+async fn delete_trees(
+    conn: &mut PgConnection,
+    urls: &[String],
+    views: &mut ViewChanges,
+) -> Result<(u64, u64), StoreError> {
     let keys = tree_keys(conn, urls).await?;
     if keys.is_empty() {
         return Ok((0, 0));
     }
+    crate::views::before_tree_delete(conn, urls, &keys, views).await?;
     let granules = sqlx::query("DELETE FROM granules WHERE catalog_key = ANY($1::int8[])")
         .bind(&keys)
         .execute(&mut *conn)

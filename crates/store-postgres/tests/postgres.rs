@@ -365,6 +365,7 @@ async fn bulk_upsert_of_20k_granules_in_one_batch() {
         granules,
         complete_catalogs: (0..20).map(day_cat).collect(),
         delete_catalog_trees: vec![],
+        catalog_views: Vec::new(),
     };
     let out = store.write_batch(&batch).await.unwrap();
     assert_eq!(

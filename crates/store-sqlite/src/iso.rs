@@ -16,7 +16,8 @@ pub(crate) async fn set_iso_records(pool: &SqlitePool, records: &[IsoRecordUpdat
         let done = sqlx::query(
             "UPDATE collections SET \
              updated_at = CASE WHEN iso_record IS ?2 THEN updated_at ELSE ?6 END, \
-             iso_record = ?2, iso_start = ?3, iso_end = ?4, iso_date_stamp = ?5 \
+             iso_record = ?2, iso_start = ?3, iso_end = ?4, iso_date_stamp = ?5, \
+             iso_views_version = ?7 \
              WHERE id = ?1",
         )
         .bind(&r.collection_id)
@@ -25,6 +26,7 @@ pub(crate) async fn set_iso_records(pool: &SqlitePool, records: &[IsoRecordUpdat
         .bind(opt_ts_to_db(r.end))
         .bind(ts_to_db(r.date_stamp))
         .bind(now)
+        .bind(r.views_version)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -41,7 +43,8 @@ pub(crate) async fn stale_iso_records(
 ) -> Result<Vec<Collection>> {
     let sql = format!(
         "SELECT {COLLECTION_COLUMNS} FROM collections \
-         WHERE (iso_record IS NULL OR iso_start IS NOT start_time OR iso_end IS NOT end_time) \
+         WHERE (iso_record IS NULL OR iso_start IS NOT start_time OR iso_end IS NOT end_time \
+                OR iso_views_version <> views_version) \
            AND (?1 IS NULL OR source_id = ?1) \
          ORDER BY id LIMIT ?2"
     );

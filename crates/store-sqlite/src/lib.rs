@@ -30,6 +30,7 @@ mod lease;
 mod read;
 mod runs;
 mod sources;
+mod views;
 mod write;
 
 use std::sync::Arc;
@@ -37,9 +38,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CrawlRun, CrawlRunEnd, Granule,
-    GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source, Store, StoreStats,
-    Timestamp,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CollectionView, CrawlRun,
+    CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source,
+    Store, StoreStats, Timestamp, View,
 };
 use tokio::sync::Mutex;
 
@@ -215,6 +216,14 @@ impl Store for SqliteStore {
 
     async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
         lease::catalogs_for_collection(&self.pool, collection_id).await
+    }
+
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
+        views::catalog_views(&self.pool, catalog_url).await
+    }
+
+    async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
+        views::collection_views(&self.pool, collection_id).await
     }
 
     async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64> {

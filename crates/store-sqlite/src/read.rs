@@ -69,7 +69,7 @@ pub(crate) async fn catalogs_of_source(
 
 pub(crate) const COLLECTION_COLUMNS: &str = "id, source_id, title, template, catalog_url, services, metadata, \
     summary, keywords, west, south, east, north, granule_count, start_time, end_time, iso_record, \
-    updated_at";
+    updated_at, views_version";
 
 pub(crate) fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
     let services: String = row.try_get("services").map_err(db_err)?;
@@ -107,6 +107,7 @@ pub(crate) fn collection_from_row(row: &SqliteRow) -> Result<Collection> {
         end: opt_ts_from_db(row.try_get_unchecked("end_time").map_err(db_err)?)?,
         iso_record: row.try_get("iso_record").map_err(db_err)?,
         updated_at: ts_from_db(row.try_get_unchecked("updated_at").map_err(db_err)?)?,
+        views_version: row.try_get("views_version").map_err(db_err)?,
     })
 }
 

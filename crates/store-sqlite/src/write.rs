@@ -10,6 +10,7 @@ use threddex_store::{
 
 use crate::convert::{NO_START, db_err, opt_ts_to_db, to_json, ts_to_db};
 use crate::granules::Coll;
+use crate::views::ViewChanges;
 
 /// SQLite's maximum number of bound parameters per statement.
 const MAX_BINDS: usize = 32_766;
@@ -60,8 +61,9 @@ pub(crate) async fn write_batch(pool: &SqlitePool, batch: &Batch) -> Result<Batc
 
 async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcome> {
     let mut out = BatchOutcome::default();
+    let mut views = ViewChanges::default();
     for url in &batch.delete_catalog_trees {
-        delete_tree(conn, url, &mut out).await?;
+        delete_tree(conn, url, &mut out, &mut views).await?;
     }
     for chunk in batch.catalogs.chunks(SMALL_CHUNK) {
         upsert_catalogs(conn, chunk).await?;
@@ -93,13 +95,27 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         }
         out.granules_inserted = crate::granules::upsert(conn, &rows, &catalog_keys).await?;
         widen_max_span(conn, &batch.granules, &colls).await?;
+        views.written = batch
+            .granules
+            .iter()
+            .filter_map(|g| {
+                let coll = colls.get(&g.collection_id)?.key;
+                let cat = catalog_keys.get(&g.catalog_url)?;
+                Some((coll, *cat))
+            })
+            .collect();
     }
     if !batch.complete_catalogs.is_empty() {
         let mut by_key: HashMap<i64, Coll> = colls.values().map(|c| (c.key, c.clone())).collect();
         for url in &batch.complete_catalogs {
-            out.granules_deleted += delete_vanished(conn, url, batch, &colls, &mut by_key).await?;
+            let n = delete_vanished(conn, url, batch, &colls, &mut by_key).await?;
+            if n > 0 {
+                views.shrunk.push(url.clone());
+            }
+            out.granules_deleted += n;
         }
     }
+    crate::views::apply(conn, batch, views).await?;
     Ok(out)
 }
 
@@ -119,10 +135,17 @@ async fn count_after(conn: &mut SqliteConnection, sql: &'static str, key: i64) -
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Step 1: a catalog, every catalog whose parent chain leads to it, and their granules.
-async fn delete_tree(conn: &mut SqliteConnection, url: &str, out: &mut BatchOutcome) -> Result<()> {
+/// Step 1: a catalog, every catalog whose parent chain leads to it, and their granules (their
+/// views go with the catalogs).
+async fn delete_tree(
+    conn: &mut SqliteConnection,
+    url: &str,
+    out: &mut BatchOutcome,
+    views: &mut ViewChanges,
+) -> Result<()> {
     const TREE: &str = "WITH RECURSIVE tree(url) AS (SELECT ?1 UNION \
                         SELECT c.url FROM catalogs c JOIN tree t ON c.parent_url = t.url) ";
+    crate::views::before_tree_delete(conn, TREE, url, views).await?;
     let granules = sqlx::query(AssertSqlSafe(format!(
         "{TREE}DELETE FROM granules WHERE catalog_key IN \
          (SELECT key FROM catalogs WHERE url IN (SELECT url FROM tree))"

@@ -210,6 +210,17 @@ pub trait Store: Send + Sync + 'static {
     /// The catalogs that hold at least one granule of this collection, ordered by URL.
     async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>>;
 
+    // ----- virtual views ---------------------------------------------------------------------
+
+    /// The views a catalog listed at its last successful read, in listing order (empty when
+    /// it listed none or is unknown).
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>>;
+
+    /// The virtual views of a collection: the views of every catalog that lists one of its
+    /// granules or references (directly) a catalog that does, ordered by catalog URL, then in
+    /// listing order. Kept up to date by [`Store::write_batch`] as files arrive and leave.
+    async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>>;
+
     // ----- catalogue search (issue 7, CSW) --------------------------------------------------
 
     /// Collections matching a [`RecordFilter`] (see [`Queryable`] for the columns), ordered by
@@ -236,8 +247,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Collections whose ISO record is missing, or was built for another time extent than
     /// the collection's current one (as last computed by
-    /// [`Store::refresh_collection_stats`]), ordered by ID; only those of `source_id` when
-    /// given. A `limit` of 0 means no limit.
+    /// [`Store::refresh_collection_stats`]) or for other views (another
+    /// [`Collection::views_version`]), ordered by ID; only those of `source_id` when given.
+    /// A `limit` of 0 means no limit.
     async fn stale_iso_records(
         &self,
         source_id: Option<i64>,

@@ -240,6 +240,145 @@ impl AccessService {
     }
 }
 
+/// The kind of a virtual view: a dataset or catalog a THREDDS server computes from the files
+/// of a feature collection (GRIB, FMRC) or resolves on request, rather than a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewKind {
+    /// GRIB/FMRC "Best" time series (`…/Best`, `…_best.ncd`).
+    Best,
+    /// GRIB/FMRC two-dimensional time collection, "Full Collection (Reference / Forecast
+    /// Time)" (`…/TwoD`, `…_fmrc.ncd`).
+    TwoD,
+    /// GRIB "Full Collection" dataset (TDS 5, e.g. `…/TP`).
+    FullCollection,
+    /// FMRC "Forecast Model Run" catalog (one dataset per model run).
+    ForecastRun,
+    /// FMRC "Constant Forecast Date" catalog.
+    ConstantForecast,
+    /// FMRC "Constant Forecast Offset" catalog.
+    ConstantOffset,
+    /// `latest.xml` resolver: the newest file of the collection.
+    Latest,
+    /// `latestComplete.xml` resolver.
+    LatestComplete,
+    /// Another dataset served through a `Resolver` service.
+    Resolver,
+}
+
+impl ViewKind {
+    /// The snake_case name used in the database and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Best => "best",
+            Self::TwoD => "two_d",
+            Self::FullCollection => "full_collection",
+            Self::ForecastRun => "forecast_run",
+            Self::ConstantForecast => "constant_forecast",
+            Self::ConstantOffset => "constant_offset",
+            Self::Latest => "latest",
+            Self::LatestComplete => "latest_complete",
+            Self::Resolver => "resolver",
+        }
+    }
+
+    /// Parse the snake_case name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Best,
+            Self::TwoD,
+            Self::FullCollection,
+            Self::ForecastRun,
+            Self::ConstantForecast,
+            Self::ConstantOffset,
+            Self::Latest,
+            Self::LatestComplete,
+            Self::Resolver,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// A short human description (for record links).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Best => "Best time series over all files",
+            Self::TwoD => "Full collection with reference and forecast time",
+            Self::FullCollection => "Full collection over all files",
+            Self::ForecastRun => "Forecast model runs",
+            Self::ConstantForecast => "Constant forecast date views",
+            Self::ConstantOffset => "Constant forecast offset views",
+            Self::Latest => "Latest file",
+            Self::LatestComplete => "Latest complete file",
+            Self::Resolver => "Resolved dataset",
+        }
+    }
+}
+
+/// One way to reach a view: its URL through one service of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewAccess {
+    /// Service name in the catalog.
+    pub service: String,
+    /// Service type (`OPENDAP`, `WMS`, `NetcdfSubset`, `Resolver`, …).
+    pub service_type: String,
+    /// The view's URL through this service (base + urlPath + suffix, as for granules; a
+    /// `latest.xml` view's resolver URL).
+    pub url: String,
+}
+
+/// Most views kept per catalog (a catalog's further views are dropped).
+pub const MAX_VIEWS_PER_CATALOG: usize = 100;
+
+/// A virtual view listed in a catalog: not a granule, but an access point the server computes
+/// from the files of the same collection (see [`ViewKind`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct View {
+    /// Its name in the catalog.
+    pub name: String,
+    /// What kind of view.
+    pub kind: ViewKind,
+    /// The dataset (or catalogRef) ID, when given.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The dataset's urlPath (dataset views).
+    #[serde(default)]
+    pub url_path: Option<String>,
+    /// The absolute URL of the catalog a catalogRef view points to (FMRC run and offset
+    /// views, `latest.xml` references).
+    #[serde(default)]
+    pub catalog_ref: Option<String>,
+    /// Its access URLs, one per service (dataset views).
+    #[serde(default)]
+    pub access: Vec<ViewAccess>,
+    /// Start of the view's own time coverage, if the catalog gives one.
+    #[serde(default)]
+    pub start: Option<Timestamp>,
+    /// End of the view's own time coverage.
+    #[serde(default)]
+    pub end: Option<Timestamp>,
+}
+
+/// Every view one catalog listed when it was read: the catalog's stored views are replaced by
+/// these (an empty list removes them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogViews {
+    /// The catalog's normalised URL.
+    pub catalog_url: String,
+    /// Its views in listing order (at most [`MAX_VIEWS_PER_CATALOG`] are kept).
+    pub views: Vec<View>,
+}
+
+/// A view of a collection ([`crate::Store::collection_views`]), with the catalog listing it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionView {
+    /// The catalog that lists the view.
+    pub catalog_url: String,
+    /// The view.
+    #[serde(flatten)]
+    pub view: View,
+}
+
 /// A collection as written by the crawler (description fields; derived figures are computed by
 /// the store).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -361,6 +500,10 @@ pub struct Collection {
     pub iso_record: Option<String>,
     /// When the collection row last changed.
     pub updated_at: Timestamp,
+    /// Moves whenever the collection's views ([`crate::Store::collection_views`]) change;
+    /// an ISO record built for another value is stale (see [`IsoRecordUpdate::views_version`]).
+    #[serde(default, skip_serializing)]
+    pub views_version: i64,
 }
 
 /// The ISO 19139 series record of a collection, to store with
@@ -382,6 +525,9 @@ pub struct IsoRecordUpdate {
     pub end: Option<Timestamp>,
     /// The record's `dateStamp` (when its content last changed).
     pub date_stamp: Timestamp,
+    /// The collection's [`Collection::views_version`] as read when the record was built (the
+    /// record lists the views of that version); another value makes the record stale.
+    pub views_version: i64,
 }
 
 /// One granule: a compact row.
@@ -415,7 +561,13 @@ pub struct Granule {
 /// 2. `catalogs`, `collections` and `granules` are upserted;
 /// 3. for each URL in `complete_catalogs`, granules recorded with that `catalog_url` that are
 ///    **not** in this batch's `granules` are deleted (the batch holds the catalog's full
-///    listing, so whatever is missing vanished from the server).
+///    listing, so whatever is missing vanished from the server);
+/// 4. the views of each catalog in `catalog_views` replace its stored views, and the links
+///    between views and collections are brought up to date: a catalog's views belong to the
+///    collections with a granule listed in that catalog or in a catalog it references
+///    directly (its children by `parent_url`). Collections whose views changed (links
+///    added or removed, or the linked views themselves changed, including with a deleted
+///    subtree) get a new [`Collection::views_version`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
     /// Catalog crawl states to upsert (by URL).
@@ -427,8 +579,11 @@ pub struct Batch {
     pub granules: Vec<Granule>,
     /// Catalogs whose full granule listing is in this batch.
     pub complete_catalogs: Vec<String>,
-    /// Catalog subtrees to delete with their granules.
+    /// Catalog subtrees to delete with their granules (and views).
     pub delete_catalog_trees: Vec<String>,
+    /// Catalogs read in this batch with the complete list of their views (each catalog must
+    /// be stored or in `catalogs`).
+    pub catalog_views: Vec<CatalogViews>,
 }
 
 impl Batch {
@@ -439,6 +594,7 @@ impl Batch {
             && self.granules.is_empty()
             && self.complete_catalogs.is_empty()
             && self.delete_catalog_trees.is_empty()
+            && self.catalog_views.is_empty()
     }
 }
 
@@ -544,6 +700,28 @@ mod tests {
             suffix: ".html".into(),
         };
         assert_eq!(s.url_for("a/b.nc"), "https://h/thredds/dodsC/a/b.nc.html");
+    }
+
+    #[test]
+    fn view_kinds_round_trip() {
+        for k in [
+            ViewKind::Best,
+            ViewKind::TwoD,
+            ViewKind::FullCollection,
+            ViewKind::ForecastRun,
+            ViewKind::ConstantForecast,
+            ViewKind::ConstantOffset,
+            ViewKind::Latest,
+            ViewKind::LatestComplete,
+            ViewKind::Resolver,
+        ] {
+            assert_eq!(ViewKind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).expect("serialise"),
+                serde_json::Value::String(k.as_str().into())
+            );
+        }
+        assert_eq!(ViewKind::parse("TwoD"), None);
     }
 
     #[test]

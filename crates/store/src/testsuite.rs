@@ -20,6 +20,7 @@ mod leases;
 mod queries;
 mod runs;
 mod sources;
+mod views;
 
 pub use batches::*;
 pub use csw_search::*;
@@ -29,6 +30,7 @@ pub use leases::*;
 pub use queries::*;
 pub use runs::*;
 pub use sources::*;
+pub use views::*;
 
 use crate::{
     AccessService, BBox, Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule,
@@ -217,6 +219,9 @@ macro_rules! store_test_suite {
             test_catalogs_for_collection,
             test_crawl_runs,
             test_crawl_run_errors_bounded,
+            test_catalog_views_replaced,
+            test_collection_views_follow_granules,
+            test_collection_views_same_catalog_and_late_views,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use threddex_records::{Extent, SeriesInput, synthesize};
-use threddex_store::{BBox, Collection, Timestamp};
+use threddex_store::{BBox, Collection, CollectionView, Timestamp};
 use url::form_urlencoded;
 
 use crate::AppState;
@@ -78,11 +78,14 @@ pub(crate) async fn list(
     Ok(json_response(StatusCode::OK, &page))
 }
 
-/// One collection as JSON: the stored description plus derived figures and its `/index` link.
+/// One collection as JSON: the stored description plus derived figures, its virtual views
+/// (not granules: Best / full collection aggregations, FMRC runs, `latest.xml` resolvers, each
+/// with its access URLs) and its `/index` link.
 #[derive(Serialize)]
 struct CollectionOut<'a> {
     #[serde(flatten)]
     collection: &'a Collection,
+    views: &'a [CollectionView],
     index: String,
 }
 
@@ -122,24 +125,30 @@ pub(crate) async fn one(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("unknown collection {id:?}")))?;
     let base = base_url(&state.config, &headers);
+    if iso && collection.iso_record.is_some() {
+        return Ok(iso_response(&collection, &[], &base));
+    }
+    let views = state.store.collection_views(&id).await?;
     if iso {
-        return Ok(iso_response(&collection, &base));
+        return Ok(iso_response(&collection, &views, &base));
     }
     let out = CollectionOut {
         index: index_link(&base, &id, None, None),
         collection: &collection,
+        views: &views,
     };
     Ok(json_response(StatusCode::OK, &out))
 }
 
 /// The ISO 19139 record: the stored one when the crawler built it, else synthesized from
-/// the collection's catalog metadata and its real time extent.
-fn iso_response(collection: &Collection, base: &str) -> Response {
+/// the collection's catalog metadata, its views and its real time extent.
+fn iso_response(collection: &Collection, views: &[CollectionView], base: &str) -> Response {
     let xml = match &collection.iso_record {
         Some(xml) => xml.clone(),
         None => {
             let search_base = (!base.is_empty()).then_some(base);
-            let input = SeriesInput::from_collection(&collection.info, search_base);
+            let mut input = SeriesInput::from_collection(&collection.info, search_base);
+            input.views = views.to_vec();
             let extent = Extent::new(collection.start, collection.end);
             synthesize(&input, &extent, collection.updated_at)
         }

@@ -7,7 +7,10 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use threddex_api::{ApiConfig, AppState, Refresher, router};
-use threddex_store::{AccessService, BBox, Batch, CollectionUpsert, Granule, NewSource, Store};
+use threddex_store::{
+    AccessService, BBox, Batch, CatalogViews, CollectionUpsert, Granule, NewSource, Store, View,
+    ViewAccess, ViewKind,
+};
 use threddex_store_postgres::PostgresStore;
 use threddex_store_postgres::testdb::{DropDatabase, fresh_database};
 use threddex_store_sqlite::SqliteStore;
@@ -203,6 +206,62 @@ pub async fn fill(store: &dyn Store) {
         .refresh_collection_stats(&[DAILY.into(), OTHER.into()])
         .await
         .unwrap();
+}
+
+/// The catalog listing every fixture granule.
+pub const SST_CATALOG: &str = "http://127.0.0.1:9/thredds/catalog/sst/catalog.xml";
+
+/// Record two virtual views (a Best time series and a `latest.xml` resolver) in the catalog
+/// of the fixture granules: both fixture collections get them.
+pub async fn add_views(store: &dyn Store) -> Vec<View> {
+    let views = vec![
+        View {
+            name: "Best SST Time Series".into(),
+            kind: ViewKind::Best,
+            id: Some("sst/Best".into()),
+            url_path: Some("sst/Best".into()),
+            catalog_ref: None,
+            access: vec![
+                ViewAccess {
+                    service: "odap".into(),
+                    service_type: "OPENDAP".into(),
+                    url: "http://127.0.0.1:9/thredds/dodsC/sst/Best".into(),
+                },
+                ViewAccess {
+                    service: "wms".into(),
+                    service_type: "WMS".into(),
+                    url: "http://127.0.0.1:9/thredds/wms/sst/Best".into(),
+                },
+            ],
+            start: Some(day(1)),
+            end: Some(day(30)),
+        },
+        View {
+            name: "Latest Collection for SST".into(),
+            kind: ViewKind::Latest,
+            id: Some("latest.xml".into()),
+            url_path: Some("latest.xml".into()),
+            catalog_ref: None,
+            access: vec![ViewAccess {
+                service: "latest".into(),
+                service_type: "Resolver".into(),
+                url: "http://127.0.0.1:9/thredds/catalog/sst/latest.xml".into(),
+            }],
+            start: None,
+            end: None,
+        },
+    ];
+    store
+        .write_batch(&Batch {
+            catalog_views: vec![CatalogViews {
+                catalog_url: SST_CATALOG.into(),
+                views: views.clone(),
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    views
 }
 
 pub fn state(store: Arc<dyn Store>, refresher: Option<Arc<dyn Refresher>>) -> AppState {

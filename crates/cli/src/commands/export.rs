@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use threddex_records::{Extent, SeriesInput};
-use threddex_store::{Collection, CollectionQuery};
+use threddex_store::{Collection, CollectionQuery, CollectionView};
 
 use crate::cli::ExportArgs;
 
@@ -38,18 +38,23 @@ pub fn file_name(collection_id: &str) -> String {
     format!("{}-{h:016x}.xml", encoded.get(..cut).unwrap_or_default())
 }
 
-/// The record to export for a collection (see the module docs).
-pub fn current_record(c: &Collection, public_url: &str) -> anyhow::Result<String> {
+/// The record to export for a collection (see the module docs); `views` are its virtual views
+/// (a synthesised record lists them; a stored one already does).
+pub fn current_record(
+    c: &Collection,
+    views: &[CollectionView],
+    public_url: &str,
+) -> anyhow::Result<String> {
     let extent = Extent::new(c.start, c.end);
     let now = chrono::Utc::now();
     let xml = match &c.iso_record {
         Some(xml) => threddex_records::update_extent(xml, &extent, now)
             .with_context(|| format!("stored record of {} is unreadable", c.info.id))?,
-        None => threddex_records::synthesize(
-            &SeriesInput::from_collection(&c.info, Some(public_url)),
-            &extent,
-            now,
-        ),
+        None => {
+            let mut input = SeriesInput::from_collection(&c.info, Some(public_url));
+            input.views = views.to_vec();
+            threddex_records::synthesize(&input, &extent, now)
+        }
     };
     Ok(threddex_records::pretty(&xml)?)
 }
@@ -92,7 +97,11 @@ pub async fn export_iso(
             })
             .await?;
         for c in &page {
-            let xml = current_record(c, public_url)?;
+            let views = match c.iso_record {
+                Some(_) => Vec::new(),
+                None => store.collection_views(&c.info.id).await?,
+            };
+            let xml = current_record(c, &views, public_url)?;
             let path = dir.join(file_name(&c.info.id));
             tokio::fs::write(&path, xml)
                 .await

@@ -595,13 +595,21 @@ pub(super) async fn upsert_granules(
     Ok(inserted)
 }
 
+/// `(collection key, catalog key)` of every written granule that names a catalog.
+pub(super) fn link_pairs(rows: &[GranuleRow<'_>]) -> std::collections::BTreeSet<(i64, i64)> {
+    rows.iter()
+        .filter_map(|r| r.catalog_key.map(|c| (r.collection_key, c)))
+        .collect()
+}
+
 /// Delete the granules of complete catalogs that the batch does not list. `rows` are the
 /// batch's granules, already upserted (so each carries its catalog key in the table).
+/// Returns how many were deleted and the keys of the catalogs that lost granules.
 pub(super) async fn reconcile(
     conn: &mut PgConnection,
     complete: &[String],
     rows: &[GranuleRow<'_>],
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Vec<i64>), StoreError> {
     let urls: Vec<String> = complete.iter().map(|u| clean(u).into_owned()).collect();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
     let keys = key_map(
@@ -611,7 +619,7 @@ pub(super) async fn reconcile(
     )
     .await?;
     if keys.is_empty() {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
     let catalog_keys: Vec<i64> = keys.values().copied().collect();
     let complete_keys: HashSet<i64> = catalog_keys.iter().copied().collect();
@@ -625,17 +633,27 @@ pub(super) async fn reconcile(
             keep_slot.push(r.slot);
         }
     }
-    let deleted = sqlx::query(
-        "DELETE FROM granules g WHERE g.catalog_key = ANY($1::int8[]) \
-         AND NOT EXISTS (SELECT 1 FROM UNNEST($2::int8[], $3::int8[]) AS k(ck, h) \
-                         WHERE k.ck = g.collection_key AND k.h = g.id_hash)",
+    let per_catalog = sqlx::query(
+        "WITH d AS ( \
+             DELETE FROM granules g WHERE g.catalog_key = ANY($1::int8[]) \
+             AND NOT EXISTS (SELECT 1 FROM UNNEST($2::int8[], $3::int8[]) AS k(ck, h) \
+                             WHERE k.ck = g.collection_key AND k.h = g.id_hash) \
+             RETURNING g.catalog_key \
+         ) SELECT catalog_key, count(*) FROM d GROUP BY catalog_key",
     )
     .bind(&catalog_keys)
     .bind(&keep_collection)
     .bind(&keep_slot)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
-    .map_err(db_err)?
-    .rows_affected();
-    Ok(deleted)
+    .map_err(db_err)?;
+    let mut deleted = 0u64;
+    let mut shrunk = Vec::with_capacity(per_catalog.len());
+    for row in per_catalog {
+        let key: i64 = row.try_get(0).map_err(db_err)?;
+        let n: i64 = row.try_get(1).map_err(db_err)?;
+        deleted += u64::try_from(n).unwrap_or(0);
+        shrunk.push(key);
+    }
+    Ok((deleted, shrunk))
 }

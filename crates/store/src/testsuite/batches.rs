@@ -21,6 +21,7 @@ pub async fn test_write_idempotent(store: &dyn Store) {
         granules,
         complete_catalogs: vec![cat.into()],
         delete_catalog_trees: vec![],
+        catalog_views: Vec::new(),
     };
     let first = store.write_batch(&batch).await.expect("first write");
     assert_eq!(first.granules_inserted, 25);

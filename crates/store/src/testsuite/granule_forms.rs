@@ -103,6 +103,7 @@ pub async fn test_granule_template_forms(store: &dyn Store) {
         granules: granules.clone(),
         complete_catalogs: vec![cat.into()],
         delete_catalog_trees: vec![],
+        catalog_views: Vec::new(),
     };
     let out = store.write_batch(&batch).await.expect("write");
     assert_eq!(out.granules_inserted, granules.len() as u64);

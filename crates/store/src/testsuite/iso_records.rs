@@ -15,6 +15,7 @@ fn record(
         start,
         end,
         date_stamp: t(7),
+        views_version: 0,
     }
 }
 
