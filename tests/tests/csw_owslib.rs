@@ -69,6 +69,7 @@ async fn owslib_searches_and_fetches_what_the_harvest_stored() {
             channels: 2,
             days: 3,
             files_per_day: 3,
+            ..GoesSpec::default()
         }),
         TreeSpec::ModelRuns(ModelSpec { models: 2, runs: 2 }),
     ]);

@@ -6,7 +6,7 @@
 //!   exactly the granules the server lists, each with the time its name was made for. The
 //!   server's shapes follow real Unidata catalogs (see `crates/sim/README.md`): NEXRAD day
 //!   folders under the inherited rolling coverage `end=present, duration=14 days`, GOES day
-//!   folders, GRIB feature collections with one catalogRef per run file beside `TwoD`, `Best`
+//!   folders and GOES year/day-of-year/hour folders, GRIB feature collections with one catalogRef per run file beside `TwoD`, `Best`
 //!   and `latest.xml`, and a flat satellite `current/` listing.
 //! * **Real captures over HTTP**: every catalog of `shared/fixtures/real` that carries a
 //!   rolling coverage is served as captured; each of its granules must get the time in its
@@ -26,7 +26,8 @@ use threddex_crawler::{
     Harvester, Progress, RunOptions, Seed, StoreSink, SyncOptions, SyncReport, Syncer,
 };
 use threddex_sim::{
-    CurrentSpec, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
+    CurrentSpec, GoesLayout, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer,
+    TreeSpec,
 };
 use threddex_store::{CollectionQuery, GranuleQuery, NewSource, Source, Store, Timestamp};
 use threddex_store_postgres::testdb::{DropDatabase, fresh_store_with_guard};
@@ -76,6 +77,15 @@ fn live_tree() -> TreeSpec {
             channels: 1,
             days: 2,
             files_per_day: 6,
+            ..GoesSpec::default()
+        }),
+        // NOAA's GOES archive layout: year, day-of-year and hour folders.
+        TreeSpec::Goes(GoesSpec {
+            sectors: 1,
+            channels: 1,
+            days: 2,
+            files_per_day: 5,
+            layout: GoesLayout::YearDayHour,
         }),
         TreeSpec::ModelRuns(ModelSpec { models: 2, runs: 4 }),
         TreeSpec::Current(CurrentSpec {

@@ -415,23 +415,37 @@ async fn missing(ctx: &Ctx, seed: &Seed, reason: String) -> Vec<Seed> {
 /// their subtree and counted (no failure); the others are failures, which delete nothing.
 /// Returns how many were gone.
 async fn settle_missing(ctx: &Ctx) -> u64 {
-    let pending = std::mem::take(&mut *lock(&ctx.maybe_gone));
-    let mut gone = Vec::new();
+    let mut pending = std::mem::take(&mut *lock(&ctx.maybe_gone));
+    let mut gone: Vec<String> = Vec::new();
     let mut failed = Vec::new();
     {
         let listed = lock(&ctx.listed);
-        for (seed, reason) in pending {
-            let parent_lists_it = seed
-                .parent
-                .as_ref()
-                .and_then(|p| listed.get(p))
-                .map(|kids| kids.contains(&seed.url));
-            match parent_lists_it {
-                Some(false) => gone.push(seed.url),
-                // Listed, or the parent's listing could not be read in this run.
-                _ => failed.push((seed, reason)),
+        // A catalog is gone when its parent's listing dropped it, or when its parent is gone
+        // itself (a day folder past retention takes its hour folders with it): repeat until
+        // nothing more is decided.
+        let mut gone_set: HashSet<String> = HashSet::new();
+        loop {
+            let before = pending.len();
+            pending.retain(|(seed, _)| {
+                let Some(parent) = seed.parent.as_ref() else {
+                    return true;
+                };
+                let dropped = match listed.get(parent) {
+                    Some(kids) => !kids.contains(&seed.url),
+                    None => gone_set.contains(parent),
+                };
+                if dropped {
+                    gone_set.insert(seed.url.clone());
+                    gone.push(seed.url.clone());
+                }
+                !dropped
+            });
+            if pending.len() == before {
+                break;
             }
         }
+        // Listed by a parent read in this run, or no parent listing to decide by.
+        failed.extend(pending);
     }
     for (seed, reason) in failed {
         fail(ctx, &seed, reason).await;

@@ -24,7 +24,7 @@ pub use clock::SimClock;
 pub use counters::Counters;
 pub use faults::{Fault, FaultRule};
 pub use server::SimServer;
-pub use tree::{CurrentSpec, GoesSpec, ModelSpec, NexradSpec, SimGranule, TreeSpec};
+pub use tree::{CurrentSpec, GoesLayout, GoesSpec, ModelSpec, NexradSpec, SimGranule, TreeSpec};
 
 /// The instant a default (fixed) [`SimClock`] shows: the last second of a UTC day, so every
 /// day folder, today's included, holds all its files.

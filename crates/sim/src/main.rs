@@ -97,6 +97,7 @@ impl Args {
             channels: self.channels,
             days: self.days,
             files_per_day: self.files_per_day,
+            ..GoesSpec::default()
         });
         let model = TreeSpec::ModelRuns(ModelSpec {
             models: self.models,

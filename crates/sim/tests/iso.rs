@@ -90,6 +90,7 @@ async fn every_tree_with_an_iso_service_serves_records() {
             channels: 1,
             days: 2,
             files_per_day: 3,
+            ..GoesSpec::default()
         }),
         TreeSpec::ModelRuns(ModelSpec { models: 1, runs: 2 }),
         TreeSpec::Current(CurrentSpec {

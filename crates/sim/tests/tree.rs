@@ -81,6 +81,7 @@ async fn goes_walk_matches_counts_and_names() {
         channels: 3,
         days: 2,
         files_per_day: 96,
+        ..GoesSpec::default()
     });
     let w = check_counts(spec.clone(), "2019-08-31T06:00:00Z").await;
     assert_eq!(w.granule_ids.len(), 2 * 3 * (96 + 25));
@@ -222,6 +223,74 @@ async fn current_listing_rolls() {
             .iter()
             .any(|i| i.ends_with("20240108_1300.gini"))
     );
+}
+
+/// NOAA's GOES archive layout: `{YYYY}/{DDD}/{HH}/`, only hours holding files, the same
+/// files as the day layout.
+#[tokio::test]
+async fn goes_hourly_layout() {
+    let spec = |layout| {
+        TreeSpec::Goes(GoesSpec {
+            sectors: 1,
+            channels: 2,
+            days: 2,
+            files_per_day: 6,
+            layout,
+        })
+    };
+    let hourly = spec(GoesLayout::YearDayHour);
+    let w = check_counts(hourly.clone(), "2019-08-31T23:59:00Z").await;
+    // Per channel: a year folder, 2 day-of-year folders, 6 hour folders each.
+    assert_eq!(catalog_count(&hourly), 1 + 1 + 1 + 2 + 2 * (1 + 2 + 2 * 6));
+    assert!(w.granule_ids.contains(
+        "goes-east-products/CloudAndMoistureImagery/Mesoscale-1/Channel01/2019/243/04/OR_ABI-L2-CMIPM1-M6C01_G16_s20192430400000_e20192430400277_c20192430400340.nc"
+    ));
+    // The same files, named alike, as the day layout lists.
+    let names = |ids: &std::collections::HashSet<String>| {
+        let mut v: Vec<String> = ids
+            .iter()
+            .map(|i| i.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let daily = check_counts(spec(GoesLayout::DayFolders), "2019-08-31T23:59:00Z").await;
+    assert_eq!(names(&w.granule_ids), names(&daily.granule_ids));
+    // Mid-day: today's later hour folders do not exist yet.
+    let server = SimServer::start(SimConfig {
+        tree: hourly,
+        clock: SimClock::fixed(t("2019-08-31T09:00:00Z")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let base = format!(
+        "{}/thredds/catalog/satellite/goes/east/products/CloudAndMoistureImagery/Mesoscale-1/Channel01",
+        server.base_url()
+    );
+    let day = parse(
+        &get(&format!("{base}/2019/243/catalog.xml"))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        day.refs,
+        ["08/catalog.xml", "04/catalog.xml", "00/catalog.xml"]
+    );
+    assert_eq!(
+        get(&format!("{base}/2019/243/12/catalog.xml"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&format!("{base}/2019/240/catalog.xml")).await.status(),
+        404
+    );
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use threddex_crawler::{CrawlConfig, Harvester, Progress, StoreSink};
-use threddex_sim::{GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
+use threddex_sim::{
+    CurrentSpec, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
+};
 use threddex_store::NewSource;
 
 use crate::cli::DemoArgs;
@@ -40,8 +42,15 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
             channels: 2,
             days: args.days.clamp(1, 60),
             files_per_day: 24,
+            ..GoesSpec::default()
         }),
         TreeSpec::ModelRuns(ModelSpec { models: 2, runs: 8 }),
+        TreeSpec::Current(CurrentSpec {
+            bands: 1,
+            sectors: 2,
+            every_minutes: 15,
+            days: 1,
+        }),
     ]);
     let sim = SimServer::start(SimConfig {
         tree,

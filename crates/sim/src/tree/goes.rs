@@ -1,6 +1,8 @@
 //! GOES-16 ABI L2 Cloud and Moisture Imagery tree:
 //! `satellite/goes/east/products/CloudAndMoistureImagery/Mesoscale-{n}/Channel{cc}/{YYYYMMDD}/`
-//! holding `OR_ABI-L2-CMIPM{n}-M6C{cc}_G16_s{YYYYJJJHHMMSSt}_e…_c….nc`.
+//! holding `OR_ABI-L2-CMIPM{n}-M6C{cc}_G16_s{YYYYJJJHHMMSSt}_e…_c….nc`; or, with
+//! [`GoesLayout::YearDayHour`], the layout of NOAA's GOES archives, one folder level per
+//! year, day of year and hour: `…/Channel{cc}/{YYYY}/{DDD}/{HH}/`.
 
 use std::fmt::Write as _;
 
@@ -20,6 +22,19 @@ pub struct GoesSpec {
     pub days: usize,
     /// Files per day, spaced evenly (capped at 86400).
     pub files_per_day: usize,
+    /// How a channel's files are foldered.
+    pub layout: GoesLayout,
+}
+
+/// How a GOES channel's files are foldered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GoesLayout {
+    /// One folder per day: `{YYYYMMDD}/` (Unidata's TDS).
+    #[default]
+    DayFolders,
+    /// A year folder, a day-of-year folder and an hour folder: `{YYYY}/{DDD}/{HH}/` (NOAA's
+    /// GOES archives); only hours holding files exist.
+    YearDayHour,
 }
 
 impl Default for GoesSpec {
@@ -29,6 +44,7 @@ impl Default for GoesSpec {
             channels: 2,
             days: 2,
             files_per_day: 24,
+            layout: GoesLayout::DayFolders,
         }
     }
 }
@@ -58,6 +74,7 @@ pub(crate) struct Goes {
     seed: u64,
     base: String,
     id_prefix: String,
+    layout: GoesLayout,
 }
 
 /// Parses `{prefix}{n}` where `n` is formatted with `width` digits and is in `1..=max`.
@@ -95,6 +112,7 @@ impl Goes {
             seed,
             base: format!("satellite/goes/east{sfx}/products/CloudAndMoistureImagery"),
             id_prefix: format!("goes-east{sfx}-products/CloudAndMoistureImagery"),
+            layout: spec.layout,
         }
     }
 
@@ -145,33 +163,106 @@ impl Goes {
 
     fn channel(&self, sector: &str, channel: &str, now: DateTime<Utc>) -> Doc {
         let id = format!("{}/{sector}/{channel}", self.id_prefix);
-        let body = self.listing(channel, &id).write(
-            days_newest_first(now, self.days).map(|d| {
-                let n = super::ymd(d);
-                (n.clone(), n)
-            }),
-            self.days,
-        );
+        let children: Vec<String> = match self.layout {
+            GoesLayout::DayFolders => days_newest_first(now, self.days).map(super::ymd).collect(),
+            GoesLayout::YearDayHour => {
+                let mut years: Vec<String> = days_newest_first(now, self.days)
+                    .map(|d| format!("{:04}", d.year()))
+                    .collect();
+                years.dedup();
+                years
+            }
+        };
+        let n = children.len();
+        let body = self
+            .listing(channel, &id)
+            .write(children.into_iter().map(|c| (c.clone(), c)), n);
         xml_doc(body, super::day_start(now.date_naive()))
     }
 
-    fn day(&self, sn: usize, cn: usize, d: NaiveDate, now: DateTime<Utc>) -> Doc {
-        let day = super::ymd(d);
-        let rel = format!("Mesoscale-{sn}/Channel{cn:02}/{day}");
+    /// A year folder: its day-of-year folders in the window, newest first.
+    fn year(&self, sector: &str, channel: &str, year: i32, now: DateTime<Utc>) -> Option<Doc> {
+        let days: Vec<String> = days_newest_first(now, self.days)
+            .filter(|d| d.year() == year)
+            .map(|d| format!("{:03}", d.ordinal()))
+            .collect();
+        if days.is_empty() {
+            return None;
+        }
+        let id = format!("{}/{sector}/{channel}/{year:04}", self.id_prefix);
+        let n = days.len();
+        let body = self
+            .listing(&format!("{year:04}"), &id)
+            .write(days.into_iter().map(|c| (c.clone(), c)), n);
+        Some(xml_doc(body, super::day_start(now.date_naive())))
+    }
+
+    /// A day-of-year folder: the hour folders holding files, newest first.
+    fn doy(&self, sn: usize, cn: usize, d: NaiveDate, now: DateTime<Utc>) -> Option<Doc> {
+        let mut hours: Vec<u32> = self
+            .files_of(sn, cn, now)
+            .filter(|(fd, ..)| *fd == d)
+            .map(|(_, s, ..)| s.hour())
+            .collect();
+        hours.sort_unstable_by(|a, b| b.cmp(a));
+        hours.dedup();
+        if hours.is_empty() {
+            return None;
+        }
+        let rel = format!(
+            "Mesoscale-{sn}/Channel{cn:02}/{:04}/{:03}",
+            d.year(),
+            d.ordinal()
+        );
+        let id = format!("{}/{rel}", self.id_prefix);
+        let n = hours.len();
+        let body = self.listing(&format!("{:03}", d.ordinal()), &id).write(
+            hours.into_iter().map(|h| {
+                let c = format!("{h:02}");
+                (c.clone(), c)
+            }),
+            n,
+        );
+        Some(xml_doc(body, super::day_start(now.date_naive())))
+    }
+
+    /// The folder of the files of day `d` (and hour `h` in the hourly layout), relative to
+    /// the channel.
+    fn rel_dir(&self, d: NaiveDate, h: u32) -> String {
+        match self.layout {
+            GoesLayout::DayFolders => super::ymd(d),
+            GoesLayout::YearDayHour => format!("{:04}/{:03}/{h:02}", d.year(), d.ordinal()),
+        }
+    }
+
+    /// The files of day `d` (only those of `hour` when given), newest first.
+    fn files(
+        &self,
+        sn: usize,
+        cn: usize,
+        d: NaiveDate,
+        hour: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Option<Doc> {
+        let dir = self.rel_dir(d, hour.unwrap_or(0));
+        let rel = format!("Mesoscale-{sn}/Channel{cn:02}/{dir}");
         let id = format!("{}/{rel}", self.id_prefix);
         let n = super::slots_for_day(d, now, self.f, UNITS, UNIT_NS);
+        let title = dir.rsplit('/').next().unwrap_or(&dir).to_owned();
         let mut o = String::with_capacity(1536 + usize::try_from(n).unwrap_or(0) * 520);
-        xml::open_catalog(&mut o, Some(&day));
+        xml::open_catalog(&mut o, Some(&title));
         xml::compound_service(&mut o, "all", SERVICES);
-        xml::open_top_dataset(&mut o, &day, Some(&id), &Self::meta());
-        let mut last = super::day_start(d);
+        xml::open_top_dataset(&mut o, &title, Some(&id), &Self::meta());
+        let mut last = None;
         let mut name = String::with_capacity(96);
         for k in (0..n).rev() {
-            let (s, e, c) = self.file(sn, cn, d, k, &mut name);
-            if k + 1 == n {
-                last = c.min(now.max(s));
+            let (s, _, c) = self.file(sn, cn, d, k, &mut name);
+            if hour.is_some_and(|h| s.hour() != h) {
+                continue;
             }
-            let _ = e;
+            if last.is_none() {
+                last = Some(c.min(now.max(s)));
+            }
             let leaf_id = format!("{id}/{name}");
             let url = format!("{}/{rel}/{name}", self.base);
             xml::open_leaf(&mut o, &name, &leaf_id, &url);
@@ -180,9 +271,13 @@ impl Goes {
             xml::modified(&mut o, c);
             o.push_str("    </dataset>\n");
         }
+        // An hour folder exists only while it holds files.
+        if hour.is_some() && last.is_none() {
+            return None;
+        }
         xml::close_top_dataset(&mut o);
         xml::close_catalog(&mut o);
-        xml_doc(o, last)
+        Some(xml_doc(o, last.unwrap_or_else(|| super::day_start(d))))
     }
 }
 
@@ -237,18 +332,19 @@ impl Goes {
             .strip_prefix(self.base.as_str())?
             .strip_prefix('/')?;
         let parts: Vec<&str> = r.split('/').collect();
-        let [sector, channel, day, name] = parts.as_slice() else {
-            return None;
+        let (sector, channel, name) = match parts.as_slice() {
+            [s, c, .., n] => (*s, *c, *n),
+            _ => return None,
         };
         let sn = parse_numbered(sector, "Mesoscale-", 1, self.sectors)?;
         let cn = parse_numbered(channel, "Channel", 2, self.channels)?;
-        let d = super::parse_day(day)?;
-        if !super::day_in_window(d, now, self.days) {
-            return None;
-        }
-        let (_, start, end, _) = self
-            .files_of(sn, cn, now)
-            .find(|(fd, _, _, n)| *fd == d && n == name)?;
+        let (_, start, end, _) = self.files_of(sn, cn, now).find(|(d, s, _, n)| {
+            n == name
+                && format!(
+                    "Mesoscale-{sn}/Channel{cn:02}/{}/{n}",
+                    self.rel_dir(*d, s.hour())
+                ) == r
+        })?;
         let title = format!("GOES-16 ABI Mesoscale-{sn} Channel {cn:02}");
         let g = super::ncis::IsoGranule {
             id: url_path,
@@ -277,7 +373,10 @@ impl Subtree for Goes {
         for sn in 1..=self.sectors {
             for cn in 1..=self.channels {
                 for (d, s, _, name) in self.files_of(sn, cn, now) {
-                    let rel = format!("Mesoscale-{sn}/Channel{cn:02}/{}/{name}", super::ymd(d));
+                    let rel = format!(
+                        "Mesoscale-{sn}/Channel{cn:02}/{}/{name}",
+                        self.rel_dir(d, s.hour())
+                    );
                     out.push(super::SimGranule {
                         id: format!("{}/{rel}", self.id_prefix),
                         url_path: format!("{}/{rel}", self.base),
@@ -313,11 +412,34 @@ impl Subtree for Goes {
                 channel(c)?;
                 Some(self.channel(s, c, now))
             }
-            [s, c, d, "catalog.xml"] => {
+            [s, c, d, "catalog.xml"] if self.layout == GoesLayout::DayFolders => {
                 let sn = sector(s)?;
                 let cn = channel(c)?;
                 let day = super::parse_day(d)?;
-                super::day_in_window(day, now, self.days).then(|| self.day(sn, cn, day, now))
+                if !super::day_in_window(day, now, self.days) {
+                    return None;
+                }
+                self.files(sn, cn, day, None, now)
+            }
+            [s, c, y, "catalog.xml"] => {
+                sector(s)?;
+                channel(c)?;
+                self.year(s, c, parse_fixed(y, 4)?, now)
+            }
+            [s, c, y, ddd, "catalog.xml"] => {
+                let sn = sector(s)?;
+                let cn = channel(c)?;
+                let day = self.hourly_day(y, ddd, now)?;
+                self.doy(sn, cn, day, now)
+            }
+            [s, c, y, ddd, hh, "catalog.xml"] => {
+                let sn = sector(s)?;
+                let cn = channel(c)?;
+                let day = self.hourly_day(y, ddd, now)?;
+                let hour = u32::try_from(parse_fixed(hh, 2)?)
+                    .ok()
+                    .filter(|h| *h < 24)?;
+                self.files(sn, cn, day, Some(hour), now)
             }
             _ => None,
         }
@@ -326,9 +448,21 @@ impl Subtree for Goes {
     fn catalog_count(&self) -> u64 {
         let s = self.sectors as u64;
         let sc = s.saturating_mul(self.channels as u64);
+        let per_channel = match self.layout {
+            GoesLayout::DayFolders => self.days as u64,
+            // Full days within one year: a year folder, the day folders and their hours.
+            GoesLayout::YearDayHour => {
+                let mut hours: Vec<u64> = (0..self.f)
+                    .map(|k| super::slot(k, self.f, UNITS) / 36_000)
+                    .collect();
+                hours.dedup();
+                let days = self.days as u64;
+                1 + days + days.saturating_mul(hours.len() as u64)
+            }
+        };
         1u64.saturating_add(s)
             .saturating_add(sc)
-            .saturating_add(sc.saturating_mul(self.days as u64))
+            .saturating_add(sc.saturating_mul(per_channel))
     }
 
     fn granule_count(&self, now: DateTime<Utc>) -> u64 {
@@ -338,6 +472,26 @@ impl Subtree for Goes {
                 now, self.days, self.f, UNITS, UNIT_NS,
             ))
     }
+}
+
+impl Goes {
+    /// The day of `{YYYY}/{DDD}` folders in the hourly layout, when it is in the window.
+    fn hourly_day(&self, y: &str, ddd: &str, now: DateTime<Utc>) -> Option<NaiveDate> {
+        if self.layout != GoesLayout::YearDayHour {
+            return None;
+        }
+        let year = parse_fixed(y, 4)?;
+        let ordinal = u32::try_from(parse_fixed(ddd, 3)?).ok()?;
+        let day = NaiveDate::from_yo_opt(year, ordinal)?;
+        super::day_in_window(day, now, self.days).then_some(day)
+    }
+}
+
+/// Parses exactly `width` ASCII digits.
+fn parse_fixed(s: &str, width: usize) -> Option<i32> {
+    (s.len() == width && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]

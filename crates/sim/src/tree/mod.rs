@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 pub use current::CurrentSpec;
-pub use goes::GoesSpec;
+pub use goes::{GoesLayout, GoesSpec};
 pub use model::ModelSpec;
 pub use nexrad::NexradSpec;
 
