@@ -287,6 +287,11 @@ async fn new_granule_is_found_by_a_refresh(backend: Backend) {
     assert!(has(&before, &s.file(0)), "{before}");
     assert!(!has(&before, &s.file(1)));
     let harvested_through = before["indexed_through"].clone();
+    // The catalogs' rolling coverage (end=present, 14 days) describes the collection's
+    // window, not its files.
+    let (status, c) = s.get(&format!("/collections/{}", enc(&s.collection))).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["rolling_window"], "14 days", "{c}");
 
     s.wait_min_interval().await;
     s.sim.clock().advance(chrono::Duration::hours(1));

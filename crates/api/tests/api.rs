@@ -347,6 +347,7 @@ async fn one_collection_json_and_iso(backend: Backend) {
         assert_eq!(c["id"], DAILY);
         assert_eq!(c["granule_count"], DAILY_COUNT as u64);
         assert_eq!(c["services"].as_array().unwrap().len(), 3);
+        assert!(c["rolling_window"].is_null(), "no rolling coverage: {c}");
         assert_eq!(
             c["index"],
             "http://api.test/index?collection=test%3Asst%2Fdaily"

@@ -153,6 +153,25 @@ pub struct SeriesInput {
     /// Virtual views of the collection (GRIB/FMRC Best, TwoD / full collection, FMRC run
     /// catalogs, `latest.xml` resolvers), written as distribution online resources.
     pub views: Vec<CollectionView>,
+    /// How long the server keeps the collection's files (`14 days`): the duration of a
+    /// rolling `timeCoverage` ending at `present`, as Unidata's live catalogs declare.
+    pub rolling_window: Option<String>,
+}
+
+/// The rolling window a collection's catalog metadata (as stored: the effective metadata of
+/// its first granule) declares: the duration of a `timeCoverage` that ends at `present` and
+/// has no start (`<end>present</end><duration>14 days</duration>`), as written.
+pub fn rolling_window(metadata: &Value) -> Option<String> {
+    let tc = metadata.get("time_coverage")?;
+    let ends_now = tc
+        .get("end")
+        .and_then(Value::as_str)
+        .is_some_and(|e| e.eq_ignore_ascii_case("present"));
+    let no_start = tc.get("start").is_none_or(Value::is_null);
+    if !(ends_now && no_start) {
+        return None;
+    }
+    tc.get("duration").and_then(|d| s(d, "raw"))
 }
 
 /// Percent-encodes a query component (everything but RFC 3986 unreserved characters).
@@ -296,6 +315,7 @@ impl SeriesInput {
             })
             .collect();
         input.data_type = s(meta, "data_type");
+        input.rolling_window = rolling_window(meta);
         input.data_format = s(meta, "data_format");
         input.authority = s(meta, "authority");
         for (key, role) in [("creators", "originator"), ("publishers", "publisher")] {

@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 pub use granule::granule_record;
 pub use input::{
     BBox, CitationDate, KeywordGroup, Link, Party, SeriesInput, Variable, contributor_role,
-    encode_query,
+    encode_query, rolling_window,
 };
 pub use iso::{Protocol, VIEWS_UNITS, iso_record_url, iso_service, protocol_for};
 pub use ncis::{series_from_iso, series_from_iso_with, update_extent, update_series};

@@ -231,6 +231,23 @@ pub fn synthesize(input: &SeriesInput, extent: &Extent, date_stamp: DateTime<Utc
     if let Some(c) = input.credit.as_deref().filter(|c| !c.trim().is_empty()) {
         w.string("gmd:credit", c);
     }
+    if let Some(window) = input.rolling_window.as_deref() {
+        // A rolling archive: files arrive continually and leave after the window.
+        w.newline()
+            .start("gmd:resourceMaintenance", &[])
+            .start("gmd:MD_MaintenanceInformation", &[]);
+        code(
+            &mut w,
+            "gmd:maintenanceAndUpdateFrequency",
+            "MD_MaintenanceFrequencyCode",
+            "continual",
+        );
+        w.string(
+            "gmd:maintenanceNote",
+            &format!("Rolling archive: the server keeps the files of the last {window}."),
+        );
+        w.end().end();
+    }
     for g in input.keywords.iter().chain(&variable_keywords(input)) {
         w.newline();
         keywords(&mut w, g);

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::{TimeZone, Utc};
 use threddex_records::{
     BBox, CitationDate, Extent, KeywordGroup, Link, Party, SeriesInput, VIEWS_UNITS, Variable,
-    granule_record, series_from_iso, summary, synthesize, update_extent, update_series,
+    granule_record, rolling_window, series_from_iso, summary, synthesize, update_extent,
+    update_series,
 };
 use threddex_store::{AccessService, CollectionView, Granule, View, ViewAccess, ViewKind};
 
@@ -89,6 +90,7 @@ pub fn gfs_input() -> SeriesInput {
         dates: vec![CitationDate { kind: "creation".into(), date: d(2015, 1, 1) }],
         links: vec![Link { url: "https://www.nco.ncep.noaa.gov/pmb/products/gfs/".into(), title: Some("GFS products".into()) }],
         views: vec![],
+        rolling_window: None,
     }
 }
 
@@ -362,5 +364,44 @@ fn schema_table_matches_the_stored_schemas() {
     assert!(
         generated.trim_end() == committed.trim_end(),
         "src/schema_table.rs is stale: regenerate with tools/gen_schema_table.py"
+    );
+}
+
+/// A collection whose catalog declares a rolling coverage (Unidata's `end=present,
+/// duration=7 days`) says so in its record: continual maintenance and how long files stay.
+/// The window is read from the metadata exactly as the crawler stores it (the serialised
+/// effective metadata of a real catalog's first file).
+#[test]
+fn rolling_archives_say_how_long_files_stay() {
+    let Some(real) = common::real_dir() else {
+        return;
+    };
+    let path = real.join(
+        "siphon/thredds.ucar.edu/thredds/catalog/satellite/VIS/EAST-CONUS_1km/current/catalog.xml",
+    );
+    let body = std::fs::read(&path).unwrap();
+    let url = threddex_catalog::Url::parse(
+        "https://thredds.ucar.edu/thredds/catalog/satellite/VIS/EAST-CONUS_1km/current/catalog.xml",
+    )
+    .unwrap();
+    let cat = threddex_catalog::parse_catalog(&body, &url).unwrap();
+    let leaves = cat.leaves();
+    let meta = serde_json::to_value(&leaves[0].meta).unwrap();
+    assert_eq!(rolling_window(&meta).as_deref(), Some("7 days"));
+    // Absolute or missing coverages are no window.
+    let absolute = serde_json::json!({"time_coverage": {"start": {"absolute": "2024-01-01T00:00:00Z"}, "end": "present", "duration": {"raw": "1 day", "months": 0, "seconds": 86400.0}}});
+    assert_eq!(rolling_window(&absolute), None);
+    assert_eq!(rolling_window(&serde_json::json!({})), None);
+
+    let mut input = gfs_input();
+    input.rolling_window = rolling_window(&meta);
+    let series = synthesize(&input, &extent(), stamp());
+    assert!(series.contains("codeListValue=\"continual\""), "{series}");
+    assert!(series.contains("Rolling archive: the server keeps the files of the last 7 days."));
+    assert!(!synthesize(&gfs_input(), &extent(), stamp()).contains("gmd:resourceMaintenance"));
+    let dir = tempfile::tempdir().unwrap();
+    common::validate(
+        &[common::write(dir.path(), "rolling.xml", &series)],
+        "--gmd",
     );
 }

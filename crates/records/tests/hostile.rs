@@ -109,6 +109,7 @@ fn nasty_input(t: &str, i: usize) -> SeriesInput {
                 end: None,
             },
         }],
+        rolling_window: Some(t.into()),
     }
 }
 

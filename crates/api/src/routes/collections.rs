@@ -86,6 +86,9 @@ struct CollectionOut<'a> {
     #[serde(flatten)]
     collection: &'a Collection,
     views: &'a [CollectionView],
+    /// How long the server keeps the files (`14 days`), when its catalog declares a
+    /// rolling coverage ending at `present`.
+    rolling_window: Option<String>,
     index: String,
 }
 
@@ -136,6 +139,7 @@ pub(crate) async fn one(
         index: index_link(&base, &id, None, None),
         collection: &collection,
         views: &views,
+        rolling_window: threddex_records::rolling_window(&collection.info.metadata),
     };
     Ok(json_response(StatusCode::OK, &out))
 }
