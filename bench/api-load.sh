@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# API load benchmark (issue 6): `/index` one-day lookups and `/collections?q=` searches against
+# API load benchmark: `/index` one-day lookups and `/collections?q=` searches against
 # `threddex serve` on Postgres holding >= 10 M granules over >= 1 000 collections, loaded over
 # loopback by wrk (closed loop) and oha (open loop at fixed rates).
 #
@@ -14,7 +14,7 @@
 # - open loop at a fixed rate (oha -q RATE --latency-correction, 64 connections): requests are
 #   due on a fixed schedule whatever the answers' speed, and each latency is counted from the
 #   moment its request was due, so a stall shows in the percentiles instead of slowing the
-#   sender (no coordinated omission). This is the latency at a given load: issue 6's target
+#   sender (no coordinated omission). This is the latency at a given load: the target
 #   (p99 under 10 ms at >= 3,000 requests/s over 64 connections) is this run at RATE=3000.
 #   Skipped when oha is not installed.
 #

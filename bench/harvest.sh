@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Harvest benchmark (issue: harvest end to end).
+# Harvest benchmark: a harvest end to end.
 #
 # Starts the simulated TDS as its own process with a generated NEXRAD-like tree, harvests it with
 # the release `threddex` binary into a fresh SQLite file, and prints granules/s, catalogs/s,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# threddex vs the Python crawlers (issue 8, "Ship it").
+# threddex vs the Python crawlers.
 #
 # Harvests the same generated NEXRAD tree from the simulated TDS (threddex-sim, 127.0.0.1 only)
 # with threddex, with siphon (bench/py/siphon_walk.py: a ThreadPoolExecutor walker, which is

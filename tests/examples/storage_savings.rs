@@ -1,5 +1,5 @@
-//! Issue 5 "Measure": bytes stored by threddex (collection rows with their ISO series records +
-//! granule rows and indexes, as the database reports through `Store::stats()`) against the
+//! Storage measurement: bytes stored by threddex (collection rows with their ISO series records +
+//! granule rows and indexes, as the database reports through `Maintenance::stats()`) against the
 //! naive approach of one ISO record per granule.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Issue 5: collections as ISO 19139 series records, end to end. A simulated TDS with a
+//! Collections as ISO 19139 series records, end to end. A simulated TDS with a
 //! NEXRAD tree (no ISO service: records are synthesised) and a model-run tree (ISO service:
 //! one ncISO record per collection is fetched and rewritten) is harvested into SQLite; the
 //! records are exported and validated against the ISO schemas with `validate-iso.sh`.

@@ -1,4 +1,4 @@
-//! Incremental sync (issue 4) against the simulated TDS in live mode, on both backends: a fresh
+//! Incremental sync against the simulated TDS in live mode, on both backends: a fresh
 //! SQLite temp file and a fresh Postgres database per test (Postgres must be reachable: these
 //! tests fail, never skip, without it).
 

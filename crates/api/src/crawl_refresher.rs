@@ -2,7 +2,7 @@
 //! ([`threddex_crawler::Syncer`]).
 //!
 //! `freshness` is called on every `/index` request; it costs one indexed query
-//! ([`threddex_store::Store::catalogs_for_collection`]) plus a source lookup, and its answer is
+//! ([`threddex_store::CrawlState::catalogs_for_collection`]) plus a source lookup, and its answer is
 //! cached per collection for a short time (`cache_ttl`, default 5 s; a refresh through this
 //! adapter clears the entry).
 

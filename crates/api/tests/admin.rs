@@ -624,3 +624,38 @@ async fn bad_bodies_are_400_naming_the_field() {
     let (s, _, _) = api.call(api.req(reqwest::Method::DELETE, "/sources")).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// `POST /sources` without a name derives one as the CLI does: a second start catalog of the
+/// same server gets its catalog path in its name instead of a 409; a conflict says how to
+/// resolve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_names_tell_start_catalogs_of_one_server_apart() {
+    let api = start(sqlite().await, Some(TOKEN)).await;
+    let first = "http://127.0.0.1:9/thredds/catalog.xml";
+    let second = "http://127.0.0.1:9/thredds/catalog/nexrad/level3/catalog.xml";
+    let (s, _, v) = api.post("/sources", json!({ "url": first })).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["name"], "127.0.0.1:9");
+    let (s, _, v) = api.post("/sources", json!({ "url": second })).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["name"], "127.0.0.1:9_nexrad_level3");
+    // The same URL again: a conflict naming the way out.
+    let (s, _, v) = api.post("/sources", json!({ "url": second })).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PUT /sources/")),
+        "{v}"
+    );
+    // Credentials in a URL are refused at every entry point, pointing to [sources.auth].
+    let (s, _, v) = api
+        .post(
+            "/sources",
+            json!({ "url": "http://u:p@127.0.0.1:9/thredds/catalog.xml" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["parameter"], "url");
+    assert!(v.to_string().contains("[sources.auth]"), "{v}");
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use threddex_crawler::{SourceAuth, SourceAuthMap};
-use threddex_store::{ClassRule, NewSource, Store};
+use threddex_store::{NewSource, Store};
 
 use crate::cli::{ApiArgs, CrawlArgs, DbArgs, SyncArgs};
 use crate::db::DEFAULT_DATABASE_URL;
@@ -277,25 +277,17 @@ pub enum AuthConfig {
 impl SourceConfig {
     /// The settings stored in the database (never the credentials).
     pub fn new_source(&self) -> anyhow::Result<NewSource> {
-        let rules = self
-            .rules
-            .iter()
-            .map(|r| {
-                crate::commands::sources::parse_rule_arg(r)
-                    .map_err(|e| anyhow!("source {:?}: rules: {e}", self.name))
-            })
-            .collect::<anyhow::Result<Vec<ClassRule>>>()?;
-        let url = crate::commands::sources::check_source_url(&self.url)
-            .with_context(|| format!("source {:?}: url", self.name))?;
-        Ok(NewSource {
-            name: self.name.clone(),
-            url: url.to_string(),
+        threddex_crawler::source_input::SourceInput {
+            url: self.url.clone(),
+            name: Some(self.name.clone()),
+            every: self.every.map(|e| e.0.to_string()),
             authority: self.authority.clone(),
-            every_secs: self.every.map(|e| e.0),
             select: self.select.clone(),
             skip: self.skip.clone(),
-            rules,
-        })
+            rules: self.rules.clone(),
+        }
+        .check(|_| None)
+        .map_err(|e| anyhow!("source {:?}: {}: {}", self.name, e.field, e.message))
     }
 
     /// The credentials with secrets read; `env` looks environment variables up (the process

@@ -1,4 +1,4 @@
-//! Sync benchmark (issue 4): a first sync of a generated tree of ≥ 1M granules into an empty
+//! Sync benchmark: a first sync of a generated tree of ≥ 1M granules into an empty
 //! store, then a second sync (one sync interval later), on the simulated TDS (loopback).
 //!
 //! ```text

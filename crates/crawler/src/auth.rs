@@ -1,4 +1,4 @@
-//! Per-source credentials (issue 8): HTTP basic, bearer token or cookie, sent on every request
+//! Per-source credentials: HTTP basic, bearer token or cookie, sent on every request
 //! to the source's own origin and nowhere else.
 //!
 //! Credentials are given per source **name** in [`CrawlConfig::auth`](crate::CrawlConfig::auth)

@@ -6,7 +6,7 @@
 //! since boot (field 22 of `/proc/PID/stat`, which tells a reused PID apart). A sync of the
 //! same scope that finds the lease held by a PID that no longer exists, or that now belongs to
 //! a process started at another time, takes the lease over at once
-//! ([`threddex_store::Store::acquire_lease`]). Holders of another scope (another machine,
+//! ([`threddex_store::SyncLeases::acquire_lease`]). Holders of another scope (another machine,
 //! container or boot) and everything on platforms without `/proc` are never judged: their
 //! leases are waited out until they expire.
 //!

@@ -1,4 +1,4 @@
-//! ISO 19139 series records of collections (issue 5), built after the stats of a run are
+//! ISO 19139 series records of collections, built after the stats of a run are
 //! refreshed.
 //!
 //! - A collection without a record gets one. When its catalog offers an ISO service

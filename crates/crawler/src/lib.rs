@@ -50,18 +50,18 @@
 //!   granules (or 1000 catalogs, or 2 s), so database writes overlap with fetching.
 //! - **Collection stats**: after the walk, when a store is given, `harvest` calls
 //!   `refresh_collection_stats` for the collections it touched.
-//! - **ISO records** (issue 5, `iso.rs`): then the source's collections without an ISO 19139
+//! - **ISO records** (`iso.rs`): then the source's collections without an ISO 19139
 //!   series record get one — from the ISO record of one sample granule when their catalog has
 //!   an ISO service (one polite request per collection, never per granule, never repeated),
 //!   else synthesised from the catalog metadata — and records whose time extent or views
 //!   changed are updated ([`Harvester::refresh_records`]; config `iso_records`, `public_url`).
-//! - **Credentials** (issue 8, [`auth`]): per source name in [`CrawlConfig::auth`], sent on
+//! - **Credentials** ([`auth`]): per source name in [`CrawlConfig::auth`], sent on
 //!   every request of that source's runs to the origin of its start catalog only, never
 //!   logged. **Crawl runs**: harvests with a store, syncs and refreshes are recorded with
-//!   [`Store::start_run`] / [`Store::finish_run`] (best effort: a failure only logs a warning).
+//!   [`CrawlRuns::start_run`](threddex_store::CrawlRuns::start_run) / [`CrawlRuns::finish_run`](threddex_store::CrawlRuns::finish_run) (best effort: a failure only logs a warning).
 
 //!
-//! # Sync (issue 4)
+//! # Sync
 //!
 //! [`classify`] decides each node's class (archival / live / daily / mixed) and its next visit;
 //! [`Syncer`] re-reads only due, pending and failed nodes of a source under its lease and
@@ -81,6 +81,7 @@ pub mod retry;
 pub mod robots;
 mod runs;
 pub mod scheduler;
+pub mod source_input;
 pub mod sync;
 pub mod urls;
 mod views;
@@ -570,7 +571,7 @@ impl Harvester {
     /// (its failed state is still written).
     ///
     /// With a store, the run is recorded as a crawl run of kind `harvest`
-    /// ([`Store::start_run`]); failing to record it only logs a warning.
+    /// ([`CrawlRuns::start_run`](threddex_store::CrawlRuns::start_run)); failing to record it only logs a warning.
     pub async fn harvest(
         &self,
         start_url: &str,

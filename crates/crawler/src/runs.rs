@@ -1,4 +1,4 @@
-//! Recording crawl runs in the store (issue 8): a row when a harvest, sync or refresh of a
+//! Recording crawl runs in the store: a row when a harvest, sync or refresh of a
 //! source starts and its figures and first errors when it ends. Recording is best effort: a
 //! store failure here is logged as a warning and never fails the crawl.
 

@@ -12,7 +12,7 @@
 //! catalog deletes nothing.
 //!
 //! One sync per source at a time, across processes sharing the database: the source's lease
-//! ([`Store::acquire_lease`]) is taken first (busy → [`SyncReport::lease_busy`] with the
+//! ([`SyncLeases::acquire_lease`](threddex_store::SyncLeases::acquire_lease)) is taken first (busy → [`SyncReport::lease_busy`] with the
 //! holder and expiry in [`SyncReport::lease`], nothing crawled), renewed every `lease_ttl / 3`
 //! while running and released at the end. A lease left by a process of this host that no
 //! longer exists (killed) is taken over at once; one of another host is waited out until it
@@ -112,7 +112,7 @@ pub struct SyncReport {
     /// Whether the run counts as successful (the start catalog, when re-read, did not fail;
     /// the lease was held throughout): it advances `last_success_at`.
     pub success: bool,
-    /// The ID of the crawl run recorded for this sync ([`Store::start_run`]); None when the
+    /// The ID of the crawl run recorded for this sync ([`CrawlRuns::start_run`](threddex_store::CrawlRuns::start_run)); None when the
     /// lease was busy or recording failed.
     #[serde(default)]
     pub run_id: Option<i64>,
@@ -217,7 +217,7 @@ impl Syncer {
     }
 
     /// Sync one source (see the module docs). The run is recorded as a crawl run of kind
-    /// `sync` ([`Store::start_run`]) once the lease is taken; failing to record it only logs a
+    /// `sync` ([`CrawlRuns::start_run`](threddex_store::CrawlRuns::start_run)) once the lease is taken; failing to record it only logs a
     /// warning.
     pub async fn sync_source(
         &self,
@@ -504,7 +504,7 @@ impl Syncer {
         }
         let mut harvest = harvest;
         if report.resumed || deleted_granules > 0 {
-            // Issue 5: re-time the ISO records whose extent these refreshes changed.
+            // Re-time the ISO records whose extent these refreshes changed.
             let records = self
                 .harvester
                 .refresh_records(store, Some(source.id), &Arc::new(Progress::default()))

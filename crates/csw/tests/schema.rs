@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
+use threddex_store::prelude::*;
 
 use chrono::{DateTime, Utc};
 use threddex_csw::{Csw, CswConfig, ns};

@@ -299,7 +299,7 @@ fn is_id_attr(a: &Attr) -> bool {
 
 /// Prepares a record to be embedded as record number `n` of a larger document, such as a CSW
 /// answer holding several records: its XML IDs are first made valid and unique within the
-/// record (as [`sanitize`] does), then every ID gets the suffix `-r{n}` and same-document
+/// record (as the record sanitiser does), then every ID gets the suffix `-r{n}` and same-document
 /// references (`xlink:href="#…"`) follow. Records embedded with different `n` never share an
 /// ID (an ID ending in `-r{n}` cannot end in `-r{m}` for another number `m`), so the whole
 /// document stays valid whatever records it holds (ncISO records all carry

@@ -233,7 +233,6 @@ impl XmlWriter {
 
     /// Appends a complete, well-formed XML element as it is (no escaping), e.g. a stored
     /// record embedded in a CSW response. Only for XML this program produced itself.
-    /// (Added for threddex-csw, issue 7.)
     pub fn raw_xml(&mut self, xml: &str) -> &mut Self {
         self.close_open_tag();
         self.out.push_str(xml);

@@ -5,17 +5,18 @@
 //! `TEMPLATE=1`: the collection has a name template, so IDs and urlPaths are not stored).
 //!
 //! 1. writes `THREDDEX_BENCH_GRANULES` (default 1 000 000) granules of one collection, 10-minute
-//!    intervals listed in daily catalogs, in batches of 5 000 through `Store::write_batch`
+//!    intervals listed in daily catalogs, in batches of 5 000 through `CrawlState::write_batch`
 //!    into a fresh database, and prints granules/s;
 //! 2. re-writes the first 100 batches unchanged (a re-crawl) and prints granules/s;
 //! 3. times 1 000 one-day `list_granules` lookups at random days of that collection and
 //!    prints p50 / p99 / max latency.
 
 use std::time::{Duration, Instant};
+use threddex_store::prelude::*;
 
 use chrono::{DateTime, TimeDelta};
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource, Store,
+    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource,
     Timestamp,
 };
 

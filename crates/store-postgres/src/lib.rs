@@ -49,9 +49,10 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionHit, CollectionQuery, CollectionView,
-    CrawlRun, CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result,
-    Source, Store, StoreStats, Timestamp, View,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionHit,
+    CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule,
+    GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource,
+    Result, Source, SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
 };
 
 pub use connect::{
@@ -77,7 +78,7 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// The `EXPLAIN` plans of the statements [`Store::list_granules`] runs for `query`
+    /// The `EXPLAIN` plans of the statements [`GranuleIndex::list_granules`] runs for `query`
     /// (diagnostics: shows that lookups are index range scans in index order).
     pub async fn explain_list_granules(&self, query: &GranuleQuery) -> Result<String> {
         read::explain_granules(&self.pool, query).await
@@ -96,14 +97,14 @@ impl PostgresStore {
     }
 
     /// How many search texts this store found to match many collections (diagnostics and
-    /// tests: their searches are read in ID order, see [`Store::list_collections`]).
+    /// tests: their searches are read in ID order, see [`CollectionCatalog::list_collections`]).
     pub fn common_search_texts(&self) -> usize {
         self.common_texts.common_count()
     }
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl Maintenance for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -120,6 +121,13 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn stats(&self) -> Result<StoreStats> {
+        read::stats(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl SourceRegistry for PostgresStore {
     async fn add_source(&self, source: &NewSource) -> Result<Source> {
         sources::add_source(&self.pool, source).await
     }
@@ -151,7 +159,10 @@ impl Store for PostgresStore {
     async fn mark_source_synced(&self, source_id: i64, at: Timestamp, success: bool) -> Result<()> {
         sources::mark_source_synced(&self.pool, source_id, at, success).await
     }
+}
 
+#[async_trait]
+impl CrawlState for PostgresStore {
     async fn catalog(&self, url: &str) -> Result<Option<CatalogState>> {
         sources::catalog(&self.pool, url).await
     }
@@ -172,36 +183,17 @@ impl Store for PostgresStore {
         write::refresh_collection_stats(&self.pool, collection_ids).await
     }
 
-    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.reads, &self.common_texts, query).await
+    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
+        lease::catalogs_for_collection(&self.pool, collection_id).await
     }
 
-    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
-        read::list_collection_hits(&self.reads, &self.common_texts, query).await
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
+        views::catalog_views(&self.pool, catalog_url).await
     }
+}
 
-    async fn collection(&self, id: &str) -> Result<Option<Collection>> {
-        read::collection(&self.pool, id).await
-    }
-
-    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        read::stats(&self.pool).await
-    }
-
-    async fn search_records(
-        &self,
-        filter: &threddex_store::RecordFilter,
-        sort: &[threddex_store::SortKey],
-        offset: u64,
-        limit: u32,
-    ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
-    }
-
+#[async_trait]
+impl SyncLeases for PostgresStore {
     async fn try_acquire_lease(
         &self,
         source_id: i64,
@@ -233,19 +225,46 @@ impl Store for PostgresStore {
     async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()> {
         lease::release(&self.pool, source_id, holder).await
     }
+}
 
-    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
-        lease::catalogs_for_collection(&self.pool, collection_id).await
+#[async_trait]
+impl CollectionCatalog for PostgresStore {
+    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
+        read::list_collections(&self.reads, &self.common_texts, query).await
     }
 
-    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
-        views::catalog_views(&self.pool, catalog_url).await
+    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
+        read::list_collection_hits(&self.reads, &self.common_texts, query).await
+    }
+
+    async fn collection(&self, id: &str) -> Result<Option<Collection>> {
+        read::collection(&self.pool, id).await
+    }
+
+    async fn search_records(
+        &self,
+        filter: &threddex_store::RecordFilter,
+        sort: &[threddex_store::SortKey],
+        offset: u64,
+        limit: u32,
+    ) -> Result<threddex_store::RecordPage> {
+        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
         views::collection_views(&self.pool, collection_id).await
     }
+}
 
+#[async_trait]
+impl GranuleIndex for PostgresStore {
+    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
+    }
+}
+
+#[async_trait]
+impl IsoRecords for PostgresStore {
     async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64> {
         iso::set_iso_records(&self.pool, records).await
     }
@@ -257,7 +276,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Collection>> {
         iso::stale_iso_records(&self.pool, source_id, limit).await
     }
+}
 
+#[async_trait]
+impl CrawlRuns for PostgresStore {
     async fn start_run(&self, run: &NewCrawlRun) -> Result<i64> {
         runs::start(&self.pool, run).await
     }

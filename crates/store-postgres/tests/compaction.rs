@@ -7,8 +7,9 @@
 mod common;
 
 use sqlx::Row;
+use threddex_store::prelude::*;
 use threddex_store::testsuite::{NEXRAD_TEMPLATE, nexrad_granule};
-use threddex_store::{Batch, CollectionUpsert, Granule, GranuleQuery, Store, Timestamp};
+use threddex_store::{Batch, CollectionUpsert, Granule, GranuleQuery, Timestamp};
 use threddex_store_postgres::{MIGRATOR, PostgresStore};
 
 use common::{CAT, coll, source, t};

@@ -9,12 +9,13 @@
 mod common;
 
 use common::{CAT, coll, source, t};
+use threddex_store::prelude::*;
 
 use chrono::{DateTime, TimeDelta};
 use sqlx::Row;
 use threddex_store::{
     BBox, Batch, CatalogState, CatalogStatus, CollectionQuery, CollectionUpsert, Granule,
-    GranuleQuery, Store, StoreError, Timestamp,
+    GranuleQuery, StoreError, Timestamp,
 };
 use threddex_store_postgres::{MIGRATOR, PostgresStore};
 

@@ -9,9 +9,10 @@
 mod common;
 
 use std::time::Duration;
+use threddex_store::prelude::*;
 
 use common::{CAT, coll, source, t};
-use threddex_store::{Batch, Granule, GranuleQuery, Store};
+use threddex_store::{Batch, Granule, GranuleQuery};
 use threddex_store_postgres::{PostgresOptions, PostgresStore, testdb};
 
 /// A store with one collection `c` of `n` half-minute granules, one a minute.

@@ -4,10 +4,11 @@
 //! collection has a name template, so IDs and urlPaths are rendered, not stored).
 
 use std::time::Instant;
+use threddex_store::prelude::*;
 
 use chrono::DateTime;
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource, Store,
+    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource,
 };
 use threddex_store_sqlite::SqliteStore;
 

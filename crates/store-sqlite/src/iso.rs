@@ -1,4 +1,4 @@
-//! ISO 19139 records of collections (issue 5): saving them and finding stale ones.
+//! ISO 19139 records of collections: saving them and finding stale ones.
 
 use chrono::Utc;
 use sqlx::{AssertSqlSafe, SqlitePool};

@@ -38,9 +38,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionQuery, CollectionView, CrawlRun,
-    CrawlRunEnd, Granule, GranuleQuery, IsoRecordUpdate, NewCrawlRun, NewSource, Result, Source,
-    Store, StoreStats, Timestamp, View,
+    Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionQuery,
+    CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule, GranuleIndex,
+    GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source,
+    SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
 };
 use tokio::sync::Mutex;
 
@@ -69,7 +70,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Maintenance for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
@@ -87,6 +88,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn stats(&self) -> Result<StoreStats> {
+        read::stats(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl SourceRegistry for SqliteStore {
     async fn add_source(&self, source: &NewSource) -> Result<Source> {
         let _guard = self.write_lock.lock().await;
         sources::add(&self.pool, source).await
@@ -123,7 +131,10 @@ impl Store for SqliteStore {
         let _guard = self.write_lock.lock().await;
         sources::mark_synced(&self.pool, source_id, at, success).await
     }
+}
 
+#[async_trait]
+impl CrawlState for SqliteStore {
     async fn catalog(&self, url: &str) -> Result<Option<CatalogState>> {
         read::catalog(&self.pool, url).await
     }
@@ -152,32 +163,17 @@ impl Store for SqliteStore {
         write::refresh_collection_stats(&self.pool, collection_ids).await
     }
 
-    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.pool, query).await
+    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
+        lease::catalogs_for_collection(&self.pool, collection_id).await
     }
 
-    async fn collection(&self, id: &str) -> Result<Option<Collection>> {
-        read::collection(&self.pool, id).await
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
+        views::catalog_views(&self.pool, catalog_url).await
     }
+}
 
-    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.pool, query).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        read::stats(&self.pool).await
-    }
-
-    async fn search_records(
-        &self,
-        filter: &threddex_store::RecordFilter,
-        sort: &[threddex_store::SortKey],
-        offset: u64,
-        limit: u32,
-    ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
-    }
-
+#[async_trait]
+impl SyncLeases for SqliteStore {
     async fn try_acquire_lease(
         &self,
         source_id: i64,
@@ -213,19 +209,42 @@ impl Store for SqliteStore {
         let _guard = self.write_lock.lock().await;
         lease::release(&self.pool, source_id, holder).await
     }
+}
 
-    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>> {
-        lease::catalogs_for_collection(&self.pool, collection_id).await
+#[async_trait]
+impl CollectionCatalog for SqliteStore {
+    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
+        read::list_collections(&self.pool, query).await
     }
 
-    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>> {
-        views::catalog_views(&self.pool, catalog_url).await
+    async fn collection(&self, id: &str) -> Result<Option<Collection>> {
+        read::collection(&self.pool, id).await
+    }
+
+    async fn search_records(
+        &self,
+        filter: &threddex_store::RecordFilter,
+        sort: &[threddex_store::SortKey],
+        offset: u64,
+        limit: u32,
+    ) -> Result<threddex_store::RecordPage> {
+        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
         views::collection_views(&self.pool, collection_id).await
     }
+}
 
+#[async_trait]
+impl GranuleIndex for SqliteStore {
+    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        read::list_granules(&self.pool, query).await
+    }
+}
+
+#[async_trait]
+impl IsoRecords for SqliteStore {
     async fn set_iso_records(&self, records: &[IsoRecordUpdate]) -> Result<u64> {
         if records.is_empty() {
             return Ok(0);
@@ -241,7 +260,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Collection>> {
         iso::stale_iso_records(&self.pool, source_id, limit).await
     }
+}
 
+#[async_trait]
+impl CrawlRuns for SqliteStore {
     async fn start_run(&self, run: &NewCrawlRun) -> Result<i64> {
         let _guard = self.write_lock.lock().await;
         runs::start(&self.pool, run).await

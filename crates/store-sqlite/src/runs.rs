@@ -1,4 +1,4 @@
-//! Crawl runs (issue 8, admin endpoints).
+//! Crawl runs: one row per harvest, sync or refresh, read by the admin endpoints.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};

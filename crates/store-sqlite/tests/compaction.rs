@@ -3,11 +3,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::str::FromStr;
+use threddex_store::prelude::*;
 
 use chrono::DateTime;
 use sqlx::sqlite::SqliteConnectOptions;
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource, Store,
+    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource,
     Timestamp,
 };
 use threddex_store_sqlite::{MIGRATOR, SqliteStore};

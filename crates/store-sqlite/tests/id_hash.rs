@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::DateTime;
+use threddex_store::prelude::*;
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource, Store,
+    Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule, GranuleQuery, NewSource,
     Timestamp,
 };
 use threddex_store_sqlite::{SqliteStore, granule_id_hash};

@@ -5,7 +5,7 @@
 //! kernel boot and PID namespace in which its PID means something) and its start time in clock
 //! ticks since boot. A process in the same scope can then tell for sure that the holder is gone
 //! (no such PID, or a PID reused by a process that started at another time) and take the lease
-//! over at once instead of waiting for it to expire ([`crate::Store::acquire_lease`]). A holder
+//! over at once instead of waiting for it to expire ([`crate::SyncLeases::acquire_lease`]). A holder
 //! in another scope (another host, another container, another boot) or without a scope is never
 //! judged: its lease is waited out.
 //!

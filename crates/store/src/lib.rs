@@ -1,6 +1,13 @@
 //! The storage contract of threddex.
 //!
-//! Every backend (SQLite, the embedded default; Postgres in production) implements [`Store`].
+//! The contract is split by capability, one trait each: [`Maintenance`], [`SourceRegistry`],
+//! [`CrawlState`], [`SyncLeases`], [`CollectionCatalog`], [`GranuleIndex`], [`IsoRecords`] and
+//! [`CrawlRuns`]. [`Store`] is all of them; every backend (SQLite, the embedded default;
+//! Postgres in production) implements each, and so is a `Store`. Code that needs one
+//! capability takes that trait (an `Arc<dyn Store>` upcasts to `Arc<dyn GranuleIndex>`); a new
+//! kind of data (a change log, say) is one more trait beside these. Call store methods on an
+//! `Arc<dyn Store>` with `use threddex_store::prelude::*;` in scope.
+//!
 //! Nothing above this crate writes SQL: the crawler, the CLI and the API only see these types.
 //!
 //! Conventions:
@@ -48,10 +55,9 @@ pub enum StoreError {
 /// Result alias for store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The storage operations threddex needs. Implementations must be cheap to clone behind an
-/// `Arc` and safe to share between tasks.
+/// Backend identity and upkeep: migrations, a health ping and table sizes.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Maintenance: Send + Sync {
     /// Short backend name (`"sqlite"`, `"postgres"`), for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 
@@ -61,8 +67,13 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip to the database (for readiness checks).
     async fn ping(&self) -> Result<()>;
 
-    // ----- sources -------------------------------------------------------------------------
+    /// Row counts and sizes, for summaries and the storage measurements.
+    async fn stats(&self) -> Result<StoreStats>;
+}
 
+/// The registered sources: what to crawl, with their settings and sync times.
+#[async_trait]
+pub trait SourceRegistry: Send + Sync {
     /// Register a source. [`StoreError::Conflict`] when the name or URL is taken.
     async fn add_source(&self, source: &NewSource) -> Result<Source>;
 
@@ -91,9 +102,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Record the end of a sync/harvest run of a source.
     async fn mark_source_synced(&self, source_id: i64, at: Timestamp, success: bool) -> Result<()>;
+}
 
-    // ----- crawl state ---------------------------------------------------------------------
-
+/// The crawl's memory: catalog states, atomic batches of rows, collection statistics and the virtual views each catalog lists.
+#[async_trait]
+pub trait CrawlState: Send + Sync {
     /// The persisted state of one catalog.
     async fn catalog(&self, url: &str) -> Result<Option<CatalogState>>;
 
@@ -104,8 +117,6 @@ pub trait Store: Send + Sync + 'static {
     /// children a re-read listing is compared with).
     async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>>;
 
-    // ----- writes --------------------------------------------------------------------------
-
     /// Write a batch atomically: upsert its catalogs, collections and granules, then apply its
     /// deletions. See [`Batch`].
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome>;
@@ -114,35 +125,17 @@ pub trait Store: Send + Sync + 'static {
     /// granules. Called after harvests and syncs for the collections they touched.
     async fn refresh_collection_stats(&self, collection_ids: &[String]) -> Result<()>;
 
-    // ----- reads ---------------------------------------------------------------------------
+    /// The catalogs that hold at least one granule of this collection, ordered by URL.
+    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>>;
 
-    /// Collections matching a query, ordered by ID.
-    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>>;
+    /// The views a catalog listed at its last successful read, in listing order (empty when
+    /// it listed none or is unknown).
+    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>>;
+}
 
-    /// The same search as [`Store::list_collections`], listing only what a hit shows
-    /// ([`CollectionHit`]): a backend can then leave the large columns (services, metadata,
-    /// ISO record) unread.
-    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
-        Ok(self
-            .list_collections(query)
-            .await?
-            .iter()
-            .map(CollectionHit::from)
-            .collect())
-    }
-
-    /// One collection by ID.
-    async fn collection(&self, id: &str) -> Result<Option<Collection>>;
-
-    /// Granules of one collection whose time overlaps `[start, end)`, ordered by
-    /// `(start, granule_id)`, after the cursor if one is given.
-    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
-
-    /// Row counts and sizes, for summaries and the storage measurements.
-    async fn stats(&self) -> Result<StoreStats>;
-
-    // ----- sync coordination (issue 4) -----------------------------------------------------
-
+/// One sync per source across processes: leases that name their holder.
+#[async_trait]
+pub trait SyncLeases: Send + Sync {
     /// Try to take the sync lease of a source for `holder` until now + `ttl`, recording the
     /// holder's details. A lease held by another holder that has not expired makes this return
     /// [`LeaseGrant::Busy`] with that holder's details and expiry; an expired lease (or one
@@ -166,7 +159,7 @@ pub trait Store: Send + Sync + 'static {
         ttl: std::time::Duration,
     ) -> Result<bool>;
 
-    /// [`Store::try_acquire_lease`], and when the lease is busy with a holder that `liveness`
+    /// [`SyncLeases::try_acquire_lease`], and when the lease is busy with a holder that `liveness`
     /// judges gone (a process of the caller's own host that no longer exists), take it over at
     /// once ([`LeaseGrant::TakenOver`]) instead of waiting for it to expire.
     async fn acquire_lease(
@@ -206,22 +199,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Release a lease this holder (by ID) holds (nothing happens when it holds none).
     async fn release_lease(&self, source_id: i64, holder: &str) -> Result<()>;
+}
 
-    /// The catalogs that hold at least one granule of this collection, ordered by URL.
-    async fn catalogs_for_collection(&self, collection_id: &str) -> Result<Vec<CatalogState>>;
+/// Step 1 of the search: collections by text, box and time, catalogue queries (CSW), one collection and its views.
+#[async_trait]
+pub trait CollectionCatalog: Send + Sync {
+    /// Collections matching a query, ordered by ID.
+    async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>>;
 
-    // ----- virtual views ---------------------------------------------------------------------
+    /// The same search as [`CollectionCatalog::list_collections`], listing only what a hit shows
+    /// ([`CollectionHit`]): a backend can then leave the large columns (services, metadata,
+    /// ISO record) unread.
+    async fn list_collection_hits(&self, query: &CollectionQuery) -> Result<Vec<CollectionHit>> {
+        Ok(self
+            .list_collections(query)
+            .await?
+            .iter()
+            .map(CollectionHit::from)
+            .collect())
+    }
 
-    /// The views a catalog listed at its last successful read, in listing order (empty when
-    /// it listed none or is unknown).
-    async fn catalog_views(&self, catalog_url: &str) -> Result<Vec<View>>;
+    /// One collection by ID.
+    async fn collection(&self, id: &str) -> Result<Option<Collection>>;
 
     /// The virtual views of a collection: the views of every catalog that lists one of its
     /// granules or references (directly) a catalog that does, ordered by catalog URL, then in
-    /// listing order. Kept up to date by [`Store::write_batch`] as files arrive and leave.
+    /// listing order. Kept up to date by [`CrawlState::write_batch`] as files arrive and leave.
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>>;
-
-    // ----- catalogue search (issue 7, CSW) --------------------------------------------------
 
     /// Collections matching a [`RecordFilter`] (see [`Queryable`] for the columns), ordered by
     /// `sort`, ties (and everything without `sort`) in insertion order (stable, so paging with
@@ -236,9 +240,19 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> Result<RecordPage>;
+}
 
-    // ----- ISO 19139 records (issue 5) -----------------------------------------------------
+/// Step 2 of the search: a collection's granules in a time window, in time order.
+#[async_trait]
+pub trait GranuleIndex: Send + Sync {
+    /// Granules of one collection whose time overlaps `[start, end)`, ordered by
+    /// `(start, granule_id)`, after the cursor if one is given.
+    async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
+}
 
+/// The ISO 19139 series records of collections.
+#[async_trait]
+pub trait IsoRecords: Send + Sync {
     /// Store the ISO 19139 series records of collections (see [`IsoRecordUpdate`]). Each
     /// record replaces the collection's previous one; `updated_at` moves only when the XML
     /// changes. Records of collections that do not exist (e.g. removed meanwhile) are skipped.
@@ -247,7 +261,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Collections whose ISO record is missing, or was built for another time extent than
     /// the collection's current one (as last computed by
-    /// [`Store::refresh_collection_stats`]) or for other views (another
+    /// [`CrawlState::refresh_collection_stats`]) or for other views (another
     /// [`Collection::views_version`]), ordered by ID; only those of `source_id` when given.
     /// A `limit` of 0 means no limit.
     async fn stale_iso_records(
@@ -255,9 +269,11 @@ pub trait Store: Send + Sync + 'static {
         source_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<Collection>>;
+}
 
-    // ----- crawl runs (issue 8, admin) -----------------------------------------------------
-
+/// The record of harvests, syncs and refreshes.
+#[async_trait]
+pub trait CrawlRuns: Send + Sync {
     /// Record the start of a crawl run (status [`RunStatus::Running`]); returns its ID. Also
     /// deletes the source's runs older than its newest [`MAX_RUNS_PER_SOURCE`].
     /// [`StoreError::NotFound`] when the source does not exist.
@@ -272,4 +288,46 @@ pub trait Store: Send + Sync + 'static {
     /// The newest runs first (by ID), of the source with this name when given, at most
     /// `limit` (0: no limit). Runs are removed with their source.
     async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>>;
+}
+
+/// Everything threddex needs of a store: every capability above. Implemented by every type
+/// that has them all (the backends); code that needs less takes the capability it uses
+/// (`&dyn GranuleIndex`, …; an `Arc<dyn Store>` upcasts to any of them).
+///
+/// Implementations must be cheap to clone behind an `Arc` and safe to share between tasks.
+pub trait Store:
+    Maintenance
+    + SourceRegistry
+    + CrawlState
+    + SyncLeases
+    + CollectionCatalog
+    + GranuleIndex
+    + IsoRecords
+    + CrawlRuns
+    + 'static
+{
+}
+
+impl<
+    T: Maintenance
+        + SourceRegistry
+        + CrawlState
+        + SyncLeases
+        + CollectionCatalog
+        + GranuleIndex
+        + IsoRecords
+        + CrawlRuns
+        + 'static
+        + ?Sized,
+> Store for T
+{
+}
+
+/// The capability traits, for calling store methods on an `Arc<dyn Store>`:
+/// `use threddex_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        CollectionCatalog as _, CrawlRuns as _, CrawlState as _, GranuleIndex as _,
+        IsoRecords as _, Maintenance as _, SourceRegistry as _, Store, SyncLeases as _,
+    };
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The answer to [`crate::Store::try_acquire_lease`] and [`crate::Store::acquire_lease`].
+/// The answer to [`crate::SyncLeases::try_acquire_lease`] and [`crate::SyncLeases::acquire_lease`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LeaseGrant {
@@ -369,7 +369,7 @@ pub struct CatalogViews {
     pub views: Vec<View>,
 }
 
-/// A view of a collection ([`crate::Store::collection_views`]), with the catalog listing it.
+/// A view of a collection ([`crate::CollectionCatalog::collection_views`]), with the catalog listing it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectionView {
     /// The catalog that lists the view.
@@ -449,9 +449,9 @@ impl BBox {
     }
 }
 
-/// What a collection search lists of each hit: [`Store::list_collection_hits`].
+/// What a collection search lists of each hit: [`CollectionCatalog::list_collection_hits`].
 ///
-/// [`Store::list_collection_hits`]: crate::Store::list_collection_hits
+/// [`CollectionCatalog::list_collection_hits`]: crate::CollectionCatalog::list_collection_hits
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollectionHit {
     /// Collection ID.
@@ -500,14 +500,14 @@ pub struct Collection {
     pub iso_record: Option<String>,
     /// When the collection row last changed.
     pub updated_at: Timestamp,
-    /// Moves whenever the collection's views ([`crate::Store::collection_views`]) change;
+    /// Moves whenever the collection's views ([`crate::CollectionCatalog::collection_views`]) change;
     /// an ISO record built for another value is stale (see [`IsoRecordUpdate::views_version`]).
     #[serde(default, skip_serializing)]
     pub views_version: i64,
 }
 
 /// The ISO 19139 series record of a collection, to store with
-/// [`Store::set_iso_records`](crate::Store::set_iso_records).
+/// [`IsoRecords::set_iso_records`](crate::IsoRecords::set_iso_records).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IsoRecordUpdate {
     /// The collection.
@@ -516,10 +516,10 @@ pub struct IsoRecordUpdate {
     pub xml: String,
     /// The temporal extent the record states: the collection's `start` / `end` as read when
     /// the record was built. While they equal the collection's current figures the record is
-    /// current; otherwise [`Store::stale_iso_records`] lists the collection again.
+    /// current; otherwise [`IsoRecords::stale_iso_records`] lists the collection again.
     ///
-    /// [`Store::set_iso_records`]: crate::Store::set_iso_records
-    /// [`Store::stale_iso_records`]: crate::Store::stale_iso_records
+    /// [`IsoRecords::set_iso_records`]: crate::IsoRecords::set_iso_records
+    /// [`IsoRecords::stale_iso_records`]: crate::IsoRecords::stale_iso_records
     pub start: Option<Timestamp>,
     /// See `start`.
     pub end: Option<Timestamp>,
@@ -745,7 +745,7 @@ mod tests {
     }
 }
 
-// ----- crawl runs (issue 8, admin) ---------------------------------------------------------
+// ----- crawl runs --------------------------------------------------------------------------
 
 /// Most failures kept with a crawl run (the first ones, in the order they happened).
 pub const MAX_RUN_ERRORS: usize = 100;
@@ -836,7 +836,7 @@ pub struct RunError {
     pub error: String,
 }
 
-/// A crawl run being started ([`crate::Store::start_run`]).
+/// A crawl run being started ([`crate::CrawlRuns::start_run`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewCrawlRun {
     /// The source crawled.
@@ -849,7 +849,7 @@ pub struct NewCrawlRun {
     pub holder: Option<String>,
 }
 
-/// The end of a crawl run ([`crate::Store::finish_run`]).
+/// The end of a crawl run ([`crate::CrawlRuns::finish_run`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrawlRunEnd {
     /// When it ended.

@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use threddex_store::{ClassRule, CrawlRun, NewSource, NodeClass, RunStatus, Source, Timestamp};
+use threddex_crawler::source_input::{self, MAX_PATTERNS, SourceInput, SourceInputError};
+use threddex_store::{ClassRule, CrawlRun, RunStatus, Source, Timestamp};
 use url::form_urlencoded;
 
 use crate::AppState;
@@ -18,20 +19,6 @@ use crate::error::{ApiError, json_response};
 use crate::params::Params;
 use crate::routes::base_url;
 
-/// Longest source name.
-const MAX_NAME_CHARS: usize = 100;
-/// Longest source URL.
-const MAX_URL_BYTES: usize = 2048;
-/// Longest naming authority.
-const MAX_AUTHORITY_CHARS: usize = 200;
-/// Most patterns in `select`, `skip` or `rules`.
-const MAX_PATTERNS: usize = 50;
-/// Longest pattern.
-const MAX_PATTERN_CHARS: usize = 1000;
-/// Compiled size limit of a pattern (as the crawler compiles them).
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-/// Longest sync interval: 366 days.
-const MAX_EVERY_SECS: i64 = 366 * 86_400;
 /// `GET /runs` page size when none is asked, and the largest.
 const DEFAULT_RUNS: u32 = 20;
 const MAX_RUNS: u32 = 100;
@@ -131,10 +118,22 @@ pub(crate) async fn add_source(
 ) -> Result<Response, ApiError> {
     params.allow_only(&[])?;
     check_json(&headers)?;
-    let new = parse_new_source(&body)?;
+    let input = parse_source_body(&body)?;
+    // The default name tells a second start catalog of one server apart, as the CLI does.
+    let taken: std::collections::HashSet<String> = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .map(|s| s.settings.name)
+        .collect();
+    let new = input
+        .check(|url| source_input::derive_name(url, &|n| taken.contains(n)))
+        .map_err(bad_input)?;
     let added = state.store.add_source(&new).await.map_err(|e| match e {
         threddex_store::StoreError::Conflict(_) => ApiError::Conflict(format!(
-            "a source named {:?} or with URL {:?} exists",
+            "a source named {:?} or with URL {:?} exists: change its settings with \
+             PUT /sources/{{name}}, or give another name",
             new.name, new.url
         )),
         other => ApiError::from(other),
@@ -161,13 +160,14 @@ pub(crate) async fn update_source(
     params.allow_only(&[])?;
     let Path(name) = name.map_err(|_| ApiError::bad("name", "invalid source name in the path"))?;
     check_json(&headers)?;
-    let (mut wanted, named) = parse_source_body(&body)?;
-    if named && wanted.name != name {
+    let input = parse_source_body(&body)?;
+    if input.name.as_ref().is_some_and(|n| *n != name) {
         return Err(ApiError::bad(
             "name",
             "must be the name in the path (a source cannot be renamed)",
         ));
     }
+    let mut wanted = input.check(|_| Some(name.clone())).map_err(bad_input)?;
     wanted.name = name;
     let updated = state
         .store
@@ -274,16 +274,17 @@ pub(crate) async fn list_runs(
     ))
 }
 
-/// The body of `POST /sources`: a JSON object with `url` (required, http or https), `name`
-/// (default `host[:port]`), `every` (`"10m"` or seconds), `authority`, `select`, `skip`
-/// (arrays of regexes) and `rules` (`"REGEX=class"` strings or `{"pattern", "class"}`
-/// objects). Unknown fields are refused; every error names its field.
-pub(crate) fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
-    parse_source_body(body).map(|(s, _)| s)
+/// A refused setting as a 400 naming its field.
+fn bad_input(e: SourceInputError) -> ApiError {
+    ApiError::bad(e.field, e.message)
 }
 
-/// [`parse_new_source`], and whether the body named the source.
-fn parse_source_body(body: &[u8]) -> Result<(NewSource, bool), ApiError> {
+/// The body of `POST /sources`: a JSON object with `url` (required, http or https), `name`
+/// (default `host[:port]`, or with the catalog path when that is taken), `every` (`"10m"` or
+/// seconds), `authority`, `select`, `skip` (arrays of regexes) and `rules` (`"REGEX=class"`
+/// strings or `{"pattern", "class"}` objects). Unknown fields are refused; every error names
+/// its field. The settings are checked by [`SourceInput::check`], as every entry point does.
+fn parse_source_body(body: &[u8]) -> Result<SourceInput, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad("body", "a JSON object is required"));
     }
@@ -307,50 +308,29 @@ fn parse_source_body(body: &[u8]) -> Result<(NewSource, bool), ApiError> {
             format!("unknown field; known fields: {}", FIELDS.join(", ")),
         ));
     }
-    let url = match take_string(&mut obj, "url")? {
-        Some(u) => parse_url(&u)?,
-        None => return Err(ApiError::bad("url", "required")),
+    let Some(url) = take_string(&mut obj, "url")? else {
+        return Err(ApiError::bad("url", "required"));
     };
-    let (name, named) = match take_string(&mut obj, "name")? {
-        Some(n) => {
-            check_name(&n)?;
-            (n, true)
-        }
-        None => (default_name(&url), false),
-    };
-    let every_secs = match obj.remove("every") {
+    let every = match obj.remove("every") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(parse_every(&v)?),
-    };
-    let authority = match take_string(&mut obj, "authority")? {
-        Some(a) => {
-            let a = a.trim().to_owned();
-            if a.is_empty()
-                || a.chars().count() > MAX_AUTHORITY_CHARS
-                || a.chars().any(char::is_control)
-            {
-                return Err(ApiError::bad(
-                    "authority",
-                    format!("1 to {MAX_AUTHORITY_CHARS} characters, no control characters"),
-                ));
-            }
-            Some(a)
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(ApiError::bad(
+                "every",
+                "a number of seconds or a string such as \"90s\", \"10m\", \"2h\", \"1d\"",
+            ));
         }
-        None => None,
     };
-    let select = take_patterns(&mut obj, "select")?;
-    let skip = take_patterns(&mut obj, "skip")?;
-    let rules = take_rules(&mut obj)?;
-    let source = NewSource {
-        name,
-        url: url.to_string(),
-        authority,
-        every_secs,
-        select,
-        skip,
-        rules,
-    };
-    Ok((source, named))
+    Ok(SourceInput {
+        url,
+        name: take_string(&mut obj, "name")?,
+        every,
+        authority: take_string(&mut obj, "authority")?,
+        select: take_patterns(&mut obj, "select")?,
+        skip: take_patterns(&mut obj, "skip")?,
+        rules: take_rules(&mut obj)?,
+    })
 }
 
 fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
@@ -359,101 +339,6 @@ fn take_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<Strin
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(ApiError::bad(field, "must be a string")),
     }
-}
-
-fn parse_url(s: &str) -> Result<url::Url, ApiError> {
-    if s.len() > MAX_URL_BYTES {
-        return Err(ApiError::bad(
-            "url",
-            format!("longer than {MAX_URL_BYTES} bytes"),
-        ));
-    }
-    let parsed = url::Url::parse(s.trim())
-        .map_err(|e| ApiError::bad("url", format!("not an absolute URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::bad(
-            "url",
-            "only http and https catalog URLs can be sources",
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(ApiError::bad(
-            "url",
-            "must not contain credentials: give them in the configuration ([sources.auth])",
-        ));
-    }
-    threddex_crawler::urls::parse_catalog_url(parsed.as_str()).map_err(|e| ApiError::bad("url", e))
-}
-
-fn default_name(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or("source");
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    }
-}
-
-fn check_name(n: &str) -> Result<(), ApiError> {
-    let ok = !n.is_empty()
-        && n.chars().count() <= MAX_NAME_CHARS
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad(
-            "name",
-            format!("1 to {MAX_NAME_CHARS} characters among A-Z a-z 0-9 . _ : -"),
-        ))
-    }
-}
-
-fn parse_every(v: &Value) -> Result<i64, ApiError> {
-    let bad = || {
-        ApiError::bad(
-            "every",
-            "an interval between 1s and 366d: a number of seconds or a string such as \"90s\", \"10m\", \"2h\", \"1d\"",
-        )
-    };
-    let secs = match v {
-        Value::Number(n) => n.as_i64().ok_or_else(bad)?,
-        Value::String(s) => {
-            let t = s.trim();
-            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-            let (num, unit) = t.split_at(split);
-            let n: i64 = num.parse().map_err(|_| bad())?;
-            let mult = match unit {
-                "s" | "" => 1,
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                _ => return Err(bad()),
-            };
-            n.checked_mul(mult).ok_or_else(bad)?
-        }
-        _ => return Err(bad()),
-    };
-    if secs <= 0 || secs > MAX_EVERY_SECS {
-        return Err(bad());
-    }
-    Ok(secs)
-}
-
-fn compile(field: &str, p: &str) -> Result<(), ApiError> {
-    if p.chars().count() > MAX_PATTERN_CHARS {
-        return Err(ApiError::bad(
-            field,
-            format!("a pattern is longer than {MAX_PATTERN_CHARS} characters"),
-        ));
-    }
-    regex::RegexBuilder::new(p)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map(|_| ())
-        .map_err(|e| {
-            let msg: String = e.to_string().chars().take(300).collect();
-            ApiError::bad(field, format!("bad pattern: {msg}"))
-        })
 }
 
 fn take_array(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<Value>, ApiError> {
@@ -472,55 +357,38 @@ fn take_patterns(obj: &mut Map<String, Value>, field: &str) -> Result<Vec<String
     take_array(obj, field)?
         .into_iter()
         .map(|v| match v {
-            Value::String(p) => {
-                compile(field, &p)?;
-                Ok(p)
-            }
+            Value::String(p) => Ok(p),
             _ => Err(ApiError::bad(field, "must be an array of strings")),
         })
         .collect()
 }
 
-fn take_rules(obj: &mut Map<String, Value>) -> Result<Vec<ClassRule>, ApiError> {
+/// The rules as `REGEX=CLASS` strings (objects `{"pattern", "class"}` written that way).
+fn take_rules(obj: &mut Map<String, Value>) -> Result<Vec<String>, ApiError> {
     const FIELD: &str = "rules";
-    let classes = "archival, live, daily or mixed";
     take_array(obj, FIELD)?
         .into_iter()
-        .map(|v| {
-            let (pattern, class) = match v {
-                Value::String(s) => {
-                    let Some((p, c)) = s.rsplit_once('=') else {
-                        return Err(ApiError::bad(
-                            FIELD,
-                            format!("a rule is \"REGEX=CLASS\" with CLASS {classes}"),
-                        ));
-                    };
-                    (p.to_owned(), c.to_owned())
-                }
-                Value::Object(mut o) => {
-                    let p = take_string(&mut o, "pattern")?;
-                    let c = take_string(&mut o, "class")?;
-                    match (p, c, o.is_empty()) {
-                        (Some(p), Some(c), true) => (p, c),
-                        _ => {
-                            return Err(ApiError::bad(
-                                FIELD,
-                                "a rule object has exactly \"pattern\" and \"class\"",
-                            ));
-                        }
+        .map(|v| match v {
+            Value::String(s) => Ok(s),
+            Value::Object(mut o) => {
+                let p = take_string(&mut o, "pattern")?;
+                let c = take_string(&mut o, "class")?;
+                match (p, c, o.is_empty()) {
+                    (Some(p), Some(c), true) => {
+                        // Checked here: the class must not hide an `=` the split would take.
+                        source_input::rule(&p, &c).map_err(bad_input)?;
+                        Ok(format!("{p}={c}"))
                     }
-                }
-                _ => {
-                    return Err(ApiError::bad(
+                    _ => Err(ApiError::bad(
                         FIELD,
-                        "entries are \"REGEX=CLASS\" strings or {\"pattern\", \"class\"} objects",
-                    ));
+                        "a rule object has exactly \"pattern\" and \"class\"",
+                    )),
                 }
-            };
-            compile(FIELD, &pattern)?;
-            let class = NodeClass::parse(&class)
-                .ok_or_else(|| ApiError::bad(FIELD, format!("unknown class: use {classes}")))?;
-            Ok(ClassRule { pattern, class })
+            }
+            _ => Err(ApiError::bad(
+                FIELD,
+                "entries are \"REGEX=CLASS\" strings or {\"pattern\", \"class\"} objects",
+            )),
         })
         .collect()
 }
@@ -528,6 +396,14 @@ fn take_rules(obj: &mut Map<String, Value>) -> Result<Vec<ClassRule>, ApiError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use threddex_store::{NewSource, NodeClass};
+
+    /// The body checked as `POST /sources` does when no source is registered.
+    fn parse_new_source(body: &[u8]) -> Result<NewSource, ApiError> {
+        parse_source_body(body)?
+            .check(|u| Some(source_input::host_port(u)))
+            .map_err(bad_input)
+    }
 
     fn field(body: &str) -> String {
         match parse_new_source(body.as_bytes()) {

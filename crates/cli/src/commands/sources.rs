@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::collections::HashSet;
 
 use anyhow::{Context, bail};
+use threddex_crawler::source_input;
 use threddex_store::{ClassRule, NewSource, Store};
 
 use crate::cli::{SourcesAddArgs, SourcesCommand, SourcesListArgs, SourcesRemoveArgs};
@@ -28,19 +29,13 @@ pub async fn run(cmd: SourcesCommand, mut cfg: Config) -> anyhow::Result<ExitCod
     }
 }
 
-/// A source's start catalog URL, checked (http or https) and normalised as stored.
-pub fn check_source_url(raw: &str) -> anyhow::Result<url::Url> {
-    let url = url::Url::parse(raw.trim())
-        .with_context(|| format!("{raw:?} is not a URL (expected http(s)://host/…/catalog.xml)"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        bail!("{raw:?}: only http and https catalog URLs can be sources");
-    }
-    threddex_crawler::urls::parse_catalog_url(url.as_str())
-        .map_err(|e| anyhow::anyhow!("{raw:?}: {e}"))
-}
+pub use threddex_crawler::source_input::{derive_name, every_text, host_port};
 
-/// Longest default name: the admin API's limit for names (`POST /sources`).
-const MAX_DEFAULT_NAME: usize = 100;
+/// A source's start catalog URL, checked as every entry point checks it (http or https, no
+/// credentials in it) and normalised as stored.
+pub fn check_source_url(raw: &str) -> anyhow::Result<url::Url> {
+    source_input::check_url(raw).map_err(|e| anyhow::anyhow!("{raw:?}: {}", e.message))
+}
 
 /// The name a source registered for `url` gets when none is given: the registered source
 /// with this URL keeps its name; otherwise `host[:port]` when that is free, else `host[:port]`
@@ -69,121 +64,14 @@ pub async fn default_source_name(
     })
 }
 
-/// [`default_source_name`] without a store: the first candidate that `taken` refuses not.
-pub fn derive_name(url: &url::Url, taken: &dyn Fn(&str) -> bool) -> Option<String> {
-    let host = host_port(url);
-    if !taken(&host) {
-        return Some(host);
-    }
-    let base = match path_part(url, MAX_DEFAULT_NAME.saturating_sub(host.len() + 6)) {
-        Some(path) => {
-            let named = format!("{host}_{path}");
-            if !taken(&named) {
-                return Some(named);
-            }
-            named
-        }
-        None => host,
-    };
-    (2..=1000)
-        .map(|n| format!("{base}-{n}"))
-        .find(|name| !taken(name))
-}
-
-/// `host[:port]` of a URL.
-pub fn host_port(url: &url::Url) -> String {
-    let host = url.host_str().unwrap_or("source");
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    }
-}
-
-/// What tells a start catalog apart from others of its server: its path without the TDS
-/// context and catalog service (`/thredds/catalog/`) and without the file name `catalog.xml`
-/// (another file name keeps its stem), segments joined by `_`, characters other than
-/// `A-Z a-z 0-9 . _ -` replaced by `-`; leading segments dropped to fit in `max` characters.
-/// None when nothing is left (the server's root catalog).
-fn path_part(url: &url::Url, max: usize) -> Option<String> {
-    let mut segs: Vec<&str> = url
-        .path_segments()
-        .map(|s| s.filter(|x| !x.is_empty()).collect())
-        .unwrap_or_default();
-    match segs.last().copied() {
-        Some("catalog.xml") => {
-            segs.pop();
-        }
-        Some(last) => {
-            if let Some(stem) = last.strip_suffix(".xml").filter(|s| !s.is_empty())
-                && let Some(slot) = segs.last_mut()
-            {
-                *slot = stem;
-            }
-        }
-        None => {}
-    }
-    if segs.len() >= 2 && segs[1] == "catalog" {
-        segs.drain(..2);
-    } else if segs.first() == Some(&"thredds") {
-        segs.remove(0);
-    }
-    let clean: Vec<String> = segs
-        .iter()
-        .map(|seg| {
-            seg.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    // The most specific (last) segments are kept when the whole does not fit.
-    let mut start = 0;
-    while start < clean.len() && clean[start..].join("_").len() > max {
-        start += 1;
-    }
-    let joined = clean[start..].join("_");
-    (!joined.is_empty()).then_some(joined)
-}
-
-/// A sync interval: a positive whole number with a unit `s`, `m`, `h` or `d`; in seconds.
+/// A sync interval (`90s`, `10m`, `2h`, `1d`) in seconds.
 pub fn parse_every(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let bad = || format!("{s:?} is not an interval: use e.g. 90s, 10m, 2h or 1d");
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let mult = match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    let secs = n.checked_mul(mult).ok_or_else(bad)?;
-    if secs <= 0 || secs > 366 * 86_400 {
-        return Err(format!("{s:?}: the interval must be between 1s and 366d"));
-    }
-    Ok(secs)
+    source_input::parse_every(s).map_err(|e| e.message)
 }
 
 /// `REGEX=archival|live|daily|mixed`, the pattern compiled to check it.
 pub fn parse_rule_arg(s: &str) -> Result<ClassRule, String> {
-    threddex_crawler::classify::parse_rule(s)
-}
-
-pub fn every_text(secs: Option<i64>) -> String {
-    match secs {
-        None => "10m (default)".into(),
-        Some(s) if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
-        Some(s) if s % 60 == 0 => format!("{}m", s / 60),
-        Some(s) => format!("{s}s"),
-    }
+    source_input::parse_rule(s).map_err(|e| e.message)
 }
 
 async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
@@ -347,7 +235,7 @@ mod tests {
             Some(name.clone()),
             derive_name(&deep, &taken(&["thredds.ucar.edu"]))
         );
-        assert!(name.len() <= MAX_DEFAULT_NAME, "{name}");
+        assert!(name.len() <= source_input::MAX_NAME_CHARS, "{name}");
         assert!(name.ends_with("_segment_last"), "{name}");
         assert!(
             name.chars()

@@ -2,6 +2,7 @@
 
 use super::*;
 use clap::{CommandFactory, Parser};
+use threddex_store::ClassRule;
 
 fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
     vars.iter()

@@ -3,6 +3,7 @@
 
 #![allow(unused_imports, dead_code, clippy::unwrap_used)] // shared test fixtures
 
+use threddex_store::prelude::*;
 use threddex_store::{CollectionUpsert, NewSource, Store};
 use threddex_store_postgres::PostgresStore;
 

@@ -1,4 +1,4 @@
-//! Suite: catalogue search ([`Store::search_records`]) — every filter node, paging, sorting,
+//! Suite: catalogue search ([`CollectionCatalog::search_records`]) — every filter node, paging, sorting,
 //! and hostile text that must stay data.
 
 use super::*;

@@ -1,4 +1,4 @@
-//! Suite: stored ISO 19139 records and their staleness (issue 5).
+//! Suite: stored ISO 19139 records and their staleness.
 
 use super::*;
 use crate::{Batch, IsoRecordUpdate, Store};

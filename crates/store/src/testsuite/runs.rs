@@ -1,4 +1,4 @@
-//! Suite: crawl runs (issue 8, admin endpoints).
+//! Suite: crawl runs.
 
 use super::*;
 use crate::{
