@@ -1,5 +1,5 @@
 //! Fuzz target: arbitrary bytes into the catalog parser, then exercise every derived view.
-//! Must never panic. Run: `cargo +nightly fuzz run parse_catalog` (from /work/main/fuzz/..).
+//! Must never panic. Run: `cargo +nightly fuzz run parse_catalog` (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

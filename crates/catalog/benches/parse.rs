@@ -1,6 +1,6 @@
 //! Parse throughput: a generated NEXRAD-like catalog of 100k datasets, and a real fixture.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/main/target-catalog cargo bench -p threddex-catalog --bench parse`
+//! Run: `cargo bench -p threddex-catalog --bench parse`
 
 #![allow(clippy::unwrap_used)] // tests and benches may unwrap
 

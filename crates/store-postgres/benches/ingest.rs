@@ -20,7 +20,7 @@ use threddex_store::{
     Timestamp,
 };
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 const BATCH: usize = 5_000;

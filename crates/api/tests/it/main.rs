@@ -1,0 +1,9 @@
+//! Integration tests, one binary: each module is one area.
+
+mod admin;
+mod api;
+mod common;
+mod csw;
+mod openapi;
+mod refresh;
+mod serve;

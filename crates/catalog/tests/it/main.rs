@@ -1,0 +1,5 @@
+//! Integration tests, one binary: each module is one area.
+
+mod fixtures;
+mod hostile;
+mod real_fixtures;

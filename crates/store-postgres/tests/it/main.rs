@@ -1,0 +1,8 @@
+//! Integration tests, one binary: each module is one area.
+
+mod common;
+mod compaction;
+mod pool;
+mod postgres;
+mod read_pool;
+mod suite;

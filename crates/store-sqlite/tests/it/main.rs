@@ -1,0 +1,5 @@
+//! Integration tests, one binary: each module is one area.
+
+mod compaction;
+mod id_hash;
+mod suite;
