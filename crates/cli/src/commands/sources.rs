@@ -152,7 +152,8 @@ pub async fn conflict(store: &dyn Store, wanted: &NewSource) -> anyhow::Result<O
         && other.settings.url != wanted.url
     {
         return Ok(Some(format!(
-            "the name {:?} is taken by the source of {}: give another one with --name, or \
+            "the name {:?} is taken by a source with another URL ({}): give another one with \
+             --name, or \
              `threddex sources remove {}` first (it drops what was harvested from it)",
             wanted.name,
             source_input::redact_url(&other.settings.url),
