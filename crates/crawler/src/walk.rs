@@ -208,8 +208,12 @@ pub(crate) async fn run(
             }
         }
     }
-    let unvisited = stack.len() as u64;
-    if max_catalogs.is_some_and(|m| launched >= m) && unvisited > 0 {
+    let unvisited = if max_catalogs.is_some_and(|m| launched >= m) {
+        stack.len() as u64
+    } else {
+        0
+    };
+    if unvisited > 0 {
         tracing::info!(
             left = unvisited,
             "catalog budget reached; references left unvisited"
@@ -717,7 +721,13 @@ async fn child_seeds(
     let child_depth = seed.depth.saturating_add(1);
     let mut seeds = Vec::new();
     if ctx.inner.cfg.max_depth.is_some_and(|m| child_depth > m) {
-        let n = children.iter().filter(|c| ctx.claim(c)).count();
+        // Counted, not claimed: a shorter path may still reach them in this run.
+        let visited = lock(&ctx.visited);
+        let n = children
+            .iter()
+            .filter(|c| !visited.contains(&url_key(c)))
+            .count();
+        drop(visited);
         ctx.beyond_depth.fetch_add(n as u64, Ordering::Relaxed);
         return seeds;
     }

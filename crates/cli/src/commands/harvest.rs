@@ -101,12 +101,7 @@ pub async fn run(args: HarvestArgs, mut config: Config) -> anyhow::Result<ExitCo
 
     // A new source is registered for the run (its rows need it) and kept only when its start
     // catalog was read: a mistyped URL leaves nothing behind.
-    let (store, source, sink, new_source): (
-        Option<Arc<dyn Store>>,
-        Source,
-        Arc<dyn BatchSink>,
-        bool,
-    ) = match store {
+    let (store, source, sink, new_source): Target = match store {
         None => {
             let source = Source {
                 id: 0,
@@ -212,6 +207,10 @@ fn tell_catalog_authorities(flag: &str, collections: &[String]) {
         others.join(", ")
     );
 }
+
+/// Where a harvest writes: the store (none for a dry run), the source, the sink, and whether
+/// the source was registered for this run.
+type Target = (Option<Arc<dyn Store>>, Source, Arc<dyn BatchSink>, bool);
 
 /// The flag's list when given, else the config's.
 fn pick_list(flag: &[String], config: Vec<String>) -> Vec<String> {
