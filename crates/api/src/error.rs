@@ -111,6 +111,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The `413` of a body over [`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES) (answered by the body
+/// limit before any handler runs, as plain text) as the JSON error body every other error has.
+pub(crate) async fn body_too_large_as_json(response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let message = format!(
+        "the request body is larger than {} KiB",
+        crate::MAX_BODY_BYTES / 1024
+    );
+    json_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &ErrorBody {
+            error: ErrorDetail {
+                parameter: Some("body"),
+                message: &message,
+            },
+        },
+    )
+}
+
 /// Serialize `value` as a JSON response with `status`.
 pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {

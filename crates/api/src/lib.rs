@@ -260,6 +260,10 @@ pub fn route_paths() -> Vec<&'static str> {
     routes().into_iter().map(|(p, _)| p).collect()
 }
 
+/// Largest request body of every route but `/csw` (larger ones are answered `413`, with a
+/// JSON error body like every other error).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
 /// The API as an axum router.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
@@ -269,7 +273,11 @@ pub fn router(state: AppState) -> Router {
         let handler = if path == "/csw" {
             handler
         } else {
-            handler.layer(RequestBodyLimitLayer::new(16 * 1024))
+            handler
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(axum::middleware::map_response(
+                    error::body_too_large_as_json,
+                ))
         };
         router = router.route(path, handler);
     }

@@ -226,13 +226,15 @@ pub struct HarvestArgs {
     pub skip: Vec<String>,
     #[command(flatten)]
     pub crawl: CrawlArgs,
-    /// Follow catalogRefs at most this deep below the start catalog.
+    /// Follow catalogRefs at most this deep below the start catalog [this run only: no config
+    /// key].
     #[arg(long)]
     pub max_depth: Option<u32>,
-    /// Fetch at most this many catalogs in this run.
+    /// Fetch at most this many catalogs in this run [this run only: no config key].
     #[arg(long)]
     pub max_catalogs: Option<u64>,
-    /// Naming authority for collection IDs when the catalogs give none (default: from the host).
+    /// Naming authority for collection IDs when the catalogs give none (default: from the host;
+    /// a catalog's own authority wins, and the summary says when it did).
     #[arg(long)]
     pub authority: Option<String>,
     /// Name of the source to register (default: the config source with this URL, else the
@@ -333,6 +335,9 @@ pub struct DemoArgs {
     pub serve: bool,
     #[command(flatten)]
     pub api: ApiArgs,
+    /// With `--serve`: serve only, without the sync scheduler [config sync.scheduler = false].
+    #[arg(long, requires = "serve")]
+    pub no_scheduler: bool,
 }
 
 /// The API settings shared by `serve` and `demo --serve` (config `[api]`).

@@ -598,6 +598,13 @@ impl Config {
         Ok(())
     }
 
+    /// [`Config::validate`] once the flags are applied: a refusal is a [`BadConfig`](crate::BadConfig)
+    /// (exit status 2, as for a bad config file).
+    pub fn check_flags(&self) -> anyhow::Result<()> {
+        self.validate()
+            .map_err(|e| anyhow::Error::new(crate::BadConfig(e)))
+    }
+
     /// `--db` over `database.url`.
     pub fn apply_db(&mut self, a: &DbArgs) {
         if let Some(u) = &a.db {

@@ -5,6 +5,15 @@
 
 #![forbid(unsafe_code)]
 
+/// `println!` that hands the write error back instead of panicking: a closed pipe
+/// (`threddex config show | head -1`) then ends the command quietly (see [`run`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod cli;
 mod commands;
 pub mod config;
@@ -57,11 +66,38 @@ pub fn run() -> ExitCode {
     };
     match runtime.block_on(commands::dispatch(args, loaded)) {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): nothing left to say to anyone.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.chain().any(|c| c.is::<BadConfig>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// A configuration that cannot work, whether it came from the file, the environment or the
+/// flags: exit status 2, as for a bad config file.
+#[derive(Debug)]
+pub(crate) struct BadConfig(pub(crate) anyhow::Error);
+
+impl std::fmt::Display for BadConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for BadConfig {}
+
+/// Whether the error is a write to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Every command reads the configuration, except those that must work without a valid one.
@@ -71,6 +107,13 @@ fn needs_config(c: &cli::Command) -> bool {
         cli::Command::Healthcheck(h) => h.url.is_none(),
         _ => true,
     }
+}
+
+/// Colour codes only for a person at a terminal: never in files, pipes or CI logs, nor when
+/// `NO_COLOR` is set (<https://no-color.org>).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// `THREDDEX_LOG` wins, then `-q`/`-v`, then the config's `log.level`.
@@ -88,6 +131,7 @@ fn init_tracing(verbose: u8, quiet: bool, level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .with_target(false)
         .try_init();
 }

@@ -40,9 +40,11 @@
 //!   that do). Skip wins; an empty `select` keeps everything. The config's patterns and the
 //!   source's own patterns are combined.
 //! - **Conditional requests**: the ETag / Last-Modified stored for a catalog are sent as
-//!   `If-None-Match` / `If-Modified-Since`. A 304 records status `NotModified` and stops
-//!   there: nothing is parsed or written, and **the catalog's children are not visited in this
-//!   run** (the previous listing stands).
+//!   `If-None-Match` / `If-Modified-Since`. A 304 records status `NotModified`; nothing is
+//!   parsed or written for it (the previous listing stands). [`Harvester::harvest`] then
+//!   visits the catalog's stored children, each with its own conditional request, so a
+//!   harvest run again reaches every catalog of the tree; a sync ([`Syncer`]) picks the
+//!   nodes it re-reads and does not descend below a 304.
 //! - **Bounded memory**: catalogs are walked depth-first from a stack of pending references
 //!   (its size is bounded by depth × fan-out, not by the size of the tree), each run keeps a
 //!   16-byte key per catalog seen and the IDs of the collections emitted, and rows go through
@@ -121,6 +123,10 @@ pub struct RunOptions {
     /// read in full deletes the stored children it no longer lists. `None`: each such
     /// catalog's stored children are asked of the store when it is read.
     pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
+    /// Visit the stored children of a catalog that answers 304 Not Modified, each with its
+    /// own conditional request ([`Harvester::harvest`] does: a harvest reaches the whole
+    /// tree). False: a 304 ends the walk there (a sync chooses its nodes itself).
+    pub descend_unchanged: bool,
 }
 
 impl Default for RunOptions {
@@ -130,6 +136,7 @@ impl Default for RunOptions {
             grace: classify::DEFAULT_GRACE,
             max_interval: classify::DEFAULT_MAX_INTERVAL,
             known_children: None,
+            descend_unchanged: false,
         }
     }
 }
@@ -440,6 +447,12 @@ pub struct HarvestReport {
     /// ISO records built or re-timed after the walk.
     #[serde(default)]
     pub records: RecordsReport,
+    /// References left unvisited because the run's catalog budget (`max_catalogs`) was spent.
+    #[serde(default)]
+    pub unvisited: u64,
+    /// References not followed because they lie deeper than `max_depth` below the start.
+    #[serde(default)]
+    pub beyond_max_depth: u64,
 }
 
 /// Report at most this many failures by URL.
@@ -635,7 +648,10 @@ impl Harvester {
                 sink,
                 Arc::clone(&progress),
                 Arc::new(|_: &CatalogState| true),
-                RunOptions::default(),
+                RunOptions {
+                    descend_unchanged: true,
+                    ..RunOptions::default()
+                },
             )
             .await?;
         if let Some((_, reason)) = std::mem::take(&mut out.seed_failures)
@@ -798,6 +814,7 @@ impl Harvester {
                 max: options.max_interval.max(min),
             },
             known_children: options.known_children,
+            descend_unchanged: options.descend_unchanged,
         };
         let mut select = self.inner.select.clone();
         select.extend(compile(&source.settings.select, "source select")?);

@@ -134,6 +134,24 @@ pub fn check_url(raw: &str) -> Result<Url, SourceInputError> {
     crate::urls::parse_catalog_url(url.as_str()).map_err(|e| refuse("url", e))
 }
 
+/// A stored start catalog URL as it may be shown: a password in it (a row registered before
+/// credentials in URLs were refused) is replaced by `*****`. Text that does not parse as a
+/// URL is shown as stored.
+pub fn redact_url(stored: &str) -> String {
+    match Url::parse(stored) {
+        Ok(mut u) if u.password().is_some() => match u.set_password(Some("*****")) {
+            Ok(()) => u.to_string(),
+            Err(()) => "[URL with credentials]".to_string(),
+        },
+        _ => stored.to_string(),
+    }
+}
+
+/// Whether a stored URL holds credentials (a user name or a password).
+pub fn has_credentials(stored: &str) -> bool {
+    Url::parse(stored).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+}
+
 /// A source name: 1 to [`MAX_NAME_CHARS`] characters among `A-Z a-z 0-9 . _ : -` (so it is
 /// a path segment of `/sources/{name}` as written).
 pub fn check_name(n: &str) -> Result<(), SourceInputError> {
@@ -398,6 +416,20 @@ mod tests {
         assert_eq!(ok.authority.as_deref(), Some("edu.ucar.unidata"));
         assert_eq!(ok.rules[0].pattern, "a=b");
         assert_eq!(ok.rules[0].class, NodeClass::Archival);
+    }
+
+    #[test]
+    fn stored_credentials_are_never_shown() {
+        let shown = redact_url("http://user:secret@h:8080/thredds/catalog.xml");
+        assert_eq!(shown, "http://user:*****@h:8080/thredds/catalog.xml");
+        assert!(has_credentials("http://user:secret@h/thredds/catalog.xml"));
+        assert!(has_credentials("http://user@h/thredds/catalog.xml"));
+        assert!(!has_credentials("http://h/thredds/catalog.xml"));
+        assert_eq!(
+            redact_url("http://h/thredds/catalog.xml"),
+            "http://h/thredds/catalog.xml"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
     }
 
     #[test]

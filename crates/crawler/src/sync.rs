@@ -204,6 +204,7 @@ impl Syncer {
             grace: self.opts.grace,
             max_interval: self.opts.max_interval,
             known_children,
+            descend_unchanged: false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! flight (each in its own task), and one writer task fed through a bounded channel.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,8 @@ pub(crate) struct RunPolicy {
     /// Stored children of each catalog (by parent URL), for expiry: a child a re-read parent
     /// no longer lists is deleted with its subtree. `None`: no expiry (plain harvest).
     pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
+    /// Visit the stored children of a catalog that answered 304 (harvest: the whole tree).
+    pub descend_unchanged: bool,
 }
 
 impl RunPolicy {
@@ -97,6 +99,8 @@ struct Ctx {
     maybe_gone: Mutex<Vec<(Seed, String)>>,
     /// Set when the writer stopped (store error): stop launching work.
     abort: AtomicBool,
+    /// References not followed because they lie below `max_depth`.
+    beyond_depth: AtomicU64,
 }
 
 pub(crate) struct RunOutput {
@@ -169,6 +173,7 @@ pub(crate) async fn run(
         listed: Mutex::new(HashMap::new()),
         maybe_gone: Mutex::new(Vec::new()),
         abort: AtomicBool::new(false),
+        beyond_depth: AtomicU64::new(0),
     });
 
     // Depth-first: pop from the end. Seeds are pushed reversed so the first is visited first.
@@ -203,9 +208,14 @@ pub(crate) async fn run(
             }
         }
     }
-    if max_catalogs.is_some_and(|m| launched >= m) && !stack.is_empty() {
+    let unvisited = if max_catalogs.is_some_and(|m| launched >= m) {
+        stack.len() as u64
+    } else {
+        0
+    };
+    if unvisited > 0 {
         tracing::info!(
-            left = stack.len(),
+            left = unvisited,
             "catalog budget reached; references left unvisited"
         );
     }
@@ -219,6 +229,7 @@ pub(crate) async fn run(
         tx,
         failed,
         seed_failures,
+        beyond_depth,
         ..
     } = ctx;
     drop(tx);
@@ -251,6 +262,8 @@ pub(crate) async fn run(
         walk_elapsed: started.elapsed(),
         touched_collections: sorted(&emitted),
         records: Default::default(),
+        unvisited,
+        beyond_max_depth: beyond_depth.into_inner(),
     };
     Ok(RunOutput {
         report,
@@ -346,12 +359,25 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
                 &policy.revisit,
                 state.next_change,
             );
-            ctx.send(CatalogOutput {
+            let mut out = CatalogOutput {
                 catalogs: vec![state],
                 ..CatalogOutput::default()
-            })
-            .await;
-            Vec::new()
+            };
+            // A harvest goes on below an unchanged catalog: its stored children are read
+            // again, each with its own conditional request, so that changes deeper in the
+            // tree are found. (A sync picks the nodes it re-reads itself.)
+            let seeds = match (&ctx.p.store, policy.descend_unchanged) {
+                (Some(store), true) => {
+                    let kids = store.child_catalogs(&seed.url).await.unwrap_or_else(|e| {
+                        tracing::warn!(url = %seed.url, error = %e, "cannot read stored children");
+                        Vec::new()
+                    });
+                    child_seeds(ctx, seed, kids, &mut out.catalogs).await
+                }
+                _ => Vec::new(),
+            };
+            ctx.send(out).await;
+            seeds
         }
         Ok(Fetched::Body {
             final_url,
@@ -678,45 +704,67 @@ async fn finish(
         }),
     };
 
+    let seeds = child_seeds(ctx, seed, p.children, &mut out.catalogs).await;
+    ctx.send(out).await;
+    seeds
+}
+
+/// The children of `seed` to visit: each claimed once per run, with its stored state (for
+/// its conditional request) and the visit filter applied; beyond `max_depth` they are only
+/// counted. A child never seen before gets a pending state in `pending`.
+async fn child_seeds(
+    ctx: &Ctx,
+    seed: &Seed,
+    children: Vec<String>,
+    pending: &mut Vec<CatalogState>,
+) -> Vec<Seed> {
     let child_depth = seed.depth.saturating_add(1);
     let mut seeds = Vec::new();
-    if ctx.inner.cfg.max_depth.is_none_or(|m| child_depth <= m) {
-        for child in p.children {
-            if !ctx.claim(&child) {
-                continue;
-            }
-            let prior = match &ctx.p.store {
-                Some(store) => match store.catalog(&child).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(url = %child, error = %e, "cannot read stored state");
-                        None
-                    }
-                },
-                None => None,
-            };
-            if let Some(ps) = &prior
-                && !(ctx.p.filter)(ps)
-            {
-                continue;
-            }
-            if prior.is_none() {
-                out.catalogs.push(CatalogState::pending(
-                    child.clone(),
-                    ctx.p.source_id,
-                    Some(seed.url.clone()),
-                    i32::try_from(child_depth).unwrap_or(i32::MAX),
-                ));
-            }
-            Progress::add(&progress.catalogs_queued, 1);
-            seeds.push(Seed {
-                url: child,
-                parent: Some(seed.url.clone()),
-                depth: child_depth,
-                prior,
-            });
-        }
+    if ctx.inner.cfg.max_depth.is_some_and(|m| child_depth > m) {
+        // Counted, not claimed: a shorter path may still reach them in this run.
+        let visited = lock(&ctx.visited);
+        let n = children
+            .iter()
+            .filter(|c| !visited.contains(&url_key(c)))
+            .count();
+        drop(visited);
+        ctx.beyond_depth.fetch_add(n as u64, Ordering::Relaxed);
+        return seeds;
     }
-    ctx.send(out).await;
+    for child in children {
+        if !ctx.claim(&child) {
+            continue;
+        }
+        let prior = match &ctx.p.store {
+            Some(store) => match store.catalog(&child).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(url = %child, error = %e, "cannot read stored state");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(ps) = &prior
+            && !(ctx.p.filter)(ps)
+        {
+            continue;
+        }
+        if prior.is_none() {
+            pending.push(CatalogState::pending(
+                child.clone(),
+                ctx.p.source_id,
+                Some(seed.url.clone()),
+                i32::try_from(child_depth).unwrap_or(i32::MAX),
+            ));
+        }
+        Progress::add(&ctx.progress.catalogs_queued, 1);
+        seeds.push(Seed {
+            url: child,
+            parent: Some(seed.url.clone()),
+            depth: child_depth,
+            prior,
+        });
+    }
     seeds
 }

@@ -26,7 +26,9 @@ const MAX_RUNS: u32 = 100;
 #[derive(Serialize)]
 struct SourceOut<'a> {
     name: &'a str,
-    url: &'a str,
+    /// As stored, but a password in it (a row registered before credentials in URLs were
+    /// refused) shows as `*****`.
+    url: String,
     authority: Option<&'a str>,
     every_secs: Option<i64>,
     select: &'a [String],
@@ -59,7 +61,7 @@ fn source_out<'a>(s: &'a Source, last: Option<&CrawlRun>) -> SourceOut<'a> {
     };
     SourceOut {
         name: &s.settings.name,
-        url: &s.settings.url,
+        url: source_input::redact_url(&s.settings.url),
         authority: s.settings.authority.as_deref(),
         every_secs: s.settings.every_secs,
         select: &s.settings.select,

@@ -608,8 +608,16 @@ async fn bad_bodies_are_400_naming_the_field() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     // Bodies are bounded.
     let huge = json!({"url": "http://127.0.0.1/c.xml", "skip": ["x".repeat(20_000)]});
-    let (s, _, _) = api.post("/sources", huge).await;
+    let (s, _, v) = api.post("/sources", huge).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    // As JSON, like every other error.
+    assert_eq!(v["error"]["parameter"], "body", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("16 KiB")),
+        "{v}"
+    );
     // Bad query parameters.
     let (s, v) = api.get("/runs?limit=0").await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
@@ -623,6 +631,27 @@ async fn bad_bodies_are_400_naming_the_field() {
     }
     let (s, _, _) = api.call(api.req(reqwest::Method::DELETE, "/sources")).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// A URL stored with a password before such URLs were refused never shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_passwords_are_never_shown() {
+    let api = start(sqlite().await, Some(TOKEN)).await;
+    api.store
+        .add_source(&threddex_store::NewSource {
+            name: "old".into(),
+            url: "http://reader:s3cret-pw@127.0.0.1:9/thredds/catalog.xml".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (s, v) = api.get("/sources").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!v.to_string().contains("s3cret-pw"), "{v}");
+    assert_eq!(
+        v["sources"][0]["url"],
+        "http://reader:*****@127.0.0.1:9/thredds/catalog.xml"
+    );
 }
 
 /// `POST /sources` without a name derives one as the CLI does: a second start catalog of the

@@ -4,13 +4,13 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use chrono::Utc;
 use threddex_crawler::{CrawlConfig, Harvester, Progress, StoreSink};
 use threddex_sim::{
     CurrentSpec, GoesSpec, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
 };
-use threddex_store::NewSource;
+use threddex_store::{NewSource, Source, Store};
 
 use crate::cli::DemoArgs;
 use crate::commands::serve;
@@ -20,7 +20,7 @@ use crate::progress::Reporter;
 pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
     cfg.apply_db(&args.db);
     cfg.apply_api(&args.api);
-    cfg.validate()?;
+    cfg.check_flags()?;
     // With --serve, check the API settings and take the address before the harvest.
     let service = if args.serve {
         threddex_api::install_metrics();
@@ -63,13 +63,7 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
     eprintln!("simulated THREDDS server at {start}");
 
     let store = cfg.database.open().await?;
-    let source = store
-        .ensure_source(&NewSource {
-            name: "demo".to_string(),
-            url: start.clone(),
-            ..NewSource::default()
-        })
-        .await?;
+    let source = demo_source(store.as_ref(), &start).await?;
     let harvester = Harvester::new(CrawlConfig {
         concurrency: 8,
         rate: 500.0,
@@ -138,7 +132,8 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
             ..CrawlConfig::default()
         };
         let sync = cfg.sync_options()?;
-        serve::run_service(listener, store, config, crawl, sync, true, shutdown).await?;
+        let scheduler = cfg.sync.scheduler && !args.no_scheduler;
+        serve::run_service(listener, store, config, crawl, sync, scheduler, shutdown).await?;
         sim.shutdown().await;
         return Ok(ExitCode::SUCCESS);
     }
@@ -148,4 +143,69 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
     }
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name of the demo's source.
+const DEMO_SOURCE: &str = "demo";
+
+/// The `demo` source, pointing at this run's simulated server. Each demo run starts its server
+/// on a new port, so the source a previous demo left (a simulated server on loopback, gone
+/// now) is replaced, with what was harvested from it: the demo harvests the same tree again
+/// at once. A source named `demo` for any other server is left alone and stops the demo.
+async fn demo_source(store: &dyn Store, url: &str) -> anyhow::Result<Source> {
+    if let Some(old) = store.source_by_name(DEMO_SOURCE).await?
+        && old.settings.url != url
+    {
+        if !is_demo_url(&old.settings.url) {
+            bail!(
+                "a source named {DEMO_SOURCE:?} is registered for {}, which is not a demo \
+                 server: run the demo with another --db (e.g. --db sqlite://demo.db), or \
+                 `threddex sources remove {DEMO_SOURCE}` first",
+                threddex_crawler::source_input::redact_url(&old.settings.url)
+            );
+        }
+        store.remove_source(DEMO_SOURCE).await?;
+        eprintln!(
+            "replaced the source {DEMO_SOURCE:?} of an earlier demo (its simulated server at {} \
+             is gone)",
+            old.settings.url
+        );
+    }
+    Ok(store
+        .ensure_source(&NewSource {
+            name: DEMO_SOURCE.to_string(),
+            url: url.to_string(),
+            ..NewSource::default()
+        })
+        .await?)
+}
+
+/// Whether a start URL is one a demo registers: the root catalog of a server on loopback.
+fn is_demo_url(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    loopback && u.path() == "/thredds/catalog.xml" && u.query().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_earlier_demo_source_is_replaced() {
+        assert!(is_demo_url("http://127.0.0.1:38807/thredds/catalog.xml"));
+        assert!(is_demo_url("http://[::1]:4000/thredds/catalog.xml"));
+        assert!(!is_demo_url("https://thredds.ucar.edu/thredds/catalog.xml"));
+        assert!(!is_demo_url(
+            "http://127.0.0.1:8080/thredds/catalog/nexrad/catalog.xml"
+        ));
+        assert!(!is_demo_url("not a url"));
+    }
 }

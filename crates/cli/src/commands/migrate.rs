@@ -9,10 +9,10 @@ pub async fn run(cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = cfg.database.open().await?;
     store.migrate().await?;
     store.ping().await?;
-    println!(
+    outln!(
         "{} database {} is up to date",
         store.backend(),
         cfg.database.url
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

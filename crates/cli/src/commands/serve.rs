@@ -25,7 +25,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     if args.no_scheduler {
         config.sync.scheduler = false;
     }
-    config.validate()?;
+    config.check_flags()?;
     threddex_api::install_metrics();
     let api = config.api_config()?;
     let crawl = CrawlConfig {

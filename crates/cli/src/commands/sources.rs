@@ -1,12 +1,12 @@
 //! `threddex sources add|list|remove`: the registered sources.
 
-use std::process::ExitCode;
-
 use std::collections::HashSet;
+use std::io::Write;
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use threddex_crawler::source_input;
-use threddex_store::{ClassRule, NewSource, Store};
+use threddex_store::{CatalogStatus, ClassRule, NewSource, RunStatus, Source, Store};
 
 use crate::cli::{SourcesAddArgs, SourcesCommand, SourcesListArgs, SourcesRemoveArgs};
 use crate::config::Config;
@@ -34,7 +34,7 @@ pub use threddex_crawler::source_input::{derive_name, every_text, host_port};
 /// A source's start catalog URL, checked as every entry point checks it (http or https, no
 /// credentials in it) and normalised as stored.
 pub fn check_source_url(raw: &str) -> anyhow::Result<url::Url> {
-    source_input::check_url(raw).map_err(|e| anyhow::anyhow!("{raw:?}: {}", e.message))
+    source_input::check_url(raw).map_err(|e| bad_source(raw, &e))
 }
 
 /// The name a source registered for `url` gets when none is given: the registered source
@@ -75,82 +75,188 @@ pub fn parse_rule_arg(s: &str) -> Result<ClassRule, String> {
 }
 
 async fn add(a: SourcesAddArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
-    let url = check_source_url(&a.url)?;
-    for p in a.select.iter().chain(&a.skip) {
-        regex::Regex::new(p).with_context(|| format!("bad pattern {p:?}"))?;
-    }
+    // The same checks as every other entry point (credentials in the URL, name, interval,
+    // authority, patterns), before the store is opened.
+    let input = source_input::SourceInput {
+        url: a.url.clone(),
+        name: a.name.clone(),
+        every: a.every.map(|s| s.to_string()),
+        authority: a.authority.clone(),
+        select: a.select.clone(),
+        skip: a.skip.clone(),
+        rules: a
+            .rules
+            .iter()
+            .map(|r| format!("{}={}", r.pattern, r.class.as_str()))
+            .collect(),
+    };
+    let checked = input
+        .clone()
+        .check(|u| Some(host_port(u)))
+        .map_err(|e| bad_source(&a.url, &e))?;
+    let url = url::Url::parse(&checked.url).context("checked URL")?;
     let store = cfg.database.open().await?;
     let name = match a.name.clone() {
         Some(n) => n,
         None => default_source_name(store.as_ref(), &url, cfg).await?,
     };
-    if a.if_missing
-        && let Some(existing) = store.source_by_name(&name).await?
+    let settings = NewSource { name, ..checked };
+    let name = settings.name.clone();
+    if let Some(existing) = store.source_by_name(&name).await?
+        && existing.settings.url == settings.url
     {
-        if existing.settings.url != url.as_str() {
+        if !a.if_missing {
             bail!(
-                "a source named {name:?} exists with another URL ({}); remove it first or pick \
-                 another --name",
+                "source {name} ({}) is registered already: `threddex sources list` shows it \
+                 (`sources add --if-missing` succeeds in this case)",
                 existing.settings.url
             );
         }
-        println!(
+        outln!(
             "source {name} ({}) is registered already, every {}",
             existing.settings.url,
             every_text(existing.settings.every_secs)
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(why) = conflict(store.as_ref(), &settings).await? {
+        bail!("cannot register source {name:?}: {why}");
+    }
     let s = store
-        .add_source(&NewSource {
-            name,
-            url: url.to_string(),
-            authority: a.authority,
-            every_secs: a.every,
-            select: a.select,
-            skip: a.skip,
-            rules: a.rules,
-        })
+        .add_source(&settings)
         .await
         .context("cannot register the source")?;
-    println!(
+    outln!(
         "added source {} ({}), every {}",
         s.settings.name,
         s.settings.url,
         every_text(s.settings.every_secs)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refused source setting as a configuration error (exit status 2).
+pub fn bad_source(raw_url: &str, e: &source_input::SourceInputError) -> anyhow::Error {
+    let shown = source_input::redact_url(raw_url.trim());
+    anyhow::Error::new(crate::BadConfig(anyhow::anyhow!(
+        "{shown:?}: {}: {}",
+        e.field,
+        e.message
+    )))
+}
+
+/// Why `wanted` cannot be registered as it is, with what to do about it: another source has
+/// its name (with another URL) or its URL (under another name). None when neither.
+pub async fn conflict(store: &dyn Store, wanted: &NewSource) -> anyhow::Result<Option<String>> {
+    if let Some(other) = store.source_by_name(&wanted.name).await?
+        && other.settings.url != wanted.url
+    {
+        return Ok(Some(format!(
+            "the name {:?} is taken by a source with another URL ({}): give another one with \
+             --name, or \
+             `threddex sources remove {}` first (it drops what was harvested from it)",
+            wanted.name,
+            source_input::redact_url(&other.settings.url),
+            other.settings.name
+        )));
+    }
+    if let Some(other) = store.source_by_url(&wanted.url).await?
+        && other.settings.name != wanted.name
+    {
+        return Ok(Some(format!(
+            "{} is registered as source {:?}: use --name {} (or no --name), or \
+             `threddex sources remove {}` first (it drops what was harvested from it)",
+            wanted.url, other.settings.name, other.settings.name, other.settings.name
+        )));
+    }
+    Ok(None)
+}
+
+/// How a source's syncs are going: the latest run's status (`ok`, `partial`, `failed`,
+/// `running`; `never` before the first) and how many of its catalogs failed at their last
+/// read (they are retried on every sync).
+struct Health {
+    status: &'static str,
+    failed_catalogs: usize,
+}
+
+async fn health(store: &dyn Store, s: &Source) -> anyhow::Result<Health> {
+    let last = store.list_runs(Some(&s.settings.name), 1).await?;
+    let status = match (last.first(), s.last_sync_at) {
+        (Some(r), _) => r.status.as_str(),
+        (None, None) => "never",
+        (None, Some(t)) if s.last_success_at == Some(t) => RunStatus::Ok.as_str(),
+        (None, Some(_)) => RunStatus::Failed.as_str(),
+    };
+    let failed_catalogs = store
+        .catalogs_of_source(s.id)
+        .await?
+        .iter()
+        .filter(|c| c.status == CatalogStatus::Failed)
+        .count();
+    Ok(Health {
+        status,
+        failed_catalogs,
+    })
 }
 
 async fn list(a: SourcesListArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = cfg.database.open().await?;
     let sources = store.list_sources().await?;
-    if a.json {
-        for s in &sources {
-            println!("{}", serde_json::to_string(s)?);
-        }
-        return Ok(ExitCode::SUCCESS);
+    let mut with_credentials = Vec::new();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !a.json {
+        writeln!(
+            out,
+            "NAME\tURL\tEVERY\tLAST SYNC\tLAST SUCCESS\tSTATUS\tFAILED CATALOGS\tRULES"
+        )?;
     }
-    println!("NAME\tURL\tEVERY\tLAST SYNC\tLAST SUCCESS\tRULES");
     for s in &sources {
+        // A URL stored with credentials (before they were refused) never shows its password.
+        let url = source_input::redact_url(&s.settings.url);
+        if source_input::has_credentials(&s.settings.url) {
+            with_credentials.push(s.settings.name.clone());
+        }
+        let h = health(store.as_ref(), s).await?;
+        if a.json {
+            let mut v = serde_json::to_value(s)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("url".into(), url.into());
+                obj.insert("status".into(), h.status.into());
+                obj.insert("failed_catalogs".into(), h.failed_catalogs.into());
+            }
+            writeln!(out, "{v}")?;
+            continue;
+        }
         let rules: Vec<String> = s
             .settings
             .rules
             .iter()
             .map(|r| format!("{}={}", r.pattern, r.class.as_str()))
             .collect();
-        println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             s.settings.name,
-            s.settings.url,
+            url,
             every_text(s.settings.every_secs),
             fmt_opt(s.last_sync_at),
             fmt_opt(s.last_success_at),
+            h.status,
+            h.failed_catalogs,
             if rules.is_empty() {
                 "-".into()
             } else {
                 rules.join(" ")
             }
+        )?;
+    }
+    out.flush()?;
+    for name in with_credentials {
+        eprintln!(
+            "warning: source {name}'s stored URL holds credentials; `threddex sources remove \
+             {name}` and register it again with the URL alone and the credentials in \
+             [sources.auth] of the configuration"
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -159,7 +265,7 @@ async fn list(a: SourcesListArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
 async fn remove(a: SourcesRemoveArgs, cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = cfg.database.open().await?;
     if store.remove_source(&a.name).await? {
-        println!("removed source {} and everything harvested from it", a.name);
+        outln!("removed source {} and everything harvested from it", a.name)?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("error: no source named {:?}", a.name);

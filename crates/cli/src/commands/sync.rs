@@ -13,7 +13,7 @@ use crate::progress::Reporter;
 
 pub async fn run(args: SyncArgs, mut config: Config) -> anyhow::Result<ExitCode> {
     config.apply_sync(&args);
-    config.validate()?;
+    config.check_flags()?;
     let cfg = threddex_crawler::CrawlConfig {
         auth: config.source_auth()?,
         ..config.crawl_config(PER_HOST_CLI)
@@ -44,7 +44,7 @@ pub async fn run(args: SyncArgs, mut config: Config) -> anyhow::Result<ExitCode>
     for s in sources {
         let report = sync_one(&syncer, &s, args.json, deadline).await?;
         if args.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?)?;
         }
         print_summary(&report, args.wait);
         if report.lease_busy {
