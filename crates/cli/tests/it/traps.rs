@@ -2,7 +2,7 @@
 //! URLs, a re-run harvest under an unchanged start catalog, `--authority`, colour codes in
 //! logs, closed pipes, bad flag values.
 
-mod common;
+use super::common;
 
 use std::process::Stdio;
 

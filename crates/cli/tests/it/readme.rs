@@ -5,7 +5,7 @@
 //! command lines stay as written), and the one line naming a real server
 //! (`thredds.ucar.edu`) is pointed at a simulated TDS started by the test.
 
-mod common;
+use super::common;
 
 use std::path::Path;
 
