@@ -32,12 +32,12 @@
 mod compact;
 mod connect;
 mod convert;
-mod filter_sql;
 mod iso;
 mod lease;
 mod read;
 mod read_pool;
 mod runs;
+mod search;
 mod sources;
 mod views;
 mod write;
@@ -248,7 +248,7 @@ impl CollectionCatalog for PostgresStore {
         offset: u64,
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
+        search::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {

@@ -22,13 +22,13 @@
 
 mod connect;
 mod convert;
-mod filter_sql;
 mod granules;
 mod idhash;
 mod iso;
 mod lease;
 mod read;
 mod runs;
+mod search;
 mod sources;
 mod views;
 mod write;
@@ -214,7 +214,7 @@ impl SyncLeases for SqliteStore {
 #[async_trait]
 impl CollectionCatalog for SqliteStore {
     async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.pool, query).await
+        search::list_collections(&self.pool, query).await
     }
 
     async fn collection(&self, id: &str) -> Result<Option<Collection>> {
@@ -228,7 +228,7 @@ impl CollectionCatalog for SqliteStore {
         offset: u64,
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
+        search::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
