@@ -14,4 +14,3 @@ ALTER TABLE collections ADD COLUMN search tsvector GENERATED ALWAYS AS (
            translate(keywords::text, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', '                                ')), 'B')
 ) STORED;
 CREATE INDEX collections_search ON collections USING gin (search);
-ANALYZE collections;

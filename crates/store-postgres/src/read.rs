@@ -227,11 +227,7 @@ async fn search_collections(
     sql.push(format!(" ORDER BY {order} LIMIT "))
         .push_bind(limit(q.limit));
     let mut conn = reads.acquire().await?;
-    let rows = sql
-        .build()
-        .fetch_all(conn.conn())
-        .await
-        .map_err(db_err)?;
+    let rows = sql.build().fetch_all(conn.conn()).await.map_err(db_err)?;
     if verdict.is_none()
         && let Some(key) = text_key
     {

@@ -22,8 +22,7 @@
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use threddex_store::sql::{Column, Dialect, push_filter, push_order_by};
 use threddex_store::{
-    LikePattern, MAX_FILTER_DEPTH, RecordFilter, RecordPage, SortKey, StoreError, Timestamp,
-    Words,
+    LikePattern, MAX_FILTER_DEPTH, RecordFilter, RecordPage, SortKey, StoreError, Timestamp, Words,
 };
 
 use crate::convert::{COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape};
@@ -118,9 +117,7 @@ impl Dialect for Pg {
         if self.narrow {
             qb.push("t.anytext LIKE lower(");
         } else {
-            qb.push(
-                "c.key IN (SELECT t.key FROM collection_anytext t WHERE t.anytext LIKE lower(",
-            );
+            qb.push("c.key IN (SELECT t.key FROM collection_anytext t WHERE t.anytext LIKE lower(");
         }
         self.bind_text(qb, &pattern.to_sql_like(Some('\\')));
         qb.push(if self.narrow { ")" } else { "))" });

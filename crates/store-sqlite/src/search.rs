@@ -118,9 +118,7 @@ impl Dialect for Lite {
             }
             return;
         }
-        qb.push(
-            "(key IN (SELECT rowid FROM collections_anytext WHERE collections_anytext MATCH ",
-        );
+        qb.push("(key IN (SELECT rowid FROM collections_anytext WHERE collections_anytext MATCH ");
         qb.push_bind(match_query(&runs));
         qb.push(")");
         let exact = matches!(
@@ -324,7 +322,9 @@ pub(crate) async fn list_collections(
     pool: &SqlitePool,
     q: &CollectionQuery,
 ) -> Result<Vec<Collection>> {
-    let mut sql = QueryBuilder::new(format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE "));
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {COLLECTION_COLUMNS} FROM collections WHERE "
+    ));
     push_filter(&Lite, &mut sql, &q.filter())?;
     // 0: no limit.
     let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };

@@ -537,13 +537,19 @@ impl RecordFilter {
             (QueryableKind::Time(prop), Literal::Time(value)) => {
                 Ok(Self::CompareTime { prop, op, value })
             }
-            (_, value) => Err(invalid(format!("{prop:?} cannot be compared with {value:?}"))),
+            (_, value) => Err(invalid(format!(
+                "{prop:?} cannot be compared with {value:?}"
+            ))),
         }
     }
 
     /// `prop LIKE pattern` on a text property or the any text (always case-insensitive).
     /// [`StoreError::Invalid`] for a time property or the box.
-    pub fn like(prop: Queryable, pattern: LikePattern, match_case: bool) -> Result<Self, StoreError> {
+    pub fn like(
+        prop: Queryable,
+        pattern: LikePattern,
+        match_case: bool,
+    ) -> Result<Self, StoreError> {
         match prop.kind() {
             QueryableKind::AnyText => Ok(Self::AnyText(pattern)),
             QueryableKind::Text(prop) => Ok(Self::Like {
@@ -747,9 +753,7 @@ mod tests {
             RecordFilter::contains_all_words(&like("sst")),
             RecordFilter::AnyText(LikePattern::contains("sst"))
         );
-        let RecordFilter::And(v) =
-            RecordFilter::contains_all_words(&like("a b c"))
-        else {
+        let RecordFilter::And(v) = RecordFilter::contains_all_words(&like("a b c")) else {
             panic!("three words are an And");
         };
         assert_eq!(v.len(), 3);
