@@ -20,7 +20,7 @@
 //! (`c.key IN (SELECT … FROM collection_anytext …)`).
 
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
-use threddex_store::sql::{Column, Dialect, push_filter, push_order_by};
+use threddex_store::sql::{Binds, Column, Dialect, Keywords, push_filter, push_order_by};
 use threddex_store::{
     LikePattern, MAX_FILTER_DEPTH, RecordFilter, RecordPage, SortKey, StoreError, Timestamp, Words,
 };
@@ -55,6 +55,12 @@ fn tsquery(words: &[String]) -> String {
 impl Dialect for Pg {
     type Db = Postgres;
 
+    const KEYWORDS: Keywords = Keywords {
+        exists: "EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.keywords) AS k(v) WHERE ",
+        value: "k.v",
+        empty: "jsonb_array_length(c.keywords) = 0",
+    };
+
     fn column(&self, column: Column) -> &'static str {
         match column {
             Column::Key => "c.key",
@@ -73,31 +79,8 @@ impl Dialect for Pg {
         }
     }
 
-    fn bind_text(&self, qb: &mut QueryBuilder<Postgres>, value: &str) {
-        qb.push_bind(clean(value).into_owned());
-    }
-
-    fn bind_float(&self, qb: &mut QueryBuilder<Postgres>, value: f64) {
-        qb.push_bind(value);
-    }
-
-    fn bind_int(&self, qb: &mut QueryBuilder<Postgres>, value: i64) {
-        qb.push_bind(value);
-    }
-
     fn bind_time(&self, qb: &mut QueryBuilder<Postgres>, value: Timestamp) {
         qb.push_bind(value);
-    }
-
-    fn keywords(&self) -> (&'static str, &'static str) {
-        (
-            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(c.keywords) AS k(v) WHERE ",
-            "k.v",
-        )
-    }
-
-    fn no_keywords(&self) -> &'static str {
-        "jsonb_array_length(c.keywords) = 0"
     }
 
     fn push_like(
@@ -109,7 +92,7 @@ impl Dialect for Pg {
     ) {
         let op = if match_case { " LIKE " } else { " ILIKE " };
         qb.push(expr).push(op);
-        self.bind_text(qb, &pattern.to_sql_like(Some('\\')));
+        Postgres::bind_str(qb, &pattern.to_sql_like(Some('\\')));
     }
 
     fn push_anytext(&self, qb: &mut QueryBuilder<Postgres>, pattern: &LikePattern) {
@@ -119,7 +102,7 @@ impl Dialect for Pg {
         } else {
             qb.push("c.key IN (SELECT t.key FROM collection_anytext t WHERE t.anytext LIKE lower(");
         }
-        self.bind_text(qb, &pattern.to_sql_like(Some('\\')));
+        Postgres::bind_str(qb, &pattern.to_sql_like(Some('\\')));
         qb.push(if self.narrow { ")" } else { "))" });
     }
 

@@ -12,7 +12,7 @@
 //!   ([`like_any_case`]); case-sensitive LIKE is `GLOB`.
 
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use threddex_store::sql::{Column, Dialect, push_filter, push_order_by};
+use threddex_store::sql::{Binds, Column, Dialect, Keywords, push_filter, push_order_by};
 use threddex_store::{
     Collection, CollectionQuery, LikePart, LikePattern, RecordFilter, RecordPage, Result, SortKey,
     Timestamp, Words,
@@ -27,13 +27,19 @@ const ANYTEXT: &str = "(id || ' ' || title || ' ' || coalesce(summary, '') || ' 
 /// The SQLite dialect: bare column names of `collections`.
 struct Lite;
 
-/// SQLite's text functions stop at NUL: keep it as data.
+/// SQLite's text functions stop at NUL: keep it as data (as [`Binds::bind_str`] does).
 fn text(s: &str) -> String {
     s.replace('\0', "\u{FFFD}")
 }
 
 impl Dialect for Lite {
     type Db = Sqlite;
+
+    const KEYWORDS: Keywords = Keywords {
+        exists: "EXISTS (SELECT 1 FROM json_each(keywords) AS k WHERE ",
+        value: "k.value",
+        empty: "json_array_length(keywords) = 0",
+    };
 
     fn column(&self, column: Column) -> &'static str {
         match column {
@@ -53,31 +59,8 @@ impl Dialect for Lite {
         }
     }
 
-    fn bind_text(&self, qb: &mut QueryBuilder<Sqlite>, value: &str) {
-        qb.push_bind(text(value));
-    }
-
-    fn bind_float(&self, qb: &mut QueryBuilder<Sqlite>, value: f64) {
-        qb.push_bind(value);
-    }
-
-    fn bind_int(&self, qb: &mut QueryBuilder<Sqlite>, value: i64) {
-        qb.push_bind(value);
-    }
-
     fn bind_time(&self, qb: &mut QueryBuilder<Sqlite>, value: Timestamp) {
         qb.push_bind(ts_to_db(value));
-    }
-
-    fn keywords(&self) -> (&'static str, &'static str) {
-        (
-            "EXISTS (SELECT 1 FROM json_each(keywords) AS k WHERE ",
-            "k.value",
-        )
-    }
-
-    fn no_keywords(&self) -> &'static str {
-        "json_array_length(keywords) = 0"
     }
 
     fn push_like(
@@ -89,7 +72,7 @@ impl Dialect for Lite {
     ) {
         if match_case {
             qb.push(expr).push(" GLOB ");
-            self.bind_text(qb, &pattern.to_glob());
+            Sqlite::bind_str(qb, &pattern.to_glob());
         } else {
             like_any_case(qb, expr, pattern, true);
         }
@@ -141,7 +124,7 @@ impl Dialect for Lite {
             qb.push(") OR ");
         }
         qb.push("instr(lower(id), ");
-        self.bind_text(qb, &words.text);
+        Sqlite::bind_str(qb, &words.text);
         qb.push(") > 0)");
     }
 }
@@ -161,10 +144,10 @@ fn like_any_case(qb: &mut QueryBuilder<Sqlite>, expr: &str, pattern: &LikePatter
         }
         qb.push(expr).push(" LIKE ");
         if escape {
-            qb.push_bind(text(&v.to_sql_like(Some('\\'))));
+            Sqlite::bind_str(qb, &v.to_sql_like(Some('\\')));
             qb.push(" ESCAPE '\\'");
         } else {
-            qb.push_bind(text(&v.to_sql_like(None)));
+            Sqlite::bind_str(qb, &v.to_sql_like(None));
         }
     }
     qb.push(")");

@@ -10,7 +10,7 @@
 //! `Not` is two-valued: a test on a missing value (no time extent, no box) is false, so its
 //! negation is true.
 
-use sqlx::{Database, QueryBuilder};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::{
     BBox, CompareOp, LikePattern, MAX_FILTER_DEPTH, Queryable, RecordFilter, Result, SortKey,
@@ -48,32 +48,61 @@ pub enum Column {
     North,
 }
 
+/// The values the compiler binds (floats, integers, texts), for every database that encodes
+/// them: the backends need not spell these out.
+pub trait Binds: Database {
+    /// Bind a float.
+    fn bind_f64(qb: &mut QueryBuilder<Self>, value: f64);
+    /// Bind an integer.
+    fn bind_i64(qb: &mut QueryBuilder<Self>, value: i64);
+    /// Bind a text, NUL (which neither backend keeps in text) replaced by U+FFFD.
+    fn bind_str(qb: &mut QueryBuilder<Self>, value: &str);
+}
+
+impl<DB: Database> Binds for DB
+where
+    for<'q> f64: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    fn bind_f64(qb: &mut QueryBuilder<Self>, value: f64) {
+        qb.push_bind(value);
+    }
+
+    fn bind_i64(qb: &mut QueryBuilder<Self>, value: i64) {
+        qb.push_bind(value);
+    }
+
+    fn bind_str(qb: &mut QueryBuilder<Self>, value: &str) {
+        qb.push_bind(value.replace('\0', "\u{FFFD}"));
+    }
+}
+
+/// How a backend reads the keyword list of a collection.
+#[derive(Clone, Copy, Debug)]
+pub struct Keywords {
+    /// The start of a test on any one keyword, `EXISTS (SELECT 1 FROM … WHERE ` (closed by
+    /// the compiler).
+    pub exists: &'static str,
+    /// The expression of that keyword inside it.
+    pub value: &'static str,
+    /// The condition "no keywords".
+    pub empty: &'static str,
+}
+
 /// What a backend contributes to the compiler.
 pub trait Dialect {
     /// The sqlx database.
-    type Db: Database;
+    type Db: Binds;
+
+    /// How the keyword list is read.
+    const KEYWORDS: Keywords;
 
     /// The SQL expression of a column.
     fn column(&self, column: Column) -> &'static str;
 
-    /// Bind a text (characters the database cannot hold, such as NUL, replaced).
-    fn bind_text(&self, qb: &mut QueryBuilder<Self::Db>, value: &str);
-
-    /// Bind a float.
-    fn bind_float(&self, qb: &mut QueryBuilder<Self::Db>, value: f64);
-
-    /// Bind an integer.
-    fn bind_int(&self, qb: &mut QueryBuilder<Self::Db>, value: i64);
-
     /// Bind a time.
     fn bind_time(&self, qb: &mut QueryBuilder<Self::Db>, value: Timestamp);
-
-    /// The start of a test on any one keyword, `EXISTS (SELECT 1 FROM … WHERE ` (closed by the
-    /// compiler), and the expression of that keyword inside it.
-    fn keywords(&self) -> (&'static str, &'static str);
-
-    /// The condition "no keywords".
-    fn no_keywords(&self) -> &'static str;
 
     /// `expr LIKE pattern`, case-sensitively or not.
     fn push_like(
@@ -190,7 +219,9 @@ fn write<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, f: &RecordFilter) {
             pattern,
             match_case,
         } => {
-            let (exists, k) = d.keywords();
+            let Keywords {
+                exists, value: k, ..
+            } = D::KEYWORDS;
             qb.push(exists);
             d.push_like(qb, k, pattern, *match_case);
             qb.push(")");
@@ -202,16 +233,18 @@ fn write<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, f: &RecordFilter) {
         } => d.push_like(qb, d.column(text_column(*prop)), pattern, *match_case),
         RecordFilter::AnyText(pattern) => d.push_anytext(qb, pattern),
         RecordFilter::BetweenText { prop, lower, upper } => {
-            let (exists, k) = d.keywords();
+            let Keywords {
+                exists, value: k, ..
+            } = D::KEYWORDS;
             if *prop == TextProperty::Subject {
                 qb.push(exists).push(k);
             } else {
                 qb.push("(").push(d.column(text_column(*prop)));
             }
             qb.push(" BETWEEN ");
-            d.bind_text(qb, lower);
+            D::Db::bind_str(qb, lower);
             qb.push(" AND ");
-            d.bind_text(qb, upper);
+            D::Db::bind_str(qb, upper);
             qb.push(")");
         }
         RecordFilter::BetweenTime { prop, lower, upper } => {
@@ -228,7 +261,7 @@ fn write<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, f: &RecordFilter) {
         RecordFilter::Words(words) => d.push_words(qb, words),
         RecordFilter::Source(id) => {
             qb.push(d.column(Column::Source)).push(" = ");
-            d.bind_int(qb, *id);
+            D::Db::bind_i64(qb, *id);
         }
         RecordFilter::Overlaps { start, end } => {
             qb.push("(TRUE");
@@ -259,7 +292,9 @@ fn compare_text<D: Dialect>(
 ) {
     let (lhs, op) = if prop == TextProperty::Subject {
         // Any one keyword; `<>` is "no keyword equals".
-        let (exists, k) = d.keywords();
+        let Keywords {
+            exists, value: k, ..
+        } = D::KEYWORDS;
         let (neg, op) = if op == CompareOp::Ne {
             ("NOT ", CompareOp::Eq)
         } else {
@@ -272,14 +307,14 @@ fn compare_text<D: Dialect>(
     };
     if match_case {
         qb.push(lhs).push(" ").push(op_sql(op)).push(" ");
-        d.bind_text(qb, value);
+        D::Db::bind_str(qb, value);
     } else {
         qb.push("lower(")
             .push(lhs)
             .push(") ")
             .push(op_sql(op))
             .push(" lower(");
-        d.bind_text(qb, value);
+        D::Db::bind_str(qb, value);
         qb.push(")");
     }
     if prop == TextProperty::Subject {
@@ -290,7 +325,7 @@ fn compare_text<D: Dialect>(
 fn is_null<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, prop: Queryable) {
     let null = |c: Column| format!("{} IS NULL", d.column(c));
     let cond = match prop {
-        Queryable::Subject => d.no_keywords().to_owned(),
+        Queryable::Subject => D::KEYWORDS.empty.to_owned(),
         Queryable::BoundingBox => null(Column::West),
         // Always present.
         Queryable::AnyText | Queryable::Type | Queryable::Identifier | Queryable::Modified => {
@@ -321,9 +356,9 @@ fn bbox<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, b: &BBox) {
         d.column(Column::North),
     );
     qb.push(format!("({west} IS NOT NULL AND {south} <= "));
-    d.bind_float(qb, b.north);
+    D::Db::bind_f64(qb, b.north);
     qb.push(format!(" AND {north} >= "));
-    d.bind_float(qb, b.south);
+    D::Db::bind_f64(qb, b.south);
     qb.push(" AND (");
     // A stored box with west > east is [west, 180] plus [-180, east].
     for (i, (w, e)) in b.lon_intervals().into_iter().enumerate() {
@@ -331,13 +366,13 @@ fn bbox<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, b: &BBox) {
             qb.push(" OR ");
         }
         qb.push(format!("({west} <= {east} AND {west} <= "));
-        d.bind_float(qb, e);
+        D::Db::bind_f64(qb, e);
         qb.push(format!(" AND {east} >= "));
-        d.bind_float(qb, w);
+        D::Db::bind_f64(qb, w);
         qb.push(format!(") OR ({west} > {east} AND ({west} <= "));
-        d.bind_float(qb, e);
+        D::Db::bind_f64(qb, e);
         qb.push(format!(" OR {east} >= "));
-        d.bind_float(qb, w);
+        D::Db::bind_f64(qb, w);
         qb.push("))");
     }
     qb.push("))");
