@@ -21,9 +21,10 @@
 //!   COALESCE(end_time, start_time) >= start`, served by the index
 //!   `(collection_key, start_time)`; listings are ordered by `(start, ID)` (ties sorted after
 //!   rendering); untimed granules sort first;
-//! - collection text search: the `search` tsvector (title, summary documentation, keywords,
-//!   variable names; `websearch_to_tsquery('simple', …)`, GIN index) or a case-insensitive
-//!   substring of the ID or title;
+//! - collection searches: the shared compiler's SQL (`threddex_store::sql`) with this crate's
+//!   dialect (`search.rs`); a free-text term matches the `search` tsvector (title, summary,
+//!   keywords and variable names split at ASCII punctuation; `to_tsquery('simple', …)` as a
+//!   prefix phrase, GIN index) or is a case-insensitive substring of the ID;
 //! - NUL characters (which Postgres refuses in text) are stored as U+FFFD;
 //! - a `limit` of 0 means no limit.
 

@@ -11,9 +11,10 @@
 //! - granule time overlap with `[start, end)` is `start_time < end AND
 //!   coalesce(end_time, start_time) >= start`; granules without a start time only match when
 //!   the query gives no window;
-//! - collection free text: every word (as a word prefix, any case) in the title, summary or
-//!   keywords through an FTS5 index, or the whole text as a substring of the ID; the bbox
-//!   filter is antimeridian aware and skips collections without a bbox;
+//! - collection searches: the shared compiler's SQL (`threddex_store::sql`) with this crate's
+//!   dialect (`search.rs`); a free-text term is a prefix phrase of the FTS5 index over title,
+//!   summary and keywords, or the term as a substring of the ID; the bbox filter is
+//!   antimeridian aware and skips collections without a bbox;
 //! - a `limit` of 0 means no limit.
 //!
 //! Schema and measurements: `migrations/sqlite/0001_init.sql` and this crate's README.
