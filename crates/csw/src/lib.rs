@@ -6,9 +6,9 @@
 //!
 //! * Operations: `GetCapabilities`, `DescribeRecord`, `GetDomain`, `GetRecords`,
 //!   `GetRecordById` ([`request`] decodes both encodings into [`Request`]).
-//! * Constraints: OGC Filter 1.1 and CQL text become the store's query AST
-//!   ([`threddex_store::RecordFilter`]), which each backend turns into SQL with bound
-//!   parameters ([`filter`]).
+//! * Constraints: OGC Filter 1.1 and CQL text are read by `threddex-query` into the store's
+//!   filter tree ([`threddex_store::RecordFilter`]), which one compiler turns into SQL with
+//!   bound parameters for every backend ([`filter`]).
 //! * Records: Dublin Core (`csw:Record`, brief / summary / full, or `ElementName`s) built from
 //!   the collection row (and its ISO record for `full`), or the stored ISO 19139 series record
 //!   (`outputSchema=http://www.isotc211.org/2005/gmd`), synthesised when none is stored yet.
@@ -30,9 +30,11 @@ pub mod response;
 use std::sync::Arc;
 
 use chrono::Duration;
+use threddex_query::search_collections;
 use threddex_records::{Extent, RecordSummary, SeriesInput, granule_record, summary, synthesize};
 use threddex_store::{
     Collection, CollectionView, GranuleQuery, LikePattern, Queryable, RecordFilter, SortKey, Store,
+    TextProperty,
 };
 
 pub use crate::error::{CswError, ExceptionCode};
@@ -313,9 +315,7 @@ impl Csw {
             ResultType::Hits => 0,
             ResultType::Results => g.max_records,
         };
-        let page = self
-            .store
-            .search_records(&g.filter, &g.sort, offset, limit)
+        let page = search_collections(&*self.store, &g.filter, &g.sort, offset, limit)
             .await
             .map_err(|e| store_err(&e))?;
         let returned = page.collections.len() as u64;
@@ -404,10 +404,10 @@ impl Csw {
             paths.push(rest);
         }
         for p in paths {
-            alternatives.push(RecordFilter::Compare {
-                prop: Queryable::Identifier,
+            alternatives.push(RecordFilter::CompareText {
+                prop: TextProperty::Identifier,
                 op: threddex_store::CompareOp::Eq,
-                value: threddex_store::Literal::Text(p.to_owned()),
+                value: p.to_owned(),
                 match_case: true,
             });
             let mut pattern = LikePattern::default();
@@ -416,16 +416,15 @@ impl Csw {
                 .parts
                 .push(threddex_store::LikePart::Text(format!(":{p}")));
             alternatives.push(RecordFilter::Like {
-                prop: Queryable::Identifier,
+                prop: TextProperty::Identifier,
                 pattern,
                 match_case: true,
             });
         }
-        let candidates = self
-            .store
-            .search_records(&RecordFilter::Or(alternatives), &[] as &[SortKey], 0, 8)
-            .await
-            .map_err(|e| store_err(&e))?;
+        let candidates =
+            search_collections(&*self.store, &RecordFilter::Or(alternatives), &[], 0, 8)
+                .await
+                .map_err(|e| store_err(&e))?;
         for c in &candidates.collections {
             let query = GranuleQuery {
                 collection_id: c.info.id.clone(),
@@ -492,16 +491,17 @@ impl Csw {
 
     /// The smallest (or largest) value of a time property.
     async fn edge(&self, prop: Queryable, descending: bool) -> Result<Option<String>, CswError> {
-        let page = self
-            .store
-            .search_records(
-                &RecordFilter::Not(Box::new(RecordFilter::IsNull(prop))),
-                &[SortKey { prop, descending }],
-                0,
-                1,
-            )
-            .await
-            .map_err(|e| store_err(&e))?;
+        let key = SortKey::new(prop, descending)
+            .map_err(|e| CswError::invalid("PropertyName", e.to_string()))?;
+        let page = search_collections(
+            &*self.store,
+            &RecordFilter::Not(Box::new(RecordFilter::IsNull(prop))),
+            &[key],
+            0,
+            1,
+        )
+        .await
+        .map_err(|e| store_err(&e))?;
         Ok(page.collections.first().and_then(|c| {
             let t = match prop {
                 Queryable::TempBegin => c.start,

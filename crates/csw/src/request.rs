@@ -1,7 +1,7 @@
 //! CSW requests, decoded from KVP (GET) or XML (POST) into one typed form.
 
 use threddex_records::tree::{self, Element, TreeLimits};
-use threddex_store::{Queryable, RecordFilter, SortKey};
+use threddex_store::{RecordFilter, SortKey};
 
 use crate::error::CswError;
 use crate::filter::{self, queryable};
@@ -307,16 +307,8 @@ fn sort_key(name: &str, descending: bool) -> Result<SortKey, CswError> {
             format!("cannot sort on unknown property {name:?}"),
         )
     })?;
-    if matches!(
-        prop,
-        Queryable::AnyText | Queryable::BoundingBox | Queryable::Subject
-    ) {
-        return Err(CswError::invalid(
-            "SortBy",
-            format!("cannot sort on {name:?}"),
-        ));
-    }
-    Ok(SortKey { prop, descending })
+    SortKey::new(prop, descending)
+        .map_err(|_| CswError::invalid("SortBy", format!("cannot sort on {name:?}")))
 }
 
 /// Key/value pairs of a GET request (names are case-insensitive).
@@ -696,14 +688,14 @@ mod tests {
         assert_eq!(
             g.sort,
             [SortKey {
-                prop: Queryable::Title,
+                prop: threddex_store::SortProperty::Title,
                 descending: true
             }]
         );
         assert!(matches!(
             g.filter,
             RecordFilter::Like {
-                prop: Queryable::Title,
+                prop: threddex_store::TextProperty::Title,
                 ..
             }
         ));

@@ -21,9 +21,10 @@
 //!   COALESCE(end_time, start_time) >= start`, served by the index
 //!   `(collection_key, start_time)`; listings are ordered by `(start, ID)` (ties sorted after
 //!   rendering); untimed granules sort first;
-//! - collection text search: the `search` tsvector (title, summary documentation, keywords,
-//!   variable names; `websearch_to_tsquery('simple', …)`, GIN index) or a case-insensitive
-//!   substring of the ID or title;
+//! - collection searches: the shared compiler's SQL (`threddex_store::sql`) with this crate's
+//!   dialect (`search.rs`); a free-text term matches the `search` tsvector (title, summary,
+//!   keywords and variable names split at ASCII punctuation; `to_tsquery('simple', …)` as a
+//!   prefix phrase, GIN index) or is a case-insensitive substring of the ID;
 //! - NUL characters (which Postgres refuses in text) are stored as U+FFFD;
 //! - a `limit` of 0 means no limit.
 
@@ -32,12 +33,12 @@
 mod compact;
 mod connect;
 mod convert;
-mod filter_sql;
 mod iso;
 mod lease;
 mod read;
 mod read_pool;
 mod runs;
+mod search;
 mod sources;
 mod views;
 mod write;
@@ -248,7 +249,7 @@ impl CollectionCatalog for PostgresStore {
         offset: u64,
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
+        search::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {

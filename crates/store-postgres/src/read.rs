@@ -5,23 +5,21 @@ use std::fmt::Write as _;
 use sqlx::postgres::PgArguments;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, QueryBuilder, Row};
+use threddex_store::sql::push_filter;
 use threddex_store::{
-    Collection, CollectionHit, CollectionQuery, Granule, GranuleQuery, StoreError, StoreStats,
-    Timestamp,
+    Collection, CollectionHit, CollectionQuery, Granule, GranuleQuery, RecordFilter, StoreError,
+    StoreStats, Timestamp,
 };
 
 use crate::compact::{Templates, decode, row_id};
-use crate::convert::{
-    COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape, room_us, row_bbox,
-    usable_bbox,
-};
+use crate::convert::{COLLECTION_COLUMNS, clean, collection_from_row, db_err, room_us, row_bbox};
 use crate::read_pool::ReadPool;
+use crate::search::Pg;
 
 /// A bound parameter of a query assembled from optional conditions.
 enum Param {
     Int(i64),
-    Float(f64),
     Ts(Timestamp),
     Text(String),
     Limit(Option<i64>),
@@ -53,7 +51,6 @@ impl Sql {
         for p in &self.params {
             q = match p {
                 Param::Int(v) => q.bind(*v),
-                Param::Float(v) => q.bind(*v),
                 Param::Ts(v) => q.bind(*v),
                 Param::Text(v) => q.bind(v.as_str()),
                 Param::Limit(v) => q.bind(*v),
@@ -78,12 +75,7 @@ pub(crate) async fn collection(pool: &PgPool, id: &str) -> Result<Option<Collect
     row.as_ref().map(collection_from_row).transpose()
 }
 
-/// Collections matching a query, ordered by ID.
-///
-/// Free text matches the full-text document (title, abstract, keywords and variable names;
-/// see the migration) through `websearch_to_tsquery('simple', …)`, or is a case-insensitive
-/// substring of the ID. A bbox matches intersecting collection boxes, antimeridian aware,
-/// touching edges included (as [`threddex_store::BBox::intersects`]).
+/// Collections matching a query, ordered by ID (see [`search_collections`]).
 pub(crate) async fn list_collections(
     reads: &ReadPool,
     common: &CommonTexts,
@@ -185,14 +177,14 @@ impl CommonTexts {
     }
 }
 
-/// How many collections `text` alone matches, counted up to `COMMON_MATCHES + 1`.
-async fn text_matches(conn: &mut PgConnection, text: &str) -> Result<i64, StoreError> {
-    let mut count = Sql::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE TRUE");
-    text_condition(&mut count, text);
-    let cap = count.param(Param::Int(COMMON_MATCHES + 1));
-    let _ = write!(count.text, " LIMIT {cap}) AS m");
+/// How many collections the free text alone matches, counted up to `COMMON_MATCHES + 1`.
+async fn text_matches(conn: &mut PgConnection, text: &RecordFilter) -> Result<i64, StoreError> {
+    let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE ");
+    push_filter(&Pg { narrow: false }, &mut count, text)?;
+    count.push(" LIMIT ").push_bind(COMMON_MATCHES + 1);
+    count.push(") AS m");
     count
-        .query()
+        .build()
         .fetch_one(conn)
         .await
         .map_err(db_err)?
@@ -200,33 +192,19 @@ async fn text_matches(conn: &mut PgConnection, text: &str) -> Result<i64, StoreE
         .map_err(db_err)
 }
 
-/// Append the free-text condition (` AND (…)`) for `text`.
-fn text_condition(sql: &mut Sql, text: &str) {
-    let text = clean(text);
-    let words = sql.param(Param::Text(text.to_string()));
-    let pattern = sql.param(Param::Text(format!("%{}%", like_escape(&text))));
-    let _ = write!(
-        sql.text,
-        // The sub-select makes the tsquery an InitPlan, parsed once: in a generic
-        // (prepared) plan a bare websearch_to_tsquery($n) is re-evaluated on every row
-        // (measured on 1 000 collections: 32 ms -> 1.5 ms for a rare word). Both halves
-        // of the OR are indexed (GIN on `search`, trigram GIN on `id`, migration 0007),
-        // so a rare word is a BitmapOr of two index probes, not a scan of every row.
-        " AND (c.search @@ (SELECT websearch_to_tsquery('simple', {words})) OR c.id ILIKE {pattern})"
-    );
-}
-
-/// The rows of a collection search, `columns` of each.
+/// The rows of a collection search ([`CollectionQuery::filter`], compiled by the shared
+/// compiler), `columns` of each.
 ///
 /// Free text is answered in one of two statement forms, both prepared once per connection
 /// (no planning per request):
-/// * by default, the BitmapOr of the two text indexes (see [`text_condition`]), then a
-///   top-`limit` sort of the matches: `ORDER BY c.id || ''` sorts in the same (`C`) order
-///   but cannot be read from the ID index, so the generic plan cannot become a scan in ID
-///   order that runs the tsquery and the `ILIKE` on every row until `limit` hits (1.5 ms of
-///   Postgres CPU for a rare word on 1,000 collections; a generic plan of that shape cut
-///   `bench/api-load.sh` searches from ~5,000 to ~1,500 requests/s, and custom plans per
-///   request, ~1,950, cost their planning). Its cost grows with the number of matches;
+/// * by default, the BitmapOr of the two text indexes of each term (see
+///   [`crate::search`]), then a top-`limit` sort of the matches: `ORDER BY c.id || ''` sorts
+///   in the same (`C`) order but cannot be read from the ID index, so the generic plan cannot
+///   become a scan in ID order that runs the tsquery and the `ILIKE` on every row until
+///   `limit` hits (1.5 ms of Postgres CPU for a rare word on 1,000 collections; a generic plan
+///   of that shape cut `bench/api-load.sh` searches from ~5,000 to ~1,500 requests/s, and
+///   custom plans per request, ~1,950, cost their planning). Its cost grows with the number
+///   of matches;
 /// * texts known to match over [`COMMON_MATCHES`] collections ([`CommonTexts`]) are read in
 ///   ID order instead (`ORDER BY c.id`), which stops after `limit` hits: cheap exactly when
 ///   the words are common. The first search of a text that fills its page counts the
@@ -237,60 +215,21 @@ async fn search_collections(
     q: &CollectionQuery,
     columns: &str,
 ) -> Result<Vec<PgRow>, StoreError> {
-    let text = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let text_key = text.map(str::to_lowercase);
+    let text = q.text_filter();
+    let text_key = (text != RecordFilter::All)
+        .then(|| q.text.as_deref().map(|t| t.trim().to_lowercase()))
+        .flatten();
     let verdict = text_key.as_deref().and_then(|t| common.common(t));
-    let by_matches = text.is_some() && verdict != Some(true);
-    let mut sql = Sql::new(&format!("SELECT {columns} FROM collections c WHERE TRUE"));
-    if let Some(text) = text {
-        text_condition(&mut sql, text);
-    }
-    if let Some(bbox) = q.bbox {
-        let Some(bbox) = usable_bbox(Some(bbox)) else {
-            // NaN or infinite coordinates intersect nothing.
-            return Ok(Vec::new());
-        };
-        let south = sql.param(Param::Float(bbox.south));
-        let north = sql.param(Param::Float(bbox.north));
-        let _ = write!(
-            sql.text,
-            " AND c.west IS NOT NULL AND c.south <= {north} AND {south} <= c.north AND ("
-        );
-        for (i, (w, e)) in bbox.lon_intervals().into_iter().enumerate() {
-            let w = sql.param(Param::Float(w));
-            let e = sql.param(Param::Float(e));
-            let _ = write!(
-                sql.text,
-                "{}(c.west <= c.east AND c.west <= {e} AND {w} <= c.east) \
-                 OR (c.west > c.east AND (c.west <= {e} OR {w} <= c.east))",
-                if i > 0 { " OR " } else { "" }
-            );
-        }
-        sql.text.push(')');
-    }
-    if let Some(source) = q.source_id {
-        let p = sql.param(Param::Int(source));
-        let _ = write!(sql.text, " AND c.source_id = {p}");
-    }
-    if let Some(start) = q.start {
-        let p = sql.param(Param::Ts(start));
-        let _ = write!(sql.text, " AND COALESCE(c.end_time, c.start_time) >= {p}");
-    }
-    if let Some(end) = q.end {
-        let p = sql.param(Param::Ts(end));
-        let _ = write!(sql.text, " AND c.start_time < {p}");
-    }
-    if let Some(after) = &q.after_id {
-        let p = sql.param(Param::Text(clean(after).into_owned()));
-        let _ = write!(sql.text, " AND c.id > {p}");
-    }
-    let p = sql.param(Param::Limit(limit(q.limit)));
+    let by_matches = text_key.is_some() && verdict != Some(true);
+    let mut sql = QueryBuilder::new(format!("SELECT {columns} FROM collections c WHERE "));
+    push_filter(&Pg { narrow: false }, &mut sql, &q.filter())?;
     let order = if by_matches { "c.id || ''" } else { "c.id" };
-    let _ = write!(sql.text, " ORDER BY {order} LIMIT {p}");
+    sql.push(format!(" ORDER BY {order} LIMIT "))
+        .push_bind(limit(q.limit));
     let mut conn = reads.acquire().await?;
-    let rows = sql.query().fetch_all(conn.conn()).await.map_err(db_err)?;
+    let rows = sql.build().fetch_all(conn.conn()).await.map_err(db_err)?;
     if verdict.is_none()
-        && let (Some(text), Some(key)) = (text, text_key)
+        && let Some(key) = text_key
     {
         let page_full = q.limit > 0 && rows.len() >= q.limit as usize;
         let only_text = q.bbox.is_none()
@@ -299,7 +238,7 @@ async fn search_collections(
             && q.end.is_none()
             && q.after_id.is_none();
         let matches = if page_full || !only_text {
-            text_matches(conn.conn(), text).await?
+            text_matches(conn.conn(), &text).await?
         } else {
             // Every match of the text is on this page.
             i64::try_from(rows.len()).unwrap_or(i64::MAX)

@@ -11,9 +11,10 @@
 //! - granule time overlap with `[start, end)` is `start_time < end AND
 //!   coalesce(end_time, start_time) >= start`; granules without a start time only match when
 //!   the query gives no window;
-//! - collection free text: every word (as a word prefix, any case) in the title, summary or
-//!   keywords through an FTS5 index, or the whole text as a substring of the ID; the bbox
-//!   filter is antimeridian aware and skips collections without a bbox;
+//! - collection searches: the shared compiler's SQL (`threddex_store::sql`) with this crate's
+//!   dialect (`search.rs`); a free-text term is a prefix phrase of the FTS5 index over title,
+//!   summary and keywords, or the term as a substring of the ID; the bbox filter is
+//!   antimeridian aware and skips collections without a bbox;
 //! - a `limit` of 0 means no limit.
 //!
 //! Schema and measurements: `migrations/sqlite/0001_init.sql` and this crate's README.
@@ -22,13 +23,13 @@
 
 mod connect;
 mod convert;
-mod filter_sql;
 mod granules;
 mod idhash;
 mod iso;
 mod lease;
 mod read;
 mod runs;
+mod search;
 mod sources;
 mod views;
 mod write;
@@ -214,7 +215,7 @@ impl SyncLeases for SqliteStore {
 #[async_trait]
 impl CollectionCatalog for SqliteStore {
     async fn list_collections(&self, query: &CollectionQuery) -> Result<Vec<Collection>> {
-        read::list_collections(&self.pool, query).await
+        search::list_collections(&self.pool, query).await
     }
 
     async fn collection(&self, id: &str) -> Result<Option<Collection>> {
@@ -228,7 +229,7 @@ impl CollectionCatalog for SqliteStore {
         offset: u64,
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
-        filter_sql::search_records(&self.pool, filter, sort, offset, limit).await
+        search::search_records(&self.pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {

@@ -3,11 +3,11 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use threddex_store::{
-    BBox, CatalogState, CatalogStatus, Collection, CollectionQuery, CollectionUpsert, Granule,
-    GranuleQuery, NodeClass, Result, StoreStats,
+    BBox, CatalogState, CatalogStatus, Collection, CollectionUpsert, Granule, GranuleQuery,
+    NodeClass, Result, StoreStats,
 };
 
-use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, opt_ts_to_db, ts_from_db};
+use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, ts_from_db};
 
 pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
     etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires, next_change";
@@ -121,99 +121,6 @@ pub(crate) async fn collection(pool: &SqlitePool, id: &str) -> Result<Option<Col
     row.as_ref().map(collection_from_row).transpose()
 }
 
-/// `LIMIT` value: 0 means no limit.
-fn limit(n: u32) -> i64 {
-    if n == 0 { -1 } else { i64::from(n) }
-}
-
-/// An FTS5 query for free text: every word must occur (as a word prefix) in the title,
-/// summary or keywords. Words are quoted, so no user text is FTS syntax. None: no words.
-pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(32)
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
-}
-
-/// SQL and bound values of an antimeridian-aware bbox intersection test; its parameters are
-/// numbered from `first` on (the driver maps only numbered parameters by number).
-fn bbox_condition(b: &BBox, first: usize, sql: &mut String, binds: &mut Vec<f64>) {
-    use std::fmt::Write as _;
-    // Latitude overlap, then any pair of longitude intervals overlapping. A stored box with
-    // west > east is [west, 180] plus [-180, east].
-    let mut n = first;
-    let mut p = || {
-        n += 1;
-        n - 1
-    };
-    let _ = write!(
-        sql,
-        " AND west IS NOT NULL AND south <= ?{} AND north >= ?{} AND (",
-        p(),
-        p()
-    );
-    binds.extend([b.north, b.south]);
-    for (i, (w, e)) in b.lon_intervals().into_iter().enumerate() {
-        if i > 0 {
-            sql.push_str(" OR ");
-        }
-        let _ = write!(
-            sql,
-            "(west <= east AND west <= ?{} AND east >= ?{}) OR (west > east AND (west <= ?{} OR east >= ?{}))",
-            p(),
-            p(),
-            p(),
-            p()
-        );
-        binds.extend([e, w, e, w]);
-    }
-    sql.push(')');
-}
-
-pub(crate) async fn list_collections(
-    pool: &SqlitePool,
-    q: &CollectionQuery,
-) -> Result<Vec<Collection>> {
-    let text = q
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase);
-    let fts = text.as_deref().and_then(fts_query);
-    let mut sql = format!(
-        "SELECT {COLLECTION_COLUMNS} FROM collections \
-         WHERE (?1 IS NULL OR instr(lower(id), ?1) > 0 \
-                OR (?7 IS NOT NULL AND key IN \
-                    (SELECT rowid FROM collections_fts WHERE collections_fts MATCH ?7))) \
-           AND (?2 IS NULL OR source_id = ?2) \
-           AND (?3 IS NULL OR coalesce(end_time, start_time) >= ?3) \
-           AND (?4 IS NULL OR start_time < ?4) \
-           AND (?5 IS NULL OR id > ?5)"
-    );
-    let mut bbox_binds = Vec::new();
-    if let Some(b) = &q.bbox {
-        bbox_condition(b, 8, &mut sql, &mut bbox_binds);
-    }
-    sql.push_str(" ORDER BY id LIMIT ?6");
-    let mut query = sqlx::query(AssertSqlSafe(sql))
-        .bind(text)
-        .bind(q.source_id)
-        .bind(opt_ts_to_db(q.start))
-        .bind(opt_ts_to_db(q.end))
-        .bind(&q.after_id)
-        .bind(limit(q.limit))
-        .bind(fts);
-    for v in bbox_binds {
-        query = query.bind(v);
-    }
-    let rows = query.fetch_all(pool).await.map_err(db_err)?;
-    rows.iter().map(collection_from_row).collect()
-}
-
 pub(crate) async fn list_granules(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
     crate::granules::list(pool, q).await
 }
@@ -281,22 +188,4 @@ pub(crate) async fn stats(pool: &SqlitePool) -> Result<StoreStats> {
         }
     }
     Ok(stats)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn free_text_becomes_quoted_prefix_terms() {
-        assert_eq!(
-            fts_query("sea surface").as_deref(),
-            Some("\"sea\"* \"surface\"*")
-        );
-        assert_eq!(
-            fts_query("a\"b OR c*").as_deref(),
-            Some("\"a\"* \"b\"* \"OR\"* \"c\"*")
-        );
-        assert_eq!(fts_query(" -- ()"), None);
-    }
 }

@@ -1,13 +1,14 @@
-//! Record queries (catalogue search, e.g. CSW): a small filter AST over a closed set of
-//! queryables, which every backend translates into SQL with bound parameters.
+//! Collection queries: a small typed filter tree over a closed set of properties, which one
+//! compiler ([`crate::sql`]) turns into SQL with bound parameters for every backend.
 //!
-//! The protocol layer (OGC Filter, CQL) builds a [`RecordFilter`]; values are already typed
-//! (texts, times), LIKE patterns are normalised into [`LikePattern`] (so the protocol's
-//! wildcard, single-character and escape characters never reach SQL).
+//! Front-ends (OGC Filter, CQL text, the free text of `/collections?q=`, the JSON collection
+//! search) build a [`RecordFilter`]; values are already typed (texts, times), LIKE patterns are
+//! normalised into [`LikePattern`] (so a protocol's wildcard, single-character and escape
+//! characters never reach SQL).
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BBox, Collection, Timestamp};
+use crate::{BBox, Collection, StoreError, Timestamp};
 
 /// What a filter can test: the catalogue queryables mapped onto collection columns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -319,7 +320,122 @@ impl LikePattern {
     }
 }
 
-/// A record filter: the AST every backend translates into SQL.
+/// A property holding text: compared, LIKE-matched and ordered as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TextProperty {
+    /// The collection ID.
+    Identifier,
+    /// The title.
+    Title,
+    /// The abstract.
+    Abstract,
+    /// Any one keyword or variable name (a test holds when it holds for one of them).
+    Subject,
+    /// The record type (always [`COLLECTION_RECORD_TYPE`]).
+    Type,
+}
+
+/// A property holding a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeProperty {
+    /// When the collection row last changed.
+    Modified,
+    /// Start of the time extent.
+    TempBegin,
+    /// End of the time extent.
+    TempEnd,
+}
+
+/// A property records can be ordered by: one value per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SortProperty {
+    /// The collection ID.
+    Identifier,
+    /// The title.
+    Title,
+    /// The abstract.
+    Abstract,
+    /// The record type.
+    Type,
+    /// When the collection row last changed.
+    Modified,
+    /// Start of the time extent.
+    TempBegin,
+    /// End of the time extent.
+    TempEnd,
+}
+
+/// What kind of value a [`Queryable`] holds, with its typed property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueryableKind {
+    /// Every text of the record, only LIKE-matched.
+    AnyText,
+    /// A text property.
+    Text(TextProperty),
+    /// A time property.
+    Time(TimeProperty),
+    /// The geographic extent, only tested with a box.
+    BoundingBox,
+}
+
+impl Queryable {
+    /// The kind of value the property holds.
+    pub fn kind(self) -> QueryableKind {
+        match self {
+            Self::AnyText => QueryableKind::AnyText,
+            Self::Identifier => QueryableKind::Text(TextProperty::Identifier),
+            Self::Title => QueryableKind::Text(TextProperty::Title),
+            Self::Abstract => QueryableKind::Text(TextProperty::Abstract),
+            Self::Subject => QueryableKind::Text(TextProperty::Subject),
+            Self::Type => QueryableKind::Text(TextProperty::Type),
+            Self::Modified => QueryableKind::Time(TimeProperty::Modified),
+            Self::TempBegin => QueryableKind::Time(TimeProperty::TempBegin),
+            Self::TempEnd => QueryableKind::Time(TimeProperty::TempEnd),
+            Self::BoundingBox => QueryableKind::BoundingBox,
+        }
+    }
+
+    /// The property as a sort key, when records can be ordered by it.
+    pub fn sort_property(self) -> Option<SortProperty> {
+        Some(match self {
+            Self::Identifier => SortProperty::Identifier,
+            Self::Title => SortProperty::Title,
+            Self::Abstract => SortProperty::Abstract,
+            Self::Type => SortProperty::Type,
+            Self::Modified => SortProperty::Modified,
+            Self::TempBegin => SortProperty::TempBegin,
+            Self::TempEnd => SortProperty::TempEnd,
+            Self::AnyText | Self::Subject | Self::BoundingBox => return None,
+        })
+    }
+}
+
+impl From<TimeProperty> for SortProperty {
+    fn from(p: TimeProperty) -> Self {
+        match p {
+            TimeProperty::Modified => Self::Modified,
+            TimeProperty::TempBegin => Self::TempBegin,
+            TimeProperty::TempEnd => Self::TempEnd,
+        }
+    }
+}
+
+/// One term of a free-text search (see [`crate::FreeText`]): its `words` (lower-cased runs
+/// of letters and digits) occur one after another in the title, abstract or keywords, the
+/// last one as the start of a word; or its `text` (lower-cased, as typed) occurs within the
+/// collection ID.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Words {
+    /// The words, in order (empty: the term only tests the ID).
+    pub words: Vec<String>,
+    /// The term as typed, lower-cased (never empty).
+    pub text: String,
+}
+
+/// A record filter: the typed tree every backend compiles into SQL (one compiler,
+/// [`crate::sql`]). The types make ill-formed tests unrepresentable (a time compared with
+/// text, a LIKE on a box); the checked constructors ([`RecordFilter::compare`],
+/// [`RecordFilter::like`], [`RecordFilter::between`]) build it from untyped [`Queryable`]s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum RecordFilter {
     /// Every record.
@@ -330,55 +446,144 @@ pub enum RecordFilter {
     Or(Vec<RecordFilter>),
     /// Not this one.
     Not(Box<RecordFilter>),
-    /// `prop op value`. Text comparisons honour `match_case` (false: case-insensitive).
-    Compare {
+    /// `prop op value` on text, case-insensitively unless `match_case`.
+    CompareText {
         /// The property.
-        prop: Queryable,
+        prop: TextProperty,
         /// The operator.
         op: CompareOp,
-        /// The value (a time for time properties, else text).
-        value: Literal,
-        /// Case-sensitive text comparison.
+        /// The value.
+        value: String,
+        /// Case-sensitive comparison.
         match_case: bool,
+    },
+    /// `prop op value` on a time (records without the time do not match).
+    CompareTime {
+        /// The property.
+        prop: TimeProperty,
+        /// The operator.
+        op: CompareOp,
+        /// The value.
+        value: Timestamp,
     },
     /// `prop LIKE pattern`.
     Like {
-        /// The property (a text property).
-        prop: Queryable,
+        /// The property.
+        prop: TextProperty,
         /// The pattern.
         pattern: LikePattern,
-        /// Case-sensitive match (`csw:AnyText` is always matched case-insensitively).
+        /// Case-sensitive match.
         match_case: bool,
     },
-    /// `lower <= prop <= upper`.
-    Between {
+    /// The any text (ID, title, abstract, keywords) matches the pattern, case-insensitively.
+    AnyText(LikePattern),
+    /// `lower <= prop <= upper` on text.
+    BetweenText {
         /// The property.
-        prop: Queryable,
+        prop: TextProperty,
         /// Lower bound (inclusive).
-        lower: Literal,
+        lower: String,
         /// Upper bound (inclusive).
-        upper: Literal,
+        upper: String,
+    },
+    /// `lower <= prop <= upper` on a time.
+    BetweenTime {
+        /// The property.
+        prop: TimeProperty,
+        /// Lower bound (inclusive).
+        lower: Timestamp,
+        /// Upper bound (inclusive).
+        upper: Timestamp,
     },
     /// The geographic extent intersects this box (antimeridian aware; records without an
     /// extent do not match).
     BBox(BBox),
     /// The property has no value.
     IsNull(Queryable),
+    /// A free-text term (see [`Words`]).
+    Words(Words),
+    /// Collections of this source.
+    Source(i64),
+    /// Collections whose time extent overlaps `[start, end)` (a missing bound: unbounded;
+    /// with a bound, collections without a time extent do not match).
+    Overlaps {
+        /// Start (inclusive).
+        start: Option<Timestamp>,
+        /// End (exclusive).
+        end: Option<Timestamp>,
+    },
+}
+
+fn invalid(msg: String) -> StoreError {
+    StoreError::Invalid(msg)
 }
 
 impl RecordFilter {
-    /// Records whose `prop` contains every word of `pattern` (see [`LikePattern::words`]),
+    /// `prop op value`, typed by the property: text properties take text, time properties
+    /// times. [`StoreError::Invalid`] for any other pairing (AnyText and the box included).
+    pub fn compare(
+        prop: Queryable,
+        op: CompareOp,
+        value: Literal,
+        match_case: bool,
+    ) -> Result<Self, StoreError> {
+        match (prop.kind(), value) {
+            (QueryableKind::Text(prop), Literal::Text(value)) => Ok(Self::CompareText {
+                prop,
+                op,
+                value,
+                match_case,
+            }),
+            (QueryableKind::Time(prop), Literal::Time(value)) => {
+                Ok(Self::CompareTime { prop, op, value })
+            }
+            (_, value) => Err(invalid(format!(
+                "{prop:?} cannot be compared with {value:?}"
+            ))),
+        }
+    }
+
+    /// `prop LIKE pattern` on a text property or the any text (always case-insensitive).
+    /// [`StoreError::Invalid`] for a time property or the box.
+    pub fn like(
+        prop: Queryable,
+        pattern: LikePattern,
+        match_case: bool,
+    ) -> Result<Self, StoreError> {
+        match prop.kind() {
+            QueryableKind::AnyText => Ok(Self::AnyText(pattern)),
+            QueryableKind::Text(prop) => Ok(Self::Like {
+                prop,
+                pattern,
+                match_case,
+            }),
+            _ => Err(invalid(format!("{prop:?} is not a text property"))),
+        }
+    }
+
+    /// `lower <= prop <= upper`, typed by the property like [`RecordFilter::compare`].
+    pub fn between(prop: Queryable, lower: Literal, upper: Literal) -> Result<Self, StoreError> {
+        match (prop.kind(), lower, upper) {
+            (QueryableKind::Text(prop), Literal::Text(lower), Literal::Text(upper)) => {
+                Ok(Self::BetweenText { prop, lower, upper })
+            }
+            (QueryableKind::Time(prop), Literal::Time(lower), Literal::Time(upper)) => {
+                Ok(Self::BetweenTime { prop, lower, upper })
+            }
+            (_, lower, upper) => Err(invalid(format!(
+                "{prop:?} cannot be between {lower:?} and {upper:?}"
+            ))),
+        }
+    }
+
+    /// Records whose any text contains every word of `pattern` (see [`LikePattern::words`]),
     /// case-insensitively: what a catalogue keyword search without wildcards means. No words:
     /// every record; one word: that test alone; several: their `And`.
-    pub fn contains_all_words(prop: Queryable, pattern: &LikePattern) -> RecordFilter {
+    pub fn contains_all_words(pattern: &LikePattern) -> RecordFilter {
         let mut tests: Vec<RecordFilter> = pattern
             .words()
             .into_iter()
-            .map(|pattern| RecordFilter::Like {
-                prop,
-                pattern,
-                match_case: false,
-            })
+            .map(RecordFilter::AnyText)
             .collect();
         match tests.len() {
             0 => RecordFilter::All,
@@ -388,13 +593,68 @@ impl RecordFilter {
     }
 }
 
+impl crate::CollectionQuery {
+    /// The free text as a filter ([`RecordFilter::free_text`]; every record without text).
+    pub fn text_filter(&self) -> RecordFilter {
+        self.text
+            .as_deref()
+            .map_or(RecordFilter::All, RecordFilter::free_text)
+    }
+
+    /// The whole query as a filter: free text, box, source, time overlap and the keyset
+    /// position (IDs after `after_id`). The order (by ID) and the limit stay with the caller.
+    pub fn filter(&self) -> RecordFilter {
+        let mut all = Vec::new();
+        match self.text_filter() {
+            RecordFilter::All => {}
+            text => all.push(text),
+        }
+        if let Some(b) = self.bbox {
+            all.push(RecordFilter::BBox(b));
+        }
+        if let Some(source) = self.source_id {
+            all.push(RecordFilter::Source(source));
+        }
+        if self.start.is_some() || self.end.is_some() {
+            all.push(RecordFilter::Overlaps {
+                start: self.start,
+                end: self.end,
+            });
+        }
+        if let Some(after) = &self.after_id {
+            all.push(RecordFilter::CompareText {
+                prop: TextProperty::Identifier,
+                op: CompareOp::Gt,
+                value: after.clone(),
+                match_case: true,
+            });
+        }
+        match all.len() {
+            0 => RecordFilter::All,
+            1 => all.pop().unwrap_or(RecordFilter::All),
+            _ => RecordFilter::And(all),
+        }
+    }
+}
+
 /// One sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SortKey {
-    /// The property (not [`Queryable::AnyText`] nor [`Queryable::BoundingBox`]).
-    pub prop: Queryable,
+    /// The property.
+    pub prop: SortProperty,
     /// Descending order.
     pub descending: bool,
+}
+
+impl SortKey {
+    /// A key on a queryable; [`StoreError::Invalid`] for one records cannot be ordered by
+    /// (AnyText, the keywords, the box).
+    pub fn new(prop: Queryable, descending: bool) -> Result<Self, StoreError> {
+        let prop = prop
+            .sort_property()
+            .ok_or_else(|| invalid(format!("cannot sort on {prop:?}")))?;
+        Ok(Self { prop, descending })
+    }
 }
 
 /// A page of a record search.
@@ -486,20 +746,14 @@ mod tests {
         assert!(like("").words().is_empty());
         assert!(like("a%b").has_any() && !like("a_b").has_any());
         assert_eq!(
-            RecordFilter::contains_all_words(Queryable::AnyText, &like(" ")),
+            RecordFilter::contains_all_words(&like(" ")),
             RecordFilter::All
         );
         assert_eq!(
-            RecordFilter::contains_all_words(Queryable::AnyText, &like("sst")),
-            RecordFilter::Like {
-                prop: Queryable::AnyText,
-                pattern: LikePattern::contains("sst"),
-                match_case: false
-            }
+            RecordFilter::contains_all_words(&like("sst")),
+            RecordFilter::AnyText(LikePattern::contains("sst"))
         );
-        let RecordFilter::And(v) =
-            RecordFilter::contains_all_words(Queryable::AnyText, &like("a b c"))
-        else {
+        let RecordFilter::And(v) = RecordFilter::contains_all_words(&like("a b c")) else {
             panic!("three words are an And");
         };
         assert_eq!(v.len(), 3);

@@ -20,12 +20,15 @@
 #![forbid(unsafe_code)]
 
 mod filter;
+mod freetext;
 mod lease;
 mod model;
+pub mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 pub use filter::*;
+pub use freetext::MAX_TERMS;
 pub use lease::*;
 pub use model::*;
 

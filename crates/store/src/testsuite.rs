@@ -203,6 +203,7 @@ macro_rules! store_test_suite {
             test_collection_description_kept,
             test_refresh_collection_stats,
             test_list_collections,
+            test_free_text_syntax,
             test_unknown_references,
             test_stats,
             test_search_records_filters,

@@ -753,7 +753,7 @@ async fn hostile_values_are_errors_not_panics() {
 /// the database's default collation, as the generated column of migration 0005 was).
 #[tokio::test]
 async fn anytext_side_table_is_backfilled_and_matches_ilike() {
-    use threddex_store::{LikePattern, Queryable, RecordFilter};
+    use threddex_store::{LikePattern, RecordFilter};
     let (url, _db) = common::fresh_database().await;
     let store = PostgresStore::connect_without_migrating(&url)
         .await
@@ -829,11 +829,7 @@ async fn anytext_side_table_is_backfilled_and_matches_ilike() {
         .await
         .unwrap()
         .get(0);
-        let f = RecordFilter::Like {
-            prop: Queryable::AnyText,
-            pattern: LikePattern::parse(pattern, '%', '_', Some('\\')),
-            match_case: false,
-        };
+        let f = RecordFilter::AnyText(LikePattern::parse(pattern, '%', '_', Some('\\')));
         let page = store.search_records(&f, &[], 0, 10).await.unwrap();
         assert_eq!(page.matched as i64, want, "{pattern}");
         assert_eq!(page.collections.len() as i64, want, "{pattern}");

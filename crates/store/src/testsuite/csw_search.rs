@@ -4,7 +4,7 @@
 use super::*;
 use crate::{
     BBox, Batch, CompareOp, LikePattern, Literal, Queryable, RecordFilter, SortKey, Store,
-    StoreError,
+    StoreError, TextProperty,
 };
 
 const A: &str = "t:a/sst";
@@ -83,20 +83,16 @@ async fn ids(store: &dyn Store, f: &RecordFilter) -> Vec<String> {
 }
 
 fn like(prop: Queryable, pattern: &str, match_case: bool) -> RecordFilter {
-    RecordFilter::Like {
+    RecordFilter::like(
         prop,
-        pattern: LikePattern::parse(pattern, '%', '_', Some('\\')),
+        LikePattern::parse(pattern, '%', '_', Some('\\')),
         match_case,
-    }
+    )
+    .expect("a text property")
 }
 
 fn cmp(prop: Queryable, op: CompareOp, value: Literal) -> RecordFilter {
-    RecordFilter::Compare {
-        prop,
-        op,
-        value,
-        match_case: false,
-    }
+    RecordFilter::compare(prop, op, value, false).expect("typed")
 }
 
 fn text(s: &str) -> Literal {
@@ -151,10 +147,10 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         (cmp(Subject, Eq, text("oce")), vec![]),
         (cmp(Identifier, Eq, text(B)), vec![B]),
         (
-            RecordFilter::Compare {
-                prop: Identifier,
+            RecordFilter::CompareText {
+                prop: TextProperty::Identifier,
                 op: Eq,
-                value: text("T:B/WIND"),
+                value: "T:B/WIND".into(),
                 match_case: true,
             },
             vec![],
@@ -174,19 +170,12 @@ pub async fn test_search_records_filters(store: &dyn Store) {
             vec![A, B, C],
         ),
         (
-            RecordFilter::Between {
-                prop: TempBegin,
-                lower: Literal::Time(t(-DAY)),
-                upper: Literal::Time(t(0)),
-            },
+            RecordFilter::between(TempBegin, Literal::Time(t(-DAY)), Literal::Time(t(0)))
+                .expect("times"),
             vec![A],
         ),
         (
-            RecordFilter::Between {
-                prop: Title,
-                lower: text("R"),
-                upper: text("T"),
-            },
+            RecordFilter::between(Title, text("R"), text("T")).expect("texts"),
             vec![C, A].into_iter().collect::<Vec<_>>(),
         ),
         (RecordFilter::IsNull(TempBegin), vec![C]),
@@ -231,28 +220,29 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         assert_eq!(ids(store, &f).await, want, "{f:?}");
     }
 
-    // Type errors and nesting beyond the limit are refused, not mis-translated.
+    // Type errors are refused when the filter is built; nesting beyond the limit by the
+    // store: never mis-translated.
     let nested = (0..crate::MAX_FILTER_DEPTH + 5)
         .fold(RecordFilter::All, |f, _| RecordFilter::Not(Box::new(f)));
+    let err = store.search_records(&nested, &[], 0, 10).await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
     for bad in [
-        nested,
-        cmp(TempBegin, Eq, text("yesterday")),
-        cmp(Title, Eq, Literal::Time(t(0))),
-        cmp(AnyText, Lt, text("x")),
-        like(BoundingBox, "%", false),
+        RecordFilter::compare(TempBegin, Eq, text("yesterday"), false),
+        RecordFilter::compare(Title, Eq, Literal::Time(t(0)), false),
+        RecordFilter::compare(AnyText, Lt, text("x"), false),
+        RecordFilter::like(BoundingBox, LikePattern::contains("x"), false),
+        RecordFilter::like(Modified, LikePattern::contains("x"), false),
+        RecordFilter::between(Title, text("a"), Literal::Time(t(0))),
+        RecordFilter::between(AnyText, text("a"), text("b")),
     ] {
-        let err = store.search_records(&bad, &[], 0, 10).await;
-        assert!(
-            matches!(err, Err(StoreError::Invalid(_))),
-            "{bad:?}: {err:?}"
-        );
+        assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
     }
 }
 
 /// Offsets, limits, counts and sort orders (ties in insertion order, missing values last).
 pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     fill(store).await;
-    let sorted = |prop, descending| vec![SortKey { prop, descending }];
+    let sorted = |prop, descending| vec![SortKey::new(prop, descending).expect("sortable")];
     let page_ids = |p: crate::RecordPage| -> Vec<String> {
         p.collections.into_iter().map(|c| c.info.id).collect()
     };
@@ -308,10 +298,10 @@ pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     // Rows come back complete.
     let p = store
         .search_records(
-            &RecordFilter::Compare {
-                prop: Queryable::Identifier,
+            &RecordFilter::CompareText {
+                prop: TextProperty::Identifier,
                 op: CompareOp::Eq,
-                value: Literal::Text(A.into()),
+                value: A.into(),
                 match_case: true,
             },
             &[],
@@ -324,13 +314,16 @@ pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
     assert_eq!(c.granule_count, 11);
     assert_eq!(c.start, Some(t(0)));
     assert_eq!(c.info.keywords, ["ocean", "sst"]);
-    assert!(
-        store
-            .search_records(&all, &sorted(Queryable::BoundingBox, false), 0, 1)
-            .await
-            .is_err(),
-        "cannot sort on a box"
-    );
+    for prop in [
+        Queryable::BoundingBox,
+        Queryable::AnyText,
+        Queryable::Subject,
+    ] {
+        assert!(
+            matches!(SortKey::new(prop, false), Err(StoreError::Invalid(_))),
+            "cannot sort on {prop:?}"
+        );
+    }
 }
 
 /// Quotes, backslashes, SQL and FTS syntax and NUL characters in values stay data.
@@ -349,27 +342,24 @@ pub async fn test_search_records_hostile_text(store: &dyn Store) {
         "[*]?",
     ] {
         for prop in [Queryable::AnyText, Queryable::Title, Queryable::Subject] {
-            let f = RecordFilter::Like {
-                prop,
-                pattern: LikePattern::contains(s),
-                match_case: false,
-            };
+            let f = RecordFilter::like(prop, LikePattern::contains(s), false).expect("text");
             let got = ids(store, &f).await;
             let want: Vec<&str> = match (s, prop) {
                 ("it's" | "\"quoted\"", Queryable::AnyText) => vec![C],
                 _ => vec![],
             };
             assert_eq!(got, want, "{s:?} on {prop:?}");
-            let f = RecordFilter::Compare {
-                prop: if prop == Queryable::AnyText {
+            let f = RecordFilter::compare(
+                if prop == Queryable::AnyText {
                     Queryable::Identifier
                 } else {
                     prop
                 },
-                op: CompareOp::Eq,
-                value: Literal::Text(s.into()),
-                match_case: false,
-            };
+                CompareOp::Eq,
+                Literal::Text(s.into()),
+                false,
+            )
+            .expect("text");
             assert!(ids(store, &f).await.is_empty(), "{s:?}");
         }
     }
@@ -521,10 +511,7 @@ pub async fn test_search_records_keywords(store: &dyn Store) {
         .await
         .expect("write");
     let kw = |text: &str| {
-        RecordFilter::contains_all_words(
-            Queryable::AnyText,
-            &LikePattern::parse(text, '%', '_', Some('\\')),
-        )
+        RecordFilter::contains_all_words(&LikePattern::parse(text, '%', '_', Some('\\')))
     };
     let cases: Vec<(RecordFilter, Vec<&str>)> = vec![
         (kw("sea"), vec![A, C]),

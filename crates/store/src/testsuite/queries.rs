@@ -621,3 +621,111 @@ pub async fn test_stats(store: &dyn Store) {
     assert!(s.granule_bytes > 0, "{s:?}");
     assert!(s.collection_bytes > 0, "{s:?}");
 }
+
+/// The free-text syntax of collection searches: the same collections on every backend for a
+/// table of expressions (words, prefixes, phrases, `OR`, exclusions, punctuation, ID text).
+pub async fn test_free_text_syntax(store: &dyn Store) {
+    let cat = "http://127.0.0.1/text/catalog.xml";
+    const OTHER: &str = "zz:other";
+    let src = setup(store, "text", cat, OTHER).await;
+    const N0Q_FTG: &str = "edu.ucar.unidata:NWS/NEXRAD3/N0Q/FTG/Level3_FTG_N0Q.nids";
+    const N0Q_LWX: &str = "edu.ucar.unidata:NWS/NEXRAD3/N0Q/LWX/Level3_LWX_N0Q.nids";
+    const N0U_FTG: &str = "edu.ucar.unidata:NWS/NEXRAD3/N0U/FTG/Level3_FTG_N0U.nids";
+    const GOES: &str = "noaa:goes16/abi/sst";
+    const WIND: &str = "edu.x:atmos/wind";
+    let described =
+        |id: &str, title: &str, summary: Option<&str>, keywords: &[&str]| CollectionUpsert {
+            title: title.into(),
+            summary: summary.map(str::to_owned),
+            keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+            ..collection(id, src, cat)
+        };
+    store
+        .write_batch(&Batch {
+            collections: vec![
+                described(N0Q_FTG, "Level3 FTG N0Q", None, &["reflectivity"]),
+                described(N0Q_LWX, "Level3 LWX N0Q", None, &["reflectivity"]),
+                described(N0U_FTG, "Level3 FTG N0U", None, &["velocity"]),
+                described(
+                    GOES,
+                    "GOES-16 ABI Sea Surface Temperature",
+                    Some("Upper ocean temperature, gap-free; product v1.2 from www.star.noaa.gov."),
+                    &["sea_ice", "Oceans > Ocean Temperature"],
+                ),
+                described(
+                    WIND,
+                    "Eastward wind, 100% of the time",
+                    Some("Reanalysis."),
+                    &["eastward_wind"],
+                ),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    let all = [N0Q_FTG, N0Q_LWX, N0U_FTG, GOES, WIND, OTHER];
+    let cases: &[(&str, &[&str])] = &[
+        // Words: every one required, any case, the last one a word prefix.
+        ("N0Q", &[N0Q_FTG, N0Q_LWX]),
+        ("n0q", &[N0Q_FTG, N0Q_LWX]),
+        ("Level3 FTG", &[N0Q_FTG, N0U_FTG]),
+        ("refl", &[N0Q_FTG, N0Q_LWX]),
+        ("eflectivity", &[]),
+        ("temp", &[GOES]),
+        ("temperatures", &[]),
+        ("eastward wind", &[WIND]),
+        ("wind eastward", &[WIND]),
+        // Exclusions, also alone.
+        ("N0Q -FTG", &[N0Q_LWX]),
+        ("-FTG", &[N0Q_LWX, GOES, WIND, OTHER]),
+        ("-FTG -LWX", &[GOES, WIND, OTHER]),
+        ("reflectivity -LWX", &[N0Q_FTG]),
+        ("ocean -gap", &[]),
+        // OR, binding tighter than the implicit AND.
+        ("FTG or LWX", &[N0Q_FTG, N0Q_LWX, N0U_FTG]),
+        ("FTG OR LWX N0U", &[N0U_FTG]),
+        ("Reflectivity OR velocity -N0U", &[N0Q_FTG, N0Q_LWX]),
+        ("ocean OR wind -gap", &[WIND]),
+        // Phrases: words in order, the last a prefix; an unclosed quote runs to the end.
+        ("\"sea surface\"", &[GOES]),
+        ("\"surface sea\"", &[]),
+        ("\"sea surf", &[GOES]),
+        ("\"wind eastward\"", &[]),
+        ("-\"sea surface\" temperature", &[]),
+        // Punctuation separates words: a term with several words is a phrase.
+        ("GOES-16", &[GOES]),
+        ("16", &[GOES]),
+        ("sea_ice", &[GOES]),
+        ("v1.2", &[GOES]),
+        ("www.star.noaa.gov", &[GOES]),
+        ("100%", &[WIND]),
+        // Text within the ID, as typed.
+        ("goes16", &[GOES]),
+        ("nexrad3", &[N0Q_FTG, N0Q_LWX, N0U_FTG]),
+        ("level3_ftg", &[N0Q_FTG, N0U_FTG]),
+        ("_", &[N0Q_FTG, N0Q_LWX, N0U_FTG]),
+        ("%", &[]),
+        ("!!", &[]),
+        // No terms: no text filter.
+        ("", &all),
+        ("   ", &all),
+        ("OR", &all),
+        ("-", &all),
+    ];
+    for (text, want) in cases {
+        let got: Vec<String> = store
+            .list_collections(&CollectionQuery {
+                text: Some((*text).to_owned()),
+                limit: 100,
+                ..CollectionQuery::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+            .into_iter()
+            .map(|c| c.info.id)
+            .collect();
+        let mut want: Vec<&str> = want.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "q={text:?}");
+    }
+}
