@@ -62,7 +62,10 @@ impl SqliteStore {
                 SqlitePoolOptions::new().max_connections(FILE_POOL_SIZE),
             )
         };
-        let pool = pool_opts.connect_with(opts).await.map_err(db_err)?;
+        let pool = pool_opts
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::connect("cannot open the SQLite database", e))?;
         let store = SqliteStore {
             pool,
             write_lock: Arc::new(Mutex::new(())),
@@ -104,7 +107,7 @@ impl SqliteStore {
             tokio::time::sleep(Duration::from_millis(250)).await;
             run()
                 .await
-                .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+                .map_err(|e| StoreError::connect("migration failed", e))?;
         }
         Ok(())
     }

@@ -221,7 +221,10 @@ impl BatchSink for JsonLinesSink {
         let mut lock = stdout.lock();
         lock.write_all(&buf)
             .and_then(|()| lock.flush())
-            .map_err(|e| CrawlError::Store(format!("cannot write to stdout: {e}")))?;
+            .map_err(|source| CrawlError::Output {
+                target: "stdout",
+                source,
+            })?;
         Ok(BatchOutcome::default())
     }
 }
