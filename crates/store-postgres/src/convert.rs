@@ -278,6 +278,15 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn driver_errors_keep_their_source() {
+        let e = db_err(sqlx::Error::Protocol("bad frame".into()));
+        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<sqlx::Error>().is_some());
+        assert!(db_err(sqlx::Error::PoolTimedOut).is_connect());
+    }
+
+    #[test]
     fn nul_is_replaced() {
         assert_eq!(clean("a\0b"), "a\u{FFFD}b");
         let v = serde_json::json!({"k\0": ["x\0", 1, {"y": "z\0"}]});

@@ -126,6 +126,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_that_cannot_be_opened_is_a_connect_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("no/such/dir/x.db").display());
+        let err = SqliteStore::connect(&url).await.err().expect("an error");
+        assert!(err.is_connect(), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[tokio::test]
     async fn rejects_other_schemes_and_empty_paths() {
         assert!(matches!(
             SqliteStore::connect("postgres://x/y").await,

@@ -153,6 +153,23 @@ mod tests {
     }
 
     #[test]
+    fn driver_errors_keep_their_source() {
+        let e = db_err(sqlx::Error::Protocol("bad frame".into()));
+        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<sqlx::Error>().is_some());
+        assert_eq!(
+            threddex_store::ErrorChain(&e).to_string(),
+            "database error: encountered unexpected or invalid data: bad frame"
+        );
+        assert!(db_err(sqlx::Error::PoolTimedOut).is_connect());
+        assert!(matches!(
+            db_err(sqlx::Error::RowNotFound),
+            StoreError::NotFound(_)
+        ));
+    }
+
+    #[test]
     fn flag_bits_are_those_on_disk() {
         use threddex_store::granule_codec::GranuleFlags as F;
         // The usual row stores 0; the backend's own bits (PROBED 4, LEGACY 8) stay free.

@@ -236,12 +236,19 @@ impl Codec {
         start: Option<Timestamp>,
         end: Option<Timestamp>,
     ) -> Option<(Timestamp, Option<Timestamp>)> {
-        let s = (self.read_back)(start?)?;
-        let e = match end {
-            Some(e) => Some((self.read_back)(e)?),
-            None => None,
-        };
-        Some((s, e))
+        self.times_from((self.read_back)(start?)?, end)
+    }
+
+    /// [`Codec::render_times`] for a start already read back.
+    fn times_from(
+        &self,
+        start: Timestamp,
+        end: Option<Timestamp>,
+    ) -> Option<(Timestamp, Option<Timestamp>)> {
+        match end {
+            Some(e) => Some((start, Some((self.read_back)(e)?))),
+            None => Some((start, None)),
+        }
     }
 
     /// Whether the ID template renders `id` back from `(start, end)`: the ID need not be
@@ -266,12 +273,13 @@ impl Codec {
         let id = (!render_id).then_some(f.id);
         let name = (f.name != last_segment(f.id)).then_some(f.name);
         let mut flags = GranuleFlags::NONE;
+        let start = f.start.and_then(self.read_back);
         let url_path = match f.url_path {
             Some(p) if p == f.id => {
                 flags |= GranuleFlags::URL_PATH_IS_ID;
                 None
             }
-            Some(p) if self.path_renders(t, p, f.start, f.end) => {
+            Some(p) if self.path_renders(t, p, start, f.end) => {
                 flags |= GranuleFlags::URL_PATH_RENDERED;
                 None
             }
@@ -284,10 +292,8 @@ impl Codec {
             },
             other => other,
         };
-        let modified = match (f.modified, f.start) {
-            (Some(m), Some(s))
-                if (self.read_back)(m).is_some_and(|m| Some(m) == (self.read_back)(s)) =>
-            {
+        let modified = match (f.modified, start) {
+            (Some(m), Some(s)) if (self.read_back)(m) == Some(s) => {
                 flags |= GranuleFlags::MODIFIED_IS_START;
                 None
             }
@@ -302,7 +308,8 @@ impl Codec {
         }
     }
 
-    /// Whether the urlPath template renders `path` exactly from `(start, end)`.
+    /// Whether the urlPath template renders `path` exactly from `(start, end)` (`start` as
+    /// read back).
     fn path_renders(
         &self,
         t: &Templates<'_>,
@@ -310,7 +317,7 @@ impl Codec {
         start: Option<Timestamp>,
         end: Option<Timestamp>,
     ) -> bool {
-        match (t.url_path, self.render_times(start, end)) {
+        match (t.url_path, start.and_then(|s| self.times_from(s, end))) {
             (Some(tpl), Some((s, e))) => (self.render)(tpl, s, e).is_some_and(|r| r == path),
             _ => false,
         }
