@@ -84,7 +84,10 @@ mod tests {
             if *event.metadata().level() == tracing::Level::ERROR {
                 let mut line = String::new();
                 event.record(&mut Fields(&mut line));
-                self.0.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+                self.0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
             }
         }
     }
@@ -105,9 +108,8 @@ mod tests {
     #[tokio::test]
     async fn each_server_failure_is_logged_once_with_its_sources() {
         let errors = Errors::default();
-        let _guard = tracing::subscriber::set_default(
-            tracing_subscriber::registry().with(errors.clone()),
-        );
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(errors.clone()));
         let app = Router::new()
             .route(
                 "/store",
@@ -145,9 +147,16 @@ mod tests {
         let (status, _) = call(&app, "/bare").await;
         assert_eq!(status, StatusCode::BAD_GATEWAY);
 
-        let logged = errors.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let logged = errors
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         assert_eq!(logged.len(), 2, "{logged:?}");
-        assert!(logged[0].contains("error=database error: disk on fire"), "{logged:?}");
+        assert!(
+            logged[0].contains("error=database error: disk on fire"),
+            "{logged:?}"
+        );
         assert!(logged[0].contains("path=\"/store\""), "{logged:?}");
         assert!(logged[1].contains("status=502"), "{logged:?}");
     }

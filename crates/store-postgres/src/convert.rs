@@ -279,11 +279,18 @@ mod tests {
 
     #[test]
     fn driver_errors_keep_their_source() {
-        let e = db_err(sqlx::Error::Protocol("bad frame".into()));
-        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
-        let source = std::error::Error::source(&e).expect("a source");
-        assert!(source.downcast_ref::<sqlx::Error>().is_some());
-        assert!(db_err(sqlx::Error::PoolTimedOut).is_connect());
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for (e, connect) in [
+            (db_err(sqlx::Error::Protocol("bad frame".into())), false),
+            (db_err(sqlx::Error::Io(io)), true),
+            (
+                migrate_err(sqlx::migrate::MigrateError::VersionMissing(3)),
+                true,
+            ),
+        ] {
+            assert_eq!(e.is_connect(), connect, "{e:?}");
+            assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        }
     }
 
     #[test]

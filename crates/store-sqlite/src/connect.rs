@@ -129,7 +129,9 @@ mod tests {
     async fn a_database_that_cannot_be_opened_is_a_connect_error() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("no/such/dir/x.db").display());
-        let err = SqliteStore::connect(&url).await.err().expect("an error");
+        let Err(err) = SqliteStore::connect(&url).await else {
+            panic!("opened a database in a missing directory");
+        };
         assert!(err.is_connect(), "{err:?}");
         assert!(std::error::Error::source(&err).is_some());
     }
