@@ -171,6 +171,10 @@ pub enum SyncStartError {
         /// Who holds the lease, since when and until when.
         holder: String,
     },
+    /// The store failed: 500 (the detail is logged). Match on the [`StoreError`] for
+    /// not-found and conflicts.
+    #[error("store error")]
+    Store(#[from] threddex_store::StoreError),
     /// Anything else: 500 (the detail is logged).
     #[error("{0}")]
     Failed(String),

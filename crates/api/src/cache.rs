@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use threddex_store::{AccessService, Collection, Store, Timestamp};
+use threddex_store::{AccessService, Collection, ErrorChain, Store, Timestamp};
 
 use crate::routes::index::AccessJson;
 
@@ -88,7 +88,7 @@ impl SyncTimes {
                 let sources = match store.list_sources().await {
                     Ok(s) => s,
                     Err(e) => {
-                        tracing::warn!(error = %e, "cannot read the sources");
+                        tracing::warn!(error = %ErrorChain(&e), "cannot read the sources");
                         return None;
                     }
                 };

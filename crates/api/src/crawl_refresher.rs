@@ -75,7 +75,7 @@ impl CrawlRefresher {
 
 fn map_err(e: CrawlError) -> RefreshError {
     match e {
-        CrawlError::Store(s) => RefreshError::Store(s),
+        CrawlError::Store(e) => RefreshError::from(e),
         CrawlError::StartUnreadable { url, reason } => {
             RefreshError::Fetch(format!("{url}: {reason}"))
         }

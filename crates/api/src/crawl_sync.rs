@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use threddex_crawler::{CrawlError, SpawnedSync, Syncer};
+use threddex_store::ErrorChain;
 
 use crate::admin::{SyncStartError, SyncStarted, SyncStarter};
 
@@ -26,12 +27,7 @@ impl CrawlSyncStarter {
 #[async_trait]
 impl SyncStarter for CrawlSyncStarter {
     async fn start_sync(&self, source: &str) -> Result<SyncStarted, SyncStartError> {
-        let found = self
-            .syncer
-            .store()
-            .source_by_name(source)
-            .await
-            .map_err(|e| SyncStartError::Failed(e.to_string()))?;
+        let found = self.syncer.store().source_by_name(source).await?;
         let Some(s) = found else {
             return Err(SyncStartError::UnknownSource(source.to_owned()));
         };
@@ -43,8 +39,8 @@ impl SyncStarter for CrawlSyncStarter {
                 name: source.to_owned(),
                 holder: info.to_string(),
             }),
-            Err(CrawlError::Store(e)) => Err(SyncStartError::Failed(format!("store: {e}"))),
-            Err(e) => Err(SyncStartError::Failed(e.to_string())),
+            Err(CrawlError::Store(e)) => Err(SyncStartError::Store(e)),
+            Err(e) => Err(SyncStartError::Failed(ErrorChain(&e).to_string())),
         }
     }
 }

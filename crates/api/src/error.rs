@@ -2,12 +2,15 @@
 //!
 //! Every error a client can cause is a 4xx with a JSON body
 //! `{"error": {"parameter": "end", "message": "…"}}`; only failures of the store (or of the
-//! server itself) are 5xx, with a generic body (the detail goes to the log once).
+//! server itself) are 5xx, with a generic body; the detail goes with the response to the
+//! middleware that logs each 5xx once ([`crate::failures`]).
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use threddex_store::StoreError;
+use threddex_store::{ErrorChain, StoreError};
+
+use crate::failures::{Failure, with_failure};
 
 /// Why a request could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +85,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let generic;
+        let mut failure = None;
         let (parameter, message): (Option<&str>, &str) = match &self {
             Self::BadParameter { parameter, message } => (Some(parameter), message),
             Self::NotFound(m)
@@ -92,22 +96,32 @@ impl IntoResponse for ApiError {
             Self::Store(StoreError::NotFound(m)) => (None, m),
             Self::Store(StoreError::Invalid(m)) => (Some("query"), m),
             Self::Store(e) => {
-                tracing::error!(error = %e, "store failure while answering a request");
+                failure = Some(Failure {
+                    what: "store failure while answering a request",
+                    detail: ErrorChain(e).to_string(),
+                });
                 generic = "internal error: the index could not be read".to_owned();
                 (None, &generic)
             }
             Self::Internal(e) => {
-                tracing::error!(error = %e, "internal failure while answering a request");
+                failure = Some(Failure {
+                    what: "internal failure while answering a request",
+                    detail: e.clone(),
+                });
                 generic = "internal error".to_owned();
                 (None, &generic)
             }
         };
-        json_response(
+        let response = json_response(
             status,
             &ErrorBody {
                 error: ErrorDetail { parameter, message },
             },
-        )
+        );
+        match failure {
+            Some(f) => with_failure(response, f),
+            None => response,
+        }
     }
 }
 
@@ -136,15 +150,18 @@ pub(crate) async fn body_too_large_as_json(response: Response) -> Response {
 pub(crate) fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "response serialization failed");
+        Err(e) => with_failure(
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(header::CONTENT_TYPE, "application/json")],
                 r#"{"error":{"message":"internal error"}}"#,
             )
-                .into_response()
-        }
+                .into_response(),
+            Failure {
+                what: "response serialization failed",
+                detail: e.to_string(),
+            },
+        ),
     }
 }
 
@@ -160,7 +177,7 @@ mod tests {
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            ApiError::Store(StoreError::Backend("boom".into())).status(),
+            ApiError::Store(StoreError::Internal("boom".into())).status(),
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(

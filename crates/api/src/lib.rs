@@ -45,6 +45,7 @@ mod cache;
 pub mod crawl_refresher;
 pub mod crawl_sync;
 pub mod error;
+mod failures;
 mod metrics;
 pub mod params;
 pub mod query;
@@ -288,6 +289,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,
         ))
+        .layer(axum::middleware::from_fn(crate::failures::log_failures))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use threddex_store::Timestamp;
+use threddex_store::{ErrorChain, StoreError, Timestamp};
 use tokio::sync::watch;
 
 /// What the index knows about a collection's freshness.
@@ -43,8 +43,8 @@ pub struct RefreshReport {
     pub indexed_through: Option<Timestamp>,
 }
 
-/// Why a freshness check or refresh failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a freshness check or refresh failed (cloned to every request waiting on one refresh).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RefreshError {
     /// The collection is not known to the refresher.
@@ -53,9 +53,9 @@ pub enum RefreshError {
     /// A catalog could not be fetched or parsed.
     #[error("fetch failed: {0}")]
     Fetch(String),
-    /// The store failed.
-    #[error("store error: {0}")]
-    Store(String),
+    /// The store failed. Match on the [`StoreError`] for not-found and conflicts.
+    #[error("store error")]
+    Store(#[source] Arc<StoreError>),
     /// The refresh ran longer than its hard limit.
     #[error("refresh timed out")]
     TimedOut,
@@ -65,6 +65,12 @@ pub enum RefreshError {
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<StoreError> for RefreshError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
 }
 
 /// The crawler side of refresh on demand.
@@ -280,7 +286,7 @@ impl RefreshCoordinator {
         let freshness = match self.freshness(collection_id).await {
             Ok(f) => f,
             Err(e) => {
-                tracing::warn!(collection = collection_id, error = %e, "freshness check failed");
+                tracing::warn!(collection = collection_id, error = %ErrorChain(&e), "freshness check failed");
                 metrics::counter!("threddex_refresh_total", "outcome" => "freshness_error")
                     .increment(1);
                 return RefreshOutcome {
@@ -396,7 +402,9 @@ impl RefreshCoordinator {
                     removed = r.granules_removed,
                     "refreshed"
                 ),
-                Err(e) => tracing::warn!(collection = %id, error = %e, "refresh failed"),
+                Err(e) => {
+                    tracing::warn!(collection = %id, error = %ErrorChain(e), "refresh failed")
+                }
             }
             guard.finish(&result);
             tx.send_replace(Some(result));

@@ -175,21 +175,25 @@ pub enum CrawlError {
     /// A setting is invalid (bad regex, zero concurrency, …).
     #[error("invalid crawl configuration: {0}")]
     BadConfig(String),
-    /// The store failed (reading validators or writing a batch); the crawl stops.
-    #[error("store error: {0}")]
-    Store(String),
+    /// The store failed (reading validators or writing a batch); the crawl stops. Match on
+    /// the [`StoreError`](threddex_store::StoreError) for not-found and conflicts.
+    #[error("store error")]
+    Store(#[from] threddex_store::StoreError),
+    /// A [`BatchSink`] other than the store could not write its output.
+    #[error("cannot write to {target}")]
+    Output {
+        /// Where the output goes (`"stdout"`).
+        target: &'static str,
+        /// Why it could not be written.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP client could not be built.
     #[error("HTTP client error: {0}")]
     Client(String),
     /// A crawl task failed unexpectedly.
     #[error("internal crawler error: {0}")]
     Internal(String),
-}
-
-impl From<threddex_store::StoreError> for CrawlError {
-    fn from(e: threddex_store::StoreError) -> Self {
-        Self::Store(e.to_string())
-    }
 }
 
 /// Crawl settings. See the crate documentation for the behaviour they control.

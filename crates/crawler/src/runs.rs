@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use threddex_store::{
-    CrawlRunEnd, MAX_RUN_ERRORS, NewCrawlRun, RunError, RunKind, RunStatus, Source, Store,
+    CrawlRunEnd, ErrorChain, MAX_RUN_ERRORS, NewCrawlRun, RunError, RunKind, RunStatus, Source,
+    Store,
 };
 
 use crate::{CrawlError, HarvestReport};
@@ -27,7 +28,7 @@ pub(crate) async fn start(
     match store.start_run(&run).await {
         Ok(id) => Some(id),
         Err(e) => {
-            tracing::warn!(source = %source.settings.name, kind = kind.as_str(), error = %e, "cannot record the crawl run");
+            tracing::warn!(source = %source.settings.name, kind = kind.as_str(), error = %ErrorChain(&e), "cannot record the crawl run");
             None
         }
     }
@@ -37,7 +38,7 @@ pub(crate) async fn start(
 pub(crate) async fn finish(store: &Arc<dyn Store>, id: Option<i64>, end: CrawlRunEnd) {
     let Some(id) = id else { return };
     if let Err(e) = store.finish_run(id, &end).await {
-        tracing::warn!(run = id, error = %e, "cannot record the end of the crawl run");
+        tracing::warn!(run = id, error = %ErrorChain(&e), "cannot record the end of the crawl run");
     }
 }
 

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use threddex_store::{Source, Store};
+use threddex_store::{ErrorChain, Source, Store};
 use tokio::task::JoinHandle;
 
 use crate::classify::DEFAULT_MIN_INTERVAL;
@@ -102,7 +102,7 @@ impl Scheduler {
             let sources = match self.syncer.store().list_sources().await {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!(error = %e, "scheduler cannot list sources");
+                    tracing::warn!(error = %ErrorChain(&e), "scheduler cannot list sources");
                     continue;
                 }
             };
@@ -134,7 +134,7 @@ impl Scheduler {
                                 }
                             }
                             Err(e) => {
-                                tracing::warn!(source = %s.settings.name, error = %e, "sync failed");
+                                tracing::warn!(source = %s.settings.name, error = %ErrorChain(&e), "sync failed");
                             }
                         }
                     }),
@@ -147,7 +147,7 @@ impl Scheduler {
                 h.abort();
                 let _ = h.await;
                 if let Err(e) = self.syncer.store().release_lease(id, &holder).await {
-                    tracing::warn!(source = id, error = %e, "cannot release lease");
+                    tracing::warn!(source = id, error = %ErrorChain(&e), "cannot release lease");
                 }
             }
         }

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionQuery, HolderLiveness, LeaseGrant, LeaseInfo,
-    NodeClass, RunKind, Source, Store, Timestamp,
+    Batch, CatalogState, CatalogStatus, CollectionQuery, ErrorChain, HolderLiveness, LeaseGrant,
+    LeaseInfo, NodeClass, RunKind, Source, Store, Timestamp,
 };
 
 use crate::classify::{self, Clock, is_due, system_clock};
@@ -260,7 +260,7 @@ impl Syncer {
                     failed = rep.harvest.failed_count,
                     "background sync done"
                 ),
-                Err(e) => tracing::warn!(error = %e, "background sync failed"),
+                Err(e) => tracing::warn!(error = %ErrorChain(e), "background sync failed"),
             }
             r
         });
@@ -346,7 +346,9 @@ impl Syncer {
                             tracing::warn!(source = id, "sync lease lost");
                             lost.store(true, Ordering::Relaxed);
                         }
-                        Err(e) => tracing::warn!(source = id, error = %e, "cannot renew lease"),
+                        Err(e) => {
+                            tracing::warn!(source = id, error = %ErrorChain(&e), "cannot renew lease")
+                        }
                     }
                 }
             })

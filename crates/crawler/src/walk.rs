@@ -11,7 +11,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use threddex_catalog::{Catalog, Limits, ParseError};
-use threddex_store::{CatalogState, CatalogStatus, CatalogViews, Store, View};
+use threddex_store::{CatalogState, CatalogStatus, CatalogViews, ErrorChain, Store, View};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use url::Url;
@@ -423,7 +423,7 @@ async fn missing(ctx: &Ctx, seed: &Seed, reason: String) -> Vec<Seed> {
     }
     let prior = match &ctx.p.store {
         Some(store) => store.catalog(&parent).await.unwrap_or_else(|e| {
-            tracing::warn!(url = %parent, error = %e, "cannot read stored state");
+            tracing::warn!(url = %parent, error = %ErrorChain(&e), "cannot read stored state");
             None
         }),
         None => None,
@@ -678,7 +678,7 @@ async fn finish(
         (Some(known), _) => known.get(&seed.url).cloned().unwrap_or_default(),
         (None, Some(store)) if seed.prior.is_some() => {
             store.child_catalogs(&seed.url).await.unwrap_or_else(|e| {
-                tracing::warn!(url = %seed.url, error = %e, "cannot read stored children");
+                tracing::warn!(url = %seed.url, error = %ErrorChain(&e), "cannot read stored children");
                 Vec::new()
             })
         }
@@ -739,7 +739,7 @@ async fn child_seeds(
             Some(store) => match store.catalog(&child).await {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!(url = %child, error = %e, "cannot read stored state");
+                    tracing::warn!(url = %child, error = %ErrorChain(&e), "cannot read stored state");
                     None
                 }
             },

@@ -1,29 +1,38 @@
-//! The stored form of a granule row (migration `0006_granule_compaction`): what follows
-//! exactly from the granule's time and its collection's templates is not stored.
+//! The stored form of a granule row (migration `0006_granule_compaction`): the shared codec
+//! ([`threddex_store::granule_codec`]) on this backend's columns. `granule_id`, `name`,
+//! `url_path` and `modified` are NULL where the codec leaves them out; `flags` (`int2`) holds
+//! the codec's flags in the bits of [`LAYOUT`] and [`PROBED`].
 //!
-//! - the ID is NULL when [`threddex_ids::renders_back`] holds for the collection's `template`
-//!   and the row's own start and end (and the row is at its home hash slot);
-//! - the name is NULL when it is the last `/`-segment of the ID;
-//! - the urlPath is NULL when it equals the ID ([`URL_PATH_IS_ID`]) or when the collection's
-//!   `path_template` renders it exactly ([`URL_PATH_RENDERED`]); otherwise it is stored, as a
-//!   prefix when the name completes it ([`FLAG_PATH_PREFIX`]);
-//! - `modified` is NULL when it equals the start ([`MODIFIED_IS_START`]).
-//!
-//! Anything else is stored verbatim: reading back always gives exactly what was written.
 //! Only times that survive `timestamptz` unchanged (whole microseconds) are rendered from.
 
+use threddex_store::granule_codec::{self as codec, Codec, Fields, FlagLayout};
 use threddex_store::{Granule, StoreError, Timestamp};
 
-use crate::convert::{FLAG_PATH_PREFIX, compact, expand, last_segment};
-
-/// Flag bit: the urlPath equals the granule ID (`url_path` NULL).
-pub(crate) const URL_PATH_IS_ID: i16 = 2;
 /// Flag bit: the row is not at its home hash slot (a collision); its ID is always stored.
 pub(crate) const PROBED: i16 = 4;
-/// Flag bit: the urlPath is rendered from the collection's `path_template` (`url_path` NULL).
-pub(crate) const URL_PATH_RENDERED: i16 = 8;
-/// Flag bit: `modified` equals the start time (`modified` NULL).
-pub(crate) const MODIFIED_IS_START: i16 = 16;
+
+/// The bits of the codec's flags in `granules.flags`.
+pub(crate) const LAYOUT: FlagLayout = FlagLayout {
+    url_path_ends_with_name: 1,
+    url_path_is_id: 2,
+    url_path_rendered: 8,
+    modified_is_start: 16,
+    inverted: 0,
+};
+
+/// Whether `t` reads back from `timestamptz` unchanged (whole microseconds, no leap second).
+fn exact(t: Timestamp) -> bool {
+    let n = t.timestamp_subsec_nanos();
+    n < 1_000_000_000 && n.is_multiple_of(1_000)
+}
+
+/// The codec with `threddex_ids`' templates, rendering only from exact times.
+pub(crate) const CODEC: Codec = Codec {
+    render: threddex_ids::render,
+    renders_back: threddex_ids::renders_back,
+    derive_template: |p| threddex_ids::Deriver::new().derive(p, "").template,
+    read_back: |t| exact(t).then_some(t),
+};
 
 /// The templates of a collection (`collections.template`, `collections.path_template`).
 #[derive(Clone, Debug, Default)]
@@ -32,20 +41,10 @@ pub(crate) struct Templates {
     pub path_template: Option<String>,
 }
 
-/// Whether `t` reads back from `timestamptz` unchanged (whole microseconds, no leap second).
-fn exact(t: Timestamp) -> bool {
-    let n = t.timestamp_subsec_nanos();
-    n < 1_000_000_000 && n.is_multiple_of(1_000)
-}
-
-/// `render(template, start, end)`, when both times read back unchanged.
-fn render_exact(
-    template: Option<&str>,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
-) -> Option<(&str, Timestamp)> {
-    let (t, s) = (template?, start?);
-    (exact(s) && end.is_none_or(exact)).then_some((t, s))
+impl Templates {
+    fn view(&self) -> codec::Templates<'_> {
+        codec::Templates::of(&self.template, &self.path_template)
+    }
 }
 
 /// A granule row's stored columns.
@@ -68,58 +67,27 @@ pub(crate) fn encode<'a>(
     g: &Granule,
     probed: bool,
 ) -> Stored<'a> {
-    let fits = |template: Option<&str>, raw: &str, check_start: bool| {
-        render_exact(template, g.start, g.end).is_some_and(|(tpl, s)| {
-            if check_start {
-                threddex_ids::renders_back(tpl, raw, s, g.end)
-            } else {
-                threddex_ids::render(tpl, s, g.end).is_some_and(|r| r == raw)
-            }
-        })
-    };
-    let mut flags = 0;
-    let granule_id = if !probed && fits(t.template.as_deref(), id, true) {
-        None
-    } else {
-        Some(id)
-    };
-    if probed {
-        flags |= PROBED;
-    }
-    let short_name = || (name != last_segment(id)).then(|| name.to_owned());
-    let (name, url_path) = match url_path {
-        Some(p) if p == id => {
-            flags |= URL_PATH_IS_ID;
-            (short_name(), None)
-        }
-        Some(p) if fits(t.path_template.as_deref(), p, false) => {
-            flags |= URL_PATH_RENDERED;
-            (short_name(), None)
-        }
-        other => {
-            let (n, p, f) = compact(id, name, other);
-            flags |= f;
-            (n, p)
-        }
-    };
-    let modified = match (g.modified, g.start) {
-        (Some(m), Some(s)) if m == s && exact(s) => {
-            flags |= MODIFIED_IS_START;
-            None
-        }
-        (m, _) => m,
-    };
+    let t = t.view();
+    let render_id = !probed && CODEC.id_renders_back(&t, id, g.start, g.end);
+    let e = CODEC.encode(
+        &t,
+        &Fields {
+            id,
+            name,
+            url_path,
+            start: g.start,
+            end: g.end,
+            modified: g.modified,
+        },
+        render_id,
+    );
     Stored {
-        flags,
-        granule_id,
-        name,
-        url_path,
-        modified,
+        flags: LAYOUT.encode(e.flags) as i16 | if probed { PROBED } else { 0 },
+        granule_id: e.id.map(|_| id),
+        name: e.name.map(str::to_owned),
+        url_path: e.url_path.map(str::to_owned),
+        modified: e.modified,
     }
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("corrupt granule row: {what}"))
 }
 
 /// The ID of a row: stored, or rendered from the collection's template.
@@ -129,17 +97,7 @@ pub(crate) fn row_id(
     start: Option<Timestamp>,
     end: Option<Timestamp>,
 ) -> Result<String, StoreError> {
-    match stored {
-        Some(id) => Ok(id),
-        None => threddex_ids::render(
-            t.template
-                .as_deref()
-                .ok_or_else(|| corrupt("no ID template"))?,
-            start.ok_or_else(|| corrupt("no ID and no start"))?,
-            end,
-        )
-        .ok_or_else(|| corrupt("ID not renderable")),
-    }
+    CODEC.row_id(&t.view(), stored, start, end)
 }
 
 /// The inverse of [`encode`]: `(name, url_path, modified)` of a row whose ID is `id` and
@@ -147,51 +105,30 @@ pub(crate) fn row_id(
 pub(crate) fn decode(
     t: &Templates,
     id: &str,
-    (stored_name, stored_path): (Option<String>, Option<String>),
+    (name, url_path): (Option<String>, Option<String>),
     flags: i16,
     (start, end): (Option<Timestamp>, Option<Timestamp>),
     modified: Option<Timestamp>,
 ) -> Result<(String, Option<String>, Option<Timestamp>), StoreError> {
-    let (name, path) = if flags & URL_PATH_IS_ID != 0 {
-        (
-            stored_name.unwrap_or_else(|| last_segment(id).to_owned()),
-            Some(id.to_owned()),
-        )
-    } else if flags & URL_PATH_RENDERED != 0 {
-        let path = threddex_ids::render(
-            t.path_template
-                .as_deref()
-                .ok_or_else(|| corrupt("no urlPath template"))?,
-            start.ok_or_else(|| corrupt("rendered urlPath without a start"))?,
+    CODEC.decode_with_id(
+        &t.view(),
+        id,
+        codec::Stored {
+            flags: LAYOUT.decode(i64::from(flags)),
+            id: None,
+            name,
+            url_path,
+            start,
             end,
-        )
-        .ok_or_else(|| corrupt("urlPath not renderable"))?;
-        (
-            stored_name.unwrap_or_else(|| last_segment(id).to_owned()),
-            Some(path),
-        )
-    } else {
-        expand(id, stored_name, stored_path, flags & FLAG_PATH_PREFIX)
-    };
-    let modified = if flags & MODIFIED_IS_START != 0 {
-        start
-    } else {
-        modified
-    };
-    Ok((name, path, modified))
+            modified,
+        },
+    )
 }
 
-/// A urlPath template for a collection, from one of its granules: the template
-/// `threddex_ids` derives from the urlPath, when it renders that urlPath back exactly.
+/// A urlPath template for a collection, from one of its granules (see
+/// [`Codec::path_template_from`]).
 pub(crate) fn learn_path_template(g: &Granule, url_path: &str, id: &str) -> Option<String> {
-    if url_path == id {
-        return None;
-    }
-    let t = threddex_ids::Deriver::new().derive(url_path, "").template?;
-    render_exact(Some(&t), g.start, g.end)
-        .and_then(|(tpl, s)| threddex_ids::render(tpl, s, g.end))
-        .is_some_and(|r| r == url_path)
-        .then_some(t)
+    CODEC.path_template_from(id, url_path, g.start, g.end)
 }
 
 #[cfg(test)]
@@ -256,7 +193,8 @@ mod tests {
         assert!(t.path_template.is_some());
         let s = roundtrip(&t, &g, false);
         assert_eq!(s.url_path, None);
-        assert_eq!(s.flags, URL_PATH_RENDERED | MODIFIED_IS_START);
+        // URL_PATH_RENDERED | MODIFIED_IS_START in this backend's bits.
+        assert_eq!(s.flags, 8 | 16);
     }
 
     #[test]
@@ -286,7 +224,7 @@ mod tests {
         };
         let s = roundtrip(&t, &g3, false);
         assert!(s.granule_id.is_some());
-        assert_eq!(s.flags & URL_PATH_IS_ID, URL_PATH_IS_ID);
+        assert_eq!(s.flags & 2, 2, "URL_PATH_IS_ID");
         assert!(s.modified.is_some());
         // No template at all.
         roundtrip(&Templates::default(), &g, false);

@@ -118,7 +118,7 @@ impl PostgresStore {
             })
             .connect_with(options.clone())
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot connect to Postgres: {e}")))?;
+            .map_err(|e| StoreError::connect("cannot connect to Postgres", e))?;
         debug!(
             host = options.get_host(),
             pool_size = opts.pool_size,
@@ -151,7 +151,7 @@ impl PostgresStore {
             .options
             .connect()
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot connect to Postgres: {e}")))?;
+            .map_err(|e| StoreError::connect("cannot connect to Postgres", e))?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(MIGRATION_LOCK_KEY)
             .execute(&mut conn)

@@ -1,5 +1,5 @@
-//! Conversions between the row models and Postgres values: error mapping, the compact granule
-//! encoding, NUL sanitising and row decoding.
+//! Conversions between the row models and Postgres values: error mapping, NUL sanitising
+//! and row decoding.
 
 use chrono::NaiveDate;
 use sqlx::Row;
@@ -25,12 +25,27 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
             return StoreError::Invalid(db.message().to_string());
         }
     }
-    StoreError::Backend(err.to_string())
+    if unreachable(&err) {
+        return StoreError::connect("the database is unreachable", err);
+    }
+    StoreError::Database(Box::new(err))
+}
+
+/// Whether a driver error means no connection to the database could be had or kept.
+fn unreachable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Configuration(_)
+    )
 }
 
 /// Map a migration error to a [`StoreError`].
 pub(crate) fn migrate_err(err: sqlx::migrate::MigrateError) -> StoreError {
-    StoreError::Backend(format!("migration failed: {err}"))
+    StoreError::connect("migration failed", err)
 }
 
 /// Postgres rejects NUL characters in `text` and `jsonb`; hostile catalogs may contain them
@@ -89,52 +104,6 @@ pub(crate) fn ser_jsonb<T: serde::Serialize>(
 ) -> Result<sqlx::types::Json<serde_json::Value>, StoreError> {
     let v = serde_json::to_value(value).map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(to_jsonb(&v))
-}
-
-/// The last '/'-segment of a granule ID (the whole ID when it has no '/').
-pub(crate) fn last_segment(granule_id: &str) -> &str {
-    granule_id.rsplit('/').next().unwrap_or(granule_id)
-}
-
-/// Flag bit: `url_path` holds a prefix; the full urlPath is prefix || name.
-pub(crate) const FLAG_PATH_PREFIX: i16 = 1;
-
-/// The stored (compact) form of a granule's name and urlPath: `(name, url_path, flags)`.
-pub(crate) fn compact(
-    granule_id: &str,
-    name: &str,
-    url_path: Option<&str>,
-) -> (Option<String>, Option<String>, i16) {
-    let stored_name = if name == last_segment(granule_id) {
-        None
-    } else {
-        Some(name.to_string())
-    };
-    match url_path {
-        Some(path) if !name.is_empty() && path.ends_with(name) => {
-            let prefix = path.get(..path.len() - name.len()).unwrap_or_default();
-            (stored_name, Some(prefix.to_string()), FLAG_PATH_PREFIX)
-        }
-        other => (stored_name, other.map(str::to_string), 0),
-    }
-}
-
-/// The inverse of [`compact`]: `(name, url_path)`.
-pub(crate) fn expand(
-    granule_id: &str,
-    stored_name: Option<String>,
-    stored_path: Option<String>,
-    flags: i16,
-) -> (String, Option<String>) {
-    let name = stored_name.unwrap_or_else(|| last_segment(granule_id).to_string());
-    let path = match stored_path {
-        Some(mut prefix) if flags & FLAG_PATH_PREFIX != 0 => {
-            prefix.push_str(&name);
-            Some(prefix)
-        }
-        other => other,
-    };
-    (name, path)
 }
 
 /// Microseconds in `end - start` (0 when negative or unknown), saturating.
@@ -308,36 +277,20 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn roundtrip(id: &str, name: &str, path: Option<&str>) {
-        let (n, p, f) = compact(id, name, path);
-        let (name2, path2) = expand(id, n, p, f);
-        assert_eq!(name2, name, "name of {id:?}/{name:?}/{path:?}");
-        assert_eq!(path2.as_deref(), path, "path of {id:?}/{name:?}/{path:?}");
-    }
-
     #[test]
-    fn compaction_roundtrips() {
-        roundtrip("a/b/c.nc", "c.nc", Some("data/b/c.nc"));
-        roundtrip("a/b/c.nc", "c.nc", Some("c.nc"));
-        roundtrip("a/b/c.nc", "other", Some("data/b/c.nc"));
-        roundtrip("a/b/c.nc", "", Some("x"));
-        roundtrip("a/b/c.nc", "", None);
-        roundtrip("a/b/", "", Some(""));
-        roundtrip("plain", "plain", None);
-        roundtrip("x/y", "y", Some(""));
-        roundtrip("x/y", "ü", Some("pre/ü"));
-    }
-
-    #[test]
-    fn compaction_saves_the_usual_case() {
-        let (n, p, f) = compact(
-            "ds/GFS_2020.grib2",
-            "GFS_2020.grib2",
-            Some("ds/GFS_2020.grib2"),
-        );
-        assert_eq!(n, None);
-        assert_eq!(p.as_deref(), Some("ds/"));
-        assert_eq!(f, FLAG_PATH_PREFIX);
+    fn driver_errors_keep_their_source() {
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for (e, connect) in [
+            (db_err(sqlx::Error::Protocol("bad frame".into())), false),
+            (db_err(sqlx::Error::Io(io)), true),
+            (
+                migrate_err(sqlx::migrate::MigrateError::VersionMissing(3)),
+                true,
+            ),
+        ] {
+            assert_eq!(e.is_connect(), connect, "{e:?}");
+            assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        }
     }
 
     #[test]

@@ -463,7 +463,7 @@ fn check_listing_columns(row: &PgRow) -> Result<(), StoreError> {
     use sqlx::{Column, TypeInfo};
     let columns = row.columns();
     if columns.len() != col::TYPES.len() {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::Internal(format!(
             "granule listing returned {} columns, expected {}",
             columns.len(),
             col::TYPES.len()
@@ -472,7 +472,7 @@ fn check_listing_columns(row: &PgRow) -> Result<(), StoreError> {
     for (c, want) in columns.iter().zip(col::TYPES) {
         let got = c.type_info().name();
         if got != want {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::Internal(format!(
                 "granule listing column {} is {got}, expected {want}",
                 c.name()
             )));
@@ -487,14 +487,12 @@ fn raw(row: &PgRow, i: usize) -> Result<Option<&[u8]>, StoreError> {
     if sqlx::ValueRef::is_null(&v) {
         return Ok(None);
     }
-    v.as_bytes()
-        .map(Some)
-        .map_err(|e| StoreError::Backend(format!("granule listing column {i}: {e}")))
+    v.as_bytes().map(Some).map_err(StoreError::Database)
 }
 
 fn bad_value(i: usize) -> StoreError {
-    StoreError::Backend(format!(
-        "granule listing column {i}: malformed binary value"
+    StoreError::Corrupt(format!(
+        "granule listing column {i} (malformed binary value)"
     ))
 }
 

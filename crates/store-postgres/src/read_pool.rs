@@ -65,12 +65,15 @@ impl ReadPool {
         let permit = match tokio::time::timeout(self.acquire_timeout, self.permits.acquire()).await
         {
             Ok(Ok(p)) => p,
-            Ok(Err(_)) => return Err(StoreError::Backend("the store is closed".into())),
-            Err(_) => {
-                return Err(StoreError::Backend(format!(
-                    "no Postgres connection free within {:?}",
-                    self.acquire_timeout
-                )));
+            Ok(Err(_)) => return Err(StoreError::Internal("the store is closed".into())),
+            Err(e) => {
+                return Err(StoreError::connect(
+                    format!(
+                        "no Postgres connection free within {:?}",
+                        self.acquire_timeout
+                    ),
+                    e,
+                ));
             }
         };
         let reused = self.idle().pop();
@@ -94,8 +97,8 @@ impl ReadPool {
     async fn connect(&self) -> Result<PgConnection, StoreError> {
         tokio::time::timeout(self.acquire_timeout, self.options.connect())
             .await
-            .map_err(|_| StoreError::Backend("timed out connecting to Postgres".into()))?
-            .map_err(|e| StoreError::Backend(format!("cannot connect to Postgres: {e}")))
+            .map_err(|e| StoreError::connect("timed out connecting to Postgres", e))?
+            .map_err(|e| StoreError::connect("cannot connect to Postgres", e))
     }
 
     /// Refuse new acquisitions and close the idle connections (ones in use are closed when

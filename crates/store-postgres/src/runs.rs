@@ -10,7 +10,7 @@ use threddex_store::{
 use crate::convert::{clean, clean_opt, db_err, ser_jsonb};
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("unreadable stored {what}"))
+    StoreError::Corrupt(what.to_owned())
 }
 
 fn count(row: &PgRow, col: &str) -> Result<u64, StoreError> {

@@ -47,7 +47,7 @@ async fn insert(
 pub(crate) async fn add_source(pool: &PgPool, source: &NewSource) -> Result<Source, StoreError> {
     match insert(pool, source, "").await {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(StoreError::Backend("INSERT returned no row".into())),
+        Ok(None) => Err(StoreError::Internal("INSERT returned no row".into())),
         Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
             "a source named {:?} or with URL {:?} exists",
             source.name, source.url
@@ -66,7 +66,7 @@ pub(crate) async fn ensure_source(pool: &PgPool, source: &NewSource) -> Result<S
         Ok(Some(s)) => Ok(s),
         Ok(None) => source_by_url(pool, &source.url)
             .await?
-            .ok_or_else(|| StoreError::Backend("source vanished while registering".into())),
+            .ok_or_else(|| StoreError::Internal("source vanished while registering".into())),
         Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(format!(
             "a source named {:?} exists with another URL",
             source.name

@@ -334,7 +334,7 @@ async fn bump(conn: &mut PgConnection, keys: &BTreeSet<i64>) -> Result<(), Store
 }
 
 fn parse_views(v: serde_json::Value) -> Result<Vec<View>, StoreError> {
-    serde_json::from_value(v).map_err(|_| StoreError::Backend("unreadable stored views".into()))
+    serde_json::from_value(v).map_err(|_| StoreError::Corrupt("views".into()))
 }
 
 pub(crate) async fn catalog_views(pool: &PgPool, url: &str) -> Result<Vec<View>, StoreError> {

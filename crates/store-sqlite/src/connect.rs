@@ -62,7 +62,10 @@ impl SqliteStore {
                 SqlitePoolOptions::new().max_connections(FILE_POOL_SIZE),
             )
         };
-        let pool = pool_opts.connect_with(opts).await.map_err(db_err)?;
+        let pool = pool_opts
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::connect("cannot open the SQLite database", e))?;
         let store = SqliteStore {
             pool,
             write_lock: Arc::new(Mutex::new(())),
@@ -104,7 +107,7 @@ impl SqliteStore {
             tokio::time::sleep(Duration::from_millis(250)).await;
             run()
                 .await
-                .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+                .map_err(|e| StoreError::connect("migration failed", e))?;
         }
         Ok(())
     }
@@ -120,6 +123,17 @@ mod tests {
         assert!(is_memory("x?mode=memory"));
         assert!(!is_memory("threddex.db"));
         assert!(!is_memory("/tmp/memory.db"));
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_be_opened_is_a_connect_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("no/such/dir/x.db").display());
+        let Err(err) = SqliteStore::connect(&url).await else {
+            panic!("opened a database in a missing directory");
+        };
+        assert!(err.is_connect(), "{err:?}");
+        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[tokio::test]

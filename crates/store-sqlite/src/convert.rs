@@ -1,6 +1,7 @@
-//! Conversions at the database boundary: times, JSON columns, compact granule fields, errors.
+//! Conversions at the database boundary: times, JSON columns, granule flag bits, errors.
 
 use chrono::DateTime;
+use threddex_store::granule_codec::{Codec, FlagLayout};
 use threddex_store::{StoreError, Timestamp};
 
 /// A time as stored: unix seconds, whole seconds as an integral value (which SQLite's INTEGER
@@ -43,7 +44,7 @@ pub(crate) fn opt_ts_from_db(x: Option<f64>) -> Result<Option<Timestamp>, StoreE
 
 /// The error for a stored value this code cannot read back.
 pub(crate) fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("unreadable stored {what}"))
+    StoreError::Corrupt(what.to_owned())
 }
 
 /// Serialise a JSON column.
@@ -62,31 +63,29 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(s).map_err(|_| corrupt(what))
 }
 
-/// The last `/`-separated segment of a granule ID.
-pub(crate) fn last_segment(id: &str) -> &str {
-    id.rsplit('/').next().unwrap_or(id)
-}
+/// The bits of the granule codec's flags in `granules.flags`. The usual compact row (urlPath
+/// rendered, `modified` = start) has both of its flags inverted, so it stores `flags` = 0,
+/// which SQLite encodes in no payload byte. Bit 4 is [`crate::idhash::PROBED`], bit 8
+/// [`LEGACY`].
+pub(crate) const LAYOUT: FlagLayout = FlagLayout {
+    url_path_ends_with_name: 1,
+    url_path_is_id: 2,
+    url_path_rendered: 16,
+    modified_is_start: 32,
+    inverted: 16 | 32,
+};
 
-/// Flag bit: `url_path` holds a prefix; the urlPath is prefix + name.
-pub(crate) const URL_PATH_ENDS_WITH_NAME: i64 = 1;
-
-/// Flag bit: the urlPath equals the granule ID (the usual case: TDS dataset IDs are often the
-/// urlPath); `url_path` is NULL.
-pub(crate) const URL_PATH_IS_ID: i64 = 2;
+/// The granule codec with `threddex_ids`' templates, rendering from the times as the time
+/// columns keep them (microseconds).
+pub(crate) const CODEC: Codec = Codec {
+    render: threddex_ids::render,
+    renders_back: threddex_ids::renders_back,
+    derive_template: |p| threddex_ids::Deriver::new().derive(p, "").template,
+    read_back: |t| ts_from_db(ts_to_db(t)).ok(),
+};
 
 /// Flag bit: the row is still in the form of migration 0006 (rewritten after migrating).
 pub(crate) const LEGACY: i64 = 8;
-
-/// Flag bit: the urlPath is rendered from the collection's path template; `url_path` is NULL.
-pub(crate) const URL_PATH_RENDERED: i64 = 16;
-
-/// Flag bit: the `modified` time equals the start time; `modified` is NULL.
-pub(crate) const MODIFIED_IS_START: i64 = 32;
-
-/// Flag bits stored inverted (`flags` column = logical flags XOR this), so that the usual
-/// compact row (urlPath rendered, `modified` = start) stores `flags` = 0, which SQLite
-/// encodes in no payload byte.
-pub(crate) const INVERTED_FLAGS: i64 = URL_PATH_RENDERED | MODIFIED_IS_START;
 
 /// The stored `start_time` of a granule without a start (a primary key column cannot be
 /// NULL): -2^53, before any time chrono represents, exact as an integer and as a double.
@@ -106,69 +105,24 @@ pub(crate) fn start_from_key(x: f64) -> Result<Option<Timestamp>, StoreError> {
     }
 }
 
-/// The compact stored form of a granule's name and urlPath: `(name, flags, url_path)`.
-pub(crate) fn encode_name_path<'a>(
-    granule_id: &str,
-    name: &'a str,
-    url_path: Option<&'a str>,
-) -> (Option<&'a str>, i64, Option<&'a str>) {
-    let stored_name = if name == last_segment(granule_id) {
-        None
-    } else {
-        Some(name)
-    };
-    if url_path == Some(granule_id) {
-        return (stored_name, URL_PATH_IS_ID, None);
-    }
-    match url_path {
-        Some(p) if !name.is_empty() => match p.strip_suffix(name) {
-            Some(prefix) => (stored_name, URL_PATH_ENDS_WITH_NAME, Some(prefix)),
-            None => (stored_name, 0, Some(p)),
-        },
-        other => (stored_name, 0, other),
-    }
-}
-
-/// The inverse of [`encode_name_path`]: `(name, url_path)`.
-pub(crate) fn decode_name_path(
-    granule_id: &str,
-    name: Option<String>,
-    flags: i64,
-    url_path: Option<String>,
-) -> (String, Option<String>) {
-    let name = name.unwrap_or_else(|| last_segment(granule_id).to_owned());
-    if flags & URL_PATH_IS_ID != 0 {
-        return (name, Some(granule_id.to_owned()));
-    }
-    let url_path = match url_path {
-        Some(mut p) if flags & URL_PATH_ENDS_WITH_NAME != 0 => {
-            p.push_str(&name);
-            Some(p)
-        }
-        other => other,
-    };
-    (name, url_path)
-}
-
-/// Map a driver error to a [`StoreError`], keeping only the database's message.
+/// Map a driver error to a [`StoreError`]: rule violations by the database's message, the
+/// rest with the driver's error as the source.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match e {
-        sqlx::Error::Database(d) => {
-            let msg = d.message().to_owned();
-            if d.is_unique_violation() {
-                StoreError::Conflict(msg)
-            } else if d.is_foreign_key_violation() || d.is_check_violation() {
-                StoreError::Invalid(msg)
-            } else {
-                StoreError::Backend(msg)
-            }
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() || d.is_check_violation() => {
+            StoreError::Invalid(d.message().to_owned())
         }
         sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
         sqlx::Error::PoolTimedOut => {
-            StoreError::Backend("timed out waiting for a connection".into())
+            StoreError::connect("timed out waiting for a database connection", e)
         }
-        sqlx::Error::Io(e) => StoreError::Backend(format!("I/O error: {e}")),
-        other => StoreError::Backend(other.to_string()),
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Configuration(_) => {
+            StoreError::connect("the database cannot be opened", e)
+        }
+        other => StoreError::Database(Box::new(other)),
     }
 }
 
@@ -199,26 +153,40 @@ mod tests {
     }
 
     #[test]
-    fn name_and_path_compaction_round_trips() {
-        let cases: [(&str, &str, Option<&str>); 9] = [
-            ("a/b/file.nc", "file.nc", Some("x/y/file.nc")),
-            ("a/b/file.nc", "file.nc", Some("a/b/file.nc")),
-            ("a/b/file.nc", "other", Some("a/b/file.nc")),
-            ("a/b/file.nc", "Other", Some("x/y/file.nc")),
-            ("file.nc", "file.nc", Some("file.nc")),
-            ("a/b/", "", Some("x")),
-            ("id", "name", None),
-            ("a/b/file.nc", "file.nc", Some("x/y/other.nc")),
-            ("é/ü", "ü", Some("pré/ü")),
-        ];
-        for (id, name, path) in cases {
-            let (n, f, p) = encode_name_path(id, name, path);
-            let (n2, p2) = decode_name_path(id, n.map(str::to_owned), f, p.map(str::to_owned));
-            assert_eq!((n2.as_str(), p2.as_deref()), (name, path), "{id}");
-        }
-        let (n, f, p) = encode_name_path("a/b/file.nc", "file.nc", Some("x/y/file.nc"));
-        assert_eq!((n, f, p), (None, URL_PATH_ENDS_WITH_NAME, Some("x/y/")));
-        let (n, f, p) = encode_name_path("a/b/file.nc", "file.nc", Some("a/b/file.nc"));
-        assert_eq!((n, f, p), (None, URL_PATH_IS_ID, None));
+    fn driver_errors_keep_their_source() {
+        let e = db_err(sqlx::Error::Protocol("bad frame".into()));
+        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(source.downcast_ref::<sqlx::Error>().is_some());
+        assert_eq!(
+            threddex_store::ErrorChain(&e).to_string(),
+            "database error: encountered unexpected or invalid data: bad frame"
+        );
+        assert!(db_err(sqlx::Error::PoolTimedOut).is_connect());
+        assert!(matches!(
+            db_err(sqlx::Error::RowNotFound),
+            StoreError::NotFound(_)
+        ));
+    }
+
+    #[test]
+    fn flag_bits_are_those_on_disk() {
+        use threddex_store::granule_codec::GranuleFlags as F;
+        // The usual row stores 0; the backend's own bits (PROBED 4, LEGACY 8) stay free.
+        assert_eq!(
+            LAYOUT.encode(F::URL_PATH_RENDERED | F::MODIFIED_IS_START),
+            0
+        );
+        assert_eq!(LAYOUT.encode(F::NONE), 16 | 32);
+        assert_eq!(
+            LAYOUT.encode(F::URL_PATH_IS_ID | F::MODIFIED_IS_START),
+            2 | 16
+        );
+        assert_eq!(LAYOUT.encode(F::URL_PATH_ENDS_WITH_NAME), 1 | 16 | 32);
+        assert_eq!(LAYOUT.mask() & (crate::idhash::PROBED | LEGACY), 0);
+        assert_eq!(
+            LAYOUT.decode(4 | 8),
+            F::URL_PATH_RENDERED | F::MODIFIED_IS_START
+        );
     }
 }

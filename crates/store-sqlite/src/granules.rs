@@ -21,10 +21,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 use threddex_store::{Granule, GranuleQuery, Result, StoreError, Timestamp};
 
+use threddex_store::granule_codec::{self as codec, Fields};
+
 use crate::convert::{
-    INVERTED_FLAGS, LEGACY, MODIFIED_IS_START, NO_START, URL_PATH_IS_ID, URL_PATH_RENDERED,
-    corrupt, db_err, decode_name_path, encode_name_path, last_segment, opt_ts_from_db,
-    opt_ts_to_db, start_from_key, start_key, ts_from_db, ts_to_db,
+    CODEC, LAYOUT, LEGACY, NO_START, corrupt, db_err, opt_ts_from_db, opt_ts_to_db, start_from_key,
+    start_key, ts_from_db, ts_to_db,
 };
 use crate::idhash::{MAX_PROBES, PROBED, granule_id_hash};
 
@@ -47,12 +48,14 @@ pub(crate) struct Coll {
 }
 
 impl Coll {
-    /// Whether the ID of a granule with this (stored) start and end need not be stored.
+    /// Its templates, for the granule codec.
+    fn templates(&self) -> codec::Templates<'_> {
+        codec::Templates::of(&self.template, &self.path_template)
+    }
+
+    /// Whether the ID of a granule with this start and end need not be stored.
     fn elides_id(&self, id: &str, start: Option<Timestamp>, end: Option<Timestamp>) -> bool {
-        match (&self.template, start) {
-            (Some(t), Some(s)) => threddex_ids::renders_back(t, id, s, end),
-            _ => false,
-        }
+        CODEC.id_renders_back(&self.templates(), id, start, end)
     }
 
     /// The start of the only row that could hold `id` in rendered form.
@@ -67,15 +70,7 @@ impl Coll {
         start: Option<Timestamp>,
         end: Option<Timestamp>,
     ) -> Result<String> {
-        match stored {
-            Some(id) => Ok(id),
-            None => threddex_ids::render(
-                self.template.as_deref().unwrap_or(""),
-                start.ok_or_else(|| corrupt("granule ID"))?,
-                end,
-            )
-            .ok_or_else(|| corrupt("granule ID (not renderable)")),
-        }
+        CODEC.row_id(&self.templates(), stored, start, end)
     }
 }
 
@@ -311,7 +306,7 @@ async fn plan<'a>(
             },
         };
         let target = pk(c.key, start_db, slot);
-        let (flags, stored_id, name, url_path, modified) = encode(c, g, slot, start, end);
+        let (flags, stored_id, name, url_path, modified) = encode(c, g, slot);
         out.push(Planned {
             g,
             coll: c,
@@ -356,19 +351,17 @@ async fn free_slot(
         }
         slot = slot.wrapping_add(1);
     }
-    Err(StoreError::Backend(format!(
+    Err(StoreError::Internal(format!(
         "no free hash slot for granule {id:?} after {MAX_PROBES} probes"
     )))
 }
 
-/// The stored form: `(flags, granule_id, name, url_path, modified)`.
+/// The stored form at `slot`: `(flags column, granule_id, name, url_path, modified)`.
 #[allow(clippy::type_complexity)]
 fn encode<'a>(
     c: &Coll,
     g: &'a Granule,
     slot: i64,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
 ) -> (
     i64,
     Option<&'a str>,
@@ -377,30 +370,23 @@ fn encode<'a>(
     Option<f64>,
 ) {
     let id = g.granule_id.as_str();
-    let rendered_path = match (&c.path_template, start, g.url_path.as_deref()) {
-        (Some(t), Some(s), Some(p)) if p != id => {
-            threddex_ids::render(t, s, end).is_some_and(|r| r == p)
-        }
-        _ => false,
-    };
-    let (name, mut flags, url_path) = if rendered_path {
-        let name = (g.name != last_segment(id)).then_some(g.name.as_str());
-        (name, URL_PATH_RENDERED, None)
-    } else {
-        encode_name_path(id, &g.name, g.url_path.as_deref())
-    };
-    let modified = match (as_stored(g.modified).ok().flatten(), start) {
-        (Some(m), Some(s)) if m == s => {
-            flags |= MODIFIED_IS_START;
-            None
-        }
-        _ => opt_ts_to_db(g.modified),
-    };
+    let e = CODEC.encode(
+        &c.templates(),
+        &Fields {
+            id,
+            name: &g.name,
+            url_path: g.url_path.as_deref(),
+            start: g.start,
+            end: g.end,
+            modified: g.modified,
+        },
+        slot == 0,
+    );
+    let mut flags = LAYOUT.encode(e.flags);
     if slot != 0 && slot != home_slot(id) {
         flags |= PROBED;
     }
-    let stored_id = (slot != 0).then_some(id);
-    (flags, stored_id, name, url_path, modified)
+    (flags, e.id, e.name, e.url_path, opt_ts_to_db(e.modified))
 }
 
 /// Upsert granules (already resolved to their collections; the last of several entries for
@@ -467,7 +453,7 @@ async fn write_rows(
             .bind(p.coll.key)
             .bind(p.start)
             .bind(p.slot)
-            .bind(p.flags ^ INVERTED_FLAGS)
+            .bind(p.flags)
             .bind(catalogs.get(&p.g.catalog_url).copied())
             .bind(p.g.size)
             .bind(p.end)
@@ -546,19 +532,16 @@ pub(crate) async fn learn_path_templates(
         if c.path_template.is_some() || c.template.is_none() {
             continue;
         }
-        let (Some(p), Some(start)) = (g.url_path.as_deref(), as_stored(g.start)?) else {
+        let (Some(p), Some(_)) = (g.url_path.as_deref(), as_stored(g.start)?) else {
             continue;
         };
         if p == g.granule_id || !tried.insert(g.collection_id.as_str()) {
             continue;
         }
-        let end = as_stored(g.end)?;
-        let Some(t) = threddex_ids::Deriver::new().derive(p, "").template else {
+        as_stored(g.end)?;
+        let Some(t) = CODEC.path_template_from(&g.granule_id, p, g.start, g.end) else {
             continue;
         };
-        if threddex_ids::render(&t, start, end).is_none_or(|r| r != p) {
-            continue;
-        }
         sqlx::query(
             "UPDATE collections SET path_template = ?2 WHERE key = ?1 AND path_template IS NULL",
         )
@@ -586,34 +569,21 @@ fn read_row(coll: &Coll, collection_id: &str, row: &SqliteRow) -> Result<Read> {
     let start_db: f64 = row.try_get_unchecked("start_time").map_err(db_err)?;
     let start = start_from_key(start_db)?;
     let end = opt_ts_from_db(row.try_get_unchecked("end_time").map_err(db_err)?)?;
-    let flags = row.try_get::<i64, _>("flags").map_err(db_err)? ^ INVERTED_FLAGS;
+    let flags = LAYOUT.decode(row.try_get::<i64, _>("flags").map_err(db_err)?);
     let id = coll.row_id(row.try_get("granule_id").map_err(db_err)?, start, end)?;
-    let stored_path: Option<String> = row.try_get("url_path").map_err(db_err)?;
-    let (name, url_path) = if flags & URL_PATH_RENDERED != 0 && flags & URL_PATH_IS_ID == 0 {
-        let path = threddex_ids::render(
-            coll.path_template.as_deref().unwrap_or(""),
-            start.ok_or_else(|| corrupt("granule urlPath"))?,
-            end,
-        )
-        .ok_or_else(|| corrupt("granule urlPath (not renderable)"))?;
-        let name: Option<String> = row.try_get("name").map_err(db_err)?;
-        (
-            name.unwrap_or_else(|| last_segment(&id).to_owned()),
-            Some(path),
-        )
-    } else {
-        decode_name_path(
-            &id,
-            row.try_get("name").map_err(db_err)?,
+    let (name, url_path, modified) = CODEC.decode_with_id(
+        &coll.templates(),
+        &id,
+        codec::Stored {
             flags,
-            stored_path,
-        )
-    };
-    let modified = if flags & MODIFIED_IS_START != 0 {
-        start
-    } else {
-        opt_ts_from_db(row.try_get_unchecked("modified").map_err(db_err)?)?
-    };
+            id: None,
+            name: row.try_get("name").map_err(db_err)?,
+            url_path: row.try_get("url_path").map_err(db_err)?,
+            start,
+            end,
+            modified: opt_ts_from_db(row.try_get_unchecked("modified").map_err(db_err)?)?,
+        },
+    )?;
     Ok(Read {
         start: start_db,
         id: id.clone(),

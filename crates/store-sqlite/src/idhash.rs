@@ -91,7 +91,7 @@ pub(crate) async fn backfill(pool: &SqlitePool) -> Result<()> {
                 slot = slot.wrapping_add(1);
             }
             if !free {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::Internal(format!(
                     "no free hash slot for granule {id:?} after {MAX_PROBES} probes"
                 )));
             }

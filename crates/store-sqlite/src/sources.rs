@@ -88,7 +88,7 @@ pub(crate) async fn add(pool: &SqlitePool, source: &NewSource) -> Result<Source>
     insert(pool, source, false).await?;
     by_url(pool, &source.url)
         .await?
-        .ok_or_else(|| StoreError::Backend("inserted source not found".into()))
+        .ok_or_else(|| StoreError::Internal("inserted source not found".into()))
 }
 
 pub(crate) async fn ensure(pool: &SqlitePool, source: &NewSource) -> Result<Source> {
@@ -98,7 +98,7 @@ pub(crate) async fn ensure(pool: &SqlitePool, source: &NewSource) -> Result<Sour
     insert(pool, source, true).await?;
     by_url(pool, &source.url)
         .await?
-        .ok_or_else(|| StoreError::Backend("inserted source not found".into()))
+        .ok_or_else(|| StoreError::Internal("inserted source not found".into()))
 }
 
 pub(crate) async fn update(pool: &SqlitePool, source: &NewSource) -> Result<Source> {

@@ -21,6 +21,7 @@
 
 mod filter;
 mod freetext;
+pub mod granule_codec;
 mod lease;
 mod model;
 pub mod sql;
@@ -50,9 +51,60 @@ pub enum StoreError {
     /// The database URL names a scheme no backend handles.
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
-    /// A driver or I/O failure.
+    /// The database cannot be reached or opened, or its schema cannot be brought up to date.
+    #[error("cannot open the database: {context}")]
+    Connect {
+        /// What was being done (`"connecting to Postgres"`, `"migrating"`, …).
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A database operation failed.
+    #[error("database error")]
+    Database(#[source] BoxError),
+    /// A stored value this version cannot read back.
+    #[error("unreadable stored {0}")]
+    Corrupt(String),
+    /// The backend found its own data in a state it does not allow (a row that vanished
+    /// between two statements, no free hash slot, …).
     #[error("database error: {0}")]
-    Backend(String),
+    Internal(String),
+}
+
+/// The error of a driver (or of the system under it), kept as the source of a [`StoreError`]
+/// so callers can inspect it (`downcast_ref::<sqlx::Error>()` in a backend).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl StoreError {
+    /// A [`StoreError::Connect`] with what was being done and the driver's error.
+    pub fn connect(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Connect {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether the database could not be reached, opened or migrated.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Self::Connect { .. })
+    }
+}
+
+/// An error and its sources on one line, `outer: inner: …` (for logs and messages that take
+/// one string).
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
+        }
+        Ok(())
+    }
 }
 
 /// Result alias for store operations.

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use threddex_crawler::source_input::{self, MAX_PATTERNS, SourceInput, SourceInputError};
-use threddex_store::{ClassRule, CrawlRun, RunStatus, Source, Timestamp};
+use threddex_store::{ClassRule, CrawlRun, ErrorChain, RunStatus, Source, Timestamp};
 use url::form_urlencoded;
 
 use crate::AppState;
@@ -234,6 +234,9 @@ pub(crate) async fn start_sync(
     let started = starter.start_sync(&name).await.map_err(|e| match e {
         SyncStartError::UnknownSource(_) => ApiError::NotFound(e.to_string()),
         SyncStartError::Busy { .. } => ApiError::Conflict(e.to_string()),
+        SyncStartError::Store(e) => {
+            ApiError::Internal(format!("cannot start a sync: store: {}", ErrorChain(&e)))
+        }
         SyncStartError::Failed(m) => ApiError::Internal(format!("cannot start a sync: {m}")),
     })?;
     crate::metrics::sync_started();

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use threddex_csw::{Csw, CswConfig, CswError, CswResponse};
 
 use crate::AppState;
+use crate::failures::LoggedAlready;
 use crate::routes::base_url;
 
 /// Most query pairs read from a GET request.
@@ -23,12 +24,15 @@ fn service(state: &AppState) -> Csw {
 
 fn xml(r: CswResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
         r.body,
     )
-        .into_response()
+        .into_response();
+    // The CSW core logs its server failures itself, with their detail.
+    response.extensions_mut().insert(LoggedAlready);
+    response
 }
 
 fn error(e: &CswError) -> Response {

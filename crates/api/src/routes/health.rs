@@ -8,7 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AppState;
+use threddex_store::ErrorChain;
+
 use crate::error::json_response;
+use crate::failures::{Failure, with_failure};
 
 /// How long `/readyz` waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,13 +29,16 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::OK,
             &json!({"status": "ready", "backend": backend}),
         ),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness check failed");
+        Ok(Err(e)) => with_failure(
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({"status": "unavailable", "backend": backend, "error": "database unreachable"}),
-            )
-        }
+            ),
+            Failure {
+                what: "readiness check failed",
+                detail: ErrorChain(&e).to_string(),
+            },
+        ),
         Err(_) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &json!({"status": "unavailable", "backend": backend, "error": "database did not answer in time"}),

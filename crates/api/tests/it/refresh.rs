@@ -246,7 +246,7 @@ impl Refresher for Writing {
                 ..Batch::default()
             })
             .await
-            .map_err(|e| RefreshError::Store(e.to_string()))?;
+            .map_err(RefreshError::from)?;
         let now = Utc::now();
         *self.through.lock().unwrap() = now;
         Ok(RefreshReport {

@@ -322,11 +322,14 @@ impl BatchSink for JsonLinesSink {
         let mut lock = stdout.lock();
         lock.write_all(&buf)
             .and_then(|()| lock.flush())
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::BrokenPipe {
                     self.closed.store(true, Ordering::Relaxed);
                 }
-                CrawlError::Store(format!("cannot write to stdout: {e}"))
+                CrawlError::Output {
+                    target: "stdout",
+                    source,
+                }
             })?;
         Ok(BatchOutcome::default())
     }

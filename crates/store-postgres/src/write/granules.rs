@@ -236,7 +236,7 @@ async fn probe(
             Some(_) => {}
         }
     }
-    Err(StoreError::Backend(format!(
+    Err(StoreError::Internal(format!(
         "no free hash slot for granule {:?} after {MAX_PROBES} probes",
         r.id
     )))
@@ -454,7 +454,7 @@ pub(super) async fn upsert_granules(
         .await
         .map_err(db_err)?;
         if homes.len() != chunk.len() {
-            return Err(StoreError::Backend("granule hash lookup lost rows".into()));
+            return Err(StoreError::Internal("granule hash lookup lost rows".into()));
         }
         let mut probed_at: HashMap<usize, i64> = HashMap::new();
         if any_probed {
@@ -471,7 +471,7 @@ pub(super) async fn upsert_granules(
             .map_err(db_err)?;
             for f in found {
                 let i: i64 = f.try_get(0).map_err(db_err)?;
-                let i = usize::try_from(i - 1).map_err(|e| StoreError::Backend(e.to_string()))?;
+                let i = usize::try_from(i - 1).map_err(|e| StoreError::Internal(e.to_string()))?;
                 probed_at.insert(i, f.try_get(1).map_err(db_err)?);
             }
         }
@@ -546,7 +546,7 @@ pub(super) async fn upsert_granules(
                 let i = usize::try_from(i - 1)
                     .ok()
                     .and_then(|i| pending.get(i).copied())
-                    .ok_or_else(|| StoreError::Backend("granule lookup out of range".into()))?;
+                    .ok_or_else(|| StoreError::Internal("granule lookup out of range".into()))?;
                 seen.insert(i);
                 let r = &chunk[i];
                 if occupant_id(templates, r.collection_key, f)? == r.id.as_ref() {

@@ -8,7 +8,9 @@ use super::common;
 
 use sqlx::Row;
 use threddex_store::prelude::*;
-use threddex_store::testsuite::{NEXRAD_TEMPLATE, nexrad_granule};
+use threddex_store::testsuite::{
+    NEXRAD_PATH_TEMPLATE, NEXRAD_TEMPLATE, nexrad_granule, stored_forms,
+};
 use threddex_store::{Batch, CollectionUpsert, Granule, GranuleQuery, Timestamp};
 use threddex_store_postgres::{MIGRATOR, PostgresStore};
 
@@ -303,4 +305,125 @@ async fn granules_of_the_old_schema_convert() {
     all.sort_by(|a, b| (a.start, &a.granule_id).cmp(&(b.start, &b.granule_id)));
     assert_eq!(all_radar(&store).await, all);
     assert_eq!(store.stats().await.unwrap().granules, 30);
+}
+
+/// Rows in the on-disk layout of migration 0006 (`flags`: 1 urlPath ends with the name,
+/// 2 urlPath is the ID, 4 probed, 8 urlPath rendered, 16 modified is the start), written
+/// with SQL, read back through the store.
+#[tokio::test]
+async fn rows_of_every_stored_form_read_back() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let src = source(&store).await;
+    store
+        .write_batch(&Batch {
+            collections: vec![radar_coll(src)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    sqlx::query("UPDATE collections SET path_template = $1 WHERE id = 'radar'")
+        .bind(NEXRAD_PATH_TEMPLATE)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    type Raw = (
+        i64,
+        Timestamp,
+        Option<Timestamp>,
+        Option<i64>,
+        Option<Timestamp>,
+        i16,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    // (id_hash, start, end, size, modified, flags, granule_id, name, url_path)
+    let rows: [Raw; 6] = [
+        (
+            1,
+            t(600),
+            None,
+            Some(500_010),
+            None,
+            8 | 16,
+            None,
+            None,
+            None,
+        ),
+        (
+            2,
+            t(1200),
+            None,
+            Some(1),
+            Some(t(3)),
+            1,
+            None,
+            Some("renamed.nids"),
+            Some("elsewhere/"),
+        ),
+        (
+            3,
+            t(1800),
+            None,
+            None,
+            None,
+            2 | 16,
+            Some("other/place/file.nc"),
+            None,
+            None,
+        ),
+        (
+            4,
+            t(2400),
+            Some(t(2700)),
+            None,
+            Some(t(7)),
+            0,
+            Some("v/w"),
+            Some("n"),
+            Some("x/y"),
+        ),
+        (
+            5,
+            t(3000),
+            None,
+            Some(5),
+            Some(t(9)),
+            4 | 8,
+            Some("probed/Level3.nids"),
+            None,
+            None,
+        ),
+        (
+            6,
+            t(3600),
+            None,
+            None,
+            None,
+            0,
+            Some("no/path.nc"),
+            None,
+            None,
+        ),
+    ];
+    for (hash, start, end, size, modified, flags, id, name, path) in rows {
+        sqlx::query(
+            "INSERT INTO granules (collection_key, id_hash, start_time, end_time, size, \
+             modified, flags, granule_id, name, url_path) \
+             SELECT key, $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM collections WHERE id = 'radar'",
+        )
+        .bind(hash)
+        .bind(start)
+        .bind(end)
+        .bind(size)
+        .bind(modified)
+        .bind(flags)
+        .bind(id)
+        .bind(name)
+        .bind(path)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(all_radar(&store).await, stored_forms());
 }

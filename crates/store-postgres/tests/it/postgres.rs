@@ -94,7 +94,7 @@ async fn unreachable_server_is_an_error_not_a_panic() {
     let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/nothing")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
     let err = PostgresStore::connect("sqlite://x.db").await.unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err:?}");
 }

@@ -195,3 +195,133 @@ async fn old_databases_are_converted() {
     let store = SqliteStore::connect(&url).await.unwrap();
     assert_eq!(all(&store).await, want);
 }
+
+/// Rows in the on-disk layout of migration 0007, written with SQL, read back through the
+/// store. `flags` holds bit 1 (urlPath ends with the name), 2 (urlPath is the ID), 4
+/// (probed), 16 (urlPath rendered) and 32 (modified is the start), the last two inverted;
+/// `id_hash` 0 is the rendered-ID slot; times are unix seconds.
+#[tokio::test]
+async fn rows_of_every_stored_form_read_back() {
+    use threddex_store::testsuite::{NEXRAD_PATH_TEMPLATE, NEXRAD_TEMPLATE, stored_forms, t as at};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    let src = store
+        .add_source(&NewSource {
+            name: "s".into(),
+            url: CAT.into(),
+            ..NewSource::default()
+        })
+        .await
+        .unwrap();
+    store
+        .write_batch(&Batch {
+            collections: vec![CollectionUpsert {
+                id: "radar".into(),
+                source_id: src.id,
+                template: Some(NEXRAD_TEMPLATE.into()),
+                catalog_url: CAT.into(),
+                ..CollectionUpsert::default()
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    sqlx::query("UPDATE collections SET path_template = ?1 WHERE id = 'radar'")
+        .bind(NEXRAD_PATH_TEMPLATE)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let secs = |s: i64| at(s).timestamp();
+    type Raw = (
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        i64,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    // (id_hash, start, end, size, modified, flags, granule_id, name, url_path)
+    let rows: [Raw; 6] = [
+        (0, secs(600), None, Some(500_010), None, 0, None, None, None),
+        (
+            0,
+            secs(1200),
+            None,
+            Some(1),
+            Some(secs(3)),
+            1 | 48,
+            None,
+            Some("renamed.nids"),
+            Some("elsewhere/"),
+        ),
+        (
+            11,
+            secs(1800),
+            None,
+            None,
+            None,
+            2 | 16,
+            Some("other/place/file.nc"),
+            None,
+            None,
+        ),
+        (
+            12,
+            secs(2400),
+            Some(secs(2700)),
+            None,
+            Some(secs(7)),
+            48,
+            Some("v/w"),
+            Some("n"),
+            Some("x/y"),
+        ),
+        (
+            13,
+            secs(3000),
+            None,
+            Some(5),
+            Some(secs(9)),
+            4 | 32,
+            Some("probed/Level3.nids"),
+            None,
+            None,
+        ),
+        (
+            14,
+            secs(3600),
+            None,
+            None,
+            None,
+            48,
+            Some("no/path.nc"),
+            None,
+            None,
+        ),
+    ];
+    for (hash, start, end, size, modified, flags, id, name, path) in rows {
+        sqlx::query(
+            "INSERT INTO granules (collection_key, id_hash, start_time, end_time, size, \
+             modified, flags, granule_id, name, url_path) \
+             SELECT key, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM collections WHERE id = 'radar'",
+        )
+        .bind(hash)
+        .bind(start)
+        .bind(end)
+        .bind(size)
+        .bind(modified)
+        .bind(flags)
+        .bind(id)
+        .bind(name)
+        .bind(path)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(all(&store).await, stored_forms());
+}

@@ -10,6 +10,68 @@ use crate::{Batch, Granule, GranuleQuery, Store};
 /// The ID template of the NEXRAD-like collection `radar` of [`nexrad_granule`].
 pub const NEXRAD_TEMPLATE: &str = "NWS/N0Q/FTG/{yyyyMMdd}/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids";
 
+/// The urlPath template that renders [`nexrad_granule`]'s urlPaths.
+pub const NEXRAD_PATH_TEMPLATE: &str =
+    "nexrad/level3/N0Q/FTG/{yyyyMMdd}/Level3_FTG_N0Q_{yyyyMMdd_HHmm}.nids";
+
+/// The listing of `radar` (templates [`NEXRAD_TEMPLATE`], [`NEXRAD_PATH_TEMPLATE`]) after a
+/// backend's layout test writes one row of each stored form with SQL, in start order (minutes
+/// 10, 20, …, 60), without catalogs:
+/// 1. ID, name, urlPath and modified all rendered;
+/// 2. ID rendered; name `renamed.nids` stored, urlPath stored as the prefix `elsewhere/`,
+///    modified stored (`t(3)`), size 1;
+/// 3. ID `other/place/file.nc` stored; urlPath is the ID; modified is the start; no size;
+/// 4. everything stored: ID `v/w`, name `n`, urlPath `x/y`, end `t(2700)`, modified `t(7)`;
+/// 5. a probed row: ID `probed/Level3.nids` stored, urlPath rendered, modified `t(9)`, size 5;
+/// 6. ID `no/path.nc` stored; no urlPath, no modified time, no size.
+pub fn stored_forms() -> Vec<Granule> {
+    let g = |minute: i64| Granule {
+        catalog_url: String::new(),
+        ..nexrad_granule(minute, "")
+    };
+    vec![
+        g(10),
+        Granule {
+            name: "renamed.nids".into(),
+            url_path: Some("elsewhere/renamed.nids".into()),
+            size: Some(1),
+            modified: Some(t(3)),
+            ..g(20)
+        },
+        Granule {
+            granule_id: "other/place/file.nc".into(),
+            name: "file.nc".into(),
+            url_path: Some("other/place/file.nc".into()),
+            size: None,
+            ..g(30)
+        },
+        Granule {
+            granule_id: "v/w".into(),
+            name: "n".into(),
+            url_path: Some("x/y".into()),
+            end: Some(t(2700)),
+            size: None,
+            modified: Some(t(7)),
+            ..g(40)
+        },
+        Granule {
+            granule_id: "probed/Level3.nids".into(),
+            name: "Level3.nids".into(),
+            size: Some(5),
+            modified: Some(t(9)),
+            ..g(50)
+        },
+        Granule {
+            granule_id: "no/path.nc".into(),
+            name: "path.nc".into(),
+            url_path: None,
+            size: None,
+            modified: None,
+            ..g(60)
+        },
+    ]
+}
+
 /// A granule of the NEXRAD-like collection `radar` (ID and urlPath following
 /// [`NEXRAD_TEMPLATE`]) starting `minute` minutes after [`t`]`(0)`, listed in `cat`.
 pub fn nexrad_granule(minute: i64, cat: &str) -> Granule {
