@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod transcripts;
 
 use std::collections::HashSet;
 
