@@ -212,7 +212,7 @@ async fn index_transcript(backend: Backend) {
         format!("/index?collection={c}&colection=x"),
         format!("/index?collection={c}&limit=1&limit=2"),
         format!("/index?collection={c}&start=%zz"),
-        format!("/index?collection=a%0Ab"),
+        "/index?collection=a%0Ab".to_owned(),
         "/index?collection=nope:none".to_owned(),
         "/index?collection=nope:none&format=csv".to_owned(),
     ] {
