@@ -8,6 +8,7 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use threddex_search::SearchError;
 use threddex_store::{ErrorChain, StoreError};
 
 use crate::failures::{Failure, with_failure};
@@ -64,6 +65,17 @@ impl ApiError {
             Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::UnknownCollection(id) => {
+                Self::NotFound(format!("unknown collection {id:?}"))
+            }
+            SearchError::Store(e) => Self::Store(e),
         }
     }
 }

@@ -34,6 +34,10 @@
 //! refresh failed or missed the deadline; it goes on in the background) and `indexed_through`
 //! (when the live catalogs were last read; null without a [`Refresher`]). See [`refresh`].
 //!
+//! The searches themselves (caches, refresh decision, listing, paging) are the transport-free
+//! [`threddex_search::SearchCore`]; the handlers here parse parameters, call it, and encode its
+//! pages (JSON and CSV encoders of `/index` in [`encode`]).
+//!
 //! Build an [`AppState`] with [`AppState::new`], then [`router`] (for tests or embedding) or
 //! [`serve`] (listener + graceful shutdown + metrics upkeep). Call [`install_metrics`] early in
 //! `main` so counters recorded before the server starts (crawler, scheduler) are kept.
@@ -41,7 +45,6 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-mod cache;
 pub mod crawl_refresher;
 pub mod crawl_sync;
 pub mod error;
@@ -49,8 +52,9 @@ mod failures;
 mod metrics;
 pub mod params;
 pub mod query;
-pub mod refresh;
 mod routes;
+
+pub use threddex_search::refresh;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -60,6 +64,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
+use threddex_search::{SearchConfig, SearchCore};
 use threddex_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -128,11 +133,18 @@ impl Default for ApiConfig {
     }
 }
 
-/// Most collections whose access services `/index` keeps in memory.
-const COLLECTION_CACHE_CAPACITY: usize = 100_000;
-
-/// How long `/index` reuses the sources' last successful sync times.
-const SYNC_TIMES_TTL: Duration = Duration::from_secs(1);
+impl ApiConfig {
+    /// The settings of the search core behind `/index` and `/collections`.
+    pub fn search_config(&self) -> SearchConfig {
+        SearchConfig {
+            refresh_deadline: self.refresh_deadline,
+            min_refresh_interval: self.min_refresh_interval,
+            max_refresh_duration: self.max_refresh_duration,
+            collection_cache_ttl: self.collection_cache_ttl,
+            freshness_cache_ttl: self.freshness_cache_ttl,
+        }
+    }
+}
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -142,10 +154,8 @@ pub struct AppState {
     /// Settings.
     pub config: ApiConfig,
     refresher: Option<Arc<dyn Refresher>>,
-    coordinator: Option<RefreshCoordinator>,
+    search: SearchCore,
     metrics: PrometheusHandle,
-    collection_cache: Arc<cache::CollectionCache>,
-    sync_times: Arc<cache::SyncTimes>,
     sync_starter: Option<Arc<dyn SyncStarter>>,
 }
 
@@ -154,7 +164,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("backend", &self.store.backend())
             .field("config", &self.config)
-            .field("refresh", &self.coordinator)
+            .field("search", &self.search)
             .finish_non_exhaustive()
     }
 }
@@ -167,27 +177,17 @@ impl AppState {
         refresher: Option<Arc<dyn Refresher>>,
         config: ApiConfig,
     ) -> Self {
-        let coordinator = refresher.as_ref().map(|r| {
-            RefreshCoordinator::new(
-                Arc::clone(r),
-                config.refresh_deadline,
-                config.min_refresh_interval,
-                config.max_refresh_duration,
-            )
-            .with_freshness_cache(config.freshness_cache_ttl)
-        });
-        let collection_cache = Arc::new(cache::CollectionCache::new(
-            config.collection_cache_ttl,
-            COLLECTION_CACHE_CAPACITY,
-        ));
+        let search = SearchCore::new(
+            Arc::clone(&store),
+            refresher.clone(),
+            config.search_config(),
+        );
         Self {
             store,
             config,
             refresher,
-            coordinator,
+            search,
             metrics: install_metrics(),
-            collection_cache,
-            sync_times: Arc::new(cache::SyncTimes::new(SYNC_TIMES_TTL)),
             sync_starter: None,
         }
     }
@@ -211,7 +211,12 @@ impl AppState {
 
     /// The refresh coordinator, if refresh on demand is enabled.
     pub fn refresh_coordinator(&self) -> Option<&RefreshCoordinator> {
-        self.coordinator.as_ref()
+        self.search.refresh_coordinator()
+    }
+
+    /// The search core behind `/index` and `/collections`.
+    pub fn search(&self) -> &SearchCore {
+        &self.search
     }
 
     /// The Prometheus handle rendering `/metrics`.
@@ -317,6 +322,12 @@ pub async fn serve(
         .await;
     upkeep.abort();
     result
+}
+
+/// The encoders of `/index` pages (usable without a server, e.g. in benchmarks).
+pub mod encode {
+    pub use crate::routes::index::csv::index_csv;
+    pub use crate::routes::index::json::index_json;
 }
 
 /// The OpenAPI 3.1 document served at `/openapi.json`.

@@ -1,26 +1,19 @@
-//! The transport-free query layer shared by the REST endpoints and (later) the CSW endpoint:
-//! turning parameters into store queries, paging, and the opaque cursors.
-//!
-//! A cursor is URL-safe base64 (no padding) of a small versioned JSON document: for granules
-//! `{"v":1,"k":"g","h":<collection hash>,"s":<start in µs or null>,"id":<granule ID>}`, for
-//! collections `{"v":1,"k":"c","id":<last collection ID>}`. Anything that does not decode to
-//! the expected kind (or belongs to another collection) is rejected as an unknown cursor.
+//! Turning query parameters into the search core's requests ([`GranuleRequest`],
+//! [`CollectionRequest`]): validation, page sizes, and the opaque cursors (see
+//! [`threddex_search::cursor`]), whose errors become 400s naming `cursor`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::DateTime;
-use serde::{Deserialize, Serialize};
+use threddex_search::cursor::{self, CursorError};
+use threddex_search::{CollectionRequest, GranuleRequest};
 use threddex_store::{BBox, CollectionHit, CollectionQuery, Granule, GranuleQuery, Timestamp};
 
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Longest accepted cursor, in characters.
-pub const MAX_CURSOR_CHARS: usize = 4096;
+pub use threddex_search::MAX_ID_BYTES;
+pub use threddex_search::cursor::MAX_CURSOR_CHARS;
+
 /// Longest accepted free-text query, in characters.
 pub const MAX_TEXT_CHARS: usize = 500;
-/// Longest accepted collection ID, in bytes.
-pub const MAX_ID_BYTES: usize = 1024;
 
 /// Default and maximum page sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,29 +82,26 @@ impl GranuleSearch {
         })
     }
 
-    /// The store query for one page (one row more than the page, to know whether another
-    /// page follows).
-    pub fn store_query(&self) -> GranuleQuery {
-        GranuleQuery {
+    /// The search core's request.
+    pub fn request(&self) -> GranuleRequest {
+        GranuleRequest {
             collection_id: self.collection_id.clone(),
             start: self.start,
             end: self.end,
+            limit: self.limit,
             after: self.after.clone(),
-            limit: self.limit.saturating_add(1),
         }
     }
 
-    /// Cut the store's answer to the page and compute the cursor of the next page.
-    pub fn page(&self, mut rows: Vec<Granule>) -> (Vec<Granule>, Option<String>) {
-        let limit = self.limit as usize;
-        if rows.len() <= limit {
-            return (rows, None);
-        }
-        rows.truncate(limit);
-        let next = rows
-            .last()
-            .map(|g| encode_granule_cursor(&self.collection_id, g.start, &g.granule_id));
-        (rows, next)
+    /// The store query for one page (see [`GranuleRequest::store_query`]).
+    pub fn store_query(&self) -> GranuleQuery {
+        self.request().store_query()
+    }
+
+    /// Cut the store's answer to the page and compute the cursor of the next page (see
+    /// [`GranuleRequest::page`]).
+    pub fn page(&self, rows: Vec<Granule>) -> (Vec<Granule>, Option<String>) {
+        self.request().page(rows)
     }
 }
 
@@ -162,28 +152,27 @@ impl CollectionSearch {
         })
     }
 
-    /// The store query for one page (one row more than the page).
-    pub fn store_query(&self) -> CollectionQuery {
-        CollectionQuery {
+    /// The search core's request.
+    pub fn request(&self) -> CollectionRequest {
+        CollectionRequest {
             text: self.text.clone(),
             bbox: self.bbox,
-            source_id: None,
             start: self.start,
             end: self.end,
             after_id: self.after_id.clone(),
-            limit: self.limit.saturating_add(1),
+            limit: self.limit,
         }
     }
 
-    /// Cut the store's answer to the page and compute the cursor of the next page.
-    pub fn page(&self, mut rows: Vec<CollectionHit>) -> (Vec<CollectionHit>, Option<String>) {
-        let limit = self.limit as usize;
-        if rows.len() <= limit {
-            return (rows, None);
-        }
-        rows.truncate(limit);
-        let next = rows.last().map(|c| encode_collection_cursor(&c.id));
-        (rows, next)
+    /// The store query for one page (see [`CollectionRequest::store_query`]).
+    pub fn store_query(&self) -> CollectionQuery {
+        self.request().store_query()
+    }
+
+    /// Cut the store's answer to the page and compute the cursor of the next page (see
+    /// [`CollectionRequest::page`]).
+    pub fn page(&self, rows: Vec<CollectionHit>) -> (Vec<CollectionHit>, Option<String>) {
+        self.request().page(rows)
     }
 }
 
@@ -216,44 +205,9 @@ fn window(params: &Params) -> Result<(Option<Timestamp>, Option<Timestamp>), Api
     Ok((start, end))
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CursorDoc {
-    v: u32,
-    k: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    h: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    s: Option<i64>,
-    id: String,
-}
-
-/// 32-bit FNV-1a, to tie a granule cursor to its collection without carrying the whole ID.
-fn fnv32(s: &str) -> u32 {
-    s.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
-}
-
-fn encode(doc: &CursorDoc) -> String {
-    // Serializing this plain struct cannot fail; an empty cursor would be rejected later.
-    let json = serde_json::to_vec(doc).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
-}
-
-fn decode(raw: &str, kind: &str) -> Result<CursorDoc, ApiError> {
-    let unknown = || ApiError::bad("cursor", "unknown cursor");
-    if raw.len() > MAX_CURSOR_CHARS {
-        return Err(unknown());
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim_end_matches('=').as_bytes())
-        .map_err(|_| unknown())?;
-    let doc: CursorDoc = serde_json::from_slice(&bytes).map_err(|_| unknown())?;
-    if doc.v != 1 || doc.k != kind || doc.id.len() > MAX_ID_BYTES {
-        return Err(unknown());
-    }
-    Ok(doc)
+/// A cursor error as a 400 naming `cursor`.
+fn bad_cursor(e: CursorError) -> ApiError {
+    ApiError::bad("cursor", e.to_string())
 }
 
 /// The cursor positioned after a granule.
@@ -262,13 +216,7 @@ pub fn encode_granule_cursor(
     start: Option<Timestamp>,
     granule_id: &str,
 ) -> String {
-    encode(&CursorDoc {
-        v: 1,
-        k: "g".into(),
-        h: Some(fnv32(collection_id)),
-        s: start.map(|t| t.timestamp_micros()),
-        id: granule_id.to_owned(),
-    })
+    cursor::encode_granule(collection_id, start, granule_id)
 }
 
 /// Decode a granule cursor of `collection_id`.
@@ -276,42 +224,24 @@ pub fn decode_granule_cursor(
     raw: &str,
     collection_id: &str,
 ) -> Result<(Option<Timestamp>, String), ApiError> {
-    let doc = decode(raw, "g")?;
-    if doc.h != Some(fnv32(collection_id)) {
-        return Err(ApiError::bad(
-            "cursor",
-            "unknown cursor (it belongs to another collection)",
-        ));
-    }
-    let start = match doc.s {
-        None => None,
-        Some(us) => Some(
-            DateTime::from_timestamp_micros(us)
-                .ok_or_else(|| ApiError::bad("cursor", "unknown cursor"))?,
-        ),
-    };
-    Ok((start, doc.id))
+    cursor::decode_granule(raw, collection_id).map_err(bad_cursor)
 }
 
 /// The cursor positioned after a collection.
 pub fn encode_collection_cursor(id: &str) -> String {
-    encode(&CursorDoc {
-        v: 1,
-        k: "c".into(),
-        h: None,
-        s: None,
-        id: id.to_owned(),
-    })
+    cursor::encode_collection(id)
 }
 
 /// Decode a collection cursor.
 pub fn decode_collection_cursor(raw: &str) -> Result<String, ApiError> {
-    decode(raw, "c").map(|d| d.id)
+    cursor::decode_collection(raw).map_err(bad_cursor)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use chrono::{TimeZone, Utc};
 
     const LIMITS: PageLimits = PageLimits {

@@ -53,14 +53,11 @@ pub(crate) async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let search = CollectionSearch::parse(&params, state.collection_limits())?;
-    let rows = state
-        .store
-        .list_collection_hits(&search.store_query())
-        .await?;
-    let (rows, next) = search.page(rows);
+    let found = state.search().collections(&search.request()).await?;
     let base = base_url(&state.config, &headers);
     let page = CollectionsPage {
-        collections: rows
+        collections: found
+            .collections
             .iter()
             .map(|c| Hit {
                 id: &c.id,
@@ -73,7 +70,7 @@ pub(crate) async fn list(
                 index: index_link(&base, &c.id, search.start, search.end),
             })
             .collect(),
-        next,
+        next: found.next,
     };
     Ok(json_response(StatusCode::OK, &page))
 }

@@ -7,3 +7,4 @@ mod csw;
 mod openapi;
 mod refresh;
 mod serve;
+mod transcripts;

@@ -6,18 +6,32 @@
 //! `IndexPage` structs (same field order, same string escaping, timestamps as chrono's
 //! `to_rfc3339_opts(AutoSi, true)`); the tests compare both byte for byte.
 //!
-//! Access URLs are never materialised: each usable service is turned once (per cached
-//! collection) into an [`AccessJson`] fragment pair, and a granule's URL is written as
-//! `head` + escaped `url_path` + `tail`.
+//! Access URLs are never materialised: each access service of the page is turned once (per
+//! page) into an [`AccessJson`] fragment pair, and a granule's URL is written as `head` +
+//! escaped `url_path` + `tail`.
 
 use chrono::SecondsFormat;
+use threddex_search::GranulePage;
 use threddex_store::{AccessService, Granule, Timestamp};
 
 use crate::refresh::RefreshOutcome;
 
+/// The `/index` JSON body of a granule page: `collection`, `granules` (each with its access
+/// URLs), `next`, `refreshed`, `stale`, `indexed_through`.
+pub fn index_json(page: &GranulePage) -> Vec<u8> {
+    let access: Vec<AccessJson> = page.services.iter().map(AccessJson::new).collect();
+    index_page(
+        &page.collection_id,
+        &page.granules,
+        &access,
+        page.next.as_deref(),
+        &page.freshness.outcome,
+    )
+}
+
 /// One access service, pre-rendered: an access entry is `head`, the escaped `url_path`, `tail`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AccessJson {
+struct AccessJson {
     /// `{"service":"…","type":"…","url":"<escaped base>`.
     head: Vec<u8>,
     /// `<escaped suffix>"}`.
@@ -25,7 +39,7 @@ pub(crate) struct AccessJson {
 }
 
 impl AccessJson {
-    pub(crate) fn new(service: &AccessService) -> Self {
+    fn new(service: &AccessService) -> Self {
         let mut head = Vec::with_capacity(40 + service.name.len() + service.base.len());
         head.extend_from_slice(b"{\"service\":");
         push_quoted(&mut head, &service.name);
@@ -60,7 +74,7 @@ fn estimate(id: &str, rows: &[Granule], access: &[AccessJson]) -> usize {
 }
 
 /// The whole `/index` JSON body.
-pub(crate) fn index_page(
+fn index_page(
     id: &str,
     rows: &[Granule],
     access: &[AccessJson],

@@ -1,5 +1,5 @@
-//! A small time-bounded cache of what `/index` needs to know about a collection (that it
-//! exists, and its access services), so a granule lookup costs one query, not two.
+//! A small time-bounded cache of what a granule search needs to know about a collection (that
+//! it exists, its access services, its source), so a granule lookup costs one query, not two.
 //!
 //! Only existing collections are cached; entries live [`CollectionCache::ttl`] and are
 //! replaced after a refresh. When the cache is full it is emptied (simple and bounded).
@@ -10,26 +10,20 @@ use std::time::{Duration, Instant};
 
 use threddex_store::{AccessService, Collection, ErrorChain, Store, Timestamp};
 
-use crate::routes::index::AccessJson;
-
-/// What `/index` keeps of a collection.
+/// What a granule search keeps of a collection.
 #[derive(Debug, PartialEq)]
 pub(crate) struct CollectionInfo {
     /// Access services through which single granules are reachable (see
-    /// [`granule_services`]), in the collection's order.
-    pub services: Vec<AccessService>,
-    /// The same services pre-rendered for the JSON answer.
-    pub access_json: Vec<AccessJson>,
+    /// [`granule_services`]), in the collection's order; shared with the pages.
+    pub services: Arc<[AccessService]>,
     /// The source it belongs to.
     pub source_id: i64,
 }
 
 impl CollectionInfo {
     pub(crate) fn new(services: &[AccessService], source_id: i64) -> Self {
-        let services = granule_services(services);
         Self {
-            access_json: services.iter().map(AccessJson::new).collect(),
-            services,
+            services: granule_services(services).into(),
             source_id,
         }
     }
@@ -43,7 +37,7 @@ impl From<&Collection> for CollectionInfo {
 
 /// Services through which single granules are reachable (a `Compound` service is only a
 /// container of others, and a service without a base gives no URL).
-pub(crate) fn granule_services(services: &[AccessService]) -> Vec<AccessService> {
+pub fn granule_services(services: &[AccessService]) -> Vec<AccessService> {
     services
         .iter()
         .filter(|s| !s.service_type.eq_ignore_ascii_case("compound") && !s.base.is_empty())
@@ -52,7 +46,7 @@ pub(crate) fn granule_services(services: &[AccessService]) -> Vec<AccessService>
 }
 
 /// When each source last synced successfully, re-read from the store at most once per `ttl`
-/// (sources are few: one small query). Lets `/index` skip the freshness lookup for windows
+/// (sources are few: one small query). Lets a granule search skip the freshness lookup for windows
 /// that ended before the last sync.
 #[derive(Debug)]
 pub(crate) struct SyncTimes {
@@ -184,7 +178,6 @@ mod tests {
         let info = CollectionInfo::new(&all, 7);
         let names: Vec<&str> = info.services.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["opendap", "httpserver"]);
-        assert_eq!(info.access_json.len(), 2);
         assert_eq!(info.source_id, 7);
     }
 

@@ -1,7 +1,7 @@
 //! Refresh on demand: the contract with the crawler ([`Refresher`]) and the orchestration
 //! around it ([`RefreshCoordinator`]).
 //!
-//! Before answering `/index`, the API asks whether the collection's live catalogs should be
+//! Before answering a granule search, the core asks whether the collection's live catalogs should be
 //! re-read ([`decide`]): only when the asked window ends later than what the index holds, the
 //! collection has live nodes, the window does not end before the last sync, and the last
 //! refresh (successful or not) is older than the minimum interval. Concurrent requests for the
@@ -85,7 +85,8 @@ pub trait Refresher: Send + Sync + 'static {
     async fn refresh(&self, collection_id: &str) -> Result<RefreshReport, RefreshError>;
 }
 
-/// The freshness part of an `/index` answer.
+/// The freshness part of a granule search answer (`/index`: `refreshed`, `stale`,
+/// `indexed_through`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RefreshOutcome {
     /// Whether the answer reflects a refresh that completed for (or during) this request.
@@ -112,6 +113,29 @@ pub enum Decision {
     },
     /// Re-read the live catalogs.
     Refresh,
+}
+
+/// What refresh on demand did for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshStatus {
+    /// Refresh on demand is off (no [`Refresher`]).
+    Off,
+    /// The collection's freshness could not be read: the answer is from the index, stale.
+    FreshnessFailed,
+    /// No refresh was needed: [`Decision::NoLiveNodes`], [`Decision::EndsBeforeLastSync`] or
+    /// [`Decision::Covered`].
+    NotNeeded(Decision),
+    /// A refresh was due but one ran less than the minimum interval ago.
+    Throttled {
+        /// Whether that last attempt failed (the answer is then stale).
+        last_failed: bool,
+    },
+    /// A refresh completed for this request (or just before it).
+    Refreshed,
+    /// The refresh failed (or one just failed before this request): the answer is stale.
+    Failed,
+    /// The deadline passed first: the answer is stale; the refresh goes on in the background.
+    DeadlinePassed,
 }
 
 /// The last refresh attempt of a collection, as seen by this process.
@@ -283,17 +307,29 @@ impl RefreshCoordinator {
         collection_id: &str,
         end: Option<Timestamp>,
     ) -> RefreshOutcome {
+        self.check(collection_id, end).await.0
+    }
+
+    /// [`RefreshCoordinator::ensure_fresh`], also saying what was done.
+    pub async fn check(
+        &self,
+        collection_id: &str,
+        end: Option<Timestamp>,
+    ) -> (RefreshOutcome, RefreshStatus) {
         let freshness = match self.freshness(collection_id).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(collection = collection_id, error = %ErrorChain(&e), "freshness check failed");
                 metrics::counter!("threddex_refresh_total", "outcome" => "freshness_error")
                     .increment(1);
-                return RefreshOutcome {
-                    refreshed: false,
-                    stale: true,
-                    indexed_through: None,
-                };
+                return (
+                    RefreshOutcome {
+                        refreshed: false,
+                        stale: true,
+                        indexed_through: None,
+                    },
+                    RefreshStatus::FreshnessFailed,
+                );
             }
         };
         let answer_from_index = |stale: bool| RefreshOutcome {
@@ -309,23 +345,33 @@ impl RefreshCoordinator {
             last.as_ref(),
             self.min_interval,
         ) {
-            Decision::NoLiveNodes | Decision::EndsBeforeLastSync | Decision::Covered => {
-                answer_from_index(false)
+            d @ (Decision::NoLiveNodes | Decision::EndsBeforeLastSync | Decision::Covered) => {
+                (answer_from_index(false), RefreshStatus::NotNeeded(d))
             }
             Decision::Throttled { last_failed } => {
                 metrics::counter!("threddex_refresh_total", "outcome" => "throttled").increment(1);
-                answer_from_index(last_failed)
+                (
+                    answer_from_index(last_failed),
+                    RefreshStatus::Throttled { last_failed },
+                )
             }
             Decision::Refresh => {
                 let mut rx = match self.start_or_join(collection_id) {
                     Flight::Joined(rx) => rx,
                     // A refresh ended between the decision and now: use its result.
                     Flight::JustEnded(a) => {
-                        return RefreshOutcome {
-                            refreshed: a.ok,
-                            stale: !a.ok,
-                            indexed_through: a.indexed_through.or(freshness.indexed_through),
-                        };
+                        return (
+                            RefreshOutcome {
+                                refreshed: a.ok,
+                                stale: !a.ok,
+                                indexed_through: a.indexed_through.or(freshness.indexed_through),
+                            },
+                            if a.ok {
+                                RefreshStatus::Refreshed
+                            } else {
+                                RefreshStatus::Failed
+                            },
+                        );
                     }
                 };
                 let waited =
@@ -344,12 +390,16 @@ impl RefreshCoordinator {
                     }
                 };
                 match result {
-                    Some(Ok(report)) => RefreshOutcome {
-                        refreshed: true,
-                        stale: false,
-                        indexed_through: report.indexed_through.or(freshness.indexed_through),
-                    },
-                    Some(Err(_)) | None => answer_from_index(true),
+                    Some(Ok(report)) => (
+                        RefreshOutcome {
+                            refreshed: true,
+                            stale: false,
+                            indexed_through: report.indexed_through.or(freshness.indexed_through),
+                        },
+                        RefreshStatus::Refreshed,
+                    ),
+                    Some(Err(_)) => (answer_from_index(true), RefreshStatus::Failed),
+                    None => (answer_from_index(true), RefreshStatus::DeadlinePassed),
                 }
             }
         }
