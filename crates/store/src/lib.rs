@@ -52,7 +52,7 @@ pub enum StoreError {
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     /// The database cannot be reached or opened, or its schema cannot be brought up to date.
-    #[error("cannot open the database: {context}")]
+    #[error("{context}")]
     Connect {
         /// What was being done (`"connecting to Postgres"`, `"migrating"`, …).
         context: String,
