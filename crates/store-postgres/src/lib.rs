@@ -13,7 +13,7 @@
 //! - a granule naming a collection that is neither stored nor in its batch is rejected with
 //!   `StoreError::Invalid` (the batch is rolled back); a granule naming an unknown catalog URL
 //!   gets a pending catalog row (source of its collection);
-//! - granule rows are compact (migration 0006, `src/compact.rs`): keyed by
+//! - granule rows are compact (migration 0006, `src/granules.rs`): keyed by
 //!   `(collection_key, id_hash)` (`hashtextextended(ID, 0)`, collisions take the next slot);
 //!   ID, name, urlPath and `modified` are not stored when the collection's templates render
 //!   them exactly (never lossy: anything else is stored verbatim);
@@ -30,9 +30,9 @@
 
 #![forbid(unsafe_code)]
 
-mod compact;
 mod connect;
 mod convert;
+mod granules;
 mod iso;
 mod lease;
 mod read;

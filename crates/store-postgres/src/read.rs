@@ -12,8 +12,8 @@ use threddex_store::{
     StoreStats, Timestamp,
 };
 
-use crate::compact::{Templates, decode, row_id};
 use crate::convert::{COLLECTION_COLUMNS, clean, collection_from_row, db_err, room_us, row_bbox};
+use crate::granules::{Templates, decode, row_id};
 use crate::read_pool::ReadPool;
 use crate::search::Pg;
 

@@ -1,4 +1,6 @@
-//! Generic behaviour tests every backend runs (enabled by the `testsuite` feature).
+//! Generic behaviour tests every backend runs (enabled by the `testsuite` feature), one module
+//! per capability trait: `maintenance`, `source_registry`, `crawl_state`, `sync_leases`,
+//! `collection_catalog`, `granule_index`, `iso_records`, `crawl_runs`.
 //!
 //! Each `test_*` function takes a fresh, empty, migrated store. A backend instantiates them all
 //! with [`store_test_suite!`](crate::store_test_suite):
@@ -12,25 +14,23 @@
 use chrono::DateTime;
 use serde_json::json;
 
-mod batches;
-mod csw_search;
-mod granule_forms;
+mod collection_catalog;
+mod crawl_runs;
+mod crawl_state;
+mod granule_index;
 mod iso_records;
-mod leases;
-mod queries;
-mod runs;
-mod sources;
-mod views;
+mod maintenance;
+mod source_registry;
+mod sync_leases;
 
-pub use batches::*;
-pub use csw_search::*;
-pub use granule_forms::*;
+pub use collection_catalog::*;
+pub use crawl_runs::*;
+pub use crawl_state::*;
+pub use granule_index::*;
 pub use iso_records::*;
-pub use leases::*;
-pub use queries::*;
-pub use runs::*;
-pub use sources::*;
-pub use views::*;
+pub use maintenance::*;
+pub use source_registry::*;
+pub use sync_leases::*;
 
 use crate::{
     AccessService, BBox, Batch, CatalogState, CatalogStatus, CollectionUpsert, Granule,

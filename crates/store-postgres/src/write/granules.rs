@@ -8,8 +8,8 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use threddex_store::{Granule, StoreError, Timestamp};
 
 use super::CHUNK;
-use crate::compact::{PROBED, Stored, Templates, encode, learn_path_template, row_id};
 use crate::convert::{clean, db_err, span_us};
+use crate::granules::{PROBED, Stored, Templates, encode, learn_path_template, row_id};
 
 /// A granule ready to be written: keys resolved.
 pub(crate) struct GranuleRow<'a> {
@@ -408,7 +408,7 @@ async fn write_rows(
         .collect()
 }
 
-/// Upsert granules in their compact form (see [`crate::compact`]) at their hash slots.
+/// Upsert granules in their compact form (see [`crate::granules`]) at their hash slots.
 /// Returns how many were new.
 ///
 /// Per chunk: the home slots (`hashtextextended(ID, 0)`) are computed by Postgres; the rows

@@ -1,4 +1,4 @@
-//! Suite: crawl runs.
+//! CrawlRuns: the record of harvest and sync runs.
 
 use super::*;
 use crate::{

@@ -1,12 +1,8 @@
-//! Suite: sync leases (holders, expiry, takeover of gone holders) and the collection →
-//! catalogs lookup.
-
-use std::time::Duration;
+//! SyncLeases: one sync per source across processes.
 
 use super::*;
-use crate::{
-    Batch, HolderLiveness, LeaseGrant, LeaseHolder, NodeClass, ProcessState, ScopedLiveness, Store,
-};
+use crate::{HolderLiveness, LeaseGrant, LeaseHolder, ProcessState, ScopedLiveness, Store};
+use std::time::Duration;
 
 /// One holder at a time; renew only by the holder; release frees; an expired lease is taken
 /// over and reported as such.
@@ -418,54 +414,4 @@ async fn futures_join_all<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> 
     .await;
     out.extend(done.into_iter().flatten());
     out
-}
-
-/// `catalogs_for_collection` lists exactly the catalogs holding the collection's granules.
-pub async fn test_catalogs_for_collection(store: &dyn Store) {
-    let s = store
-        .add_source(&new_source("s", "http://127.0.0.1/s/catalog.xml"))
-        .await
-        .expect("add");
-    let root = "http://127.0.0.1/s/catalog.xml";
-    let d1 = "http://127.0.0.1/s/20240101/catalog.xml";
-    let d2 = "http://127.0.0.1/s/20240102/catalog.xml";
-    let other = "http://127.0.0.1/s/other/catalog.xml";
-    let mut archival = fetched(d1, s.id, Some(root), 1);
-    archival.class = NodeClass::Archival;
-    let mut daily = fetched(d2, s.id, Some(root), 1);
-    daily.class = NodeClass::Daily;
-    store
-        .write_batch(&Batch {
-            catalogs: vec![
-                fetched(root, s.id, None, 0),
-                archival,
-                daily,
-                fetched(other, s.id, Some(root), 1),
-            ],
-            collections: vec![collection("c1", s.id, d1), collection("c2", s.id, other)],
-            granules: vec![
-                granule("c1", "a/f1.nc", d1, Some(t(0))),
-                granule("c1", "a/f2.nc", d1, Some(t(60))),
-                granule("c1", "a/f3.nc", d2, Some(t(86_400))),
-                granule("c2", "b/f1.nc", other, Some(t(0))),
-            ],
-            ..Batch::default()
-        })
-        .await
-        .expect("write");
-    let cats = store.catalogs_for_collection("c1").await.expect("lookup");
-    let urls: Vec<&str> = cats.iter().map(|c| c.url.as_str()).collect();
-    assert_eq!(urls, vec![d1, d2]);
-    assert_eq!(cats[0].class, NodeClass::Archival);
-    assert_eq!(cats[1].class, NodeClass::Daily);
-    let cats = store.catalogs_for_collection("c2").await.expect("lookup");
-    assert_eq!(cats.len(), 1);
-    assert_eq!(cats[0].url, other);
-    assert!(
-        store
-            .catalogs_for_collection("nope")
-            .await
-            .expect("lookup")
-            .is_empty()
-    );
 }

@@ -1,18 +1,8 @@
-//! Suite: sources, crawl state, source removal.
-
-use chrono::Duration;
+//! SourceRegistry: registered sources, their settings and sync marks.
 
 use super::*;
-use crate::{Batch, CatalogState, CatalogStatus, ClassRule, NodeClass, Store, StoreError};
-
-/// `backend`, `ping` and `migrate` (twice: idempotent).
-pub async fn test_backend_ping_migrate(store: &dyn Store) {
-    assert!(!store.backend().is_empty());
-    store.ping().await.expect("ping");
-    store.migrate().await.expect("migrate");
-    store.migrate().await.expect("migrate again");
-    assert_eq!(store.stats().await.expect("stats").sources, 0);
-}
+use crate::{Batch, ClassRule, NodeClass, Store, StoreError};
+use chrono::Duration;
 
 /// Sources: add, look up, list order, settings round trip, conflicts.
 pub async fn test_sources(store: &dyn Store) {
@@ -236,87 +226,6 @@ pub async fn test_mark_source_synced(store: &dyn Store) {
             .await
             .is_err()
     );
-}
-
-/// Catalog state round trip, update, listing by source.
-pub async fn test_catalog_state(store: &dyn Store) {
-    let s = store
-        .add_source(&new_source("s", "http://127.0.0.1/s/catalog.xml"))
-        .await
-        .expect("add");
-    let root = "http://127.0.0.1/s/catalog.xml";
-    let child = "http://127.0.0.1/s/2024/catalog.xml";
-    let full = CatalogState {
-        url: child.into(),
-        source_id: s.id,
-        parent_url: Some(root.into()),
-        depth: 1,
-        class: NodeClass::Daily,
-        status: CatalogStatus::NotModified,
-        last_fetch: Some(t(10) + Duration::microseconds(5)),
-        etag: Some("\"abc\"".into()),
-        last_modified: Some("Mon, 01 Jan 2024 00:00:00 GMT".into()),
-        content_hash: Some("00ff".into()),
-        last_changed: Some(t(5)),
-        granule_count: 42,
-        error: None,
-        next_visit: Some(t(3600)),
-        expires: Some(t(7200)),
-        next_change: Some(t(21600)),
-    };
-    let root_state = CatalogState::pending(root, s.id, None, 0);
-    store
-        .write_batch(&Batch {
-            catalogs: vec![full.clone(), root_state.clone()],
-            ..Batch::default()
-        })
-        .await
-        .expect("write");
-    assert_eq!(store.catalog(child).await.expect("get"), Some(full.clone()));
-    assert_eq!(
-        store.catalog(root).await.expect("get"),
-        Some(root_state.clone())
-    );
-    assert_eq!(
-        store.catalog("http://127.0.0.1/none").await.expect("get"),
-        None
-    );
-    // Children by parent.
-    assert_eq!(
-        store.child_catalogs(root).await.expect("children"),
-        vec![child.to_string()]
-    );
-    assert!(store.child_catalogs(child).await.expect("none").is_empty());
-
-    let failed = CatalogState {
-        status: CatalogStatus::Failed,
-        error: Some("HTTP 500".into()),
-        etag: None,
-        ..full.clone()
-    };
-    store
-        .write_batch(&Batch {
-            catalogs: vec![failed.clone()],
-            ..Batch::default()
-        })
-        .await
-        .expect("update");
-    assert_eq!(
-        store.catalog(child).await.expect("get"),
-        Some(failed.clone())
-    );
-    let all = store.catalogs_of_source(s.id).await.expect("of source");
-    assert_eq!(all.len(), 2);
-    assert!(all.contains(&failed) && all.contains(&root_state));
-    assert!(
-        store
-            .catalogs_of_source(s.id + 1)
-            .await
-            .expect("none")
-            .is_empty()
-    );
-    let stats = store.stats().await.expect("stats");
-    assert_eq!((stats.catalogs, stats.failed_catalogs), (2, 1));
 }
 
 /// Removing a source removes its catalogs, collections and granules, nothing else.
