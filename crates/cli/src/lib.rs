@@ -37,7 +37,7 @@ pub fn run() -> ExitCode {
         match config::load(args.config.as_deref()) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", chain_text(&e));
                 // Container health checks know 0 and 1 only (Docker reserves 2).
                 return if matches!(args.command, cli::Command::Healthcheck(_)) {
                     ExitCode::FAILURE
@@ -69,7 +69,7 @@ pub fn run() -> ExitCode {
         // The reader of stdout went away (`| head`): nothing left to say to anyone.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain_text(&e));
             if e.chain().any(|c| c.is::<BadConfig>()) {
                 ExitCode::from(2)
             } else {
@@ -77,6 +77,25 @@ pub fn run() -> ExitCode {
             }
         }
     }
+}
+
+/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text its effect
+/// already ends with (database drivers often repeat their cause in their own message).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for link in e.chain() {
+        let text = link.to_string();
+        if !last.is_empty() && last.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        last = text;
+    }
+    out
 }
 
 /// A configuration that cannot work, whether it came from the file, the environment or the
@@ -134,4 +153,46 @@ fn init_tracing(verbose: u8, quiet: bool, level: &str) {
         .with_ansi(colour_on_stderr())
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::chain_text;
+
+    #[derive(Debug)]
+    struct Driver;
+    impl std::fmt::Display for Driver {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("(code: 14) unable to open database file")
+        }
+    }
+    impl std::error::Error for Driver {}
+
+    #[derive(Debug)]
+    struct Wrapped(Driver);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error returned from database: {}", self.0)
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_its_effect_already_repeats_is_said_once() {
+        let e = anyhow::Error::new(Wrapped(Driver)).context("cannot open database x.db");
+        assert_eq!(
+            chain_text(&e),
+            "cannot open database x.db: error returned from database: (code: 14) unable to open database file"
+        );
+    }
+
+    #[test]
+    fn distinct_causes_are_all_said() {
+        let e = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(chain_text(&e), "outer: middle: inner");
+    }
 }
