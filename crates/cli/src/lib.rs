@@ -79,23 +79,9 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// An error and its causes on one line, `a: b: c`, leaving out a cause whose text its effect
-/// already ends with (database drivers often repeat their cause in their own message).
+/// An error and its causes on one line (`a: b: c`), as the logs print them.
 fn chain_text(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    let mut last = String::new();
-    for link in e.chain() {
-        let text = link.to_string();
-        if !last.is_empty() && last.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-        last = text;
-    }
-    out
+    threddex_store::ErrorChain(e.as_ref()).to_string()
 }
 
 /// A configuration that cannot work, whether it came from the file, the environment or the

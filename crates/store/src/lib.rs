@@ -91,16 +91,22 @@ impl StoreError {
     }
 }
 
-/// An error and its sources on one line, `outer: inner: …` (for logs and messages that take
-/// one string).
+/// An error and its sources on one line, `outer: inner: …`, leaving out a source whose text
+/// its effect already ends with (for logs and messages that take one string).
 pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
         let mut next = self.0.source();
         while let Some(e) = next {
-            write!(f, ": {e}")?;
+            // Database drivers often end their own message with their cause's: say it once.
+            let text = e.to_string();
+            if !last.ends_with(&text) {
+                write!(f, ": {text}")?;
+                last = text;
+            }
             next = e.source();
         }
         Ok(())

@@ -5,47 +5,16 @@
 
 use super::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::*;
 use threddex_crawler::{CrawlError, Harvester, Progress};
 use threddex_sim::{SimConfig, TreeSpec};
 
-fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real/siphon");
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures missing at {} (CI=true)", p.display());
-    }
-    println!("note: {} missing; test skipped", p.display());
-    None
-}
-
-fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            xml_files(&p, out);
-        } else if p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(".xml") && !n.contains("__"))
-        {
-            out.push(p);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_catalogs_are_harvested() {
-    let Some(root) = fixtures() else { return };
+    let Some(root) = real_fixtures() else { return };
     let mut hosts: Vec<PathBuf> = std::fs::read_dir(&root)
         .expect("read fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))

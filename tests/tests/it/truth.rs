@@ -17,11 +17,11 @@
 use super::common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::cfg;
+use common::{cfg, real_fixtures, xml_files};
 use threddex_crawler::{
     Harvester, Progress, RunOptions, Seed, StoreSink, SyncOptions, SyncReport, Syncer,
 };
@@ -295,33 +295,6 @@ async fn index_follows_the_server_postgres() {
 }
 
 // ----- real captures --------------------------------------------------------------------
-
-fn real_fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real/siphon");
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures missing at {} (CI=true)", p.display());
-    }
-    println!("note: {} missing; test skipped", p.display());
-    None
-}
-
-fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            xml_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "xml") && !p.to_string_lossy().contains("__") {
-            out.push(p);
-        }
-    }
-}
 
 /// Every captured catalog whose granules inherit a coverage relative to `present` is served
 /// as captured and harvested at two different times: each granule gets the time the identity

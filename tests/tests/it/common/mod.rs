@@ -139,3 +139,39 @@ pub fn cat_url(sim: &SimServer, rest: &str) -> String {
 pub fn path(rest: &str) -> String {
     format!("/thredds/catalog/nexrad/level3/{rest}")
 }
+
+/// The real catalogs captured from thredds.ucar.edu (`../shared/fixtures/real/siphon`). Missing
+/// fixtures skip the test locally and fail it under `CI=true`.
+pub fn real_fixtures() -> Option<std::path::PathBuf> {
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/real/siphon");
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("fixtures missing at {} (CI=true)", p.display());
+    }
+    println!("note: {} missing; test skipped", p.display());
+    None
+}
+
+/// The catalog files below `dir`, sorted (capture side files, named with `__`, left out).
+pub fn xml_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<std::path::PathBuf> =
+        rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            xml_files(&p, out);
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".xml") && !n.contains("__"))
+        {
+            out.push(p);
+        }
+    }
+}
