@@ -33,7 +33,7 @@ function svgEl(tag, attrs = {}) {
 /** An http(s) URL from untrusted text, else null. */
 function safeUrl(raw) {
   try {
-    const u = new URL(raw, location.href);
+    const u = new URL(raw);
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
   } catch {
     return null;
@@ -535,8 +535,8 @@ function renderCollection() {
   $('views').replaceChildren(...views.map((v) => el('li', {},
     el('strong', { text: v.name || v.id || 'view' }), ' ',
     el('span', { class: 'hint', text: `(${v.kind || 'view'})` }), ' ',
-    ...(v.access || []).map((a) => link(a.url, a.service || a.type || 'access')),
-    v.catalog ? link(v.catalog, 'catalog') : null)));
+    ...(v.access || []).map((a) => (typeof a === 'string' ? link(a, 'access') : link(a.url, a.service || a.type || 'access'))),
+    v.catalog_url ? link(v.catalog_url, 'listed in') : null)));
   drawWorld($('c-map')).then((layer) => {
     cMapLayer = layer;
     if (c.bbox) layer.append(...bboxRects(c.bbox, 'footprint'));
