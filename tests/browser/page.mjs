@@ -108,7 +108,8 @@ try {
   const inTime = (await api(`/collections?q=${enc(QUERY)}&bbox=${bbox.join(',')}&start=${start}&end=${endDay}&limit=1000`)).collections.length;
   await page.waitForFunction((n) => document.querySelectorAll('#results li').length === n, inTime);
   check(inTime > 0, 'time range applied');
-  const curl = await page.locator('#search-take-away pre').first().textContent();
+  report.commands = { search: await page.locator('#search-take-away pre').allTextContents() };
+  const curl = report.commands.search[0];
   check(curl.startsWith('curl ') && curl.includes(`q=${enc(QUERY)}`) && curl.includes('bbox='), 'the search curl command reproduces the view');
 
   // Open a collection.
@@ -118,6 +119,10 @@ try {
     && document.querySelectorAll('#granules tbody tr').length > 0);
   const id = await page.locator('#c-id').textContent();
   const coll = await api(`/collections/${enc(id)}`);
+  report.collection = id;
+  report.granules = coll.granule_count;
+  await page.waitForFunction(() => document.querySelectorAll('#c-take-away pre').length === 5);
+  report.commands.collection = await page.locator('#c-take-away pre').allTextContents();
   check((await page.locator('#c-title').textContent()) === (coll.title || coll.id), 'collection title shown');
   const links = await page.locator('#c-links a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
   check(links.some((h) => h.endsWith('?f=iso')) && links.some((h) => h.startsWith('/csw?')), 'ISO, JSON and CSW links');

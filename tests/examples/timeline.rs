@@ -118,7 +118,12 @@ async fn fill(store: &dyn Store, n: usize) {
 fn summary(mut ms: Vec<f64>) -> String {
     ms.sort_by(f64::total_cmp);
     let p = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
-    format!("min {:.2} ms, median {:.2} ms, p95 {:.2} ms", p(0.0), p(0.5), p(0.95))
+    format!(
+        "min {:.2} ms, median {:.2} ms, p95 {:.2} ms",
+        p(0.0),
+        p(0.5),
+        p(0.95)
+    )
 }
 
 async fn time<F, Fut>(runs: usize, mut f: F) -> String
@@ -160,7 +165,10 @@ async fn bench(backend: &str, store: Arc<dyn Store>, n: usize, runs: usize) {
         }
     })
     .await;
-    println!("{backend} store day   ({} buckets, {n} granules): {day}", buckets.len());
+    println!(
+        "{backend} store day   ({} buckets, {n} granules): {day}",
+        buckets.len()
+    );
     let by_month = query(TimelineInterval::Month, Some(start()), Some(end));
     let months = store.granule_timeline(&by_month).await.unwrap().len();
     let month = time(runs, || {

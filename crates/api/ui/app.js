@@ -192,6 +192,7 @@ function writeForm() {
 function syncHash() {
   const p = searchParams();
   const h = `#/${p.toString() ? `?${p}` : ''}`;
+  $('back').setAttribute('href', h);
   if (location.hash !== h) history.replaceState(null, '', h);
 }
 

@@ -184,6 +184,76 @@ async fn search_page_in_chromium() {
         assert!(steps.contains(&must), "{must} not checked: {steps:?}");
     }
 
+    // The commands the page offers reproduce its views.
+    let commands = |view: &str| -> Vec<String> {
+        report["commands"][view]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let id = report["collection"].as_str().unwrap().to_owned();
+    let granules = report["granules"].as_u64().unwrap();
+    let (search, collection) = (commands("search"), commands("collection"));
+    assert!(search[0].starts_with(&format!("curl '{base}/collections?q=FTG")));
+    assert!(collection[0].starts_with(&format!("curl '{base}/index?collection=")));
+    if let Some(py) = python() {
+        let run = |code: String| {
+            let py = py.clone();
+            async move {
+                let out = tokio::task::spawn_blocking(move || {
+                    Command::new(py).arg("-c").arg(&code).output()
+                })
+                .await
+                .unwrap()
+                .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        };
+        // OWSLib over CSW finds the collection the page found.
+        let out = run(search[1].clone()).await;
+        assert!(out.lines().any(|l| l.starts_with(&id)), "{out}");
+        // requests pages through /index: one line per granule of the collection.
+        let out = run(collection[3].clone()).await;
+        assert_eq!(out.lines().count() as u64, granules, "{out}");
+        assert!(out.lines().all(|l| l.contains(&sim.base_url())), "{out}");
+        // OWSLib fetches the collection's record.
+        let out = run(collection[4].clone()).await;
+        assert!(out.starts_with(&id), "{out}");
+    }
+
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// The Python of `.ci/run` (`$THREDDEX_PYTHON`, else `.venv/bin/python` at the repository
+/// root), with OWSLib and requests.
+fn py_path() -> PathBuf {
+    std::env::var_os("THREDDEX_PYTHON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+        PathBuf::from,
+    )
+}
+
+/// [`py_path`] when it has OWSLib and requests; None (the commands are not run) elsewhere
+/// than under `CI=true`, where its absence fails the test.
+fn python() -> Option<PathBuf> {
+    let py = py_path();
+    let ok = Command::new(&py)
+        .args(["-c", "import owslib, requests"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(py);
+    }
+    let msg = format!("no Python with OWSLib and requests at {}", py.display());
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+    eprintln!("not running the page's Python commands: {msg}");
+    None
 }

@@ -35,13 +35,13 @@ pub(crate) async fn collection_or_timeline(
     path: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    match path {
-        Ok(Path(raw)) if uri.path().ends_with(SUFFIX) && raw.len() > SUFFIX.len() => {
-            let id = raw[..raw.len() - SUFFIX.len()].to_owned();
-            timeline(state, &id, params).await
-        }
-        path => super::collections::one(state, headers, path, params).await,
+    if let Ok(Path(raw)) = &path
+        && uri.path().ends_with(SUFFIX)
+        && let Some(id) = raw.strip_suffix(SUFFIX).filter(|id| !id.is_empty())
+    {
+        return timeline(state, id, params).await;
     }
+    super::collections::one(state, headers, path, params).await
 }
 
 /// The answer: the window actually counted (whole buckets) and one `[start, end, count]`
