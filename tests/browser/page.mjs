@@ -224,6 +224,32 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `no horizontal scrolling at 390 px (${overflow} px)`);
 
+  // Virtual views of a model collection, with their access URLs.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const model = (await api('/collections?q=GFS&limit=1')).collections[0];
+  const views = (await api(`/collections/${enc(model.id)}`)).views;
+  check(views.length > 0, 'the model collection has views');
+  await page.goto(`${BASE}/#/c/${enc(model.id)}`);
+  await page.waitForFunction((n) => document.querySelectorAll('#views > li').length === n, views.length);
+  const viewLinks = await page.locator('#views a').evaluateAll((as) => as.map((a) => a.href));
+  check(viewLinks.length >= views.length && viewLinks.every((h) => h.startsWith(`${SIM}/`)), 'virtual views listed with their access links');
+
+  // Markup in the index is text, never HTML; javascript: URLs are never links.
+  if (process.env.HOSTILE_TITLE) {
+    await page.goto(`${BASE}/#/?q=Hostile`);
+    await page.waitForFunction(() => document.querySelectorAll('#results li').length === 1);
+    const title = await page.locator('#results li a.open').textContent();
+    check(title === process.env.HOSTILE_TITLE && await page.locator('main img, main b, main script, main u').count() === 0,
+      'markup from the index is shown as text');
+    await page.locator('#results li a.open').click();
+    await page.waitForFunction(() => document.querySelectorAll('#granules tbody tr').length === 1);
+    check((await page.locator('#c-summary').textContent()) === process.env.HOSTILE_SUMMARY
+      && await page.locator('#collection-view script, #collection-view svg:not(#c-map):not(#timeline), #collection-view i, #collection-view b, #collection-view u').count() === 0, 'the summary and granule names are text');
+    check(await page.locator('a[href^="javascript:"]').count() === 0
+      && (await page.locator('#granules td.access').textContent()).includes('<i>svc</i>'), 'a javascript: access URL is not a link');
+    check((await page.title()) === `${process.env.HOSTILE_TITLE}: threddex`, 'no script from the index ran');
+  }
+
   check(problems.length === 0, `no console errors: ${problems.join('; ')}`);
   check(external.length === 0, `no request leaves loopback: ${external.join(' ')}`);
   console.log(JSON.stringify(report));

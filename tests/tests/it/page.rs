@@ -23,7 +23,7 @@ use threddex_crawler::{CrawlConfig, Harvester, Progress, StoreSink, SyncOptions,
 use threddex_sim::{
     Fault, FaultRule, ModelSpec, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec,
 };
-use threddex_store::{NewSource, Store};
+use threddex_store::{AccessService, BBox, Batch, CollectionUpsert, Granule, NewSource, Store};
 use threddex_store_sqlite::SqliteStore;
 
 /// What the browser test needs, or why it cannot run.
@@ -122,6 +122,7 @@ async fn search_page_in_chromium() {
         .mark_source_synced(source.id, Utc::now(), false)
         .await
         .unwrap();
+    add_hostile(store.as_ref(), source.id, &root).await;
 
     let refresher = Arc::new(CrawlRefresher::new(Syncer::new(
         Harvester::new(crawl).unwrap(),
@@ -143,6 +144,8 @@ async fn search_page_in_chromium() {
         .env("BASE", &base)
         .env("SIM", sim.base_url())
         .env("QUERY", "FTG")
+        .env("HOSTILE_TITLE", HOSTILE_TITLE)
+        .env("HOSTILE_SUMMARY", HOSTILE_SUMMARY)
         .env("CHROMIUM", &chromium)
         .env("SHOTS", &shots);
     let out = tokio::time::timeout(
@@ -180,6 +183,9 @@ async fn search_page_in_chromium() {
         "Tab reaches a result link",
         "Enter zooms into the bucket",
         "every access link points at the simulated server",
+        "markup from the index is shown as text",
+        "a javascript: access URL is not a link",
+        "virtual views listed with their access links",
     ] {
         assert!(steps.contains(&must), "{must} not checked: {steps:?}");
     }
@@ -230,6 +236,57 @@ async fn search_page_in_chromium() {
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// Markup in the text of a collection, as an untrusted catalog may carry it: the page must
+/// show it as text.
+const HOSTILE_TITLE: &str = "Hostile <img src=x onerror=\"document.title='pwned'\"> title";
+const HOSTILE_SUMMARY: &str = "<script>document.title='pwned'</script><b>bold</b> & more";
+
+/// A collection whose title, summary, keywords, service name and granule name hold markup,
+/// and whose only access service is a `javascript:` URL.
+async fn add_hostile(store: &dyn Store, source_id: i64, catalog: &str) {
+    let id = "evil:<b>x</b>/\"quoted\"&amp;";
+    store
+        .write_batch(&Batch {
+            collections: vec![CollectionUpsert {
+                id: id.into(),
+                source_id,
+                title: HOSTILE_TITLE.into(),
+                template: None,
+                catalog_url: catalog.into(),
+                services: vec![AccessService {
+                    name: "<i>svc</i>".into(),
+                    service_type: "HTTPServer".into(),
+                    base: "javascript:alert(1)//".into(),
+                    suffix: String::new(),
+                }],
+                metadata: serde_json::json!({"variables": ["<u>var</u>"]}),
+                summary: Some(HOSTILE_SUMMARY.into()),
+                keywords: vec!["<b>kw</b>".into()],
+                bbox: Some(BBox {
+                    west: 150.0,
+                    south: -40.0,
+                    east: 170.0,
+                    north: -30.0,
+                }),
+            }],
+            granules: vec![Granule {
+                collection_id: id.into(),
+                granule_id: "evil/1.nc".into(),
+                name: "<svg onload=alert(1)>.nc".into(),
+                url_path: Some("x.nc".into()),
+                start: Some(Utc::now() - chrono::Duration::hours(3)),
+                end: None,
+                size: Some(1),
+                modified: None,
+                catalog_url: catalog.into(),
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store.refresh_collection_stats(&[id.into()]).await.unwrap();
 }
 
 /// The Python of `.ci/run` (`$THREDDEX_PYTHON`, else `.venv/bin/python` at the repository
