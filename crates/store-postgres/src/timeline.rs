@@ -1,5 +1,5 @@
 //! Granule timelines: counts per hour (from `granules` by its time index), per day and per
-//! month (from `granule_days`, kept by the triggers of migration 0013).
+//! month (from `granule_days`, kept by the triggers of migration 0014).
 
 use sqlx::Row;
 use threddex_store::{

@@ -1,5 +1,5 @@
 //! Granule timelines: counts per hour (from `granules`, clustered on time), per day and per
-//! month (from `granule_days`, kept by the triggers of migration 0012).
+//! month (from `granule_days`, kept by the triggers of migration 0014).
 
 use sqlx::{Row, SqlitePool};
 use threddex_store::{
