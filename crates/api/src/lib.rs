@@ -243,8 +243,13 @@ impl AppState {
 /// [`route_paths`] read.
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     vec![
+        ("/", get(routes::page::index)),
+        ("/ui/{file}", get(routes::page::asset)),
         ("/collections", get(routes::collections::list)),
-        ("/collections/{*id}", get(routes::collections::one)),
+        (
+            "/collections/{*id}",
+            get(routes::timeline::collection_or_timeline),
+        ),
         ("/index", get(routes::index::index)),
         ("/healthz", get(routes::health::healthz)),
         ("/readyz", get(routes::health::readyz)),
@@ -261,9 +266,18 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
-/// The route templates the router serves (axum syntax, e.g. `/collections/{*id}`).
+/// Paths served by a wildcard route above rather than a route of their own: collection IDs
+/// contain `/`, so `/collections/{id}/timeline` is answered by `/collections/{*id}`.
+const SUFFIX_PATHS: &[&str] = &["/collections/{id}/timeline"];
+
+/// The route templates the router serves (axum syntax, e.g. `/collections/{*id}`), plus the
+/// paths a wildcard route answers (`/collections/{id}/timeline`).
 pub fn route_paths() -> Vec<&'static str> {
-    routes().into_iter().map(|(p, _)| p).collect()
+    routes()
+        .into_iter()
+        .map(|(p, _)| p)
+        .chain(SUFFIX_PATHS.iter().copied())
+        .collect()
 }
 
 /// Largest request body of every route but `/csw` (larger ones are answered `413`, with a

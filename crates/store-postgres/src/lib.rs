@@ -40,6 +40,7 @@ mod read_pool;
 mod runs;
 mod search;
 mod sources;
+mod timeline;
 mod views;
 mod write;
 
@@ -53,7 +54,8 @@ use threddex_store::{
     Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionHit,
     CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule,
     GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource,
-    Result, Source, SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
+    Result, Source, SourceRegistry, StoreStats, SyncLeases, TimelineBucket, TimelineQuery,
+    Timestamp, View,
 };
 
 pub use connect::{
@@ -261,6 +263,10 @@ impl CollectionCatalog for PostgresStore {
 impl GranuleIndex for PostgresStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
         read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
+    }
+
+    async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
+        timeline::granule_timeline(&self.reads, query).await
     }
 }
 

@@ -31,6 +31,7 @@ mod read;
 mod runs;
 mod search;
 mod sources;
+mod timeline;
 mod views;
 mod write;
 
@@ -42,7 +43,7 @@ use threddex_store::{
     Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionQuery,
     CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule, GranuleIndex,
     GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source,
-    SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
+    SourceRegistry, StoreStats, SyncLeases, TimelineBucket, TimelineQuery, Timestamp, View,
 };
 use tokio::sync::Mutex;
 
@@ -241,6 +242,10 @@ impl CollectionCatalog for SqliteStore {
 impl GranuleIndex for SqliteStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
         read::list_granules(&self.pool, query).await
+    }
+
+    async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
+        timeline::granule_timeline(&self.pool, query).await
     }
 }
 

@@ -309,6 +309,14 @@ pub trait GranuleIndex: Send + Sync {
     /// Granules of one collection whose time overlaps `[start, end)`, ordered by
     /// `(start, granule_id)`, after the cursor if one is given.
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
+
+    /// The granules of one collection counted per bucket of their start time, over the
+    /// window [`TimelineQuery::aligned`] (whole buckets): the non-empty buckets in time
+    /// order. Granules without a start are not counted; an unknown collection has no
+    /// buckets. Day and month counts come from per-day counts the backend keeps with the
+    /// granules (a handful of rows per day, whatever the number of granules), hour counts
+    /// from the granules themselves.
+    async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>>;
 }
 
 /// The ISO 19139 series records of collections.

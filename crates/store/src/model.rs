@@ -920,3 +920,108 @@ impl CrawlRunEnd {
             .collect()
     }
 }
+
+/// The width of the buckets of a granule timeline ([`GranuleIndex::granule_timeline`]).
+///
+/// [`GranuleIndex::granule_timeline`]: crate::GranuleIndex::granule_timeline
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimelineInterval {
+    /// Whole UTC hours.
+    Hour,
+    /// Whole UTC days.
+    Day,
+    /// Calendar months (UTC).
+    Month,
+}
+
+impl TimelineInterval {
+    /// Every interval, shortest first.
+    pub const ALL: [TimelineInterval; 3] = [Self::Hour, Self::Day, Self::Month];
+
+    /// `hour`, `day` or `month`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+            Self::Month => "month",
+        }
+    }
+
+    /// The interval named `hour`, `day` or `month`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.as_str() == s)
+    }
+
+    /// The start of the bucket that holds `t`.
+    pub fn floor(self, t: Timestamp) -> Timestamp {
+        use chrono::{Datelike, TimeZone};
+        let secs = t.timestamp();
+        let width = match self {
+            Self::Hour => 3600,
+            Self::Day => 86_400,
+            Self::Month => {
+                return Utc
+                    .with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+                    .single()
+                    .unwrap_or(t);
+            }
+        };
+        DateTime::from_timestamp(secs - secs.rem_euclid(width), 0).unwrap_or(t)
+    }
+
+    /// The start of the bucket after the one that holds `t`; `None` past the last
+    /// representable time.
+    pub fn next(self, t: Timestamp) -> Option<Timestamp> {
+        let b = self.floor(t);
+        match self {
+            Self::Hour => b.checked_add_signed(chrono::Duration::hours(1)),
+            Self::Day => b.checked_add_signed(chrono::Duration::days(1)),
+            Self::Month => b.checked_add_months(chrono::Months::new(1)),
+        }
+    }
+
+    /// `t` rounded up to a bucket boundary (unchanged when it is one).
+    pub fn ceil(self, t: Timestamp) -> Option<Timestamp> {
+        if self.floor(t) == t {
+            Some(t)
+        } else {
+            self.next(t)
+        }
+    }
+}
+
+/// A granule timeline request: the granules of one collection counted per bucket of their
+/// start time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineQuery {
+    /// The collection.
+    pub collection_id: String,
+    /// The width of the buckets.
+    pub interval: TimelineInterval,
+    /// Count granules starting at or after this time, rounded down to a bucket boundary;
+    /// None: unbounded.
+    pub start: Option<Timestamp>,
+    /// Count granules starting before this time, rounded up to a bucket boundary; None:
+    /// unbounded.
+    pub end: Option<Timestamp>,
+}
+
+impl TimelineQuery {
+    /// The window rounded outwards to whole buckets, as backends count it: `[floor(start),
+    /// ceil(end))`. An end past the last representable bucket is unbounded.
+    pub fn aligned(&self) -> (Option<Timestamp>, Option<Timestamp>) {
+        let start = self.start.map(|s| self.interval.floor(s));
+        let end = self.end.and_then(|e| self.interval.ceil(e));
+        (start, end)
+    }
+}
+
+/// One non-empty bucket of a granule timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineBucket {
+    /// The bucket's start (its end is the next bucket's start).
+    pub start: Timestamp,
+    /// Granules whose start lies in the bucket.
+    pub count: u64,
+}

@@ -6,6 +6,8 @@ pub(crate) mod csw;
 pub(crate) mod health;
 pub(crate) mod index;
 pub(crate) mod openapi;
+pub(crate) mod page;
+pub(crate) mod timeline;
 
 use std::time::Instant;
 

@@ -115,6 +115,7 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
     );
     if let Some((listener, config, shutdown)) = service {
         if let Ok(addr) = listener.local_addr() {
+            eprintln!("  open http://{addr}/ in a browser (the search page)");
             eprintln!("  curl 'http://{addr}/collections?q=NEXRAD3'");
             if let Some(c) = &example {
                 let id: String =

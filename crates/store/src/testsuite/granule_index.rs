@@ -433,3 +433,215 @@ pub async fn test_granule_template_forms(store: &dyn Store) {
             .expect("ranged")]
     );
 }
+
+/// Counts per bucket of the granules' starts, computed here from a full listing: what
+/// `granule_timeline` must answer for `[start, end)` (whole buckets).
+async fn counted(
+    store: &dyn Store,
+    collection_id: &str,
+    interval: crate::TimelineInterval,
+    start: Option<crate::Timestamp>,
+    end: Option<crate::Timestamp>,
+) -> Vec<(crate::Timestamp, u64)> {
+    let mut out: Vec<(crate::Timestamp, u64)> = Vec::new();
+    for g in all_granules(store, collection_id).await {
+        let Some(s) = g.start else { continue };
+        if start.is_some_and(|b| s < b) || end.is_some_and(|e| s >= e) {
+            continue;
+        }
+        let b = interval.floor(s);
+        match out.last_mut() {
+            Some((last, n)) if *last == b => *n += 1,
+            _ => out.push((b, 1)),
+        }
+    }
+    out
+}
+
+/// A timeline as `(bucket start, count)` pairs.
+async fn timeline(
+    store: &dyn Store,
+    collection_id: &str,
+    interval: crate::TimelineInterval,
+    start: Option<crate::Timestamp>,
+    end: Option<crate::Timestamp>,
+) -> Vec<(crate::Timestamp, u64)> {
+    store
+        .granule_timeline(&crate::TimelineQuery {
+            collection_id: collection_id.into(),
+            interval,
+            start,
+            end,
+        })
+        .await
+        .expect("timeline")
+        .into_iter()
+        .map(|b| (b.start, b.count))
+        .collect()
+}
+
+/// Granule timelines: counts per hour, day and month of the granules' starts, windows rounded
+/// out to whole buckets, untimed granules and other collections left out, and the counts
+/// follow granules that arrive, move, vanish and go with their source.
+pub async fn test_granule_timeline(store: &dyn Store) {
+    use crate::TimelineInterval::{Day, Hour, Month};
+    let cat = "http://127.0.0.1/s/catalog.xml";
+    let other_cat = "http://127.0.0.1/s/other.xml";
+    let src = setup(store, "s", cat, "c").await;
+    let day = 86_400;
+    // 2024-01-01T00:00Z = t(0). Granules over three months, unevenly: a gap on 2024-01-03,
+    // several per hour, one granule before 1970 (negative times) and untimed ones.
+    let mut granules = Vec::new();
+    for (i, secs) in [
+        0,
+        60,
+        3599,
+        3600,
+        day - 1,
+        day,
+        day + 7200,
+        3 * day + 1,
+        31 * day,
+        31 * day + 5,
+        60 * day + 3 * 3600,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        granules.push(granule("c", &format!("g{i:02}"), cat, Some(t(secs))));
+    }
+    granules.push(granule("c", "untimed", cat, None));
+    granules.push(granule(
+        "c",
+        "old",
+        cat,
+        DateTime::from_timestamp(-90_000, 500_000),
+    ));
+    let mut other = collection("d", src, other_cat);
+    other.title = "Other".into();
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(other_cat, src, None, 0)],
+            collections: vec![other],
+            granules: vec![granule("d", "d1", other_cat, Some(t(10)))],
+            ..Batch::default()
+        })
+        .await
+        .expect("write other collection");
+    store
+        .write_batch(&Batch {
+            granules,
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+
+    assert_eq!(
+        timeline(store, "c", Day, None, None).await,
+        [
+            (DateTime::from_timestamp(-2 * day, 0).expect("time"), 1),
+            (t(0), 5),
+            (t(day), 2),
+            (t(3 * day), 1),
+            (t(31 * day), 2),
+            (t(60 * day), 1),
+        ],
+        "day buckets: empty days are left out, untimed granules and collection d too"
+    );
+    assert_eq!(
+        timeline(store, "c", Hour, Some(t(0)), Some(t(2 * day))).await,
+        [
+            (t(0), 3),
+            (t(3600), 1),
+            (t(day - 3600), 1),
+            (t(day), 1),
+            (t(day + 7200), 1),
+        ]
+    );
+    assert_eq!(
+        timeline(store, "c", Month, None, None).await,
+        [
+            (DateTime::from_timestamp(-31 * day, 0).expect("time"), 1),
+            (t(0), 8),
+            (t(31 * day), 2),
+            (t(60 * day), 1),
+        ],
+        "months are calendar months (2024-02 has 29 days)"
+    );
+    // Windows are rounded out to whole buckets: a window inside 2024-01-01 counts that day.
+    assert_eq!(
+        timeline(store, "c", Day, Some(t(3000)), Some(t(3001))).await,
+        [(t(0), 5)]
+    );
+    assert_eq!(
+        timeline(store, "c", Hour, Some(t(3000)), Some(t(3601))).await,
+        [(t(0), 3), (t(3600), 1)]
+    );
+    assert_eq!(
+        timeline(store, "c", Month, Some(t(40 * day)), Some(t(41 * day))).await,
+        [(t(31 * day), 2)]
+    );
+    assert!(
+        timeline(store, "c", Day, Some(t(4 * day)), Some(t(31 * day)))
+            .await
+            .is_empty()
+    );
+    assert!(timeline(store, "nope", Day, None, None).await.is_empty());
+    assert_eq!(timeline(store, "d", Day, None, None).await, [(t(0), 1)]);
+
+    // A granule moves (its start changes), another arrives, one vanishes from the complete
+    // listing of its catalog: the counts follow, for every interval and window.
+    let mut listing: Vec<Granule> = all_granules(store, "c")
+        .await
+        .into_iter()
+        .filter(|g| g.granule_id != "g05")
+        .map(|mut g| {
+            if g.granule_id == "g00" {
+                g.start = Some(t(3 * day + 5));
+            }
+            g
+        })
+        .collect();
+    listing.push(granule("c", "new", cat, Some(t(90 * day))));
+    store
+        .write_batch(&Batch {
+            granules: listing,
+            complete_catalogs: vec![cat.into()],
+            ..Batch::default()
+        })
+        .await
+        .expect("rewrite");
+    assert_eq!(
+        timeline(store, "c", Day, Some(t(0)), None).await,
+        [
+            (t(0), 4),
+            (t(day), 1),
+            (t(3 * day), 2),
+            (t(31 * day), 2),
+            (t(60 * day), 1),
+            (t(90 * day), 1),
+        ]
+    );
+    for interval in crate::TimelineInterval::ALL {
+        for (s, e) in [
+            (None, None),
+            (Some(t(1800)), Some(t(31 * day + 1))),
+            (Some(t(-200_000)), Some(t(day))),
+        ] {
+            let (a, b) = (
+                s.map(|s| interval.floor(s)),
+                e.and_then(|e| interval.ceil(e)),
+            );
+            assert_eq!(
+                timeline(store, "c", interval, s, e).await,
+                counted(store, "c", interval, a, b).await,
+                "{interval:?} {s:?} {e:?} against the listing"
+            );
+        }
+    }
+
+    // Everything goes with the source.
+    assert!(store.remove_source("s").await.expect("remove"));
+    assert!(timeline(store, "c", Day, None, None).await.is_empty());
+    assert!(timeline(store, "d", Month, None, None).await.is_empty());
+}
