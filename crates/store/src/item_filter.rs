@@ -10,7 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BBox, CompareOp, Granule, LikePattern, RecordFilter, TextProperty, Timestamp};
+use crate::{
+    BBox, Collection, CompareOp, Granule, LikePattern, RecordFilter, TextProperty, Timestamp,
+};
 
 /// A time of a granule, as STAC names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,6 +139,24 @@ fn segments_meet(a: [f64; 2], b: [f64; 2], c: [f64; 2], d: [f64; 2]) -> bool {
         || (o2 == 0.0 && on_segment(a, b, d))
         || (o3 == 0.0 && on_segment(c, d, a))
         || (o4 == 0.0 && on_segment(c, d, b))
+}
+
+impl Collection {
+    /// The footprint of the collection's granules (THREDDS granules inherit their
+    /// collection's geospatial coverage): its box when the coordinates are finite and within
+    /// range (south ≤ north), else None.
+    pub fn footprint(&self) -> Option<BBox> {
+        self.info.bbox.filter(|b| {
+            [b.west, b.south, b.east, b.north]
+                .iter()
+                .all(|v| v.is_finite())
+                && (-180.0..=180.0).contains(&b.west)
+                && (-180.0..=180.0).contains(&b.east)
+                && (-90.0..=90.0).contains(&b.south)
+                && (-90.0..=90.0).contains(&b.north)
+                && b.south <= b.north
+        })
+    }
 }
 
 /// A test on a granule's own properties (see the module documentation).
