@@ -58,8 +58,11 @@ impl ItemOrder {
 pub struct ItemRequest {
     /// Only these collections (None: every collection).
     pub collections: Option<Vec<String>>,
-    /// The filter on items (everything the request asks, conjoined).
+    /// The filter on items (tested on every granule listed).
     pub filter: RecordFilter,
+    /// Tests on collections only (compiled into SQL, never tested on granules): e.g. a
+    /// free-text search whose matches are the items of the collections it finds.
+    pub collection_filter: RecordFilter,
     /// Page size.
     pub limit: u32,
     /// Keyset position from the cursor (of the same order).
@@ -226,7 +229,7 @@ impl SearchCore {
         budget: usize,
     ) -> Result<ItemPage, SearchError> {
         let pd = req.filter.item_pushdown();
-        let mut base = vec![pd.collections];
+        let mut base = vec![pd.collections, req.collection_filter.clone()];
         if let Some(list) = &req.collections {
             base.push(RecordFilter::Or(
                 list.iter().map(|c| id_is(CompareOp::Eq, c)).collect(),
@@ -405,6 +408,7 @@ impl SearchCore {
         // (or none, when the collection's tests fail).
         let matched = match (&req.collections, &only, seen_collections) {
             (Some(list), _, _) if list.len() != 1 || req.filter.has_item_tests() => None,
+            (None, _, _) => None,
             (Some(_), Some(c), 1) => u64::try_from(c.granule_count).ok(),
             (Some(_), None, 0) if after.is_none() => Some(0),
             _ => None,

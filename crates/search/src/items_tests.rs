@@ -114,6 +114,11 @@ async fn expected(store: &dyn Store, req: &ItemRequest) -> Vec<(String, String)>
         {
             continue;
         }
+        if let RecordFilter::CompareText { value, .. } = &req.collection_filter
+            && value == c
+        {
+            continue;
+        }
         let rows = store
             .list_granules(&GranuleQuery {
                 collection_id: (*c).into(),
@@ -182,15 +187,24 @@ fn pages_concatenate_to_the_whole_answer() {
         prop::bool::ANY,
         1u32..9,
         1usize..60,
+        prop::option::of(0usize..COLLECTIONS.len()),
     );
     let mut runner = TestRunner::new(Config::with_cases(160));
     runner
         .run(
             &strategy,
-            |(filter, collections, by_time, limit, budget)| {
+            |(filter, collections, by_time, limit, budget, exclude)| {
                 let req = ItemRequest {
                     collections: collections.map(|l| l.into_iter().map(String::from).collect()),
                     filter,
+                    collection_filter: exclude.map_or(RecordFilter::All, |i: usize| {
+                        RecordFilter::CompareText {
+                            prop: threddex_store::TextProperty::Identifier,
+                            op: threddex_store::CompareOp::Ne,
+                            value: COLLECTIONS[i].into(),
+                            match_case: true,
+                        }
+                    }),
                     limit,
                     after: None,
                     order: if by_time {
@@ -231,6 +245,7 @@ async fn counts_are_given_when_free() {
     let req = |collections: Option<Vec<String>>, filter| ItemRequest {
         collections,
         filter,
+        collection_filter: RecordFilter::All,
         limit: 2,
         after: None,
         order: ItemOrder::Collection,
@@ -270,6 +285,7 @@ async fn time_order_puts_granules_without_a_start_first() {
         .items(&ItemRequest {
             collections: None,
             filter: RecordFilter::All,
+            collection_filter: RecordFilter::All,
             limit: 5,
             after: None,
             order: ItemOrder::Datetime,
