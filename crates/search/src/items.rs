@@ -178,6 +178,7 @@ impl Run<'_> {
             s.done = true;
         }
         let fp = s.collection.footprint();
+        let filter = self.req.filter.with_footprint(fp.as_ref());
         for g in rows {
             s.after = Some((g.start, g.granule_id.clone()));
             if s.skip_through
@@ -186,7 +187,7 @@ impl Run<'_> {
             {
                 continue;
             }
-            if self.req.filter.matches_item(&g, fp.as_ref()) {
+            if filter.matches_item(&g, fp.as_ref()) {
                 s.ready.push_back(g);
             }
         }

@@ -334,6 +334,23 @@ impl RecordFilter {
         }
     }
 
+    /// The filter for the granules of one collection: its tests of the footprint (boxes,
+    /// polygons) decided once for `footprint` (every granule of a collection has its
+    /// collection's), so testing each granule costs no geometry.
+    pub fn with_footprint(&self, footprint: Option<&BBox>) -> RecordFilter {
+        let decided = |yes: bool| {
+            if yes { Self::All } else { Self::Or(Vec::new()) }
+        };
+        match self {
+            Self::And(v) => Self::And(v.iter().map(|f| f.with_footprint(footprint)).collect()),
+            Self::Or(v) => Self::Or(v.iter().map(|f| f.with_footprint(footprint)).collect()),
+            Self::Not(f) => Self::Not(Box::new(f.with_footprint(footprint))),
+            Self::BBox(b) => decided(footprint.is_some_and(|f| f.intersects(b))),
+            Self::Item(ItemTest::Polygon(p)) => decided(footprint.is_some_and(|f| p.intersects(f))),
+            other => other.clone(),
+        }
+    }
+
     /// What SQL can do of this filter on items (see [`ItemPushdown`]): its top-level
     /// conjuncts without item tests as they are, a polygon as its box, a time intersection as
     /// the window; everything else is left to [`RecordFilter::matches_item`].
