@@ -240,7 +240,7 @@ pub(crate) async fn under_collection(
     }
     if let Some((c, i)) = rest.split_once("/items/") {
         let c = collection_id(c, "collectionId")?;
-        let i = collection_id(i, "itemId")?;
+        let i = item_id(i)?;
         return item(state, headers, c, i, params).await;
     }
     collection(
@@ -250,6 +250,20 @@ pub(crate) async fn under_collection(
         params,
     )
     .await
+}
+
+/// Validate an item ID taken from a path.
+fn item_id(raw: &str) -> Result<String, ApiError> {
+    if raw.len() > threddex_search::MAX_ID_BYTES || raw.chars().any(char::is_control) {
+        return Err(ApiError::bad(
+            "itemId",
+            format!(
+                "item ID longer than {} bytes or with control characters",
+                threddex_search::MAX_ID_BYTES
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
 }
 
 /// `GET /stac/collections/{collectionId}`.
@@ -326,7 +340,11 @@ fn item_collection(
 }
 
 async fn run(core: &SearchCore, request: &ItemRequest) -> Result<ItemPage, ApiError> {
-    Ok(core.items(request).await?)
+    core.items(request).await.map_err(|e| match e {
+        // The one search too broad for its order: time order over too many collections.
+        threddex_search::SearchError::Invalid(m) => ApiError::bad("sortby", m),
+        e => e.into(),
+    })
 }
 
 /// `GET /stac/search`.
@@ -417,21 +435,49 @@ async fn item(
     params: Params,
 ) -> Result<Response, ApiError> {
     params.allow_only(&[])?;
-    if state.store.collection(&id).await?.is_none() {
+    let Some(c) = state.store.collection(&id).await? else {
         return Err(ApiError::NotFound(format!("unknown collection {id:?}")));
-    }
+    };
+    let is_id = RecordFilter::Item(ItemTest::CompareText {
+        prop: ItemText::Id,
+        op: CompareOp::Eq,
+        value: item_id.clone(),
+    });
     let mut request = ItemRequest {
         collections: Some(vec![id.clone()]),
-        filter: RecordFilter::Item(ItemTest::CompareText {
-            prop: ItemText::Id,
-            op: CompareOp::Eq,
-            value: item_id.clone(),
-        }),
+        filter: is_id.clone(),
         collection_filter: RecordFilter::All,
         limit: 1,
         after: None,
         order: threddex_search::ItemOrder::Collection,
     };
+    // Most granule IDs carry their time (the collection's name template reads it back): look
+    // there first, then (a time set by the catalog rather than the name) everywhere.
+    if let Some((start, _)) = c
+        .info
+        .template
+        .as_deref()
+        .and_then(|t| threddex_ids::read_time(t, &item_id))
+    {
+        let at = ItemRequest {
+            filter: RecordFilter::And(vec![
+                RecordFilter::Item(ItemTest::Intersects {
+                    start: Some(start),
+                    end: Some(start),
+                }),
+                is_id,
+            ]),
+            ..request.clone()
+        };
+        let page = run(state.search(), &at).await?;
+        if let Some((c, g)) = page.items.first() {
+            let u = urls(&state, &headers);
+            return Ok(respond(
+                GEOJSON,
+                &threddex_stac::item(g, &ItemContext::of(&u.stac, c)),
+            ));
+        }
+    }
     for _ in 0..MAX_LOOKUP_PAGES {
         let page = run(state.search(), &request).await?;
         if let Some((c, g)) = page.items.first() {

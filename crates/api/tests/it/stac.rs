@@ -479,3 +479,37 @@ async fn a_search_into_the_present_refreshes_first() {
     let (_, page) = stac_get(&st, "/stac/search?datetime=2024-01-30T00:00:00Z/..").await;
     assert!(page.get("refreshed").is_none());
 }
+
+/// Granules arriving between two pages: nothing is repeated or skipped of what was there, and
+/// what arrives after the cursor is listed.
+#[tokio::test]
+async fn pages_stay_correct_while_granules_arrive() {
+    let store = store().await;
+    let st = state(store.clone(), None);
+    let c = enc(DAILY);
+    let (status, first) = stac_get(&st, &format!("/stac/collections/{c}/items?limit=10")).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = ids(&first);
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                granule(DAILY, "early.nc", day(1) - chrono::Duration::days(30), None),
+                granule(DAILY, "late.nc", day(31), None),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    let (rest, _) = all_get(&st, next_link(&first).unwrap()["href"].as_str().unwrap()).await;
+    let mut all: Vec<String> = seen.iter().chain(rest.iter()).cloned().collect();
+    assert!(rest.contains(&"late.nc".to_owned()));
+    assert!(
+        !all.contains(&"early.nc".to_owned()),
+        "before the cursor: not listed"
+    );
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "no item twice");
+    assert_eq!(n, DAILY_COUNT + 1);
+}
