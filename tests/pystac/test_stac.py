@@ -125,6 +125,8 @@ def main():
         check(sorted(i["id"] for i in got) == sorted(g["id"] for g in want),
               "%s search: %d items, /index %d" % (method, len(got), len(want)))
         check(len({i["id"] for i in got}) == len(got), "no item twice")
+        counted = client.search(collections=[timed["id"]], datetime=[a, b], limit=2, method=method)
+        check(counted.matched() == len(want), "numberMatched %s of a window: %s" % (method, counted.matched()))
         pages = list(client.search(collections=[timed["id"]], datetime=[a, b], limit=2,
                                    method=method).pages_as_dicts())
         check(len(pages) >= 2, "several pages")

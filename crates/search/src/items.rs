@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use threddex_store::{
-    Collection, CompareOp, Granule, GranuleQuery, RecordFilter, SortKey, TextProperty, Timestamp,
+    Collection, CompareOp, Granule, GranuleQuery, ItemTest, RecordFilter, SortKey, TextProperty,
+    Timestamp,
 };
 
 use crate::cursor::ItemPosition;
@@ -78,8 +79,8 @@ pub struct ItemPage {
     pub items: Vec<(Arc<Collection>, Granule)>,
     /// The cursor of the next page (None on the last one).
     pub next: Option<String>,
-    /// How many items match in all, when that is known without reading them (a search of one
-    /// collection with no test on items: its granule count).
+    /// How many items match in all, when that is exact and cheap: a search of one collection
+    /// whose only test on items is a closed time window (counted in the index), or none.
     pub matched: Option<u64>,
     /// What refresh on demand did for the named collections (None: none was asked).
     pub freshness: Option<RefreshOutcome>,
@@ -106,6 +107,27 @@ fn and(mut v: Vec<RecordFilter>) -> RecordFilter {
         1 => v.pop().unwrap_or(RecordFilter::All),
         _ => RecordFilter::And(v),
     }
+}
+
+/// Whether a filter's only test on items is one closed time window at its top (`Some(Some)`)
+/// or it has none (`Some(None)`); None for anything else.
+fn only_window(f: &RecordFilter) -> Option<Option<(Timestamp, Timestamp)>> {
+    let conjuncts: Vec<&RecordFilter> = match f {
+        RecordFilter::And(v) => v.iter().collect(),
+        f => vec![f],
+    };
+    let mut window = None;
+    for c in conjuncts {
+        match c {
+            RecordFilter::Item(ItemTest::Intersects {
+                start: Some(s),
+                end: Some(e),
+            }) if window.is_none() => window = Some((*s, *e)),
+            c if !c.has_item_tests() => {}
+            _ => return None,
+        }
+    }
+    Some(window)
 }
 
 /// Where the scan of one collection stands.
@@ -405,13 +427,29 @@ impl SearchCore {
                 }
             }
         }
-        // Exact and free for one named collection with no test on items: all its granules
-        // (or none, when the collection's tests fail).
-        let matched = match (&req.collections, &only, seen_collections) {
-            (Some(list), _, _) if list.len() != 1 || req.filter.has_item_tests() => None,
-            (None, _, _) => None,
-            (Some(_), Some(c), 1) => u64::try_from(c.granule_count).ok(),
-            (Some(_), None, 0) if after.is_none() => Some(0),
+        // Exact and cheap for one named collection whose only test on items is a closed time
+        // window: its granules in the window, counted in the index (all of them without a
+        // window; none when the collection's tests fail).
+        let matched = match (
+            &req.collections,
+            &only,
+            seen_collections,
+            only_window(&req.filter),
+        ) {
+            (Some(list), _, _, _) if list.len() != 1 => None,
+            (Some(_), Some(c), 1, Some(None)) => u64::try_from(c.granule_count).ok(),
+            (Some(_), Some(c), 1, Some(Some((start, end)))) => {
+                self.store
+                    .count_granules(&GranuleQuery {
+                        collection_id: c.info.id.clone(),
+                        start: Some(start),
+                        end: Some(end + chrono::TimeDelta::microseconds(1)),
+                        after: None,
+                        limit: 0,
+                    })
+                    .await?
+            }
+            (Some(_), None, 0, Some(_)) if after.is_none() => Some(0),
             _ => None,
         };
         Ok(ItemPage {

@@ -267,7 +267,22 @@ async fn counts_are_given_when_free() {
         ))
         .await
         .unwrap();
-    assert_eq!(tested.matched, None);
+    assert_eq!(tested.matched, None, "an open window is not counted");
+    let window = RecordFilter::Item(ItemTest::Intersects {
+        start: Some(hour(3)),
+        end: Some(hour(20)),
+    });
+    let counted = core
+        .items(&req(Some(vec!["b:y".into()]), window.clone()))
+        .await
+        .unwrap();
+    let want = expected(
+        core.store().as_ref(),
+        &req(Some(vec!["b:y".into()]), window),
+    )
+    .await;
+    assert!(want.len() > 2);
+    assert_eq!(counted.matched, Some(want.len() as u64));
     let none = core
         .items(&req(Some(vec!["nope".into()]), RecordFilter::All))
         .await

@@ -262,6 +262,10 @@ impl GranuleIndex for PostgresStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
         read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
     }
+
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        read::count_granules(&self.reads, query).await.map(Some)
+    }
 }
 
 #[async_trait]

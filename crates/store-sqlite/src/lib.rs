@@ -242,6 +242,10 @@ impl GranuleIndex for SqliteStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
         read::list_granules(&self.pool, query).await
     }
+
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        crate::granules::count(&self.pool, query).await.map(Some)
+    }
 }
 
 #[async_trait]

@@ -311,6 +311,14 @@ pub trait GranuleIndex: Send + Sync {
     /// Granules of one collection whose time overlaps `[start, end)`, ordered by
     /// `(start, granule_id)`, after the cursor if one is given.
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
+
+    /// How many granules [`GranuleIndex::list_granules`] lists for `query` without its cursor
+    /// and limit, counted in the index without reading the rows; None when the backend cannot
+    /// count cheaply.
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        let _ = query;
+        Ok(None)
+    }
 }
 
 /// The ISO 19139 series records of collections.

@@ -179,6 +179,12 @@ async fn search_pages_get_and_post(backend: Backend) {
         .collect();
     assert_eq!(stac.iter().cloned().collect::<BTreeSet<_>>(), listed);
     assert_eq!(listed.len(), 5, "Jan 3, 4, 5, the long one and the odd one");
+    let (_, counted) = stac_get(
+        &st,
+        &format!("/stac/collections/{c}/items?datetime={window}&limit=2"),
+    )
+    .await;
+    assert_eq!(counted["numberMatched"], 5, "counted in the index");
     // One item by ID, with a percent-encoded collection and ID.
     let (status, item) = stac_get(
         &st,
