@@ -268,6 +268,10 @@ impl GranuleIndex for PostgresStore {
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
         timeline::granule_timeline(&self.reads, query).await
     }
+
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        read::count_granules(&self.reads, query).await.map(Some)
+    }
 }
 
 #[async_trait]

@@ -672,6 +672,26 @@ pub(crate) async fn list_granules(
         .collect())
 }
 
+/// How many granules [`list_granules`] lists for `q` without its cursor and limit: the same
+/// statements, counted (an index range count; an unknown collection has none).
+pub(crate) async fn count_granules(reads: &ReadPool, q: &GranuleQuery) -> Result<u64, StoreError> {
+    let q = GranuleQuery {
+        after: None,
+        limit: 0,
+        ..q.clone()
+    };
+    let mut conn = reads.acquire().await?;
+    let mut n = 0u64;
+    for &part in parts(&q) {
+        let mut sql = granule_sql(&q, part, None);
+        sql.text = format!("SELECT count(*) FROM ({}) t", sql.text);
+        let row = sql.query().fetch_one(conn.conn()).await.map_err(db_err)?;
+        n += to_u64(row.try_get::<i64, _>(0).map_err(db_err)?);
+    }
+    conn.done();
+    Ok(n)
+}
+
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

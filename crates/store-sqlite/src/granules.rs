@@ -604,6 +604,60 @@ fn read_row(coll: &Coll, collection_id: &str, row: &SqliteRow) -> Result<Read> {
     })
 }
 
+/// The listing statement of `q` without order and limit: its collection's granules in the
+/// window. Parameters: `?1` collection key, `?2` window start, `?3` window end, `?6`
+/// [`NO_START`]. Only the conditions in use are written, so the planner sees plain range
+/// constraints on (collection_key, start_time). In the queries of one start (`group`, `= ?4`),
+/// `+` keeps the window's range off the index, so the equality is used.
+fn window_sql(q: &GranuleQuery, group: bool) -> String {
+    let col = if group {
+        "+g.start_time"
+    } else {
+        "g.start_time"
+    };
+    let mut sql = format!(
+        "SELECT {READ_COLUMNS} FROM granules g LEFT JOIN catalogs c ON c.key = g.catalog_key \
+         WHERE g.collection_key = ?1"
+    );
+    if q.start.is_some() {
+        // The first condition is implied by the second (no granule spans more than
+        // max_span) but is an index range on (collection_key, start_time).
+        sql.push_str(&format!(
+            " AND {col} >= ?2 - (SELECT max_span FROM collections WHERE key = ?1) \
+             AND coalesce(g.end_time, g.start_time) >= ?2"
+        ));
+    }
+    if q.end.is_some() {
+        sql.push_str(&format!(" AND {col} > ?6 AND {col} < ?3"));
+    }
+    sql
+}
+
+/// How many granules [`list`] gives for `q` without its cursor and limit (the same
+/// conditions, counted in the index).
+pub(crate) async fn count(pool: &SqlitePool, q: &GranuleQuery) -> Result<u64> {
+    let key: Option<i64> = sqlx::query_scalar("SELECT key FROM collections WHERE id = ?1")
+        .bind(&q.collection_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?;
+    let Some(key) = key else {
+        return Ok(0);
+    };
+    let sql = format!("SELECT count(*) FROM ({})", window_sql(q, false));
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(key)
+        .bind(opt_ts_to_db(q.start))
+        .bind(opt_ts_to_db(q.end))
+        .bind(None::<f64>)
+        .bind(None::<i64>)
+        .bind(NO_START)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Granules of a collection overlapping the query window, ordered by `(start, ID)`, after the
 /// cursor.
 ///
@@ -624,32 +678,7 @@ pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Gran
         return Ok(Vec::new());
     };
     let coll = coll_from_row(&row)?;
-    // Only the conditions in use are written, so the planner sees plain range constraints on
-    // (collection_key, start_time). In the queries of one start (`= ?4`), `+` keeps the
-    // window's range off the index, so the equality is used.
-    let base = |group: bool| {
-        let col = if group {
-            "+g.start_time"
-        } else {
-            "g.start_time"
-        };
-        let mut sql = format!(
-            "SELECT {READ_COLUMNS} FROM granules g LEFT JOIN catalogs c ON c.key = g.catalog_key \
-             WHERE g.collection_key = ?1"
-        );
-        if q.start.is_some() {
-            // The first condition is implied by the second (no granule spans more than
-            // max_span) but is an index range on (collection_key, start_time).
-            sql.push_str(&format!(
-                " AND {col} >= ?2 - (SELECT max_span FROM collections WHERE key = ?1) \
-                 AND coalesce(g.end_time, g.start_time) >= ?2"
-            ));
-        }
-        if q.end.is_some() {
-            sql.push_str(&format!(" AND {col} > ?6 AND {col} < ?3"));
-        }
-        sql
-    };
+    let base = |group: bool| window_sql(q, group);
     let limit = usize::try_from(q.limit).unwrap_or(usize::MAX);
     let sql_limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
     let run = |extra: &str, order: &str, lim: i64, at: Option<f64>, after_id: Option<&str>| {

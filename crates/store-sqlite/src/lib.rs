@@ -247,6 +247,10 @@ impl GranuleIndex for SqliteStore {
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
         timeline::granule_timeline(&self.pool, query).await
     }
+
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        crate::granules::count(&self.pool, query).await.map(Some)
+    }
 }
 
 #[async_trait]

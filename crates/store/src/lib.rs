@@ -22,6 +22,7 @@
 mod filter;
 mod freetext;
 pub mod granule_codec;
+mod item_filter;
 mod lease;
 mod model;
 pub mod sql;
@@ -30,6 +31,7 @@ pub mod testsuite;
 
 pub use filter::*;
 pub use freetext::MAX_TERMS;
+pub use item_filter::*;
 pub use lease::*;
 pub use model::*;
 
@@ -317,6 +319,14 @@ pub trait GranuleIndex: Send + Sync {
     /// granules (a handful of rows per day, whatever the number of granules), hour counts
     /// from the granules themselves.
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>>;
+
+    /// How many granules [`GranuleIndex::list_granules`] lists for `query` without its cursor
+    /// and limit, counted in the index without reading the rows; None when the backend cannot
+    /// count cheaply.
+    async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
+        let _ = query;
+        Ok(None)
+    }
 }
 
 /// The ISO 19139 series records of collections.

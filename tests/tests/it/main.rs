@@ -10,6 +10,7 @@ mod harvest_politeness;
 mod harvest_real;
 mod iso;
 mod page;
+mod stac_pystac;
 mod sync;
 mod truth;
 mod views_real;

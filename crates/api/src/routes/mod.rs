@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod index;
 pub(crate) mod openapi;
 pub(crate) mod page;
+pub(crate) mod stac;
 pub(crate) mod timeline;
 
 use std::time::Instant;

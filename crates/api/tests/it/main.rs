@@ -7,5 +7,6 @@ mod csw;
 mod openapi;
 mod refresh;
 mod serve;
+mod stac;
 mod timeline;
 mod transcripts;

@@ -64,6 +64,36 @@ pub async fn test_granule_overlap(store: &dyn Store) {
             .await
             .is_empty()
     );
+    // Counts are what the listings list.
+    for (start, end) in [
+        (Some(t(100)), Some(t(200))),
+        (Some(t(200)), None),
+        (None, Some(t(51))),
+        (None, None),
+        (Some(t(5000)), Some(t(6000))),
+    ] {
+        let q = GranuleQuery {
+            collection_id: "c".into(),
+            start,
+            end,
+            after: None,
+            limit: 0,
+        };
+        let listed = ids_in(store, "c", start, end).await.len() as u64;
+        let counted = store.count_granules(&q).await.expect("count");
+        assert_eq!(counted, Some(listed), "{start:?}..{end:?}");
+    }
+    let unknown = GranuleQuery {
+        collection_id: "nope".into(),
+        start: None,
+        end: None,
+        after: None,
+        limit: 0,
+    };
+    assert!(matches!(
+        store.count_granules(&unknown).await,
+        Ok(None | Some(0))
+    ));
 
     // A later, longer granule is found by windows far from its start, before and after the
     // collection's figures are refreshed.
