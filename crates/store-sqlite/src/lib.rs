@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod change_log;
 mod connect;
 mod convert;
 mod granules;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionQuery,
+    Batch, BatchOutcome, ChangeLog, ChangePage, ChangeQuery, CatalogState, Collection, CollectionCatalog, CollectionQuery,
     CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule, GranuleIndex,
     GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source,
     SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
@@ -277,5 +278,21 @@ impl CrawlRuns for SqliteStore {
 
     async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>> {
         runs::list(&self.pool, source, limit).await
+    }
+}
+
+#[async_trait]
+impl ChangeLog for SqliteStore {
+    async fn changes(&self, query: &ChangeQuery) -> Result<ChangePage> {
+        change_log::changes(&self.pool, query).await
+    }
+
+    async fn change_head(&self) -> Result<(i64, i64)> {
+        change_log::head(&self.pool).await
+    }
+
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        change_log::prune(&self.pool, before).await
     }
 }
