@@ -51,10 +51,11 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, ChangeLog, ChangePage, ChangeQuery, CatalogState, Collection, CollectionCatalog, CollectionHit,
-    CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule,
-    GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource,
-    Result, Source, SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
+    Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
+    CollectionCatalog, CollectionHit, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd,
+    CrawlRuns, CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords,
+    Maintenance, NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases,
+    Timestamp, View,
 };
 
 pub use connect::{

@@ -34,8 +34,13 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
 
     // 1. expired catalog trees and their granules (their views go with the catalogs).
     if !batch.delete_catalog_trees.is_empty() {
-        let (granules, catalogs) =
-            delete_trees(&mut tx, &batch.delete_catalog_trees, &mut views, &mut changes).await?;
+        let (granules, catalogs) = delete_trees(
+            &mut tx,
+            &batch.delete_catalog_trees,
+            &mut views,
+            &mut changes,
+        )
+        .await?;
         out.granules_deleted += granules;
         out.catalogs_deleted += catalogs;
     }
@@ -51,7 +56,8 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
 
     // 3. complete listings: whatever the batch does not list vanished from the server.
     if !batch.complete_catalogs.is_empty() {
-        let (deleted, shrunk) = reconcile(&mut tx, &batch.complete_catalogs, &rows, &mut changes).await?;
+        let (deleted, shrunk) =
+            reconcile(&mut tx, &batch.complete_catalogs, &rows, &mut changes).await?;
         out.granules_deleted += deleted;
         views.shrunk = shrunk;
     }

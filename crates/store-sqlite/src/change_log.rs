@@ -8,7 +8,9 @@ use threddex_store::{
     Change, ChangeKind, ChangePage, ChangeQuery, NewChange, Result, StoreError, Timestamp,
 };
 
-use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, opt_ts_to_db, to_json, ts_from_db, ts_to_db};
+use crate::convert::{
+    corrupt, db_err, from_json, opt_ts_from_db, opt_ts_to_db, to_json, ts_from_db, ts_to_db,
+};
 
 /// Rows per insert statement (8 columns each, under SQLite's bound-parameter limit).
 const CHUNK: usize = 1000;

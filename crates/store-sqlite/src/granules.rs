@@ -19,9 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
-use threddex_store::{
-    ChangeKind, ChangeSet, Granule, GranuleQuery, Result, StoreError, Timestamp,
-};
+use threddex_store::{ChangeKind, ChangeSet, Granule, GranuleQuery, Result, StoreError, Timestamp};
 
 use threddex_store::granule_codec::{self as codec, Fields};
 

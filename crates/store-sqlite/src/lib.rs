@@ -40,10 +40,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, ChangeLog, ChangePage, ChangeQuery, CatalogState, Collection, CollectionCatalog, CollectionQuery,
-    CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule, GranuleIndex,
-    GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source,
-    SourceRegistry, StoreStats, SyncLeases, Timestamp, View,
+    Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
+    CollectionCatalog, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns,
+    CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance,
+    NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases, Timestamp,
+    View,
 };
 use tokio::sync::Mutex;
 

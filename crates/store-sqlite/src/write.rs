@@ -104,7 +104,8 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
             })?;
             rows.push((c, g));
         }
-        out.granules_inserted = crate::granules::upsert(conn, &rows, &catalog_keys, &mut changes).await?;
+        out.granules_inserted =
+            crate::granules::upsert(conn, &rows, &catalog_keys, &mut changes).await?;
         widen_max_span(conn, &batch.granules, &colls).await?;
         views.written = batch
             .granules

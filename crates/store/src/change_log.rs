@@ -183,7 +183,7 @@ pub struct ChangeSet {
     entries: BTreeMap<(String, ChangeKind), Pending>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pending {
     count: u64,
     start: Option<Timestamp>,
@@ -192,14 +192,18 @@ struct Pending {
     ids: Option<Vec<String>>,
 }
 
-impl Pending {
-    fn new() -> Self {
+impl Default for Pending {
+    fn default() -> Self {
         Self {
+            count: 0,
+            start: None,
+            end: None,
             ids: Some(Vec::new()),
-            ..Self::default()
         }
     }
+}
 
+impl Pending {
     fn span(&mut self, start: Option<Timestamp>, end: Option<Timestamp>) {
         if let Some(s) = start {
             self.start = Some(self.start.map_or(s, |c| c.min(s)));
@@ -219,7 +223,7 @@ impl ChangeSet {
     fn entry(&mut self, collection_id: &str, kind: ChangeKind) -> &mut Pending {
         self.entries
             .entry((collection_id.to_owned(), kind))
-            .or_insert_with(Pending::new)
+            .or_default()
     }
 
     /// One granule added or removed (`kind` is a granule kind).
@@ -298,7 +302,13 @@ impl ChangeSet {
             .entries
             .into_iter()
             .filter(|((_, k), p)| {
-                p.count > 0 || matches!(k, ChangeKind::CollectionCreated | ChangeKind::CollectionUpdated | ChangeKind::CollectionRemoved)
+                p.count > 0
+                    || matches!(
+                        k,
+                        ChangeKind::CollectionCreated
+                            | ChangeKind::CollectionUpdated
+                            | ChangeKind::CollectionRemoved
+                    )
             })
             .map(|((collection_id, kind), p)| NewChange {
                 collection_id,
@@ -306,13 +316,10 @@ impl ChangeSet {
                 count: p.count,
                 start: p.start,
                 end: p.end,
-                granule_ids: p
-                    .ids
-                    .filter(|ids| !ids.is_empty())
-                    .map(|mut ids| {
-                        ids.sort_unstable();
-                        ids
-                    }),
+                granule_ids: p.ids.filter(|ids| !ids.is_empty()).map(|mut ids| {
+                    ids.sort_unstable();
+                    ids
+                }),
             })
             .collect();
         out.sort_by(|a, b| {
@@ -335,13 +342,21 @@ mod tests {
     fn entries_are_thin_and_ordered() {
         let mut set = ChangeSet::default();
         set.granule(ChangeKind::GranulesAdded, "b", "b/2", Some(t(20)), None);
-        set.granule(ChangeKind::GranulesAdded, "b", "b/1", Some(t(10)), Some(t(15)));
+        set.granule(
+            ChangeKind::GranulesAdded,
+            "b",
+            "b/1",
+            Some(t(10)),
+            Some(t(15)),
+        );
         set.collection(ChangeKind::CollectionCreated, "b");
         set.collection(ChangeKind::CollectionUpdated, "b");
         set.granules(ChangeKind::GranulesRemoved, "a", 3, Some(t(0)), Some(t(5)));
         let e = set.into_entries();
-        let kinds: Vec<(ChangeKind, &str)> =
-            e.iter().map(|c| (c.kind, c.collection_id.as_str())).collect();
+        let kinds: Vec<(ChangeKind, &str)> = e
+            .iter()
+            .map(|c| (c.kind, c.collection_id.as_str()))
+            .collect();
         assert_eq!(
             kinds,
             [

@@ -143,7 +143,11 @@ async fn a_reader_never_skips_a_transaction_that_commits_late() {
     for _ in 0..5 {
         poll(&*store, &mut cursor, &mut seen).await;
     }
-    assert_eq!(seen.len(), 2, "nothing is visible while A is pending: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "nothing is visible while A is pending: {seen:?}"
+    );
     assert!(!b.is_finished(), "B cannot commit before A");
 
     // A commits, then B; the reader, still at its cursor, gets both in commit order.

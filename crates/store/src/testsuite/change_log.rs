@@ -92,7 +92,10 @@ pub async fn test_change_log_records_writes(store: &dyn Store) {
     );
     assert_eq!((c.start, c.end), (Some(t(10)), Some(t(90))));
     let r = &added[2];
-    let mut radar_ids: Vec<String> = radar_granules.iter().map(|g| g.granule_id.clone()).collect();
+    let mut radar_ids: Vec<String> = radar_granules
+        .iter()
+        .map(|g| g.granule_id.clone())
+        .collect();
     radar_ids.sort();
     assert_eq!(r.granule_ids.as_deref(), Some(&radar_ids[..]));
     assert_eq!((r.start, r.end), (Some(t(0)), Some(t(600))));
@@ -113,7 +116,10 @@ pub async fn test_change_log_records_writes(store: &dyn Store) {
         .await
         .expect("fill in");
     let (updated, after_update) = read_all(store, after_add, &[]).await;
-    assert_eq!(kinds(&updated), [(ChangeKind::CollectionUpdated, "radar", 0)]);
+    assert_eq!(
+        kinds(&updated),
+        [(ChangeKind::CollectionUpdated, "radar", 0)]
+    );
 
     // The day listing loses a rendered granule: its ID comes back in the entry.
     store
@@ -125,7 +131,10 @@ pub async fn test_change_log_records_writes(store: &dyn Store) {
         .await
         .expect("vanish");
     let (vanished, after_vanish) = read_all(store, after_update, &[]).await;
-    assert_eq!(kinds(&vanished), [(ChangeKind::GranulesRemoved, "radar", 1)]);
+    assert_eq!(
+        kinds(&vanished),
+        [(ChangeKind::GranulesRemoved, "radar", 1)]
+    );
     assert_eq!(
         vanished[0].granule_ids.as_deref(),
         Some(&[radar_granules[2].granule_id.clone()][..])
