@@ -243,3 +243,32 @@ async fn stream_follows_and_resumes_with_last_event_id() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// `/collections?updated_since=`: only collections whose row changed since.
+#[tokio::test]
+async fn collections_updated_since() {
+    let fx = fixture(Backend::Sqlite).await;
+    let st = state(fx.store.clone(), None);
+    let (status, all) = get_json(&st, "/collections?updated_since=2000-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all["collections"].as_array().unwrap().len(), 2);
+    let since = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    add_granule(fx.store.as_ref(), "wind_9.nc").await;
+    fx.store
+        .refresh_collection_stats(&[OTHER.into()])
+        .await
+        .unwrap();
+    let q = enc(&since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    let (status, changed) = get_json(&st, &format!("/collections?updated_since={q}")).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let ids: Vec<&str> = changed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [OTHER]);
+    let (status, _) = get_json(&st, "/collections?updated_since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
