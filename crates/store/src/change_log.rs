@@ -6,7 +6,7 @@
 //! positions that follow commit order (see `docs/storage.md`, "Change log"). Readers page
 //! through the log with [`ChangeLog::changes`].
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,10 @@ pub trait ChangeLog: Send + Sync {
 /// commits: one entry per (collection, kind).
 #[derive(Debug, Default)]
 pub struct ChangeSet {
-    entries: BTreeMap<(String, ChangeKind), Pending>,
+    /// Position in `slots` by collection: a lookup per granule allocates nothing.
+    index: HashMap<String, usize>,
+    /// Per collection, its entries by kind ([`ChangeKind::rank`]).
+    slots: Vec<(String, [Option<Pending>; 5])>,
 }
 
 #[derive(Debug)]
@@ -217,13 +220,26 @@ impl Pending {
 impl ChangeSet {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.is_empty()
     }
 
     fn entry(&mut self, collection_id: &str, kind: ChangeKind) -> &mut Pending {
-        self.entries
-            .entry((collection_id.to_owned(), kind))
-            .or_default()
+        let i = match self.index.get(collection_id) {
+            Some(&i) => i,
+            None => {
+                let i = self.slots.len();
+                self.slots
+                    .push((collection_id.to_owned(), Default::default()));
+                self.index.insert(collection_id.to_owned(), i);
+                i
+            }
+        };
+        self.slots[i].1[usize::from(kind.rank())].get_or_insert_with(Pending::default)
+    }
+
+    fn get(&self, collection_id: &str, kind: ChangeKind) -> Option<&Pending> {
+        let &i = self.index.get(collection_id)?;
+        self.slots[i].1[usize::from(kind.rank())].as_ref()
     }
 
     /// One granule added or removed (`kind` is a granule kind).
@@ -250,8 +266,7 @@ impl ChangeSet {
     /// Whether [`ChangeSet::granule`] of this collection and kind would still keep the ID
     /// (a caller that has to render IDs renders only those: any ID does otherwise).
     pub fn wants_id(&self, kind: ChangeKind, collection_id: &str) -> bool {
-        self.entries
-            .get(&(collection_id.to_owned(), kind))
+        self.get(collection_id, kind)
             .is_none_or(|p| p.ids.as_ref().is_some_and(|ids| ids.len() < MAX_CHANGE_IDS))
     }
 
@@ -277,8 +292,8 @@ impl ChangeSet {
     pub fn collection(&mut self, kind: ChangeKind, collection_id: &str) {
         if kind == ChangeKind::CollectionUpdated
             && self
-                .entries
-                .contains_key(&(collection_id.to_owned(), ChangeKind::CollectionCreated))
+                .get(collection_id, ChangeKind::CollectionCreated)
+                .is_some()
         {
             return;
         }
@@ -289,7 +304,9 @@ impl ChangeSet {
     /// A collection removed with its `count` granules (its granule entries of this set go:
     /// the removal says it all).
     pub fn collection_removed(&mut self, collection_id: &str, count: u64) {
-        self.entries.retain(|(c, _), _| c != collection_id);
+        if let Some(&i) = self.index.get(collection_id) {
+            self.slots[i].1 = Default::default();
+        }
         let p = self.entry(collection_id, ChangeKind::CollectionRemoved);
         p.count = count;
         p.ids = None;
@@ -298,30 +315,30 @@ impl ChangeSet {
     /// The entries to append, in append order: by kind (creations, updates, additions,
     /// removals, collection removals), then by collection ID; IDs sorted.
     pub fn into_entries(self) -> Vec<NewChange> {
-        let mut out: Vec<NewChange> = self
-            .entries
-            .into_iter()
-            .filter(|((_, k), p)| {
-                p.count > 0
-                    || matches!(
-                        k,
-                        ChangeKind::CollectionCreated
-                            | ChangeKind::CollectionUpdated
-                            | ChangeKind::CollectionRemoved
-                    )
-            })
-            .map(|((collection_id, kind), p)| NewChange {
-                collection_id,
-                kind,
-                count: p.count,
-                start: p.start,
-                end: p.end,
-                granule_ids: p.ids.filter(|ids| !ids.is_empty()).map(|mut ids| {
-                    ids.sort_unstable();
-                    ids
-                }),
-            })
-            .collect();
+        let mut out: Vec<NewChange> = Vec::new();
+        for (collection_id, slots) in self.slots {
+            for (kind, p) in ChangeKind::ALL.into_iter().zip(slots) {
+                let Some(p) = p else { continue };
+                let granules = matches!(
+                    kind,
+                    ChangeKind::GranulesAdded | ChangeKind::GranulesRemoved
+                );
+                if granules && p.count == 0 {
+                    continue;
+                }
+                out.push(NewChange {
+                    collection_id: collection_id.clone(),
+                    kind,
+                    count: p.count,
+                    start: p.start,
+                    end: p.end,
+                    granule_ids: p.ids.filter(|ids| !ids.is_empty()).map(|mut ids| {
+                        ids.sort_unstable();
+                        ids
+                    }),
+                });
+            }
+        }
         out.sort_by(|a, b| {
             (a.kind.rank(), &a.collection_id).cmp(&(b.kind.rank(), &b.collection_id))
         });
