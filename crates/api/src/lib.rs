@@ -7,6 +7,8 @@
 //! | `/collections` | search collections: `q` (full text), `bbox`, `start`, `end`, `limit`, `cursor` |
 //! | `/collections/{id}` | one collection as JSON, or its ISO 19139 record (`Accept: application/xml` or `?f=iso`) |
 //! | `/index` | granules of a collection overlapping `[start, end)`, refreshed on demand: `collection`, `start`, `end`, `limit`, `cursor`, `format=json\|csv` |
+//! | `/changes` | the change log as CloudEvents, after a cursor: `after`, `collection`, `limit`, `wait` (long poll); `410 Gone` for a cursor older than retention |
+//! | `/changes/stream` | the same as Server-Sent Events, resumable with `Last-Event-ID` |
 //! | `/healthz` | liveness (`ok`) |
 //! | `/readyz` | readiness: the database answers |
 //! | `/metrics` | Prometheus text format |
@@ -50,6 +52,7 @@ pub mod crawl_refresher;
 pub mod crawl_sync;
 pub mod error;
 mod failures;
+pub mod feed;
 mod metrics;
 pub mod params;
 pub mod query;
@@ -113,6 +116,11 @@ pub struct ApiConfig {
     /// Bearer token of the administrative endpoints (`/sources`, `/runs`); None disables them
     /// (they answer 403). Redacted in `Debug`.
     pub admin_token: Option<AdminToken>,
+    /// How often the change feed looks for new change-log entries (`/changes`,
+    /// `/changes/stream`).
+    pub change_poll: Duration,
+    /// How long change-log entries are kept ([`serve`] prunes older ones hourly).
+    pub change_retention: Duration,
 }
 
 impl Default for ApiConfig {
@@ -130,6 +138,10 @@ impl Default for ApiConfig {
             collection_cache_ttl: Duration::from_secs(30),
             freshness_cache_ttl: Duration::from_secs(1),
             admin_token: None,
+            change_poll: Duration::from_millis(250),
+            change_retention: Duration::from_secs(
+                u64::from(threddex_store::DEFAULT_CHANGE_RETENTION_DAYS) * 86_400,
+            ),
         }
     }
 }
@@ -158,6 +170,7 @@ pub struct AppState {
     search: SearchCore,
     metrics: PrometheusHandle,
     sync_starter: Option<Arc<dyn SyncStarter>>,
+    feed: feed::ChangeFeed,
 }
 
 impl std::fmt::Debug for AppState {
@@ -183,6 +196,7 @@ impl AppState {
             refresher.clone(),
             config.search_config(),
         );
+        let feed = feed::ChangeFeed::new(Arc::clone(&store), config.change_poll);
         Self {
             store,
             config,
@@ -190,6 +204,7 @@ impl AppState {
             search,
             metrics: install_metrics(),
             sync_starter: None,
+            feed,
         }
     }
 
@@ -203,6 +218,11 @@ impl AppState {
     /// The sync starter, if syncs can be started over HTTP.
     pub fn sync_starter(&self) -> Option<&Arc<dyn SyncStarter>> {
         self.sync_starter.as_ref()
+    }
+
+    /// The change feed behind `/changes` and `/changes/stream`.
+    pub fn feed(&self) -> &feed::ChangeFeed {
+        &self.feed
     }
 
     /// The refresher, if refresh on demand is enabled.
@@ -252,6 +272,8 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             get(routes::timeline::collection_or_timeline),
         ),
         ("/index", get(routes::index::index)),
+        ("/changes", get(routes::changes::list)),
+        ("/changes/stream", get(routes::changes::stream)),
         ("/healthz", get(routes::health::healthz)),
         ("/readyz", get(routes::health::readyz)),
         ("/metrics", get(routes::health::metrics)),
@@ -331,6 +353,8 @@ pub async fn serve(
             handle.run_upkeep();
         }
     });
+    state.feed.start();
+    let retention = spawn_change_retention(Arc::clone(&state.store), state.config.change_retention);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "API listening");
     }
@@ -338,7 +362,32 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     upkeep.abort();
+    retention.abort();
     result
+}
+
+/// Prune change-log entries older than `retention`, now and hourly.
+fn spawn_change_retention(
+    store: Arc<dyn Store>,
+    retention: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Ok(keep) = chrono::Duration::from_std(retention) else {
+                return;
+            };
+            let before = chrono::Utc::now() - keep;
+            match store.prune_changes(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "change log: entries past retention removed"),
+                Err(e) => {
+                    tracing::warn!(error = %threddex_store::ErrorChain(&e), "change log: pruning failed")
+                }
+            }
+        }
+    })
 }
 
 /// The encoders of `/index` pages (usable without a server, e.g. in benchmarks).

@@ -37,7 +37,15 @@ pub enum IndexFormat {
 /// The parameters `/index` accepts.
 pub const INDEX_PARAMS: &[&str] = &["collection", "start", "end", "limit", "cursor", "format"];
 /// The parameters `/collections` accepts.
-pub const COLLECTIONS_PARAMS: &[&str] = &["q", "bbox", "start", "end", "limit", "cursor"];
+pub const COLLECTIONS_PARAMS: &[&str] = &[
+    "q",
+    "bbox",
+    "start",
+    "end",
+    "limit",
+    "cursor",
+    "updated_since",
+];
 
 /// A validated granule search (`/index`).
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +126,8 @@ pub struct CollectionSearch {
     pub end: Option<Timestamp>,
     /// Keyset position from the cursor.
     pub after_id: Option<String>,
+    /// Only collections changed at or after this time (`updated_since`).
+    pub updated_since: Option<Timestamp>,
     /// Page size.
     pub limit: u32,
 }
@@ -142,12 +152,14 @@ impl CollectionSearch {
             .get("cursor")
             .map(decode_collection_cursor)
             .transpose()?;
+        let updated_since = params.time("updated_since")?;
         Ok(Self {
             text,
             bbox,
             start,
             end,
             after_id,
+            updated_since,
             limit,
         })
     }
@@ -160,6 +172,7 @@ impl CollectionSearch {
             start: self.start,
             end: self.end,
             after_id: self.after_id.clone(),
+            updated_since: self.updated_since,
             limit: self.limit,
         }
     }

@@ -64,6 +64,8 @@ pub enum Command {
     Collections(CollectionsArgs),
     /// List a collection's granules overlapping [start, end) (step 2 of the search).
     Granules(GranulesArgs),
+    /// The change log: one CloudEvent (JSON) per line after a cursor; `--follow` waits for more.
+    Changes(ChangesArgs),
     /// Derive collection IDs and times from dataset IDs: `collection_id<TAB>start<TAB>end`.
     Ids(IdsArgs),
     /// Start a simulated THREDDS server on loopback, harvest it, and show what to try next.
@@ -259,6 +261,26 @@ pub struct CollectionsArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `threddex changes`.
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Entries after this cursor (a log position: the `id` of the last event read)
+    /// [default: the oldest entry kept].
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<i64>,
+    /// Only entries of this collection (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub collection: Vec<String>,
+    /// Keep running and print entries as they commit (stop with ctrl-c).
+    #[arg(long)]
+    pub follow: bool,
+    /// How often `--follow` looks for new entries [default: 500ms].
+    #[arg(long, value_name = "DURATION", value_parser = crate::time::parse_duration)]
+    pub poll: Option<std::time::Duration>,
 }
 
 /// `threddex granules`.

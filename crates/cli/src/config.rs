@@ -63,6 +63,8 @@ pub struct Config {
     pub log: LogSection,
     /// `[admin]`: the administrative HTTP endpoints.
     pub admin: AdminSection,
+    /// `[changes]`: the change log and its readers.
+    pub changes: ChangesSection,
     /// `[[sources]]`: registered (or their settings updated) on `serve` and `sync` start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceConfig>,
@@ -198,6 +200,27 @@ impl Default for LogSection {
     fn default() -> Self {
         Self {
             level: DEFAULT_LOG_LEVEL.into(),
+        }
+    }
+}
+
+/// `[changes]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangesSection {
+    /// How long change-log entries are kept; an older cursor answers 410 Gone.
+    pub retention: Dur,
+    /// How often `serve` looks for new entries (`/changes` long polls, `/changes/stream`).
+    pub poll: Dur,
+}
+
+impl Default for ChangesSection {
+    fn default() -> Self {
+        Self {
+            retention: Dur(Duration::from_secs(
+                u64::from(threddex_store::DEFAULT_CHANGE_RETENTION_DAYS) * 86_400,
+            )),
+            poll: Dur(Duration::from_millis(250)),
         }
     }
 }
@@ -574,6 +597,14 @@ impl Config {
                 bail!("api.public_url (--public-url) {u:?} must be an http(s) URL with a host");
             }
         }
+        if self.changes.retention.0 < Duration::from_secs(60) {
+            bail!("changes.retention must be at least 1m");
+        }
+        if self.changes.poll.0 < Duration::from_millis(10)
+            || self.changes.poll.0 > Duration::from_secs(60)
+        {
+            bail!("changes.poll must be between 10ms and 1m");
+        }
         if self.api.refresh_deadline.0.is_zero() {
             bail!("api.refresh_deadline (--refresh-deadline) must be positive");
         }
@@ -668,13 +699,15 @@ impl Config {
         cfg
     }
 
-    /// The API settings from `[api]` and `[admin]`.
+    /// The API settings from `[api]`, `[admin]` and `[changes]`.
     pub fn api_config(&self) -> anyhow::Result<threddex_api::ApiConfig> {
         Ok(threddex_api::ApiConfig {
             public_url: self.api.public_url.clone(),
             refresh_deadline: self.api.refresh_deadline.0,
             min_refresh_interval: self.api.min_refresh_interval.0,
             admin_token: self.admin_token()?,
+            change_retention: self.changes.retention.0,
+            change_poll: self.changes.poll.0,
             ..threddex_api::ApiConfig::default()
         })
     }

@@ -17,6 +17,8 @@ pub struct CollectionRequest {
     pub end: Option<Timestamp>,
     /// Keyset position (the last collection ID of the previous page, from its cursor).
     pub after_id: Option<String>,
+    /// Only collections changed at or after this time.
+    pub updated_since: Option<Timestamp>,
     /// Page size.
     pub limit: u32,
 }
@@ -32,6 +34,7 @@ impl CollectionRequest {
             start: self.start,
             end: self.end,
             after_id: self.after_id.clone(),
+            updated_since: self.updated_since,
             limit: self.limit.saturating_add(1),
         }
     }

@@ -30,6 +30,7 @@
 
 #![forbid(unsafe_code)]
 
+mod change_log;
 mod connect;
 mod convert;
 mod granules;
@@ -51,11 +52,11 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionHit,
-    CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule,
-    GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource,
-    Result, Source, SourceRegistry, StoreStats, SyncLeases, TimelineBucket, TimelineQuery,
-    Timestamp, View,
+    Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
+    CollectionCatalog, CollectionHit, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd,
+    CrawlRuns, CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords,
+    Maintenance, NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases,
+    TimelineBucket, TimelineQuery, Timestamp, View,
 };
 
 pub use connect::{
@@ -301,5 +302,20 @@ impl CrawlRuns for PostgresStore {
 
     async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>> {
         runs::list(&self.pool, source, limit).await
+    }
+}
+
+#[async_trait]
+impl ChangeLog for PostgresStore {
+    async fn changes(&self, query: &ChangeQuery) -> Result<ChangePage> {
+        change_log::changes(&self.pool, query).await
+    }
+
+    async fn change_head(&self) -> Result<(i64, i64)> {
+        change_log::head(&self.pool).await
+    }
+
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
+        change_log::prune(&self.pool, before).await
     }
 }

@@ -236,7 +236,8 @@ async fn search_collections(
             && q.source_id.is_none()
             && q.start.is_none()
             && q.end.is_none()
-            && q.after_id.is_none();
+            && q.after_id.is_none()
+            && q.updated_since.is_none();
         let matches = if page_full || !only_text {
             text_matches(conn.conn(), &text).await?
         } else {

@@ -156,6 +156,21 @@ pub(crate) async fn remove_source(pool: &PgPool, name: &str) -> Result<bool, Sto
     let Some(id) = id else {
         return Ok(false);
     };
+    // The collections that go, with their granules, for the change log.
+    let gone = sqlx::query(
+        "SELECT c.id, (SELECT count(*) FROM granules g WHERE g.collection_key = c.key) \
+         FROM collections c WHERE c.source_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let mut changes = threddex_store::ChangeSet::default();
+    for r in &gone {
+        let id: String = r.try_get(0).map_err(db_err)?;
+        let n: i64 = r.try_get(1).map_err(db_err)?;
+        changes.collection_removed(&id, u64::try_from(n).unwrap_or(0));
+    }
     // Granules carry no foreign keys (see the migration): delete those of the source's
     // collections and catalogs first; catalogs and collections then go with the source
     // (ON DELETE CASCADE).
@@ -172,6 +187,7 @@ pub(crate) async fn remove_source(pool: &PgPool, name: &str) -> Result<bool, Sto
             .await
             .map_err(db_err)?;
     }
+    crate::change_log::append(&mut tx, &changes.into_entries()).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(true)
 }

@@ -4,13 +4,18 @@ use std::collections::BTreeMap;
 
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Row};
-use threddex_store::{Batch, BatchOutcome, CatalogState, CollectionUpsert, StoreError};
+use threddex_store::{
+    Batch, BatchOutcome, CatalogState, ChangeKind, ChangeSet, CollectionUpsert, StoreError,
+};
 
 use crate::convert::{clean, clean_opt, db_err, ser_jsonb, to_jsonb, usable_bbox};
 
 mod granules;
 
-use granules::{granule_rows, learn_path_templates, link_pairs, reconcile, upsert_granules};
+use granules::{
+    REMOVED_GROUPS, granule_rows, learn_path_templates, link_pairs, reconcile, record_removed,
+    upsert_granules,
+};
 
 use crate::views::ViewChanges;
 
@@ -25,32 +30,43 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
     }
     let mut tx = pool.begin().await.map_err(db_err)?;
     let mut views = ViewChanges::default();
+    let mut changes = ChangeSet::default();
 
     // 1. expired catalog trees and their granules (their views go with the catalogs).
     if !batch.delete_catalog_trees.is_empty() {
-        let (granules, catalogs) =
-            delete_trees(&mut tx, &batch.delete_catalog_trees, &mut views).await?;
+        let (granules, catalogs) = delete_trees(
+            &mut tx,
+            &batch.delete_catalog_trees,
+            &mut views,
+            &mut changes,
+        )
+        .await?;
         out.granules_deleted += granules;
         out.catalogs_deleted += catalogs;
     }
 
     // 2. upserts: catalogs, collections, then granules (which refer to both).
     upsert_catalogs(&mut tx, &batch.catalogs).await?;
-    out.collections_inserted += upsert_collections(&mut tx, &batch.collections).await?;
+    out.collections_inserted +=
+        upsert_collections(&mut tx, &batch.collections, &mut changes).await?;
     let (mut rows, mut templates) = granule_rows(&mut tx, &batch.granules).await?;
     learn_path_templates(&mut tx, &rows, &mut templates).await?;
-    out.granules_inserted += upsert_granules(&mut tx, &mut rows, &templates).await?;
+    out.granules_inserted += upsert_granules(&mut tx, &mut rows, &templates, &mut changes).await?;
     views.written = link_pairs(&rows);
 
     // 3. complete listings: whatever the batch does not list vanished from the server.
     if !batch.complete_catalogs.is_empty() {
-        let (deleted, shrunk) = reconcile(&mut tx, &batch.complete_catalogs, &rows).await?;
+        let (deleted, shrunk) =
+            reconcile(&mut tx, &batch.complete_catalogs, &rows, &mut changes).await?;
         out.granules_deleted += deleted;
         views.shrunk = shrunk;
     }
 
     // 4. views of the catalogs read, and their links to collections.
     crate::views::apply(&mut tx, batch, views).await?;
+
+    // 5. the change log, last: its position lock is held only from here to the commit.
+    crate::change_log::append(&mut tx, &changes.into_entries()).await?;
 
     tx.commit().await.map_err(db_err)?;
     Ok(out)
@@ -81,18 +97,24 @@ async fn delete_trees(
     conn: &mut PgConnection,
     urls: &[String],
     views: &mut ViewChanges,
+    changes: &mut ChangeSet,
 ) -> Result<(u64, u64), StoreError> {
     let keys = tree_keys(conn, urls).await?;
     if keys.is_empty() {
         return Ok((0, 0));
     }
     crate::views::before_tree_delete(conn, urls, &keys, views).await?;
-    let granules = sqlx::query("DELETE FROM granules WHERE catalog_key = ANY($1::int8[])")
-        .bind(&keys)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+    let groups = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH d AS (DELETE FROM granules WHERE catalog_key = ANY($1::int8[]) \
+             RETURNING collection_key, start_time, end_time, granule_id) \
+         SELECT {REMOVED_GROUPS} FROM d JOIN collections c ON c.key = d.collection_key \
+         GROUP BY c.key"
+    )))
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let granules = record_removed(changes, &groups)?;
     let catalogs = sqlx::query("DELETE FROM catalogs WHERE key = ANY($1::int8[])")
         .bind(&keys)
         .execute(&mut *conn)
@@ -239,6 +261,7 @@ fn metadata_missing(v: &serde_json::Value) -> bool {
 async fn upsert_collections(
     conn: &mut PgConnection,
     collections: &[CollectionUpsert],
+    changes: &mut ChangeSet,
 ) -> Result<u64, StoreError> {
     let all = merge_collections(collections);
     let mut inserted = 0u64;
@@ -279,7 +302,7 @@ async fn upsert_collections(
                 corners[i].push(v);
             }
         }
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "WITH up AS ( \
                  INSERT INTO collections (id, source_id, title, template, catalog_url, services, \
                      metadata, summary, keywords, west, south, east, north, updated_at) \
@@ -316,8 +339,8 @@ async fn upsert_collections(
                     OR (collections.summary IS NULL AND EXCLUDED.summary IS NOT NULL) \
                     OR (collections.keywords = '[]' AND EXCLUDED.keywords <> '[]') \
                     OR (collections.west IS NULL AND EXCLUDED.west IS NOT NULL) \
-                 RETURNING (xmax = 0) AS inserted \
-             ) SELECT count(*) FILTER (WHERE inserted) FROM up",
+                 RETURNING id, (xmax = 0) AS inserted \
+             ) SELECT id, inserted FROM up",
         )
         .bind(&id)
         .bind(&source_id)
@@ -332,17 +355,21 @@ async fn upsert_collections(
         .bind(&corners[1])
         .bind(&corners[2])
         .bind(&corners[3])
-        .fetch_one(&mut *conn)
+        .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
-        inserted += count(&row)?;
+        for r in &rows {
+            let id: String = r.try_get(0).map_err(db_err)?;
+            let new: bool = r.try_get(1).map_err(db_err)?;
+            if new {
+                inserted += 1;
+                changes.collection(ChangeKind::CollectionCreated, &id);
+            } else {
+                changes.collection(ChangeKind::CollectionUpdated, &id);
+            }
+        }
     }
     Ok(inserted)
-}
-
-fn count(row: &sqlx::postgres::PgRow) -> Result<u64, StoreError> {
-    let n: i64 = row.try_get(0).map_err(db_err)?;
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Recompute granule count and time extent of the given collections.

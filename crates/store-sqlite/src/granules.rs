@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
-use threddex_store::{Granule, GranuleQuery, Result, StoreError, Timestamp};
+use threddex_store::{ChangeKind, ChangeSet, Granule, GranuleQuery, Result, StoreError, Timestamp};
 
 use threddex_store::granule_codec::{self as codec, Fields};
 
@@ -37,6 +37,8 @@ const LOOKUP_CHUNK: usize = 500;
 /// A collection as its granule rows need it.
 #[derive(Clone, Debug)]
 pub(crate) struct Coll {
+    /// The collection ID.
+    pub id: String,
     /// Database key.
     pub key: i64,
     /// Its source (pending catalogs created for its granules get it).
@@ -64,7 +66,7 @@ impl Coll {
     }
 
     /// The ID of a row: stored, or rendered.
-    fn row_id(
+    pub(crate) fn row_id(
         &self,
         stored: Option<String>,
         start: Option<Timestamp>,
@@ -395,6 +397,7 @@ pub(crate) async fn upsert(
     conn: &mut SqliteConnection,
     rows: &[(&Coll, &Granule)],
     catalogs: &HashMap<String, i64>,
+    changes: &mut ChangeSet,
 ) -> Result<u64> {
     // The last entry per (collection, ID), in order.
     let mut last: HashMap<(i64, &str), usize> = HashMap::with_capacity(rows.len());
@@ -419,7 +422,16 @@ pub(crate) async fn upsert(
         });
         let moved: Vec<Pk> = planned.iter().filter_map(|p| p.moved_from).collect();
         delete_keys(conn, &moved).await?;
-        inserted += planned.iter().filter(|p| p.new).count() as u64;
+        for p in planned.iter().filter(|p| p.new) {
+            inserted += 1;
+            changes.granule(
+                ChangeKind::GranulesAdded,
+                &p.coll.id,
+                &p.g.granule_id,
+                p.g.start,
+                p.g.end,
+            );
+        }
         write_rows(conn, &planned, catalogs).await?;
     }
     Ok(inserted)
@@ -493,7 +505,7 @@ pub(crate) async fn colls_by_key(
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(LOOKUP_CHUNK) {
         let sql = format!(
-            "SELECT key, source_id, template, path_template FROM collections WHERE key IN {}",
+            "SELECT id, key, source_id, template, path_template FROM collections WHERE key IN {}",
             in_list(chunk.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -510,6 +522,7 @@ pub(crate) async fn colls_by_key(
 
 pub(crate) fn coll_from_row(row: &SqliteRow) -> Result<Coll> {
     Ok(Coll {
+        id: row.try_get("id").map_err(db_err)?,
         key: row.try_get("key").map_err(db_err)?,
         source: row.try_get("source_id").map_err(db_err)?,
         template: row.try_get("template").map_err(db_err)?,
@@ -668,7 +681,7 @@ pub(crate) async fn count(pool: &SqlitePool, q: &GranuleQuery) -> Result<u64> {
 /// rendered ID), sorted and cut.
 pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
     let row = sqlx::query(
-        "SELECT key, source_id, template, path_template FROM collections WHERE id = ?1",
+        "SELECT id, key, source_id, template, path_template FROM collections WHERE id = ?1",
     )
     .bind(&q.collection_id)
     .fetch_optional(pool)
@@ -770,6 +783,7 @@ pub(crate) async fn delete_unlisted(
     catalog_key: i64,
     listed: &HashSet<(i64, &str)>,
     colls: &mut HashMap<i64, Coll>,
+    changes: &mut ChangeSet,
 ) -> Result<u64> {
     let rows = sqlx::query(
         "SELECT collection_key, start_time, id_hash, end_time, granule_id FROM granules \
@@ -795,18 +809,17 @@ pub(crate) async fn delete_unlisted(
         let s: f64 = row.try_get_unchecked(1).map_err(db_err)?;
         let h: i64 = row.try_get(2).map_err(db_err)?;
         let stored: Option<String> = row.try_get(4).map_err(db_err)?;
-        let listed_here = match stored {
-            Some(id) => listed.contains(&(key, id.as_str())),
-            None => {
-                let coll = colls
-                    .get(&key)
-                    .ok_or_else(|| corrupt("granule collection"))?;
-                let e = opt_ts_from_db(row.try_get_unchecked(3).map_err(db_err)?)?;
-                let id = coll.row_id(None, start_from_key(s)?, e)?;
-                listed.contains(&(key, id.as_str()))
-            }
+        let coll = colls
+            .get(&key)
+            .ok_or_else(|| corrupt("granule collection"))?;
+        let start = start_from_key(s)?;
+        let end = opt_ts_from_db(row.try_get_unchecked(3).map_err(db_err)?)?;
+        let id = match stored {
+            Some(id) => id,
+            None => coll.row_id(None, start, end)?,
         };
-        if !listed_here {
+        if !listed.contains(&(key, id.as_str())) {
+            changes.granule(ChangeKind::GranulesRemoved, &coll.id, &id, start, end);
             vanished.push(pk(key, s, h));
         }
     }
@@ -871,7 +884,8 @@ pub(crate) async fn compact_legacy(pool: &SqlitePool) -> Result<()> {
             .iter()
             .filter_map(|g| colls.get(&g.collection_id).map(|c| (c, g)))
             .collect();
-        upsert(&mut tx, &pairs, &catalogs).await?;
+        // A rewrite of the same granules: nothing for the change log.
+        upsert(&mut tx, &pairs, &catalogs, &mut ChangeSet::default()).await?;
         tx.commit().await.map_err(db_err)?;
     }
 }

@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod change_log;
 mod connect;
 mod convert;
 mod granules;
@@ -40,10 +41,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::SqlitePool;
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, Collection, CollectionCatalog, CollectionQuery,
-    CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns, CrawlState, Granule, GranuleIndex,
-    GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source,
-    SourceRegistry, StoreStats, SyncLeases, TimelineBucket, TimelineQuery, Timestamp, View,
+    Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
+    CollectionCatalog, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns,
+    CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance,
+    NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases, TimelineBucket,
+    TimelineQuery, Timestamp, View,
 };
 use tokio::sync::Mutex;
 
@@ -286,5 +288,21 @@ impl CrawlRuns for SqliteStore {
 
     async fn list_runs(&self, source: Option<&str>, limit: u32) -> Result<Vec<CrawlRun>> {
         runs::list(&self.pool, source, limit).await
+    }
+}
+
+#[async_trait]
+impl ChangeLog for SqliteStore {
+    async fn changes(&self, query: &ChangeQuery) -> Result<ChangePage> {
+        change_log::changes(&self.pool, query).await
+    }
+
+    async fn change_head(&self) -> Result<(i64, i64)> {
+        change_log::head(&self.pool).await
+    }
+
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        change_log::prune(&self.pool, before).await
     }
 }

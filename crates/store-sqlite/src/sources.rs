@@ -149,12 +149,30 @@ pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<Source>> {
 }
 
 pub(crate) async fn remove(pool: &SqlitePool, name: &str) -> Result<bool> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    // The collections that go, with their granules, for the change log.
+    let gone = sqlx::query(
+        "SELECT c.id, (SELECT count(*) FROM granules g WHERE g.collection_key = c.key) \
+         FROM collections c JOIN sources s ON s.id = c.source_id WHERE s.name = ?1",
+    )
+    .bind(name)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db_err)?;
     // Foreign keys cascade to catalogs, collections and (through both) granules.
     let res = sqlx::query("DELETE FROM sources WHERE name = ?1")
         .bind(name)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+    let mut changes = threddex_store::ChangeSet::default();
+    for r in &gone {
+        let id: String = r.try_get(0).map_err(db_err)?;
+        let n: i64 = r.try_get(1).map_err(db_err)?;
+        changes.collection_removed(&id, u64::try_from(n).unwrap_or(0));
+    }
+    crate::change_log::append(&mut tx, &changes.into_entries()).await?;
+    tx.commit().await.map_err(db_err)?;
     Ok(res.rows_affected() > 0)
 }
 

@@ -5,10 +5,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
 use threddex_store::{
-    Batch, BatchOutcome, CatalogState, CollectionUpsert, Granule, Result, StoreError,
+    Batch, BatchOutcome, CatalogState, ChangeKind, ChangeSet, CollectionUpsert, Granule, Result,
+    StoreError,
 };
 
-use crate::convert::{NO_START, db_err, opt_ts_to_db, to_json, ts_to_db};
+use crate::convert::{
+    NO_START, db_err, opt_ts_from_db, opt_ts_to_db, start_from_key, to_json, ts_to_db,
+};
 use crate::granules::Coll;
 use crate::views::ViewChanges;
 
@@ -62,8 +65,9 @@ pub(crate) async fn write_batch(pool: &SqlitePool, batch: &Batch) -> Result<Batc
 async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcome> {
     let mut out = BatchOutcome::default();
     let mut views = ViewChanges::default();
+    let mut changes = ChangeSet::default();
     for url in &batch.delete_catalog_trees {
-        delete_tree(conn, url, &mut out, &mut views).await?;
+        delete_tree(conn, url, &mut out, &mut views, &mut changes).await?;
     }
     for chunk in batch.catalogs.chunks(SMALL_CHUNK) {
         upsert_catalogs(conn, chunk).await?;
@@ -72,7 +76,14 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         let before = max_key(conn, "SELECT coalesce(max(key), 0) FROM collections").await?;
         let now = ts_to_db(Utc::now());
         for chunk in batch.collections.chunks(SMALL_CHUNK) {
-            upsert_collections(conn, chunk, now).await?;
+            for (id, key) in upsert_collections(conn, chunk, now).await? {
+                let kind = if key > before {
+                    ChangeKind::CollectionCreated
+                } else {
+                    ChangeKind::CollectionUpdated
+                };
+                changes.collection(kind, &id);
+            }
         }
         out.collections_inserted = count_after(
             conn,
@@ -93,7 +104,8 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
             })?;
             rows.push((c, g));
         }
-        out.granules_inserted = crate::granules::upsert(conn, &rows, &catalog_keys).await?;
+        out.granules_inserted =
+            crate::granules::upsert(conn, &rows, &catalog_keys, &mut changes).await?;
         widen_max_span(conn, &batch.granules, &colls).await?;
         views.written = batch
             .granules
@@ -108,7 +120,7 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
     if !batch.complete_catalogs.is_empty() {
         let mut by_key: HashMap<i64, Coll> = colls.values().map(|c| (c.key, c.clone())).collect();
         for url in &batch.complete_catalogs {
-            let n = delete_vanished(conn, url, batch, &colls, &mut by_key).await?;
+            let n = delete_vanished(conn, url, batch, &colls, &mut by_key, &mut changes).await?;
             if n > 0 {
                 views.shrunk.push(url.clone());
             }
@@ -116,6 +128,7 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         }
     }
     crate::views::apply(conn, batch, views).await?;
+    crate::change_log::append(conn, &changes.into_entries()).await?;
     Ok(out)
 }
 
@@ -142,10 +155,41 @@ async fn delete_tree(
     url: &str,
     out: &mut BatchOutcome,
     views: &mut ViewChanges,
+    changes: &mut ChangeSet,
 ) -> Result<()> {
     const TREE: &str = "WITH RECURSIVE tree(url) AS (SELECT ?1 UNION \
                         SELECT c.url FROM catalogs c JOIN tree t ON c.parent_url = t.url) ";
     crate::views::before_tree_delete(conn, TREE, url, views).await?;
+    // What goes, for the change log.
+    let gone = sqlx::query(AssertSqlSafe(format!(
+        "{TREE}SELECT collection_key, start_time, end_time, granule_id FROM granules \
+         WHERE catalog_key IN (SELECT key FROM catalogs WHERE url IN (SELECT url FROM tree)) \
+         ORDER BY collection_key"
+    )))
+    .bind(url)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let keys: Vec<i64> = gone
+        .iter()
+        .filter_map(|r| r.try_get::<i64, _>(0).ok())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let colls = crate::granules::colls_by_key(conn, &keys).await?;
+    for r in &gone {
+        let key: i64 = r.try_get(0).map_err(db_err)?;
+        let Some(c) = colls.get(&key) else { continue };
+        let start = start_from_key(r.try_get_unchecked(1).map_err(db_err)?)?;
+        let end = opt_ts_from_db(r.try_get_unchecked(2).map_err(db_err)?)?;
+        let kind = ChangeKind::GranulesRemoved;
+        let id = if changes.wants_id(kind, &c.id) {
+            c.row_id(r.try_get(3).map_err(db_err)?, start, end)?
+        } else {
+            String::new()
+        };
+        changes.granule(kind, &c.id, &id, start, end);
+    }
     let granules = sqlx::query(AssertSqlSafe(format!(
         "{TREE}DELETE FROM granules WHERE catalog_key IN \
          (SELECT key FROM catalogs WHERE url IN (SELECT url FROM tree))"
@@ -211,11 +255,12 @@ async fn upsert_catalogs(conn: &mut SqliteConnection, rows: &[CatalogState]) -> 
 /// Collections: an existing row keeps its description; only missing fields (no template,
 /// summary or bbox, empty title, catalog URL, services or keywords, null/empty metadata) are
 /// filled in, and `updated_at` only moves when one is.
+/// Returns `(ID, key)` of the collections inserted or changed.
 async fn upsert_collections(
     conn: &mut SqliteConnection,
     rows: &[CollectionUpsert],
     now: f64,
-) -> Result<()> {
+) -> Result<Vec<(String, i64)>> {
     const COLS: usize = 14;
     let sql = format!(
         "INSERT INTO collections (id, source_id, title, template, catalog_url, services, metadata, \
@@ -240,7 +285,8 @@ async fn upsert_collections(
             OR (metadata IN ('null', '{{}}') AND excluded.metadata NOT IN ('null', '{{}}')) \
             OR (summary IS NULL AND excluded.summary IS NOT NULL) \
             OR (keywords = '[]' AND excluded.keywords <> '[]') \
-            OR (west IS NULL AND excluded.west IS NOT NULL)",
+            OR (west IS NULL AND excluded.west IS NOT NULL) \
+         RETURNING id, key",
         values_clause(rows.len(), COLS)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -275,8 +321,10 @@ async fn upsert_collections(
             .bind(c.bbox.map(|b| b.north))
             .bind(now);
     }
-    q.execute(conn).await.map_err(db_err)?;
-    Ok(())
+    let rows = q.fetch_all(conn).await.map_err(db_err)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
+        .collect()
 }
 
 /// Every collection the granules name (key, source, templates); unknown ones are an error.
@@ -414,6 +462,7 @@ async fn delete_vanished(
     batch: &Batch,
     collections: &HashMap<String, Coll>,
     by_key: &mut HashMap<i64, Coll>,
+    changes: &mut ChangeSet,
 ) -> Result<u64> {
     let key: Option<i64> = sqlx::query_scalar("SELECT key FROM catalogs WHERE url = ?1")
         .bind(url)
@@ -431,7 +480,7 @@ async fn delete_vanished(
                 .map(|c| (c.key, g.granule_id.as_str()))
         })
         .collect();
-    crate::granules::delete_unlisted(conn, key, &listed, by_key).await
+    crate::granules::delete_unlisted(conn, key, &listed, by_key, changes).await
 }
 
 pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) -> Result<()> {

@@ -605,8 +605,8 @@ impl crate::CollectionQuery {
             .map_or(RecordFilter::All, RecordFilter::free_text)
     }
 
-    /// The whole query as a filter: free text, box, source, time overlap and the keyset
-    /// position (IDs after `after_id`). The order (by ID) and the limit stay with the caller.
+    /// The whole query as a filter: free text, box, source, time overlap, `updated_since` and
+    /// the keyset position (IDs after `after_id`). The order (by ID) and the limit stay with the caller.
     pub fn filter(&self) -> RecordFilter {
         let mut all = Vec::new();
         match self.text_filter() {
@@ -623,6 +623,13 @@ impl crate::CollectionQuery {
             all.push(RecordFilter::Overlaps {
                 start: self.start,
                 end: self.end,
+            });
+        }
+        if let Some(since) = self.updated_since {
+            all.push(RecordFilter::CompareTime {
+                prop: TimeProperty::Modified,
+                op: CompareOp::Ge,
+                value: since,
             });
         }
         if let Some(after) = &self.after_id {

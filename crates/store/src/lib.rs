@@ -2,10 +2,10 @@
 //!
 //! The contract is split by capability, one trait each: [`Maintenance`], [`SourceRegistry`],
 //! [`CrawlState`], [`SyncLeases`], [`CollectionCatalog`], [`GranuleIndex`], [`IsoRecords`] and
-//! [`CrawlRuns`]. [`Store`] is all of them; every backend (SQLite, the embedded default;
+//! [`CrawlRuns`] and [`ChangeLog`]. [`Store`] is all of them; every backend (SQLite, the embedded default;
 //! Postgres in production) implements each, and so is a `Store`. Code that needs one
 //! capability takes that trait (an `Arc<dyn Store>` upcasts to `Arc<dyn GranuleIndex>`); a new
-//! kind of data (a change log, say) is one more trait beside these. Call store methods on an
+//! kind of data is one more trait beside these. Call store methods on an
 //! `Arc<dyn Store>` with `use threddex_store::prelude::*;` in scope.
 //!
 //! Nothing above this crate writes SQL: the crawler, the CLI and the API only see these types.
@@ -19,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+mod change_log;
 mod filter;
 mod freetext;
 pub mod granule_codec;
@@ -29,6 +30,7 @@ pub mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use change_log::*;
 pub use filter::*;
 pub use freetext::MAX_TERMS;
 pub use item_filter::*;
@@ -383,6 +385,7 @@ pub trait Store:
     + GranuleIndex
     + IsoRecords
     + CrawlRuns
+    + ChangeLog
     + 'static
 {
 }
@@ -396,6 +399,7 @@ impl<
         + GranuleIndex
         + IsoRecords
         + CrawlRuns
+        + ChangeLog
         + 'static
         + ?Sized,
 > Store for T
@@ -406,7 +410,7 @@ impl<
 /// `use threddex_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CollectionCatalog as _, CrawlRuns as _, CrawlState as _, GranuleIndex as _,
+        ChangeLog as _, CollectionCatalog as _, CrawlRuns as _, CrawlState as _, GranuleIndex as _,
         IsoRecords as _, Maintenance as _, SourceRegistry as _, Store, SyncLeases as _,
     };
 }

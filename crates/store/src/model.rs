@@ -628,6 +628,9 @@ pub struct CollectionQuery {
     pub end: Option<Timestamp>,
     /// Only IDs greater than this (keyset paging).
     pub after_id: Option<String>,
+    /// Only collections whose row changed at or after this time (description, granule count
+    /// or time extent: [`Collection::updated_at`]).
+    pub updated_since: Option<Timestamp>,
     /// Maximum number of rows.
     pub limit: u32,
 }

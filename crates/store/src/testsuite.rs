@@ -1,5 +1,5 @@
 //! Generic behaviour tests every backend runs (enabled by the `testsuite` feature), one module
-//! per capability trait: `maintenance`, `source_registry`, `crawl_state`, `sync_leases`,
+//! per capability trait: `change_log`, `maintenance`, `source_registry`, `crawl_state`, `sync_leases`,
 //! `collection_catalog`, `granule_index`, `iso_records`, `crawl_runs`.
 //!
 //! Each `test_*` function takes a fresh, empty, migrated store. A backend instantiates them all
@@ -14,6 +14,7 @@
 use chrono::DateTime;
 use serde_json::json;
 
+mod change_log;
 mod collection_catalog;
 mod crawl_runs;
 mod crawl_state;
@@ -23,6 +24,7 @@ mod maintenance;
 mod source_registry;
 mod sync_leases;
 
+pub use change_log::*;
 pub use collection_catalog::*;
 pub use crawl_runs::*;
 pub use crawl_state::*;
@@ -224,6 +226,9 @@ macro_rules! store_test_suite {
             test_catalog_views_replaced,
             test_collection_views_follow_granules,
             test_collection_views_same_catalog_and_late_views,
+            test_change_log_records_writes,
+            test_change_log_atomic_and_thin,
+            test_change_log_retention,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

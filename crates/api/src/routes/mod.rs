@@ -1,6 +1,7 @@
 //! Request handlers.
 
 pub(crate) mod admin;
+pub(crate) mod changes;
 pub(crate) mod collections;
 pub(crate) mod csw;
 pub(crate) mod health;

@@ -178,6 +178,7 @@ pub(crate) async fn collections(
         end,
         after_id,
         limit,
+        updated_since: None,
     };
     let sort = [SortKey {
         prop: SortProperty::Identifier,

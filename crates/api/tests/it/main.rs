@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod changes;
 mod common;
 mod csw;
 mod openapi;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod changes;
 mod collections;
 mod config;
 mod demo;
@@ -26,6 +27,10 @@ pub async fn dispatch(cli: Cli, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Collections(args) => {
             cfg.apply_db(&args.db);
             collections::run(args, &cfg).await
+        }
+        Command::Changes(args) => {
+            cfg.apply_db(&args.db);
+            changes::run(args, &cfg).await
         }
         Command::Granules(args) => {
             cfg.apply_db(&args.db);

@@ -374,3 +374,114 @@ async fn two_start_catalogs_of_one_server_get_their_own_sources() {
     assert_eq!(sources().await.len(), 6);
     server.shutdown().await;
 }
+
+/// `threddex changes`: the harvest's entries as CloudEvent lines, from a cursor, filtered;
+/// `--follow` prints what commits later (here: the source's removal).
+#[tokio::test]
+async fn changes_lists_and_follows_the_change_log() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let server = sim(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = server.root_catalog_url();
+    let out = threddex(&[
+        "harvest",
+        &url,
+        "--db",
+        &db,
+        "--name",
+        "sim",
+        "--ignore-robots",
+        "--rate",
+        "1000",
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = threddex(&["changes", "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+    assert_eq!(count("org.threddex.collection.created"), 4, "{events:?}");
+    let added: u64 = events
+        .iter()
+        .filter(|e| e["type"] == "org.threddex.granules.added")
+        .map(|e| e["data"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        added,
+        server.granule_count(),
+        "every harvested granule is in the log"
+    );
+    let ids: Vec<i64> = events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let head = *ids.last().unwrap();
+    assert!(
+        stderr(&out).contains(&format!("next cursor: {head}")),
+        "{}",
+        stderr(&out)
+    );
+
+    // From a cursor, one collection.
+    let first = events[0]["subject"].as_str().unwrap();
+    let out = threddex(&[
+        "changes",
+        "--db",
+        &db,
+        "--after",
+        "1",
+        "--collection",
+        first,
+    ])
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .all(|e| e["subject"] == first && e["id"] != "1"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Following: the removal of the source shows up as it commits.
+    let mut follow = tokio::process::Command::new(BIN)
+        .args([
+            "changes",
+            "--db",
+            &db,
+            "--after",
+            &head.to_string(),
+            "--follow",
+            "--poll",
+            "50ms",
+        ])
+        .env("THREDDEX_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let out = threddex(&["sources", "remove", "sim", "--db", &db]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut removed = Vec::new();
+    while removed.len() < 4 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("followed within 30 s")
+            .unwrap()
+            .expect("still following");
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(e["type"], "org.threddex.collection.removed");
+        removed.push(e["id"].as_str().unwrap().parse::<i64>().unwrap());
+    }
+    assert_eq!(removed, (head + 1..=head + 4).collect::<Vec<_>>());
+    follow.kill().await.unwrap();
+}

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::{AssertSqlSafe, PgConnection, Row};
-use threddex_store::{Granule, StoreError, Timestamp};
+use threddex_store::{ChangeKind, ChangeSet, Granule, StoreError, Timestamp};
 
 use super::CHUNK;
 use crate::convert::{clean, db_err, span_us};
@@ -421,6 +421,7 @@ pub(super) async fn upsert_granules(
     conn: &mut PgConnection,
     rows: &mut [GranuleRow<'_>],
     templates: &HashMap<i64, Templates>,
+    changes: &mut ChangeSet,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
         return Ok(0);
@@ -523,7 +524,14 @@ pub(super) async fn upsert_granules(
                 let written = write_rows(conn, &rows, OnTaken::Skip).await?;
                 inserted += written.len() as u64;
                 let new: HashSet<(i64, i64)> = written.iter().map(|&(k, h, _)| (k, h)).collect();
-                pending.retain(|&i| !new.contains(&(chunk[i].collection_key, chunk[i].slot)));
+                pending.retain(|&i| {
+                    let r = &chunk[i];
+                    let added = new.contains(&(r.collection_key, r.slot));
+                    if added {
+                        record_added(changes, r);
+                    }
+                    !added
+                });
             }
             if pending.is_empty() {
                 break;
@@ -576,7 +584,17 @@ pub(super) async fn upsert_granules(
             .map(|&i| (&chunk[i], encode_row(templates, &chunk[i])))
             .collect();
         let written = write_rows(conn, &rest, OnTaken::Update).await?;
-        inserted += written.iter().filter(|w| w.2).count() as u64;
+        let new: HashSet<(i64, i64)> = written
+            .iter()
+            .filter(|w| w.2)
+            .map(|&(k, h, _)| (k, h))
+            .collect();
+        inserted += new.len() as u64;
+        for &i in &again {
+            if new.contains(&(chunk[i].collection_key, chunk[i].slot)) {
+                record_added(changes, &chunk[i]);
+            }
+        }
     }
     if !spans.is_empty() {
         // Keep each collection's span bound (see `max_span_us` in the schema) an upper bound.
@@ -595,6 +613,66 @@ pub(super) async fn upsert_granules(
     Ok(inserted)
 }
 
+/// A granule the batch inserted, for the change log.
+fn record_added(changes: &mut ChangeSet, r: &GranuleRow<'_>) {
+    changes.granule(
+        ChangeKind::GranulesAdded,
+        &clean(&r.granule.collection_id),
+        &r.id,
+        r.granule.start,
+        r.granule.end,
+    );
+}
+
+/// Turn the rows of a granule deletion (`DELETE … RETURNING` grouped by [`REMOVED_GROUPS`])
+/// into change-log entries; returns how many granules were deleted.
+pub(super) fn record_removed(
+    changes: &mut ChangeSet,
+    groups: &[sqlx::postgres::PgRow],
+) -> Result<u64, StoreError> {
+    let mut deleted = 0u64;
+    for g in groups {
+        let id: String = g.try_get("id").map_err(db_err)?;
+        let n: i64 = g.try_get("n").map_err(db_err)?;
+        let n = u64::try_from(n).unwrap_or(0);
+        deleted += n;
+        let kind = ChangeKind::GranulesRemoved;
+        let ids: Option<Vec<Option<String>>> = g.try_get("ids").map_err(db_err)?;
+        let starts: Option<Vec<Option<Timestamp>>> = g.try_get("starts").map_err(db_err)?;
+        let ends: Option<Vec<Option<Timestamp>>> = g.try_get("ends").map_err(db_err)?;
+        match (ids, starts, ends) {
+            (Some(ids), Some(starts), Some(ends))
+                if ids.len() == starts.len() && ids.len() == ends.len() =>
+            {
+                let t = Templates {
+                    template: g.try_get("template").map_err(db_err)?,
+                    path_template: g.try_get("path_template").map_err(db_err)?,
+                };
+                for ((stored, start), end) in ids.into_iter().zip(starts).zip(ends) {
+                    let gid = row_id(&t, stored, start, end)?;
+                    changes.granule(kind, &id, &gid, start, end);
+                }
+            }
+            _ => changes.granules(
+                kind,
+                &id,
+                n,
+                g.try_get("s").map_err(db_err)?,
+                g.try_get("e").map_err(db_err)?,
+            ),
+        }
+    }
+    Ok(deleted)
+}
+
+/// The select list over `d` (the deleted rows: `collection_key`, `start_time`, `end_time`,
+/// `granule_id`) joined with `collections c` that [`record_removed`] reads, per group.
+pub(super) const REMOVED_GROUPS: &str = "c.id, c.template, c.path_template, count(*) AS n, \
+     min(d.start_time) AS s, max(COALESCE(d.end_time, d.start_time)) AS e, \
+     CASE WHEN count(*) <= 20 THEN array_agg(d.granule_id) END AS ids, \
+     CASE WHEN count(*) <= 20 THEN array_agg(d.start_time) END AS starts, \
+     CASE WHEN count(*) <= 20 THEN array_agg(d.end_time) END AS ends";
+
 /// `(collection key, catalog key)` of every written granule that names a catalog.
 pub(super) fn link_pairs(rows: &[GranuleRow<'_>]) -> std::collections::BTreeSet<(i64, i64)> {
     rows.iter()
@@ -609,6 +687,7 @@ pub(super) async fn reconcile(
     conn: &mut PgConnection,
     complete: &[String],
     rows: &[GranuleRow<'_>],
+    changes: &mut ChangeSet,
 ) -> Result<(u64, Vec<i64>), StoreError> {
     let urls: Vec<String> = complete.iter().map(|u| clean(u).into_owned()).collect();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
@@ -633,27 +712,29 @@ pub(super) async fn reconcile(
             keep_slot.push(r.slot);
         }
     }
-    let per_catalog = sqlx::query(
+    let per_catalog = sqlx::query(AssertSqlSafe(format!(
         "WITH d AS ( \
              DELETE FROM granules g WHERE g.catalog_key = ANY($1::int8[]) \
              AND NOT EXISTS (SELECT 1 FROM UNNEST($2::int8[], $3::int8[]) AS k(ck, h) \
                              WHERE k.ck = g.collection_key AND k.h = g.id_hash) \
-             RETURNING g.catalog_key \
-         ) SELECT catalog_key, count(*) FROM d GROUP BY catalog_key",
-    )
+             RETURNING g.catalog_key, g.collection_key, g.start_time, g.end_time, g.granule_id \
+         ) SELECT d.catalog_key, {REMOVED_GROUPS} \
+         FROM d JOIN collections c ON c.key = d.collection_key \
+         GROUP BY d.catalog_key, c.key"
+    )))
     .bind(&catalog_keys)
     .bind(&keep_collection)
     .bind(&keep_slot)
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let mut deleted = 0u64;
+    let deleted = record_removed(changes, &per_catalog)?;
     let mut shrunk = Vec::with_capacity(per_catalog.len());
-    for row in per_catalog {
+    for row in &per_catalog {
         let key: i64 = row.try_get(0).map_err(db_err)?;
-        let n: i64 = row.try_get(1).map_err(db_err)?;
-        deleted += u64::try_from(n).unwrap_or(0);
         shrunk.push(key);
     }
+    shrunk.sort_unstable();
+    shrunk.dedup();
     Ok((deleted, shrunk))
 }

@@ -1,5 +1,6 @@
 //! Integration tests, one binary: each module is one area.
 
+mod change_log;
 mod common;
 mod compaction;
 mod pool;

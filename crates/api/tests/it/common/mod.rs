@@ -295,6 +295,16 @@ pub async fn get_with(
     (status, headers, body)
 }
 
+/// GET `uri` and only its status (for answers whose body never ends, such as streams).
+pub async fn get_status(state: &AppState, uri: &str) -> StatusCode {
+    let req = Request::builder().uri(uri).header("host", "api.test");
+    router(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+        .status()
+}
+
 pub async fn get_json(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
     let (status, headers, body) = get(state, uri).await;
     let ct = headers

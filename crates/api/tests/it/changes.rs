@@ -1,0 +1,274 @@
+//! `/changes` and `/changes/stream`: the change log as CloudEvents, paging, filters, long
+//! polls, expired cursors, Server-Sent Events resumed with `Last-Event-ID`.
+#![allow(clippy::unwrap_used)]
+
+use super::common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::*;
+use serde_json::Value;
+use threddex_store::{Batch, Store};
+
+fn ids(page: &Value) -> Vec<String> {
+    page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap(),
+                e["subject"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn add_granule(store: &dyn Store, id: &str) {
+    store
+        .write_batch(&Batch {
+            granules: vec![granule(OTHER, id, day(3), None)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+}
+
+async fn pages_and_filters(backend: Backend) {
+    let fx = fixture(backend).await;
+    let st = state(fx.store.clone(), None);
+    let (status, page) = get_json(&st, "/changes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ids(&page),
+        [
+            format!("org.threddex.collection.created {DAILY}"),
+            format!("org.threddex.collection.created {OTHER}"),
+            format!("org.threddex.granules.added {DAILY}"),
+            format!("org.threddex.granules.added {OTHER}"),
+        ]
+    );
+    assert_eq!(page["next"], "4");
+    assert_eq!(page["head"], "4");
+    let e = &page["changes"][3];
+    assert_eq!(e["specversion"], "1.0");
+    assert_eq!(e["id"], "4");
+    assert_eq!(e["datacontenttype"], "application/json");
+    assert_eq!(e["data"]["count"], 1);
+    assert_eq!(e["data"]["granule_ids"][0], "wind_1.nc");
+    assert_eq!(
+        e["source"], "http://api.test/collections/test:wind/hourly",
+        "links are absolute"
+    );
+    let items = e["data"]["links"][1]["href"].as_str().unwrap();
+    assert!(
+        items.starts_with("http://api.test/index?collection=test%3Awind%2Fhourly&start=2024-01-02"),
+        "{items}"
+    );
+    // The items link answers with the granule.
+    let (status, index) = get_json(&st, items.trim_start_matches("http://api.test")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(index["granules"][0]["id"], "wind_1.nc");
+    let daily = &page["changes"][2]["data"];
+    assert_eq!(daily["count"], DAILY_COUNT);
+    assert!(daily["granule_ids"].is_null(), "too many to list");
+
+    // Pages of 3, then the rest; the next link carries the page's parameters.
+    let (_, first) = get_json(&st, "/changes?limit=3").await;
+    assert_eq!(first["changes"].as_array().unwrap().len(), 3);
+    assert_eq!(first["next"], "3");
+    assert_eq!(
+        first["links"][0]["href"],
+        "http://api.test/changes?after=3&limit=3"
+    );
+    let (_, rest) = get_json(&st, "/changes?after=3&limit=3").await;
+    assert_eq!(ids(&rest).len(), 1);
+    assert_eq!(rest["next"], "4");
+    // A filter: the cursor still reaches the head.
+    let (_, only) = get_json(&st, &format!("/changes?collection={}", enc(OTHER))).await;
+    assert_eq!(ids(&only).len(), 2);
+    assert_eq!(only["next"], "4");
+    // Bad parameters.
+    for bad in [
+        "/changes?after=-1",
+        "/changes?after=x",
+        "/changes?wait=3600",
+        "/changes?limit=0",
+        "/changes?since=1",
+    ] {
+        let (status, body) = get_json(&st, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // A long poll returns as soon as a matching change commits.
+    let store = fx.store.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        add_granule(store.as_ref(), "wind_2.nc").await;
+    });
+    let (status, polled) = get_json(&st, "/changes?after=4&wait=20").await;
+    writer.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        ids(&polled),
+        [format!("org.threddex.granules.added {OTHER}")]
+    );
+    assert_eq!(polled["changes"][0]["data"]["granule_ids"][0], "wind_2.nc");
+    assert_eq!(polled["next"], "5");
+
+    // Retention removes everything: old cursors are gone, with how to start over.
+    fx.store
+        .prune_changes(chrono::Utc::now() + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    let (status, body) = get_json(&st, "/changes?after=2").await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["head"], "5");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("/collections") && msg.contains("/changes?after=5"),
+        "{msg}"
+    );
+    let (status, body) = get_json(&st, "/changes?after=5").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Without a cursor: from the oldest entry kept (none).
+    let (status, body) = get_json(&st, "/changes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&body).len(), 0);
+    assert_eq!(body["next"], "5");
+}
+
+#[tokio::test]
+async fn changes_pages_and_filters_sqlite() {
+    pages_and_filters(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn changes_pages_and_filters_postgres() {
+    pages_and_filters(Backend::Postgres).await;
+}
+
+/// Read SSE events (`id`, `data`) from a streaming response until `n` arrived.
+async fn read_events(resp: &mut reqwest::Response, n: usize) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    while out.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), resp.chunk())
+            .await
+            .expect("an event within 20 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buf.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let mut id = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if let Some(id) = id {
+                out.push((id, serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn stream_follows_and_resumes_with_last_event_id() {
+    let fx = fixture(Backend::Sqlite).await;
+    let st = state(fx.store.clone(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(threddex_api::serve(listener, st, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/changes/stream");
+
+    // From the start (after=0): the four fixture events, then a live one.
+    let mut resp = client.get(format!("{url}?after=0")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let got = read_events(&mut resp, 4).await;
+    let seqs: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(seqs, ["1", "2", "3", "4"]);
+    assert_eq!(got[0].1["id"], "1");
+    assert_eq!(got[0].1["type"], "org.threddex.collection.created");
+    add_granule(fx.store.as_ref(), "wind_2.nc").await;
+    let live = read_events(&mut resp, 1).await;
+    assert_eq!(live[0].0, "5");
+    assert_eq!(live[0].1["data"]["granule_ids"][0], "wind_2.nc");
+    drop(resp);
+
+    // A reconnect with Last-Event-ID gets what it missed, and only that.
+    add_granule(fx.store.as_ref(), "wind_3.nc").await;
+    add_granule(fx.store.as_ref(), "wind_4.nc").await;
+    let mut resumed = client
+        .get(format!("{url}?after=0"))
+        .header("Last-Event-ID", "5")
+        .send()
+        .await
+        .unwrap();
+    let got = read_events(&mut resumed, 2).await;
+    assert_eq!(
+        got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["6", "7"]
+    );
+    // A filter on another collection sees nothing of these; without a cursor: from the head.
+    let filtered = client
+        .get(format!("{url}?collection={}", enc(DAILY)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filtered.status(), 200);
+    let bad = client
+        .get(&url)
+        .header("Last-Event-ID", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    drop((resumed, filtered));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// `/collections?updated_since=`: only collections whose row changed since.
+#[tokio::test]
+async fn collections_updated_since() {
+    let fx = fixture(Backend::Sqlite).await;
+    let st = state(fx.store.clone(), None);
+    let (status, all) = get_json(&st, "/collections?updated_since=2000-01-01").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(all["collections"].as_array().unwrap().len(), 2);
+    let since = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    add_granule(fx.store.as_ref(), "wind_9.nc").await;
+    fx.store
+        .refresh_collection_stats(&[OTHER.into()])
+        .await
+        .unwrap();
+    let q = enc(&since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    let (status, changed) = get_json(&st, &format!("/collections?updated_since={q}")).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let ids: Vec<&str> = changed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [OTHER]);
+    let (status, _) = get_json(&st, "/collections?updated_since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
