@@ -1,8 +1,8 @@
 //! STAC-GeoParquet export: one Parquet file per collection, following the stac-geoparquet
 //! specification (radiantearth/stac-geoparquet-spec) on GeoParquet 1.1.
 //!
-//! * one row per item (granule), the item exactly as the STAC encoder gives it
-//!   ([`ItemEncoder`]), so the file holds the items the API serves;
+//! * one row per item (granule), the item exactly as [`threddex_stac::item`] gives it, so
+//!   the file holds the items the STAC API serves;
 //! * `properties` lifted to top-level columns, datetimes as UTC timestamps;
 //! * `geometry` as WKB ([`wkb`]), null for items without a footprint; `bbox` as the struct
 //!   `{xmin, ymin, xmax, ymax}` declared as the geometry's bbox covering;
@@ -42,12 +42,6 @@ pub const GEOPARQUET_VERSION: &str = "1.1.0";
 pub const STAC_GEOPARQUET_KEY: &str = "stac-geoparquet";
 /// Media type of a stac-geoparquet file.
 pub const MEDIA_TYPE: &str = "application/vnd.apache.parquet";
-
-/// Turns the store's rows into STAC JSON: the same encoder the STAC API uses.
-pub trait ItemEncoder: Send + Sync {
-    /// The STAC Item of one granule of `collection`.
-    fn item(&self, collection: &Collection, granule: &Granule) -> Value;
-}
 
 /// Sizes of the export's units of work.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -193,10 +187,11 @@ enum Msg {
 }
 
 /// Exports the items of `collection` into the Parquet file `path`, with `collection_json`
-/// (the STAC Collection) in its metadata. Granules are read from `granules` in keyset pages.
+/// (its STAC Collection, [`threddex_stac::collection`]) in the file metadata. Granules are
+/// read from `granules` in keyset pages; items link under the STAC root `stac_root`.
 pub async fn export_collection(
     granules: &dyn GranuleIndex,
-    encoder: &dyn ItemEncoder,
+    stac_root: &str,
     collection: &Collection,
     collection_json: &Value,
     path: &Path,
@@ -231,8 +226,10 @@ pub async fn export_collection(
 
     let mut rows = read(page(None)).await?;
     let mut pages = 1u64;
-    let template = encoder.item(collection, &template_granule(collection));
-    let mut first: Vec<Value> = rows.iter().map(|g| encoder.item(collection, g)).collect();
+    let ctx = threddex_stac::ItemContext::of(stac_root, collection);
+    let encode = |g: &Granule| threddex_stac::item(g, &ctx);
+    let template = encode(&template_granule(collection));
+    let mut first: Vec<Value> = rows.iter().map(encode).collect();
     let mut columns =
         Columns::infer(std::iter::once(&template).chain(first.iter())).map_err(item_err)?;
 
@@ -257,7 +254,7 @@ pub async fn export_collection(
             let n = rows.len();
             if n > 0 {
                 let values = if first.is_empty() {
-                    rows.iter().map(|g| encoder.item(collection, g)).collect()
+                    rows.iter().map(encode).collect()
                 } else {
                     std::mem::take(&mut first)
                 };
@@ -269,9 +266,7 @@ pub async fn export_collection(
                     return Ok(());
                 }
             }
-            if n < options.batch_rows as usize {
-                break;
-            }
+            // Until an empty page: a backend may answer fewer rows than asked before the end.
             let Some(last) = rows.last() else { break };
             let after = (last.start, last.granule_id.clone());
             rows = read(page(Some(after))).await?;
