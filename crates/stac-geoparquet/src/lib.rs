@@ -26,6 +26,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -339,7 +340,13 @@ fn write_file(
     };
     let file = std::fs::File::create(path).map_err(io)?;
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut w = ArrowWriter::try_new(out, schema, Some(props)).map_err(pq)?;
+    // No embedded Arrow schema: readers then take the schema from the Parquet types and see
+    // the `geo` and `stac-geoparquet` metadata, written at the end (when the geometry types
+    // are known), as the schema's metadata (pyarrow ignores footer metadata otherwise).
+    let options = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let mut w = ArrowWriter::try_new_with_options(out, schema, options).map_err(pq)?;
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             Msg::Batch(b) => w.write(&b).map_err(pq)?,
@@ -347,11 +354,12 @@ fn write_file(
                 for kv in kvs {
                     w.append_key_value_metadata(kv);
                 }
-                let meta = w.finish().map_err(pq)?;
+                w.flush().map_err(pq)?;
+                let row_groups = w.flushed_row_groups().len();
                 let mut out = w.into_inner().map_err(pq)?;
                 out.flush().map_err(io)?;
                 out.get_ref().sync_all().map_err(io)?;
-                return Ok(meta.num_row_groups());
+                return Ok(row_groups);
             }
         }
     }
