@@ -69,7 +69,7 @@ impl Default for Options {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// Reading granules failed.
-    #[error("reading the granules of {collection}: {source}")]
+    #[error("reading the granules of {collection}")]
     Store {
         /// The collection.
         collection: String,
@@ -77,7 +77,7 @@ pub enum ExportError {
         source: StoreError,
     },
     /// An item does not fit the file's schema, or is not a valid item.
-    #[error("collection {collection}: {source}")]
+    #[error("collection {collection}")]
     Item {
         /// The collection.
         collection: String,
@@ -85,7 +85,7 @@ pub enum ExportError {
         source: ColumnsError,
     },
     /// Encoding Parquet failed.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Parquet {
         /// The file.
         path: PathBuf,
@@ -93,7 +93,7 @@ pub enum ExportError {
         source: parquet::errors::ParquetError,
     },
     /// A file could not be created, written or renamed.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
