@@ -102,14 +102,8 @@ pub async fn run(args: ExportArgs, cfg: &crate::config::Config) -> anyhow::Resul
         }
         Format::StacGeoparquet => {
             let options = threddex_stac_geoparquet::Options::default();
-            export_stac_geoparquet(
-                &*store,
-                &args.out,
-                public_url,
-                &args.collections,
-                &options,
-            )
-            .await?;
+            export_stac_geoparquet(&*store, &args.out, public_url, &args.collections, &options)
+                .await?;
         }
     }
     Ok(ExitCode::SUCCESS)
