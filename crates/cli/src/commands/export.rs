@@ -121,6 +121,9 @@ pub async fn export_stac_geoparquet(
     let started = std::time::Instant::now();
     let mut chosen = Vec::with_capacity(only.len());
     for id in only {
+        if chosen.iter().any(|c: &Collection| c.info.id == *id) {
+            continue;
+        }
         match store.collection(id).await? {
             Some(c) => chosen.push(c),
             None => bail!("unknown collection {id:?}"),

@@ -35,9 +35,9 @@ fn services() -> Vec<AccessService> {
     ]
 }
 
-/// A store with three collections: `boxed` (a footprint; granules with and without end,
-/// size and start), `nobox` (no declared coverage) and `pacific` (a box across the
-/// antimeridian).
+/// A store with four collections: `boxed` (a footprint; granules with and without end,
+/// size and start), `nobox` (no declared coverage), `pacific` (a box across the
+/// antimeridian) and `late` (fields that only later granules have).
 async fn store() -> SqliteStore {
     let store = SqliteStore::connect("sqlite::memory:")
         .await
@@ -94,17 +94,39 @@ async fn store() -> SqliteStore {
             Some(t(i)),
         ));
     }
+    // `late`: the first granules have neither end nor size, the last ones both.
+    let mut late = collection("t:late", src.id, CATALOG);
+    late.services = services();
+    for i in 0..6i64 {
+        let mut g = granule(
+            "t:late",
+            &format!("late/f_{i}.nc"),
+            CATALOG,
+            Some(t(i * 60)),
+        );
+        if i < 4 {
+            g.size = None;
+        } else {
+            g.end = Some(t(i * 60 + 30));
+        }
+        granules.push(g);
+    }
     store
         .write_batch(&Batch {
             catalogs: vec![fetched(CATALOG, src.id, None, 0)],
-            collections: vec![boxed, nobox, pacific],
+            collections: vec![boxed, nobox, pacific, late],
             granules,
             ..Batch::default()
         })
         .await
         .expect("write");
     store
-        .refresh_collection_stats(&["t:boxed".into(), "t:nobox".into(), "t:pacific".into()])
+        .refresh_collection_stats(&[
+            "t:boxed".into(),
+            "t:nobox".into(),
+            "t:pacific".into(),
+            "t:late".into(),
+        ])
         .await
         .expect("stats");
     store
@@ -437,4 +459,29 @@ async fn a_failed_export_leaves_no_file() {
     .await
     .expect_err("zero rows per batch");
     assert!(matches!(err, ExportError::Options(_)), "{err}");
+}
+
+#[tokio::test]
+async fn fields_only_later_pages_have_get_columns_from_the_template_item() {
+    let store = store().await;
+    let c = get(&store, "t:late").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("late.parquet");
+    // The first page (2 granules) has no `end_datetime`, no `file:size` and no extension.
+    let options = Options {
+        batch_rows: 2,
+        ..Options::default()
+    };
+    let report = export_collection(&store, ROOT, &c, &json!({}), &path, &options)
+        .await
+        .expect("export");
+    assert_eq!(report.items, 6);
+    let back = read(&path);
+    let schema = back.batches[0].schema();
+    assert!(schema.field_with_name("end_datetime").is_ok());
+    let granules = all(&store, "t:late").await;
+    let items_back = items(&back.batches);
+    assert_eq!(items_back, encoder_items(&c, &granules));
+    assert_eq!(items_back[5]["assets"]["data"]["file:size"], json!(1000));
+    assert_eq!(items_back[0]["stac_extensions"], json!([]));
 }
