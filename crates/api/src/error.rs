@@ -76,6 +76,7 @@ impl From<SearchError> for ApiError {
                 Self::NotFound(format!("unknown collection {id:?}"))
             }
             SearchError::Store(e) => Self::Store(e),
+            SearchError::Invalid(m) => Self::bad("query", m),
         }
     }
 }

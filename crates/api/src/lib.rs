@@ -11,6 +11,7 @@
 //! | `/readyz` | readiness: the database answers |
 //! | `/metrics` | Prometheus text format |
 //! | `/openapi.json` | the OpenAPI 3.1 description |
+//! | `/stac/…` | STAC API 1.0: landing page, conformance, queryables, collections (collection search), items, item search (`GET` and `POST /stac/search`) |
 //!
 //! Administrative endpoints (need `Authorization: Bearer <token>`, see [`admin`]; disabled,
 //! answering 403, when [`ApiConfig::admin_token`] is None):
@@ -242,7 +243,7 @@ impl AppState {
 /// The routes, as (axum path, handler): the single list both [`router`] and
 /// [`route_paths`] read.
 fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
-    vec![
+    let mut routes = vec![
         ("/collections", get(routes::collections::list)),
         ("/collections/{*id}", get(routes::collections::one)),
         ("/index", get(routes::index::index)),
@@ -258,7 +259,9 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/sources/{name}", put(routes::admin::update_source)),
         ("/sources/{name}/sync", post(routes::admin::start_sync)),
         ("/runs", get(routes::admin::list_runs)),
-    ]
+    ];
+    routes.extend(routes::stac::routes());
+    routes
 }
 
 /// The route templates the router serves (axum syntax, e.g. `/collections/{*id}`).

@@ -4,6 +4,8 @@
 //!
 //! * [`Query::Filter`]: OGC Filter 1.1 XML ([`filter`]);
 //! * [`Query::Text`]: CQL text, as OGC catalogues take it ([`text`]);
+//! * [`Query::Cql2Text`], [`Query::Cql2Json`]: OGC CQL2 over STAC item queryables ([`cql2`]),
+//!   tests on granules included ([`threddex_store::ItemTest`]);
 //! * [`free_text`]: the web-search-like free text of `/collections?q=` (parsed in the store
 //!   layer, [`RecordFilter::free_text`], so the JSON collection search compiles the same tree).
 //!
@@ -29,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cql2;
 pub mod filter;
 pub mod text;
 
@@ -81,6 +84,10 @@ pub enum Query<'a> {
     Filter(&'a Element),
     /// CQL text (`dc:title LIKE '%sea%' AND BBOX(ows:BoundingBox, -10, -5, 10, 5)`).
     Text(&'a str),
+    /// OGC CQL2 text over STAC item queryables ([`cql2`]).
+    Cql2Text(&'a str),
+    /// OGC CQL2 JSON over STAC item queryables ([`cql2`]).
+    Cql2Json(&'a serde_json::Value),
 }
 
 impl Query<'_> {
@@ -89,6 +96,8 @@ impl Query<'_> {
         match self {
             Query::Filter(e) => filter::parse(e),
             Query::Text(t) => text::parse(t),
+            Query::Cql2Text(t) => cql2::parse_text(t),
+            Query::Cql2Json(v) => cql2::parse_json(v),
         }
     }
 }

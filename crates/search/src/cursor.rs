@@ -37,6 +37,12 @@ struct CursorDoc {
     h: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<i64>,
+    /// The collection of an item cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    c: Option<String>,
+    /// The order of an item cursor (`c`: collection, `d`: datetime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    o: Option<String>,
     id: String,
 }
 
@@ -74,6 +80,8 @@ pub fn encode_granule(collection_id: &str, start: Option<Timestamp>, granule_id:
         k: "g".into(),
         h: Some(fnv32(collection_id)),
         s: start.map(|t| t.timestamp_micros()),
+        c: None,
+        o: None,
         id: granule_id.to_owned(),
     })
 }
@@ -101,6 +109,8 @@ pub fn encode_collection(id: &str) -> String {
         k: "c".into(),
         h: None,
         s: None,
+        c: None,
+        o: None,
         id: id.to_owned(),
     })
 }
@@ -108,6 +118,57 @@ pub fn encode_collection(id: &str) -> String {
 /// Decode a collection cursor: the last collection ID of the previous page.
 pub fn decode_collection(raw: &str) -> Result<String, CursorError> {
     decode(raw, "c").map(|d| d.id)
+}
+
+/// The position of an item search page: after the item `(start, collection, id)` in the
+/// search's order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemPosition {
+    /// The order the position belongs to (`'c'`: by collection, `'d'`: by datetime).
+    pub order: char,
+    /// The granule's start.
+    pub start: Option<Timestamp>,
+    /// Its collection.
+    pub collection: String,
+    /// Its granule ID.
+    pub id: String,
+}
+
+/// The cursor positioned after an item.
+pub fn encode_item(p: &ItemPosition) -> String {
+    encode(&CursorDoc {
+        v: 1,
+        k: "i".into(),
+        h: None,
+        s: p.start.map(|t| t.timestamp_micros()),
+        c: Some(p.collection.clone()),
+        o: Some(p.order.to_string()),
+        id: p.id.clone(),
+    })
+}
+
+/// Decode an item cursor.
+pub fn decode_item(raw: &str) -> Result<ItemPosition, CursorError> {
+    let doc = decode(raw, "i")?;
+    let start = match doc.s {
+        None => None,
+        Some(us) => Some(DateTime::from_timestamp_micros(us).ok_or(CursorError::Unknown)?),
+    };
+    let collection = doc
+        .c
+        .filter(|c| c.len() <= MAX_ID_BYTES)
+        .ok_or(CursorError::Unknown)?;
+    let order = match doc.o.as_deref() {
+        Some("c") => 'c',
+        Some("d") => 'd',
+        _ => return Err(CursorError::Unknown),
+    };
+    Ok(ItemPosition {
+        order,
+        start,
+        collection,
+        id: doc.id,
+    })
 }
 
 #[cfg(test)]

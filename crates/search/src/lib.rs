@@ -7,6 +7,8 @@
 //!   ([`refresh`]), with the collection's access services and a [`PageFreshness`] saying
 //!   where the answer came from and how fresh it is.
 //! * [`SearchCore::collections`]: one page of a collection search.
+//! * [`SearchCore::items`]: one page of an item search over any number of collections
+//!   (STAC), with a filter on items.
 //!
 //! Both take validated requests ([`GranuleRequest`], [`CollectionRequest`]) and page by opaque
 //! keyset cursors ([`cursor`]). The core keeps two caches of domain data (a collection's access
@@ -19,6 +21,7 @@ mod cache;
 mod collections;
 pub mod cursor;
 mod granules;
+mod items;
 pub mod refresh;
 
 use std::sync::Arc;
@@ -31,6 +34,7 @@ use crate::cache::{CollectionCache, SyncTimes};
 pub use crate::cache::granule_services;
 pub use crate::collections::{CollectionPage, CollectionRequest};
 pub use crate::granules::{GranulePage, GranuleRequest, PageFreshness, Served};
+pub use crate::items::{ItemOrder, ItemPage, ItemRequest, MAX_MERGED, MAX_REFRESHED, MAX_SCAN};
 pub use crate::refresh::{
     Decision, Freshness, RefreshCoordinator, RefreshError, RefreshOutcome, RefreshReport,
     RefreshStatus, Refresher,
@@ -83,6 +87,9 @@ pub enum SearchError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The search cannot be answered as asked (too broad for its order).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The search core: the store, refresh on demand and the caches. Cheap to clone.

@@ -33,19 +33,10 @@ impl<'a> ItemContext<'a> {
     }
 }
 
-/// The effective geospatial coverage of a collection's granules: the collection's box when
-/// its coordinates are finite and within range (south ≤ north), else None.
+/// The effective geospatial coverage of a collection's granules:
+/// [`Collection::footprint`], the collection's box when it is valid, else None.
 pub fn footprint(collection: &Collection) -> Option<BBox> {
-    collection.info.bbox.filter(|b| {
-        [b.west, b.south, b.east, b.north]
-            .iter()
-            .all(|v| v.is_finite())
-            && (-180.0..=180.0).contains(&b.west)
-            && (-180.0..=180.0).contains(&b.east)
-            && (-90.0..=90.0).contains(&b.south)
-            && (-90.0..=90.0).contains(&b.north)
-            && b.south <= b.north
-    })
+    collection.footprint()
 }
 
 /// The GeoJSON geometry of a box: a `Point` when it has no extent, a `Polygon`

@@ -512,6 +512,10 @@ pub enum RecordFilter {
         /// End (exclusive).
         end: Option<Timestamp>,
     },
+    /// A test on one granule rather than its collection (the items of a STAC search):
+    /// evaluated on each granule ([`RecordFilter::matches_item`]); SQL on collections refuses
+    /// it (see [`crate::ItemPushdown`] for what SQL does of such a filter).
+    Item(crate::ItemTest),
 }
 
 fn invalid(msg: String) -> StoreError {

@@ -22,6 +22,7 @@
 mod filter;
 mod freetext;
 pub mod granule_codec;
+mod item_filter;
 mod lease;
 mod model;
 pub mod sql;
@@ -30,6 +31,7 @@ pub mod testsuite;
 
 pub use filter::*;
 pub use freetext::MAX_TERMS;
+pub use item_filter::*;
 pub use lease::*;
 pub use model::*;
 

@@ -166,6 +166,11 @@ pub fn push_filter<D: Dialect>(
     if filter.depth() > MAX_FILTER_DEPTH {
         return Err(StoreError::Invalid("filter nested too deeply".into()));
     }
+    if filter.has_item_tests() {
+        return Err(StoreError::Invalid(
+            "a test on item properties cannot select collections".into(),
+        ));
+    }
     write(d, qb, filter);
     Ok(())
 }
@@ -255,6 +260,10 @@ fn write<D: Dialect>(d: &D, qb: &mut QueryBuilder<D::Db>, f: &RecordFilter) {
             qb.push(" AND ");
             d.bind_time(qb, *upper);
             qb.push(")");
+        }
+        // Refused by `push_filter` before writing.
+        RecordFilter::Item(_) => {
+            qb.push("FALSE");
         }
         RecordFilter::BBox(b) => bbox(d, qb, b),
         RecordFilter::IsNull(prop) => is_null(d, qb, *prop),

@@ -9,6 +9,7 @@ mod harvest_faults;
 mod harvest_politeness;
 mod harvest_real;
 mod iso;
+mod stac_pystac;
 mod sync;
 mod truth;
 mod views_real;

@@ -6,6 +6,7 @@ pub(crate) mod csw;
 pub(crate) mod health;
 pub(crate) mod index;
 pub(crate) mod openapi;
+pub(crate) mod stac;
 
 use std::time::Instant;
 

@@ -7,4 +7,5 @@ mod csw;
 mod openapi;
 mod refresh;
 mod serve;
+mod stac;
 mod transcripts;

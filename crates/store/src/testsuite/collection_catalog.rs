@@ -684,6 +684,16 @@ pub async fn test_search_records_filters(store: &dyn Store) {
         .fold(RecordFilter::All, |f, _| RecordFilter::Not(Box::new(f)));
     let err = store.search_records(&nested, &[], 0, 10).await;
     assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
+    // A test on granules (a STAC item filter) never selects collections, even inside an Or.
+    let on_items = RecordFilter::Or(vec![
+        RecordFilter::All,
+        RecordFilter::Item(crate::ItemTest::Intersects {
+            start: Some(t(0)),
+            end: None,
+        }),
+    ]);
+    let err = store.search_records(&on_items, &[], 0, 10).await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
     for bad in [
         RecordFilter::compare(TempBegin, Eq, text("yesterday"), false),
         RecordFilter::compare(Title, Eq, Literal::Time(t(0)), false),

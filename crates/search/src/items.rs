@@ -1,0 +1,428 @@
+//! Item search (what STAC's `/search` and `/collections/{id}/items` answer): granules of any
+//! number of collections passing a filter on items ([`RecordFilter::matches_item`]), in
+//! collection order or in time order, paged by keyset cursors.
+//!
+//! SQL selects the collections that may hold matches ([`RecordFilter::item_pushdown`]: the
+//! collection tests, the footprint box) and bounds each collection's listing by the filter's
+//! time window; each granule listed is then tested against the whole filter. One request scans
+//! at most [`MAX_SCAN`] granules: when a selective filter reaches that bound, the page ends
+//! early (possibly empty) with a cursor where the scan stopped, so the next page goes on from
+//! there. Named collections (at most [`MAX_REFRESHED`]) are refreshed on demand like `/index`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use threddex_store::{
+    Collection, CompareOp, Granule, GranuleQuery, RecordFilter, SortKey, TextProperty, Timestamp,
+};
+
+use crate::cursor::ItemPosition;
+use crate::refresh::RefreshOutcome;
+use crate::{GranuleRequest, SearchCore, SearchError};
+
+/// Most granules one item search reads from the store.
+pub const MAX_SCAN: usize = 50_000;
+
+/// Most collections an item search in time order merges.
+pub const MAX_MERGED: usize = 100;
+
+/// Most named collections refreshed on demand by one search.
+pub const MAX_REFRESHED: usize = 10;
+
+/// Granules read per store query.
+const CHUNK: u32 = 1_000;
+
+/// Collections read per store query.
+const COLLECTION_BATCH: u32 = 200;
+
+/// The order of an item search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemOrder {
+    /// By collection ID, then start, then granule ID.
+    Collection,
+    /// By start (granules without one first), then collection ID, then granule ID.
+    Datetime,
+}
+
+impl ItemOrder {
+    fn tag(self) -> char {
+        match self {
+            Self::Collection => 'c',
+            Self::Datetime => 'd',
+        }
+    }
+}
+
+/// A validated item search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemRequest {
+    /// Only these collections (None: every collection).
+    pub collections: Option<Vec<String>>,
+    /// The filter on items (tested on every granule listed).
+    pub filter: RecordFilter,
+    /// Tests on collections only (compiled into SQL, never tested on granules): e.g. a
+    /// free-text search whose matches are the items of the collections it finds.
+    pub collection_filter: RecordFilter,
+    /// Page size.
+    pub limit: u32,
+    /// Keyset position from the cursor (of the same order).
+    pub after: Option<ItemPosition>,
+    /// The order.
+    pub order: ItemOrder,
+}
+
+/// One page of an item search.
+#[derive(Clone, Debug)]
+pub struct ItemPage {
+    /// The items, each with its collection, in the search's order.
+    pub items: Vec<(Arc<Collection>, Granule)>,
+    /// The cursor of the next page (None on the last one).
+    pub next: Option<String>,
+    /// How many items match in all, when that is known without reading them (a search of one
+    /// collection with no test on items: its granule count).
+    pub matched: Option<u64>,
+    /// What refresh on demand did for the named collections (None: none was asked).
+    pub freshness: Option<RefreshOutcome>,
+}
+
+type Key = (Option<Timestamp>, String, String);
+
+fn key(c: &Collection, g: &Granule) -> Key {
+    (g.start, c.info.id.clone(), g.granule_id.clone())
+}
+
+fn id_is(op: CompareOp, value: &str) -> RecordFilter {
+    RecordFilter::CompareText {
+        prop: TextProperty::Identifier,
+        op,
+        value: value.to_owned(),
+        match_case: true,
+    }
+}
+
+fn and(mut v: Vec<RecordFilter>) -> RecordFilter {
+    match v.len() {
+        0 => RecordFilter::All,
+        1 => v.pop().unwrap_or(RecordFilter::All),
+        _ => RecordFilter::And(v),
+    }
+}
+
+/// Where the scan of one collection stands.
+struct Scan {
+    collection: Arc<Collection>,
+    after: Option<(Option<Timestamp>, String)>,
+    /// Granules at or before this key are skipped (a cursor of another collection).
+    skip_through: Option<Key>,
+    done: bool,
+    /// Matches read but not yet placed on the page.
+    ready: VecDeque<Granule>,
+}
+
+struct Run<'a> {
+    core: &'a SearchCore,
+    req: &'a ItemRequest,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    refresh: bool,
+    budget: usize,
+    /// Most granules one read of one collection takes.
+    chunk: usize,
+    freshness: Option<RefreshOutcome>,
+}
+
+impl Run<'_> {
+    /// Read the next chunk of a collection into its matches.
+    async fn fill(&mut self, s: &mut Scan) -> Result<(), SearchError> {
+        if s.done || self.budget == 0 {
+            return Ok(());
+        }
+        let n = CHUNK
+            .min(u32::try_from(self.budget.min(self.chunk)).unwrap_or(CHUNK))
+            .max(1);
+        let id = s.collection.info.id.clone();
+        let rows = if self.refresh {
+            let page = self
+                .core
+                .granules(&GranuleRequest {
+                    collection_id: id,
+                    start: self.start,
+                    end: self.end,
+                    limit: n,
+                    after: s.after.clone(),
+                })
+                .await?;
+            let o = page.freshness.outcome;
+            let f = self.freshness.get_or_insert(o);
+            f.refreshed |= o.refreshed;
+            f.stale |= o.stale;
+            f.indexed_through = match (f.indexed_through, o.indexed_through) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            page.granules
+        } else {
+            self.core
+                .store
+                .list_granules(&GranuleQuery {
+                    collection_id: id,
+                    start: self.start,
+                    end: self.end,
+                    after: s.after.clone(),
+                    limit: n,
+                })
+                .await?
+        };
+        self.budget = self.budget.saturating_sub(rows.len());
+        if rows.len() < n as usize {
+            s.done = true;
+        }
+        let fp = s.collection.footprint();
+        let filter = self.req.filter.with_footprint(fp.as_ref());
+        for g in rows {
+            s.after = Some((g.start, g.granule_id.clone()));
+            if s.skip_through
+                .as_ref()
+                .is_some_and(|k| key(&s.collection, &g) <= *k)
+            {
+                continue;
+            }
+            if filter.matches_item(&g, fp.as_ref()) {
+                s.ready.push_back(g);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SearchCore {
+    /// Collections that may hold matches, by ID, after `after_id`, at most `limit`.
+    async fn item_collections(
+        &self,
+        base: &[RecordFilter],
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Collection>, SearchError> {
+        let mut f = base.to_vec();
+        if let Some(a) = after_id {
+            f.push(id_is(CompareOp::Gt, a));
+        }
+        let sort = [SortKey {
+            prop: threddex_store::SortProperty::Identifier,
+            descending: false,
+        }];
+        Ok(self
+            .store
+            .search_records(&and(f), &sort, 0, limit)
+            .await?
+            .collections)
+    }
+
+    /// One page of the items `req` asks for.
+    pub async fn items(&self, req: &ItemRequest) -> Result<ItemPage, SearchError> {
+        self.items_scanning(req, MAX_SCAN).await
+    }
+
+    /// [`SearchCore::items`] reading at most `budget` granules.
+    pub(crate) async fn items_scanning(
+        &self,
+        req: &ItemRequest,
+        budget: usize,
+    ) -> Result<ItemPage, SearchError> {
+        let pd = req.filter.item_pushdown();
+        let mut base = vec![pd.collections, req.collection_filter.clone()];
+        if let Some(list) = &req.collections {
+            base.push(RecordFilter::Or(
+                list.iter().map(|c| id_is(CompareOp::Eq, c)).collect(),
+            ));
+        }
+        let after = req.after.as_ref().filter(|a| a.order == req.order.tag());
+        let mut run = Run {
+            core: self,
+            req,
+            start: pd.start,
+            end: pd.end,
+            refresh: req
+                .collections
+                .as_ref()
+                .is_some_and(|l| l.len() <= MAX_REFRESHED),
+            budget,
+            chunk: CHUNK as usize,
+            freshness: None,
+        };
+        let limit = req.limit as usize;
+        let mut items: Vec<(Arc<Collection>, Granule)> = Vec::new();
+        let mut next: Option<ItemPosition> = None;
+        let mut seen_collections = 0usize;
+        let mut only: Option<Arc<Collection>> = None;
+        let position = |c: &Collection, after: &Option<(Option<Timestamp>, String)>| ItemPosition {
+            order: req.order.tag(),
+            start: after.as_ref().and_then(|a| a.0),
+            collection: c.info.id.clone(),
+            id: after.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
+        };
+        let of = |c: &Arc<Collection>, g: &Granule| ItemPosition {
+            order: req.order.tag(),
+            start: g.start,
+            collection: c.info.id.clone(),
+            id: g.granule_id.clone(),
+        };
+
+        match req.order {
+            ItemOrder::Collection => {
+                if let Some(a) = after {
+                    base.push(id_is(CompareOp::Ge, &a.collection));
+                }
+                let mut last: Option<String> = None;
+                'collections: loop {
+                    let batch = self
+                        .item_collections(&base, last.as_deref(), COLLECTION_BATCH)
+                        .await?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for c in batch {
+                        last = Some(c.info.id.clone());
+                        seen_collections += 1;
+                        let c = Arc::new(c);
+                        only = Some(Arc::clone(&c));
+                        let mut s = Scan {
+                            after: after
+                                .filter(|a| a.collection == c.info.id)
+                                .map(|a| (a.start, a.id.clone())),
+                            collection: c,
+                            skip_through: None,
+                            done: false,
+                            ready: VecDeque::new(),
+                        };
+                        loop {
+                            if s.ready.is_empty() {
+                                if s.done {
+                                    break;
+                                }
+                                if run.budget == 0 {
+                                    next = Some(position(&s.collection, &s.after));
+                                    break 'collections;
+                                }
+                                run.fill(&mut s).await?;
+                                continue;
+                            }
+                            let Some(g) = s.ready.pop_front() else {
+                                continue;
+                            };
+                            if items.len() == limit {
+                                next = items.last().map(|(c, g)| of(c, g));
+                                break 'collections;
+                            }
+                            items.push((Arc::clone(&s.collection), g));
+                        }
+                    }
+                }
+            }
+            ItemOrder::Datetime => {
+                let found = self
+                    .item_collections(&base, None, u32::try_from(MAX_MERGED + 1).unwrap_or(101))
+                    .await?;
+                if found.len() > MAX_MERGED {
+                    return Err(SearchError::Invalid(format!(
+                        "sorting by datetime merges at most {MAX_MERGED} collections: name them \
+                         with collections, or narrow the search"
+                    )));
+                }
+                seen_collections = found.len();
+                let skip: Option<Key> =
+                    after.map(|a| (a.start, a.collection.clone(), a.id.clone()));
+                let mut scans: Vec<Scan> = found
+                    .into_iter()
+                    .map(|c| {
+                        let same = after.is_some_and(|a| a.collection == c.info.id);
+                        let c = Arc::new(c);
+                        only = Some(Arc::clone(&c));
+                        Scan {
+                            after: after.map(|a| {
+                                (a.start, if same { a.id.clone() } else { String::new() })
+                            }),
+                            skip_through: if same { None } else { skip.clone() },
+                            collection: c,
+                            done: false,
+                            ready: VecDeque::new(),
+                        }
+                    })
+                    .collect();
+                // Each scan at the smallest position must be read once for the smallest
+                // position to move: a request reads at least that many chunks.
+                run.budget = run.budget.max(scans.len());
+                run.chunk = (run.budget / scans.len().max(1)).max(1);
+                loop {
+                    // The smallest match, or the smallest position of a scan with nothing
+                    // read ahead (a fence: every granule before it has been read).
+                    let mut best: Option<(Key, usize, bool)> = None;
+                    for (i, s) in scans.iter().enumerate() {
+                        let (k, is_match) = match s.ready.front() {
+                            Some(g) => (key(&s.collection, g), true),
+                            None if !s.done => {
+                                let p = position(&s.collection, &s.after);
+                                let k = (p.start, p.collection, p.id);
+                                (
+                                    s.skip_through.clone().map_or(k.clone(), |t| t.max(k)),
+                                    false,
+                                )
+                            }
+                            None => continue,
+                        };
+                        if best.as_ref().is_none_or(|(b, _, _)| k < *b) {
+                            best = Some((k, i, is_match));
+                        }
+                    }
+                    let Some((k, i, is_match)) = best else { break };
+                    let Some(s) = scans.get_mut(i) else { break };
+                    if !is_match {
+                        // A page must move past its cursor: past the budget, read on (one
+                        // granule at a time) while the smallest position is still the cursor's.
+                        if run.budget == 0 && skip.as_ref().is_some_and(|c| k <= *c) {
+                            run.budget = 1;
+                            run.chunk = 1;
+                        }
+                        if run.budget == 0 {
+                            next = Some(ItemPosition {
+                                order: 'd',
+                                start: k.0,
+                                collection: k.1,
+                                id: k.2,
+                            });
+                            break;
+                        }
+                        run.fill(s).await?;
+                        continue;
+                    }
+                    if items.len() == limit {
+                        next = items.last().map(|(c, g)| of(c, g));
+                        break;
+                    }
+                    if let Some(g) = s.ready.pop_front() {
+                        items.push((Arc::clone(&s.collection), g));
+                    }
+                }
+            }
+        }
+        // Exact and free for one named collection with no test on items: all its granules
+        // (or none, when the collection's tests fail).
+        let matched = match (&req.collections, &only, seen_collections) {
+            (Some(list), _, _) if list.len() != 1 || req.filter.has_item_tests() => None,
+            (None, _, _) => None,
+            (Some(_), Some(c), 1) => u64::try_from(c.granule_count).ok(),
+            (Some(_), None, 0) if after.is_none() => Some(0),
+            _ => None,
+        };
+        Ok(ItemPage {
+            items,
+            next: next.as_ref().map(crate::cursor::encode_item),
+            matched,
+            freshness: run.freshness,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "items_tests.rs"]
+mod tests;

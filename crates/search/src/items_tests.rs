@@ -1,0 +1,298 @@
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use threddex_store::{
+    AccessService, BBox, Batch, CollectionUpsert, CrawlState, Granule, GranuleQuery, ItemTest,
+    ItemText, LikePattern, NewSource, RecordFilter, SourceRegistry, Store, Timestamp,
+};
+use threddex_store_sqlite::SqliteStore;
+
+use super::*;
+use crate::SearchConfig;
+use crate::cursor::decode_item;
+
+const COLLECTIONS: [&str; 4] = ["a:x", "b:y", "c:z", "d:w"];
+
+fn hour(h: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::TimeDelta::hours(h)
+}
+
+fn bbox_of(i: usize) -> Option<BBox> {
+    match i {
+        0 => Some(BBox {
+            west: -10.0,
+            south: -10.0,
+            east: 10.0,
+            north: 10.0,
+        }),
+        1 => Some(BBox {
+            west: 170.0,
+            south: 0.0,
+            east: -170.0,
+            north: 20.0,
+        }),
+        2 => None,
+        _ => Some(BBox {
+            west: 50.0,
+            south: 40.0,
+            east: 60.0,
+            north: 50.0,
+        }),
+    }
+}
+
+async fn store() -> Arc<dyn Store> {
+    let s = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let source = s
+        .add_source(&NewSource {
+            name: "s".into(),
+            url: "http://h/thredds/catalog.xml".into(),
+            ..NewSource::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = Batch::default();
+    for (i, c) in COLLECTIONS.iter().enumerate() {
+        batch.collections.push(CollectionUpsert {
+            id: (*c).into(),
+            source_id: source.id,
+            title: (*c).into(),
+            template: None,
+            catalog_url: format!("http://h/thredds/catalog/{i}/catalog.xml"),
+            services: vec![AccessService {
+                name: "http".into(),
+                service_type: "HTTPServer".into(),
+                base: "http://h/fileServer/".into(),
+                suffix: String::new(),
+            }],
+            metadata: serde_json::json!({}),
+            summary: None,
+            keywords: vec![],
+            bbox: bbox_of(i),
+        });
+        // Starts shared between collections (ties), some granules with an end, one without
+        // a start.
+        for j in 0..(12 + i * 3) {
+            let start = if i == 2 && j == 0 {
+                None
+            } else {
+                Some(hour(((j * 7 + i * 3) % 40) as i64))
+            };
+            batch.granules.push(Granule {
+                collection_id: (*c).into(),
+                granule_id: format!("g{j:02}-{i}"),
+                name: format!("g{j:02}-{i}.nc"),
+                start,
+                end: (j % 3 == 0).then(|| hour(((j * 7 + i * 3) % 40) as i64 + 5)),
+                url_path: Some(format!("{c}/g{j:02}.nc")),
+                size: Some(j as i64),
+                modified: None,
+                catalog_url: format!("http://h/thredds/catalog/{i}/catalog.xml"),
+            });
+        }
+    }
+    batch.complete_catalogs.extend(
+        (0..COLLECTIONS.len()).map(|i| format!("http://h/thredds/catalog/{i}/catalog.xml")),
+    );
+    s.write_batch(&batch).await.unwrap();
+    s.refresh_collection_stats(&COLLECTIONS.map(String::from))
+        .await
+        .unwrap();
+    Arc::new(s)
+}
+
+/// Every granule passing the filter, in the order's order (the answer paging must give).
+async fn expected(store: &dyn Store, req: &ItemRequest) -> Vec<(String, String)> {
+    let mut all: Vec<(Option<Timestamp>, String, String)> = Vec::new();
+    for (i, c) in COLLECTIONS.iter().enumerate() {
+        if req
+            .collections
+            .as_ref()
+            .is_some_and(|l| !l.iter().any(|x| x == c))
+        {
+            continue;
+        }
+        if let RecordFilter::CompareText { value, .. } = &req.collection_filter
+            && value == c
+        {
+            continue;
+        }
+        let rows = store
+            .list_granules(&GranuleQuery {
+                collection_id: (*c).into(),
+                start: None,
+                end: None,
+                after: None,
+                limit: 10_000,
+            })
+            .await
+            .unwrap();
+        for g in rows {
+            if req.filter.matches_item(&g, bbox_of(i).as_ref()) {
+                all.push((g.start, (*c).into(), g.granule_id));
+            }
+        }
+    }
+    match req.order {
+        ItemOrder::Collection => all.sort_by(|a, b| (&a.1, a.0, &a.2).cmp(&(&b.1, b.0, &b.2))),
+        ItemOrder::Datetime => all.sort(),
+    }
+    all.into_iter().map(|(_, c, g)| (c, g)).collect()
+}
+
+fn filter_strategy() -> impl Strategy<Value = RecordFilter> {
+    let window = (prop::option::of(0i64..40), prop::option::of(0i64..20)).prop_map(|(a, d)| {
+        RecordFilter::Item(ItemTest::Intersects {
+            start: a.map(hour),
+            end: d.map(|d| hour(a.unwrap_or(0) + d)),
+        })
+    });
+    let bbox = (-20i32..60, -20i32..45).prop_map(|(w, s)| {
+        RecordFilter::BBox(BBox {
+            west: f64::from(w),
+            south: f64::from(s),
+            east: f64::from(w + 15),
+            north: f64::from(s + 10),
+        })
+    });
+    let id = (0u32..3).prop_map(|d| {
+        RecordFilter::Item(ItemTest::Like {
+            prop: ItemText::Id,
+            pattern: LikePattern::parse(&format!("%{d}"), '%', '_', None),
+            match_case: true,
+        })
+    });
+    let leaf = prop_oneof![window, bbox, id, Just(RecordFilter::All)];
+    prop::collection::vec(leaf, 0..3).prop_map(|v| match v.len() {
+        0 => RecordFilter::All,
+        _ => RecordFilter::And(v),
+    })
+}
+
+/// Paging through any search, with any page size and scan budget, gives exactly the unpaged
+/// answer: every match once, in order.
+#[test]
+fn pages_concatenate_to_the_whole_answer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = rt.block_on(store());
+    let core = SearchCore::new(Arc::clone(&store), None, SearchConfig::default());
+    let strategy = (
+        filter_strategy(),
+        prop::option::of(prop::sample::subsequence(COLLECTIONS.to_vec(), 1..4)),
+        prop::bool::ANY,
+        1u32..9,
+        1usize..60,
+        prop::option::of(0usize..COLLECTIONS.len()),
+    );
+    let mut runner = TestRunner::new(Config::with_cases(160));
+    runner
+        .run(
+            &strategy,
+            |(filter, collections, by_time, limit, budget, exclude)| {
+                let req = ItemRequest {
+                    collections: collections.map(|l| l.into_iter().map(String::from).collect()),
+                    filter,
+                    collection_filter: exclude.map_or(RecordFilter::All, |i: usize| {
+                        RecordFilter::CompareText {
+                            prop: threddex_store::TextProperty::Identifier,
+                            op: threddex_store::CompareOp::Ne,
+                            value: COLLECTIONS[i].into(),
+                            match_case: true,
+                        }
+                    }),
+                    limit,
+                    after: None,
+                    order: if by_time {
+                        ItemOrder::Datetime
+                    } else {
+                        ItemOrder::Collection
+                    },
+                };
+                rt.block_on(async {
+                    let want = expected(store.as_ref(), &req).await;
+                    let mut got = Vec::new();
+                    let mut req = req.clone();
+                    for _ in 0..2_000 {
+                        let page = core.items_scanning(&req, budget).await.unwrap();
+                        assert!(page.items.len() <= limit as usize);
+                        got.extend(
+                            page.items
+                                .iter()
+                                .map(|(c, g)| (c.info.id.clone(), g.granule_id.clone())),
+                        );
+                        match page.next {
+                            Some(n) => req.after = Some(decode_item(&n).unwrap()),
+                            None => break,
+                        }
+                    }
+                    prop_assert_eq!(got, want);
+                    Ok(())
+                })
+            },
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn counts_are_given_when_free() {
+    let store = store().await;
+    let core = SearchCore::new(store, None, SearchConfig::default());
+    let req = |collections: Option<Vec<String>>, filter| ItemRequest {
+        collections,
+        filter,
+        collection_filter: RecordFilter::All,
+        limit: 2,
+        after: None,
+        order: ItemOrder::Collection,
+    };
+    let one = core
+        .items(&req(Some(vec!["b:y".into()]), RecordFilter::All))
+        .await
+        .unwrap();
+    assert_eq!(one.matched, Some(15));
+    assert_eq!(one.items.len(), 2);
+    assert!(one.next.is_some());
+    let tested = core
+        .items(&req(
+            Some(vec!["b:y".into()]),
+            RecordFilter::Item(ItemTest::Intersects {
+                start: Some(hour(1)),
+                end: None,
+            }),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(tested.matched, None);
+    let none = core
+        .items(&req(Some(vec!["nope".into()]), RecordFilter::All))
+        .await
+        .unwrap();
+    assert_eq!(none.matched, Some(0));
+    assert!(none.items.is_empty() && none.next.is_none());
+    let all = core.items(&req(None, RecordFilter::All)).await.unwrap();
+    assert_eq!(all.matched, None);
+}
+
+#[tokio::test]
+async fn time_order_puts_granules_without_a_start_first() {
+    let core = SearchCore::new(store().await, None, SearchConfig::default());
+    let page = core
+        .items(&ItemRequest {
+            collections: None,
+            filter: RecordFilter::All,
+            collection_filter: RecordFilter::All,
+            limit: 5,
+            after: None,
+            order: ItemOrder::Datetime,
+        })
+        .await
+        .unwrap();
+    let starts: Vec<Option<Timestamp>> = page.items.iter().map(|(_, g)| g.start).collect();
+    assert_eq!(starts[0], None, "granules without a start come first");
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+}
