@@ -1,6 +1,6 @@
 //! `threddex export --format stac-geoparquet` as a user runs it: harvest the simulated TDS,
 //! export, and read the files back in Python (pyarrow, and stac-geoparquet's own reader) into
-//! the items the STAC encoder gives, with the granules `/index` lists.
+//! the collections and items the STAC API serves, with the granules `/index` lists.
 //!
 //! The interpreter is `$THREDDEX_PYTHON`, else `.venv/bin/python` at the repository root
 //! (`.ci/run` installs pinned pyarrow and stac-geoparquet there). With `CI=true` a missing
@@ -115,6 +115,37 @@ async fn index_ids(base: &str, id: &str) -> Vec<String> {
     }
 }
 
+/// A collection's items as `/stac/collections/{id}/items` serves them, every page (the
+/// `next` links name the public URL; they are followed on the local server).
+async fn stac_items(base: &str, id: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut url = format!(
+        "{base}/stac/collections/{}/items?limit=10000",
+        threddex_stac::segment(id)
+    );
+    loop {
+        let (status, body) = common::get_json(&url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        items.extend(
+            body["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .cloned(),
+        );
+        let next = body["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .and_then(|l| l["href"].as_str());
+        match next {
+            Some(href) => url = href.replacen(PUBLIC, base, 1),
+            None => return items,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_files_read_back_in_python_as_the_items_served() {
     let py = python();
@@ -140,8 +171,8 @@ async fn exported_files_read_back_in_python_as_the_items_served() {
     .await;
     assert!(out.status.success(), "{}", common::stderr(&out));
 
-    // What threddex serves: the encoder's items and collections over the same store, and
-    // the granules of /index.
+    // What threddex serves over the same store: the STAC API's collections and items (links
+    // under the same public URL), and the granules of /index.
     let store = threddex::open_store(&db).await.expect("store");
     let collections = store
         .list_collections(&CollectionQuery {
@@ -154,15 +185,27 @@ async fn exported_files_read_back_in_python_as_the_items_served() {
     assert!(collections.iter().any(|c| c.info.bbox.is_none()));
     assert!(collections.iter().any(|c| c.info.bbox.is_some()));
     let urls = threddex_stac::Urls::new(PUBLIC);
-    let service =
-        common::Service::start(dir.path(), &["serve", "--no-scheduler", "--db", &db]).await;
+    let service = common::Service::start(
+        dir.path(),
+        &[
+            "serve",
+            "--no-scheduler",
+            "--db",
+            &db,
+            "--public-url",
+            PUBLIC,
+        ],
+    )
+    .await;
     let mut expected = BTreeMap::new();
     let mut total = 0usize;
     for c in &collections {
-        let views = store.collection_views(&c.info.id).await.expect("views");
+        let id = &c.info.id;
+        let served = stac_items(&service.base, id).await;
+        // The encoder over the store gives the same items, in the same order.
         let granules = store
             .list_granules(&GranuleQuery {
-                collection_id: c.info.id.clone(),
+                collection_id: id.clone(),
                 start: None,
                 end: None,
                 after: None,
@@ -170,19 +213,27 @@ async fn exported_files_read_back_in_python_as_the_items_served() {
             })
             .await
             .expect("granules");
-        assert_eq!(granules.len() as i64, c.granule_count, "{}", c.info.id);
         let ctx = threddex_stac::ItemContext::of(&urls.stac, c);
-        let items: Vec<Value> = granules
+        let encoded: Vec<Value> = granules
             .iter()
             .map(|g| threddex_stac::item(g, &ctx))
             .collect();
-        total += items.len();
+        assert_eq!(served, encoded, "{id}: /stac items vs the encoder");
+        assert_eq!(served.len() as i64, c.granule_count, "{id}");
+        total += served.len();
+        let (status, collection) = common::get_json(&format!(
+            "{}/stac/collections/{}",
+            service.base,
+            threddex_stac::segment(id)
+        ))
+        .await;
+        assert_eq!(status, 200, "{collection}");
         expected.insert(
-            format!("{}.parquet", threddex::export_file_stem(&c.info.id)),
+            format!("{}.parquet", threddex::export_file_stem(id)),
             json!({
-                "collection": threddex_stac::collection(c, &views, &urls),
-                "items": items,
-                "index_ids": index_ids(&service.base, &c.info.id).await,
+                "collection": collection,
+                "items": served,
+                "index_ids": index_ids(&service.base, id).await,
             }),
         );
     }
