@@ -320,18 +320,22 @@ pub struct IdsArgs {
 /// `threddex export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Output format; only `iso` (ISO 19139 series records, one XML file per collection).
+    /// Output format: `iso` (ISO 19139 series records, one XML file per collection) or
+    /// `stac-geoparquet` (the collection's STAC Items, one Parquet file per collection).
     #[arg(long, default_value = "iso")]
     pub format: String,
     /// Directory to write into (created when missing). File names are the collection IDs
-    /// percent-encoded (every byte but `A-Z a-z 0-9 - . _ ~`) plus `.xml`.
+    /// percent-encoded (every byte but `A-Z a-z 0-9 - . _ ~`) plus `.xml` or `.parquet`.
     #[arg(long)]
     pub out: std::path::PathBuf,
+    /// Only this collection (repeatable; `stac-geoparquet` only) [default: every collection].
+    #[arg(long = "collection", value_name = "ID")]
+    pub collections: Vec<String>,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Public base URL of the service, for the search link of records built during the export
-    /// (collections whose record is missing) [default: config api.public_url, else
-    /// http://127.0.0.1:8080].
+    /// Public base URL of the service: the search link of ISO records built during the export
+    /// (collections whose record is missing), the links of STAC Items and Collections
+    /// (under `URL/stac`) [default: config api.public_url, else http://127.0.0.1:8080].
     #[arg(long)]
     pub public_url: Option<String>,
 }

@@ -25,8 +25,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// `threddex export --format iso` as a library call (for tests and tools).
-pub use commands::export::{export_iso, file_name as export_file_name};
+/// `threddex export` as library calls (for tests and tools).
+pub use commands::export::{
+    export_iso, export_stac_geoparquet, file_name as export_file_name,
+    file_stem as export_file_stem,
+};
 pub use db::{DEFAULT_DATABASE_URL, open_store};
 
 /// Parse the command line, run the chosen subcommand and map the outcome to an exit status.

@@ -1,9 +1,14 @@
-//! `threddex export --format iso --out DIR`: one ISO 19139 series record per collection.
+//! `threddex export --format iso|stac-geoparquet --out DIR`: one file per collection.
 //!
-//! The stored record is written (re-indented for reading). A collection without a record yet
-//! (e.g. harvested before records existed) gets one synthesised from its catalog metadata, and a
-//! record whose time extent is behind the collection's is re-timed; neither is stored back
-//! (the next harvest or sync does that) and no server is contacted.
+//! `iso`: the stored ISO 19139 series record is written (re-indented for reading). A
+//! collection without a record yet (e.g. harvested before records existed) gets one
+//! synthesised from its catalog metadata, and a record whose time extent is behind the
+//! collection's is re-timed; neither is stored back (the next harvest or sync does that) and
+//! no server is contacted.
+//!
+//! `stac-geoparquet`: the collection's STAC Items (the ones `/stac` serves) as a
+//! stac-geoparquet file, streamed from the store in bounded memory (see
+//! `threddex_stac_geoparquet`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,12 +23,17 @@ const PAGE: u32 = 500;
 /// Longest file name written (bytes, before `.xml`); longer encoded IDs are cut and get a hash.
 const MAX_NAME: usize = 200;
 
-/// The file name of a collection's record: its ID percent-encoded (unique and safe on every
-/// file system: only `A-Z a-z 0-9 - . _ ~` and `%XX` remain), plus `.xml`.
+/// The file name of a collection's record: [`file_stem`] plus `.xml`.
 pub fn file_name(collection_id: &str) -> String {
+    format!("{}.xml", file_stem(collection_id))
+}
+
+/// A collection's exported file name without extension: its ID percent-encoded (unique and
+/// safe on every file system: only `A-Z a-z 0-9 - . _ ~` and `%XX` remain).
+pub fn file_stem(collection_id: &str) -> String {
     let encoded = threddex_records::encode_query(collection_id);
     if encoded.len() <= MAX_NAME {
-        return format!("{encoded}.xml");
+        return encoded;
     }
     // FNV-1a 64 of the full ID keeps cut names unique.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -35,7 +45,7 @@ pub fn file_name(collection_id: &str) -> String {
     while !encoded.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!("{}-{h:016x}.xml", encoded.get(..cut).unwrap_or_default())
+    format!("{}-{h:016x}", encoded.get(..cut).unwrap_or_default())
 }
 
 /// The record to export for a collection (see the module docs); `views` are its virtual views
@@ -59,12 +69,25 @@ pub fn current_record(
     Ok(threddex_records::pretty(&xml)?)
 }
 
+/// The export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Iso,
+    StacGeoparquet,
+}
+
 pub async fn run(args: ExportArgs, cfg: &crate::config::Config) -> anyhow::Result<ExitCode> {
-    if !args.format.eq_ignore_ascii_case("iso") {
-        bail!(
-            "unsupported export format {:?}: only `iso` (ISO 19139 records) is supported",
+    let format = match args.format.to_ascii_lowercase().as_str() {
+        "iso" => Format::Iso,
+        "stac-geoparquet" => Format::StacGeoparquet,
+        _ => bail!(
+            "unsupported export format {:?}: `iso` (ISO 19139 records) or `stac-geoparquet` \
+             (STAC Items as GeoParquet)",
             args.format
-        );
+        ),
+    };
+    if format == Format::Iso && !args.collections.is_empty() {
+        bail!("--collection is for --format stac-geoparquet; `iso` exports every collection");
     }
     let public_url = args
         .public_url
@@ -73,8 +96,90 @@ pub async fn run(args: ExportArgs, cfg: &crate::config::Config) -> anyhow::Resul
         .unwrap_or(threddex_crawler::DEFAULT_PUBLIC_URL)
         .trim_end_matches('/');
     let store = cfg.database.open().await?;
-    export_iso(&*store, &args.out, public_url).await?;
+    match format {
+        Format::Iso => {
+            export_iso(&*store, &args.out, public_url).await?;
+        }
+        Format::StacGeoparquet => {
+            let options = threddex_stac_geoparquet::Options::default();
+            export_stac_geoparquet(&*store, &args.out, public_url, &args.collections, &options)
+                .await?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one stac-geoparquet file per collection into `dir` (every collection, or those of
+/// `only`: an unknown ID is an error before anything is written); returns what each file got.
+pub async fn export_stac_geoparquet(
+    store: &dyn threddex_store::Store,
+    dir: &Path,
+    public_url: &str,
+    only: &[String],
+    options: &threddex_stac_geoparquet::Options,
+) -> anyhow::Result<Vec<threddex_stac_geoparquet::FileReport>> {
+    let started = std::time::Instant::now();
+    let mut chosen = Vec::with_capacity(only.len());
+    for id in only {
+        if chosen.iter().any(|c: &Collection| c.info.id == *id) {
+            continue;
+        }
+        match store.collection(id).await? {
+            Some(c) => chosen.push(c),
+            None => bail!("unknown collection {id:?}"),
+        }
+    }
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let urls = threddex_stac::Urls::new(public_url);
+    let mut reports = Vec::new();
+    let mut write = async |c: &Collection| -> anyhow::Result<()> {
+        let views = store.collection_views(&c.info.id).await?;
+        let json = threddex_stac::collection(c, &views, &urls);
+        let path = dir.join(format!("{}.parquet", file_stem(&c.info.id)));
+        let report = threddex_stac_geoparquet::export_collection(
+            store, &urls.stac, c, &json, &path, options,
+        )
+        .await?;
+        tracing::debug!(collection = %c.info.id, items = report.items, bytes = report.bytes, "exported");
+        reports.push(report);
+        Ok(())
+    };
+    if only.is_empty() {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .list_collections(&CollectionQuery {
+                    after_id: after.clone(),
+                    limit: PAGE,
+                    ..CollectionQuery::default()
+                })
+                .await?;
+            for c in &page {
+                write(c).await?;
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = Some(last.info.id.clone()),
+                _ => break,
+            }
+        }
+    } else {
+        for c in &chosen {
+            write(c).await?;
+        }
+    }
+    let items: u64 = reports.iter().map(|r| r.items).sum();
+    let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {items} STAC items of {} collections ({:.1} MB) to {} in {secs:.1} s ({:.0} items/s)",
+        reports.len(),
+        bytes as f64 / 1e6,
+        dir.display(),
+        items as f64 / secs.max(1e-9)
+    );
+    Ok(reports)
 }
 
 /// Writes every collection's record into `dir`; returns the number of files written.
@@ -127,6 +232,7 @@ mod tests {
         let args = ExportArgs {
             format: "csv".into(),
             out: dir.path().join("out"),
+            collections: Vec::new(),
             db: crate::cli::DbArgs { db: None },
             public_url: None,
         };
@@ -138,7 +244,7 @@ mod tests {
         let err = run(args, &cfg).await.expect_err("must fail");
         assert!(
             err.to_string()
-                .contains("unsupported export format \"csv\""),
+                .contains("unsupported export format \"csv\": `iso`"),
             "{err}"
         );
         assert!(!dir.path().join("out").exists());

@@ -5,5 +5,6 @@ mod common;
 mod config;
 mod readme;
 mod serve;
+mod stac_geoparquet;
 mod sync_kill;
 mod traps;
