@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod config;
 mod readme;
+mod schemathesis;
 mod serve;
 mod sync_kill;
 mod traps;
