@@ -3,8 +3,11 @@
 mod cli;
 mod common;
 mod config;
+mod disk_full;
+mod pg_outage;
 mod readme;
 mod schemathesis;
 mod serve;
+mod soak;
 mod sync_kill;
 mod traps;

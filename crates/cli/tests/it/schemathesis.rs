@@ -116,7 +116,14 @@ async fn contract(db: &str) {
     let run = tokio::process::Command::new(&st)
         .arg("--config-file")
         .arg(&config)
-        .args(["run", &schema, "--checks", "all", "--max-examples", &examples])
+        .args([
+            "run",
+            &schema,
+            "--checks",
+            "all",
+            "--max-examples",
+            &examples,
+        ])
         // One worker: hypothesis's lambda descriptions race in CPython 3.11 with more.
         .args(["--workers", "1", "--no-color", "--continue-on-failure"])
         .env("THREDDEX_ST_TOKEN", TOKEN)
@@ -125,14 +132,21 @@ async fn contract(db: &str) {
         .current_dir(dir.path())
         .kill_on_drop(true)
         .output();
-    let run = tokio::time::timeout(Duration::from_secs(900), run)
+    let run = tokio::time::timeout(Duration::from_secs(3 * 3600), run)
         .await
-        .expect("schemathesis finishes within 15 minutes")
+        .expect("schemathesis finishes within 3 hours")
         .expect("run schemathesis");
     let report = format!(
         "{}{}",
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
+    );
+    // The summary (figures for docs/hostile-inputs.md; shown with --nocapture).
+    let tail: Vec<&str> = report.lines().rev().take(24).collect();
+    eprintln!(
+        "schemathesis on {}:\n{}",
+        db.split(':').next().unwrap_or(""),
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     );
     let (_, metrics) = get_json(&format!("{}/metrics", svc.base)).await;
     let log = svc.stop().await.join("\n");

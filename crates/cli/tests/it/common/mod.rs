@@ -111,6 +111,11 @@ impl Service {
         }
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// SIGTERM, then the exit status must be 0; returns all of stderr.
     pub async fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().expect("running");
