@@ -37,7 +37,8 @@ pub enum ApiError {
     /// A feature that is not available in this build or configuration: HTTP 501.
     #[error("not implemented: {0}")]
     NotImplemented(String),
-    /// The database is unreachable or failed: HTTP 503 for readiness, 500 elsewhere.
+    /// The database failed: HTTP 500; unreachable ([`StoreError::is_connect`]): HTTP 503 with
+    /// `Retry-After` (the service recovers by itself once the database is back).
     #[error("store error: {0}")]
     Store(#[from] StoreError),
     /// Anything else that is the server's fault: HTTP 500.
@@ -64,6 +65,7 @@ impl ApiError {
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            Self::Store(e) if e.is_connect() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,7 +115,12 @@ impl IntoResponse for ApiError {
                     what: "store failure while answering a request",
                     detail: ErrorChain(e).to_string(),
                 });
-                generic = "internal error: the index could not be read".to_owned();
+                generic = if e.is_connect() {
+                    "the index is unavailable: its database cannot be reached; try again shortly"
+                } else {
+                    "internal error: the index could not be read"
+                }
+                .to_owned();
                 (None, &generic)
             }
             Self::Internal(e) => {
@@ -125,12 +132,17 @@ impl IntoResponse for ApiError {
                 (None, &generic)
             }
         };
-        let response = json_response(
+        let mut response = json_response(
             status,
             &ErrorBody {
                 error: ErrorDetail { parameter, message },
             },
         );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
         match failure {
             Some(f) => with_failure(response, f),
             None => response,
@@ -197,5 +209,14 @@ mod tests {
             ApiError::Store(StoreError::Invalid("bad".into())).status(),
             StatusCode::BAD_REQUEST
         );
+        let away = ApiError::Store(StoreError::connect(
+            "the database is unreachable",
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
+        ));
+        assert_eq!(away.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let r = away.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
     }
 }

@@ -87,6 +87,18 @@ fn describe() {
         "threddex_admin_syncs_started_total",
         "Syncs started over the admin API"
     );
+    metrics::describe_counter!(
+        "threddex_crawl_runs_total",
+        "Finished crawl runs (harvests, syncs, refreshes) by status: ok, partial, failed"
+    );
+    metrics::describe_counter!(
+        "threddex_crawl_catalog_failures_total",
+        "Catalogs that failed in finished crawl runs"
+    );
+    for status in ["ok", "partial", "failed"] {
+        metrics::counter!("threddex_crawl_runs_total", "status" => status).increment(0);
+    }
+    metrics::counter!("threddex_crawl_catalog_failures_total").increment(0);
     metrics::counter!("threddex_admin_denied_total").increment(0);
     metrics::counter!("threddex_admin_syncs_started_total").increment(0);
     for outcome in [

@@ -34,8 +34,12 @@ pub(crate) async fn start(
     }
 }
 
-/// Record the end of a run started with [`start`] (nothing when it was not recorded).
+/// Record the end of a run started with [`start`] (in the store only when its start was
+/// recorded; in the process's metrics always: `threddex_crawl_runs_total{status}` and
+/// `threddex_crawl_catalog_failures_total`).
 pub(crate) async fn finish(store: &Arc<dyn Store>, id: Option<i64>, end: CrawlRunEnd) {
+    metrics::counter!("threddex_crawl_runs_total", "status" => end.status.as_str()).increment(1);
+    metrics::counter!("threddex_crawl_catalog_failures_total").increment(end.failed);
     let Some(id) = id else { return };
     if let Err(e) = store.finish_run(id, &end).await {
         tracing::warn!(run = id, error = %ErrorChain(&e), "cannot record the end of the crawl run");

@@ -186,8 +186,13 @@ pub(crate) fn prop_or_err(name: &str) -> Result<Queryable, QueryError> {
         .ok_or_else(|| QueryError::invalid(format!("unknown queryable {:?}", name.trim())))
 }
 
-/// Parses an ISO 8601 date or date-time (UTC when no zone is given) or a bare year.
+/// Parses an ISO 8601 date or date-time (UTC when no zone is given) or a bare four-digit
+/// year; years outside 0000..=9999 (which RFC 3339 cannot write) are refused.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
+    parse_time_any(s).filter(|t| (0..=9999).contains(&chrono::Datelike::year(t)))
+}
+
+fn parse_time_any(s: &str) -> Option<Timestamp> {
     let t = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Some(d.with_timezone(&Utc));
@@ -207,6 +212,7 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         return d.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d));
     }
     if t.len() == 4
+        && t.bytes().all(|b| b.is_ascii_digit())
         && let Ok(y) = t.parse::<i32>()
     {
         return NaiveDate::from_ymd_opt(y, 1, 1)

@@ -228,3 +228,30 @@ fn cql_grammar() {
     let deep = format!("{}dc:title = 'x'{}", "(".repeat(100), ")".repeat(100));
     assert!(cql(&deep).is_err());
 }
+
+/// Found by the `time_forms` fuzz target: `-054` read as the bare year -54, a time RFC 3339
+/// cannot write back. Only four digits make a bare year, and every accepted time lies in
+/// 0000..=9999, so it prints as RFC 3339 and reads back the same.
+#[test]
+fn times_are_bare_years_of_four_digits_within_rfc3339() {
+    for bad in [
+        "  -054",
+        "-054",
+        "+054",
+        "-0054-01-01",
+        "-0001-01-01T00:00:00Z",
+        "12345",
+    ] {
+        assert_eq!(crate::parse_time(bad), None, "{bad:?}");
+    }
+    for good in [
+        "0054",
+        "2019",
+        "0000-01-01",
+        "9999-12-31T23:59:59Z",
+        "2019-08-30T17:13",
+    ] {
+        let t = crate::parse_time(good).unwrap_or_else(|| panic!("{good:?}"));
+        assert_eq!(crate::parse_time(&t.to_rfc3339()), Some(t), "{good:?}");
+    }
+}

@@ -72,6 +72,12 @@ pub enum Fault {
     Delay(Duration),
     /// A 302 to this absolute URL (e.g. another server: cross-origin redirects).
     RedirectTo(String),
+    /// A redirect loop: a 302 to `/loop{path}`, which redirects back to the path, for ever.
+    RedirectLoop,
+    /// 200 with the first half of the body, then the connection is dropped (the body stream
+    /// fails; a client may or may not see the headers first): a server going away in the
+    /// middle of a response.
+    Reset,
 }
 
 impl std::str::FromStr for FaultRule {
@@ -79,7 +85,7 @@ impl std::str::FromStr for FaultRule {
 
     /// `SUBSTRING=KIND[:ARG][@TIMES]`, KIND one of `status:CODE`, `toomany:SECS`,
     /// `unavailable:SECS`, `slow:MS`, `truncated`, `malformed`, `html`, `redirect:HOPS`, `cycle`,
-    /// `delay:MS`. Example: `/N0Q/=unavailable:2@3`.
+    /// `delay:MS`, `redirectloop`, `reset`. Example: `/N0Q/=unavailable:2@3`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (path, rest) = s
             .rsplit_once('=')
@@ -124,6 +130,8 @@ impl std::str::FromStr for FaultRule {
             },
             "cycle" => Fault::Cycle,
             "delay" => Fault::Delay(Duration::from_millis(num("MS")?)),
+            "redirectloop" => Fault::RedirectLoop,
+            "reset" => Fault::Reset,
             other => return Err(format!("fault `{s}`: unknown kind `{other}`")),
         };
         Ok(FaultRule {
@@ -275,6 +283,11 @@ mod tests {
             )
         );
         assert_eq!("x=cycle".parse::<FaultRule>().unwrap().fault, Fault::Cycle);
+        assert_eq!(
+            "x=redirectloop".parse::<FaultRule>().unwrap().fault,
+            Fault::RedirectLoop
+        );
+        assert_eq!("x=reset@2".parse::<FaultRule>().unwrap().times, Some(2));
         assert_eq!(
             "x=status:503".parse::<FaultRule>().unwrap().fault,
             Fault::Status(503)

@@ -302,6 +302,19 @@ fn slow_body(body: String, delay: Duration) -> Body {
     Body::from_stream(stream)
 }
 
+/// The first half of `body`, then a failed stream: hyper drops the connection mid-body.
+fn reset_body(body: String) -> Body {
+    let half = Bytes::from(faults::truncate(body));
+    let stream = futures::stream::iter([
+        Ok::<Bytes, std::io::Error>(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected reset",
+        )),
+    ]);
+    Body::from_stream(stream)
+}
+
 async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
@@ -343,6 +356,14 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
     }
     if let Some(rest) = path.strip_prefix("/redirect/") {
         return redirect_step(&st, rest, query.as_deref());
+    }
+    if let Some(back) = key.strip_prefix("/loop/") {
+        // The other half of a redirect loop: back to where it came from.
+        return respond(
+            StatusCode::FOUND,
+            &[(header::LOCATION, &format!("/{back}"))],
+            Body::empty(),
+        );
     }
     let pass = st.take_pass(&key);
     let fault = st.faults.pick(&key, pass);
@@ -388,6 +409,13 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
             return respond(
                 StatusCode::FOUND,
                 &[(header::LOCATION, &location)],
+                Body::empty(),
+            );
+        }
+        Some(Fault::RedirectLoop) => {
+            return respond(
+                StatusCode::FOUND,
+                &[(header::LOCATION, &format!("/loop{key}"))],
                 Body::empty(),
             );
         }
@@ -446,6 +474,7 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
     ];
     let body = match fault {
         Some(Fault::SlowBody { delay }) => slow_body(doc.body, delay),
+        Some(Fault::Reset) => reset_body(doc.body),
         _ => Body::from(doc.body),
     };
     respond(StatusCode::OK, &headers, body)

@@ -45,8 +45,10 @@ impl Default for PostgresOptions {
     }
 }
 
-/// How long a statement waits for a free pooled connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a statement waits for a pooled connection. sqlx keeps trying to connect for this
+/// long when the database is unreachable, so it is also how long an API request takes to
+/// answer 503 while the database is away: short.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pooled connection idle longer than this is pinged (one round trip) before it is handed
 /// out; busier ones are not. sqlx's default pings on every acquire, which on a loaded server

@@ -25,7 +25,7 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
             return StoreError::Invalid(db.message().to_string());
         }
     }
-    if unreachable(&err) {
+    if unreachable(&err) || server_going_away(&err) {
         return StoreError::connect("the database is unreachable", err);
     }
     StoreError::Database(Box::new(err))
@@ -41,6 +41,17 @@ fn unreachable(err: &sqlx::Error) -> bool {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Configuration(_)
     )
+}
+
+/// Whether the server ended the session or cannot take one: class 08 (connection exception),
+/// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up or
+/// shutting down).
+fn server_going_away(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code()
+        .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
 }
 
 /// Map a migration error to a [`StoreError`].

@@ -65,7 +65,7 @@ impl ReadPool {
         let permit = match tokio::time::timeout(self.acquire_timeout, self.permits.acquire()).await
         {
             Ok(Ok(p)) => p,
-            Ok(Err(_)) => return Err(StoreError::Internal("the store is closed".into())),
+            Ok(Err(e)) => return Err(StoreError::connect("the store is closed", e)),
             Err(e) => {
                 return Err(StoreError::connect(
                     format!(

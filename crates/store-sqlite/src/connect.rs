@@ -62,10 +62,14 @@ impl SqliteStore {
                 SqlitePoolOptions::new().max_connections(FILE_POOL_SIZE),
             )
         };
-        let pool = pool_opts
-            .connect_with(opts)
-            .await
-            .map_err(|e| StoreError::connect("cannot open the SQLite database", e))?;
+        let pool = pool_opts.connect_with(opts).await.map_err(|e| {
+            let context = if crate::convert::disk_full(&e) {
+                "cannot open the SQLite database: the disk holding it is full"
+            } else {
+                "cannot open the SQLite database"
+            };
+            StoreError::connect(context, e)
+        })?;
         let store = SqliteStore {
             pool,
             write_lock: Arc::new(Mutex::new(())),

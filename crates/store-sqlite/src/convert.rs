@@ -107,7 +107,21 @@ pub(crate) fn start_from_key(x: f64) -> Result<Option<Timestamp>, StoreError> {
 
 /// Map a driver error to a [`StoreError`]: rule violations by the database's message, the
 /// rest with the driver's error as the source.
+/// Whether a driver error means the disk is full: `SQLITE_FULL` (13), `SQLITE_IOERR_SHMSIZE`
+/// (4874: the WAL index cannot grow, the error a new connection gets on a full disk), or an
+/// I/O error saying so.
+pub(crate) fn disk_full(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("13" | "4874")),
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
+    }
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if disk_full(&e) {
+        return StoreError::Database(Box::new(DiskFull(e)));
+    }
     match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Conflict(d.message().to_owned())
@@ -123,6 +137,26 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             StoreError::connect("the database cannot be opened", e)
         }
         other => StoreError::Database(Box::new(other)),
+    }
+}
+
+/// A write refused because the disk is full: says so first, then the driver's words.
+#[derive(Debug)]
+struct DiskFull(sqlx::Error);
+
+impl std::fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the disk holding the SQLite database is full; the index stays readable and \
+             consistent, free space and run again"
+        )
+    }
+}
+
+impl std::error::Error for DiskFull {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 

@@ -477,13 +477,15 @@ async fn health_readiness_and_metrics(backend: Backend) {
         text.contains("threddex_refresh_total{outcome=\"ok\"}"),
         "{text}"
     );
-    // Close the database: not ready any more, and reads fail with a generic 500.
+    // Close the database: not ready any more, and reads fail with a generic 503 (the
+    // database cannot be reached; JSON, with Retry-After).
     fx.close().await;
     let (status, body) = get_json(&st, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "unavailable");
     let (status, body) = get_json(&st, &format!("/index?collection={}", enc(DAILY))).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
     assert!(
         !body.to_string().contains("pool"),
         "no driver detail leaks: {body}"

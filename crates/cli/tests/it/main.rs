@@ -3,8 +3,12 @@
 mod cli;
 mod common;
 mod config;
+mod disk_full;
+mod pg_outage;
 mod readme;
+mod schemathesis;
 mod serve;
+mod soak;
 mod stac_geoparquet;
 mod sync_kill;
 mod traps;

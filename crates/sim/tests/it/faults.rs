@@ -230,3 +230,48 @@ async fn faults_can_be_replaced_at_runtime() {
     assert_eq!(get(&s.root_catalog_url()).await.status(), 200);
     s.shutdown().await;
 }
+
+#[tokio::test]
+async fn redirect_loop_never_ends() {
+    let s = server(vec![FaultRule::always(STATION, Fault::RedirectLoop)]).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut url = format!("{}{STATION}", s.base_url());
+    for hop in 0..6 {
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 302, "hop {hop}");
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        let want = if hop % 2 == 0 {
+            format!("/loop{STATION}")
+        } else {
+            STATION.to_owned()
+        };
+        assert_eq!(loc, want, "hop {hop}");
+        url = format!("{}{loc}", s.base_url());
+    }
+    // A client that follows redirects gives up.
+    let follows = reqwest::Client::builder().no_proxy().build().unwrap();
+    let err = follows
+        .get(format!("{}{STATION}", s.base_url()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_redirect(), "{err}");
+}
+
+#[tokio::test]
+async fn reset_drops_the_connection_mid_body() {
+    let s = server(vec![FaultRule::times(DAY, Fault::Reset, 1)]).await;
+    let url = format!("{}{DAY}", s.base_url());
+    // Cut off: the request fails, whether before or after the client saw the headers.
+    let cut = match reqwest::get(&url).await {
+        Ok(r) => r.bytes().await.is_err(),
+        Err(e) => e.is_request() || e.is_body(),
+    };
+    assert!(cut, "the response is cut off");
+    let ok = get(&url).await;
+    parse(&ok.text().await.unwrap()).unwrap();
+}

@@ -67,7 +67,16 @@ pub struct Service {
 
 impl Service {
     pub async fn start(dir: &Path, args: &[&str]) -> Service {
-        let mut child = command(dir, args)
+        Self::start_with_env(dir, args, &[]).await
+    }
+
+    /// [`Service::start`] with these environment variables set as well.
+    pub async fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Service {
+        let mut cmd = command(dir, args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -100,6 +109,11 @@ impl Service {
             head,
             drain,
         }
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
     }
 
     /// SIGTERM, then the exit status must be 0; returns all of stderr.
