@@ -50,6 +50,21 @@ CQL = [
     'temperature "sea surface" -ice',
 ]
 
+CQL2 = [
+    "collection = 'a:b' AND datetime >= TIMESTAMP('2019-08-30T00:00:00Z')",
+    "s_intersects(geometry, POLYGON((-10 -5, 10 -5, 10 5, -10 5, -10 -5)))",
+    "s_intersects(geometry, BBOX(-180, -90, 180, 90)) OR NOT (id LIKE 'Level3%')",
+    "t_intersects(datetime, INTERVAL('2019-08-30', '..'))",
+    "\"file:size\" BETWEEN 10 AND 20000 AND id IN ('a', 'b', 'c')",
+    "title IS NULL OR keywords = 'radar'",
+    '{"op": "and", "args": [{"op": "=", "args": [{"property": "collection"}, "a:b"]}, '
+    '{"op": "t_intersects", "args": [{"property": "datetime"}, {"interval": ["2019-08-30", ".."]}]}]}',
+    '{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Polygon", '
+    '"coordinates": [[[-10, -5], [10, -5], [10, 5], [-10, 5], [-10, -5]]]}]}',
+    '{"op": "like", "args": [{"property": "id"}, "Level3%"]}',
+    '{"op": "not", "args": [{"op": "in", "args": [{"property": "id"}, ["a", "b"]]}]}',
+]
+
 KVP = [
     "service=CSW&request=GetCapabilities",
     "service=CSW&version=2.0.2&request=GetRecords&resultType=results&ElementSetName=brief"
@@ -138,6 +153,8 @@ def main():
         n["csw_kvp"] = n.get("csw_kvp", 0) + write("csw_kvp", q)
     for c in CQL:
         n["cql_text"] = n.get("cql_text", 0) + write("cql_text", c)
+    for c in CQL2:
+        n["cql2"] = n.get("cql2", 0) + write("cql2", c)
     for t in TIMES:
         n["time_forms"] = n.get("time_forms", 0) + write("time_forms", t)
     example = (REPO / "crates" / "cli" / "src" / "config" / "example.toml").read_text()
