@@ -251,6 +251,14 @@ fn parse_filter(value: &Value, lang: Option<&str>) -> Result<RecordFilter, ApiEr
     parsed.map_err(|e| bad("filter", e.to_string()))
 }
 
+/// `filter-lang` names one of the two encodings, with or without a filter beside it.
+fn check_filter_lang(lang: Option<&str>) -> Result<(), ApiError> {
+    match lang {
+        None | Some("cql2-text" | "cql2-json") => Ok(()),
+        Some(_) => Err(bad("filter-lang", "cql2-text or cql2-json")),
+    }
+}
+
 fn check_crs(crs: Option<&str>) -> Result<(), ApiError> {
     match crs {
         None | Some("http://www.opengis.net/def/crs/OGC/1.3/CRS84") => Ok(()),
@@ -265,6 +273,7 @@ impl Parts {
     fn from_params(params: &Params, allowed: &[&str]) -> Result<Self, ApiError> {
         params.allow_only(allowed)?;
         check_crs(params.get("filter-crs"))?;
+        check_filter_lang(params.get("filter-lang"))?;
         Ok(Self {
             collections: params
                 .get("collections")
@@ -315,6 +324,7 @@ impl Parts {
 
     fn from_body(body: SearchBody) -> Result<Self, ApiError> {
         check_crs(body.filter_crs.as_deref())?;
+        check_filter_lang(body.filter_lang.as_deref())?;
         let bbox = match body.bbox.as_deref() {
             None => None,
             Some([w, s, e, n] | [w, s, _, e, n, _]) => {
