@@ -310,6 +310,7 @@ async fn errors_name_the_parameter() {
             "/stac/search?filter=id%20%3D%20'a'&filter-lang=sql".to_owned(),
             "filter-lang",
         ),
+        ("/stac/search?filter-lang=AAA".to_owned(), "filter-lang"),
         ("/stac/search?filter-crs=EPSG:3857".to_owned(), "filter-crs"),
         (
             "/stac/search?intersects=%7B%22type%22:%22Line%22%7D".to_owned(),
@@ -337,6 +338,7 @@ async fn errors_name_the_parameter() {
     }
     for (body, parameter) in [
         (json!({"limit": 0}), "limit"),
+        (json!({"filter-lang": "sql"}), "filter-lang"),
         (json!({"bbox": [1, 2, 3]}), "bbox"),
         (json!({"query": {}}), "body"),
         (
