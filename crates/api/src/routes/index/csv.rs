@@ -26,20 +26,26 @@ pub fn index_csv(page: &GranulePage) -> String {
             (Some(s), Some(p)) => s.url_for(p),
             _ => String::new(),
         };
+        // Text from the catalogs is guarded against spreadsheet formulas; times and sizes are
+        // ours.
         let fields = [
-            g.granule_id.clone(),
-            time(g.start).unwrap_or_default(),
-            time(g.end).unwrap_or_default(),
-            g.size.map(|s| s.to_string()).unwrap_or_default(),
-            g.url_path.clone().unwrap_or_default(),
-            g.catalog_url.clone(),
-            url,
+            (g.granule_id.clone(), true),
+            (time(g.start).unwrap_or_default(), false),
+            (time(g.end).unwrap_or_default(), false),
+            (g.size.map(|s| s.to_string()).unwrap_or_default(), false),
+            (g.url_path.clone().unwrap_or_default(), true),
+            (g.catalog_url.clone(), true),
+            (url, true),
         ];
-        for (i, f) in fields.iter().enumerate() {
+        for (i, (f, untrusted)) in fields.iter().enumerate() {
             if i > 0 {
                 body.push(',');
             }
-            push_csv_field(&mut body, f);
+            if *untrusted {
+                push_csv_text(&mut body, f);
+            } else {
+                push_csv_field(&mut body, f);
+            }
         }
         body.push_str("\r\n");
     }
@@ -101,9 +107,38 @@ pub(crate) fn push_csv_field(out: &mut String, field: &str) {
     }
 }
 
+/// Append one CSV field of text that came from a catalog: a value a spreadsheet would take as
+/// a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`,
+/// which spreadsheets show as text (the OWASP advice against CSV injection).
+pub(crate) fn push_csv_text(out: &mut String, field: &str) {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        push_csv_field(out, &format!("'{field}"));
+    } else {
+        push_csv_field(out, field);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_text_is_never_a_formula() {
+        for (field, want) in [
+            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+            ("+1", "'+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\r=1", "\"'\r=1\""),
+            ("Level3_YUX_N0Q_20190830_1713.nids", "Level3_YUX_N0Q_20190830_1713.nids"),
+            ("a-b=c", "a-b=c"),
+        ] {
+            let mut s = String::new();
+            push_csv_text(&mut s, field);
+            assert_eq!(s, want, "{field:?}");
+        }
+    }
 
     #[test]
     fn csv_quoting() {
