@@ -125,13 +125,19 @@ mod tests {
     #[test]
     fn catalog_text_is_never_a_formula() {
         for (field, want) in [
-            ("=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\""),
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
             ("+1", "'+1"),
             ("-2+3", "'-2+3"),
             ("@SUM(A1)", "'@SUM(A1)"),
             ("\tx", "'\tx"),
             ("\r=1", "\"'\r=1\""),
-            ("Level3_YUX_N0Q_20190830_1713.nids", "Level3_YUX_N0Q_20190830_1713.nids"),
+            (
+                "Level3_YUX_N0Q_20190830_1713.nids",
+                "Level3_YUX_N0Q_20190830_1713.nids",
+            ),
             ("a-b=c", "a-b=c"),
         ] {
             let mut s = String::new();
