@@ -20,6 +20,7 @@ use threddex_store::{
     TextProperty, Timestamp,
 };
 
+use crate::syntax::{Operands, Predicate, Tok, Tokens, comparison, predicate, quoted};
 use crate::{MAX_DEPTH, MAX_NODES, QueryError, make_bbox, parse_time};
 
 /// Most vertices of all polygons of one filter.
@@ -446,18 +447,6 @@ pub fn parse_text(s: &str) -> Result<RecordFilter, QueryError> {
 // ---------------------------------------------------------------------------------------------
 // The text encoding.
 
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Word(String),
-    Ident(String),
-    Str(String),
-    Num(f64),
-    Op(&'static str),
-    LParen,
-    RParen,
-    Comma,
-}
-
 fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
     if s.len() > MAX_TEXT_BYTES {
         return Err(err(format!("a filter has at most {MAX_TEXT_BYTES} bytes")));
@@ -476,47 +465,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
                 });
                 i += 1;
             }
-            '\'' | '"' => {
-                let q = c;
-                let mut v = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(err("unterminated quote")),
-                        Some(&ch) if ch == q && chars.get(i + 1) == Some(&q) => {
-                            v.push(q);
-                            i += 2;
-                        }
-                        Some(&ch) if ch == q => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&ch) => {
-                            v.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(if q == '\'' {
-                    Tok::Str(v)
-                } else {
-                    Tok::Ident(v)
-                });
-            }
-            '<' | '>' | '=' | '!' => {
-                let next = chars.get(i + 1).copied();
-                let (op, n) = match (c, next) {
-                    ('<', Some('=')) => ("<=", 2),
-                    ('>', Some('=')) => (">=", 2),
-                    ('<', Some('>')) | ('!', Some('=')) => ("<>", 2),
-                    ('<', _) => ("<", 1),
-                    ('>', _) => (">", 1),
-                    ('=', _) => ("=", 1),
-                    _ => return Err(err("unexpected '!'")),
-                };
-                out.push(Tok::Op(op));
-                i += n;
-            }
+            '\'' => out.push(Tok::Str(quoted(&chars, &mut i, '\'')?)),
+            '"' => out.push(Tok::Ident(quoted(&chars, &mut i, '"')?)),
+            '<' | '>' | '=' | '!' => out.push(comparison(&chars, &mut i)?),
             c if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => {
                 let start = i;
                 i += 1;
@@ -556,39 +507,37 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
 }
 
 struct Text {
-    toks: Vec<Tok>,
-    pos: usize,
+    t: Tokens,
     depth: usize,
+}
+
+impl Operands for Text {
+    type Operand = Value;
+
+    fn tokens(&mut self) -> &mut Tokens {
+        &mut self.t
+    }
+
+    fn operand(&mut self) -> Result<Value, QueryError> {
+        Text::operand(self)
+    }
 }
 
 impl Text {
     fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
+        self.t.peek()
     }
 
     fn next(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).cloned();
-        self.pos += 1;
-        t
-    }
-
-    fn is_kw(&self, kw: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+        self.t.next()
     }
 
     fn eat_kw(&mut self, kw: &str) -> bool {
-        let yes = self.is_kw(kw);
-        if yes {
-            self.pos += 1;
-        }
-        yes
+        self.t.eat_kw(kw)
     }
 
     fn expect(&mut self, t: Tok) -> Result<(), QueryError> {
-        match self.next() {
-            Some(got) if got == t => Ok(()),
-            got => Err(err(format!("expected {t:?}, found {got:?}"))),
-        }
+        self.t.expect(&t)
     }
 
     fn deeper(&mut self) -> Result<(), QueryError> {
@@ -637,7 +586,7 @@ impl Text {
 
     fn primary(&mut self) -> Result<Value, QueryError> {
         if self.peek() == Some(&Tok::LParen) {
-            self.pos += 1;
+            self.t.pos += 1;
             let inner = self.or()?;
             self.expect(Tok::RParen)?;
             return Ok(inner);
@@ -659,48 +608,15 @@ impl Text {
             }
         }
         let left = self.operand()?;
-        let negate = self.eat_kw("NOT");
-        let pred = if self.eat_kw("LIKE") {
-            let pat = self.operand()?;
-            json!({"op": "like", "args": [left, pat]})
-        } else if self.eat_kw("BETWEEN") {
-            let lo = self.operand()?;
-            if !self.eat_kw("AND") {
-                return Err(err("BETWEEN … AND …"));
-            }
-            let hi = self.operand()?;
-            json!({"op": "between", "args": [left, lo, hi]})
-        } else if self.eat_kw("IN") {
-            self.expect(Tok::LParen)?;
-            let mut list = vec![self.operand()?];
-            while self.peek() == Some(&Tok::Comma) {
-                self.pos += 1;
-                list.push(self.operand()?);
-            }
-            self.expect(Tok::RParen)?;
-            json!({"op": "in", "args": [left, list]})
-        } else if !negate && self.eat_kw("IS") {
-            let not = self.eat_kw("NOT");
-            if !self.eat_kw("NULL") {
-                return Err(err("IS [NOT] NULL"));
-            }
-            let p = json!({"op": "isNull", "args": [left]});
-            return Ok(if not {
-                json!({"op": "not", "args": [p]})
-            } else {
-                p
-            });
-        } else if negate {
-            return Err(err("NOT must be followed by LIKE, BETWEEN or IN here"));
-        } else {
-            let op = match self.next() {
-                Some(Tok::Op(op)) => op,
-                got => return Err(err(format!("expected a comparison, found {got:?}"))),
-            };
-            let right = self.operand()?;
-            json!({"op": op, "args": [left, right]})
+        let (negated, pred) = predicate(self, &["LIKE"])?;
+        let pred = match pred {
+            Predicate::Compare(op, right) => json!({"op": op, "args": [left, right]}),
+            Predicate::Like(pat) => json!({"op": "like", "args": [left, pat]}),
+            Predicate::Between(lo, hi) => json!({"op": "between", "args": [left, lo, hi]}),
+            Predicate::In(list) => json!({"op": "in", "args": [left, list]}),
+            Predicate::IsNull => json!({"op": "isNull", "args": [left]}),
         };
-        Ok(if negate {
+        Ok(if negated {
             json!({"op": "not", "args": [pred]})
         } else {
             pred
@@ -733,7 +649,7 @@ impl Text {
                 return Err(err(format!("at most {MAX_VERTICES} vertices")));
             }
             if self.peek() == Some(&Tok::Comma) {
-                self.pos += 1;
+                self.t.pos += 1;
             } else {
                 return Ok(Value::Array(pts));
             }
@@ -748,7 +664,7 @@ impl Text {
             rings.push(self.positions()?);
             self.expect(Tok::RParen)?;
             if self.peek() == Some(&Tok::Comma) {
-                self.pos += 1;
+                self.t.pos += 1;
             } else {
                 break;
             }
@@ -816,7 +732,7 @@ impl Text {
                         self.expect(Tok::LParen)?;
                         let mut polys = vec![self.polygon_rings()?];
                         while self.peek() == Some(&Tok::Comma) {
-                            self.pos += 1;
+                            self.t.pos += 1;
                             polys.push(self.polygon_rings()?);
                         }
                         self.expect(Tok::RParen)?;
@@ -841,17 +757,14 @@ impl Text {
 /// A CQL2 text filter in the JSON encoding.
 pub fn text_to_json(s: &str) -> Result<Value, QueryError> {
     let mut p = Text {
-        toks: tokenize(s)?,
-        pos: 0,
+        t: Tokens::new(tokenize(s)?),
         depth: 0,
     };
-    if p.toks.is_empty() {
+    if p.t.toks.is_empty() {
         return Err(err("empty filter"));
     }
     let v = p.or()?;
-    if p.pos < p.toks.len() {
-        return Err(err(format!("unexpected {:?}", p.toks.get(p.pos))));
-    }
+    p.t.finish()?;
     Ok(v)
 }
 

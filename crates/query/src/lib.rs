@@ -33,6 +33,7 @@
 
 pub mod cql2;
 pub mod filter;
+mod syntax;
 pub mod text;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};

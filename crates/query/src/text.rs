@@ -5,19 +5,10 @@
 
 use threddex_store::{CompareOp, LikePattern, Queryable, RecordFilter};
 
+use crate::syntax::{Operands, Predicate, Tok, Tokens, comparison, predicate, quoted};
 use crate::{
     MAX_DEPTH, MAX_NODES, QueryError, compare, extra_tests, like, literal, make_bbox, prop_or_err,
 };
-
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Word(String),
-    Str(String),
-    Op(&'static str),
-    LParen,
-    RParen,
-    Comma,
-}
 
 fn cql_err(msg: impl Into<String>) -> QueryError {
     QueryError::invalid(msg)
@@ -45,42 +36,8 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
                 out.push(Tok::Comma);
                 i += 1;
             }
-            '\'' => {
-                let mut v = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(cql_err("unterminated string in CQL")),
-                        Some('\'') if chars.get(i + 1) == Some(&'\'') => {
-                            v.push('\'');
-                            i += 2;
-                        }
-                        Some('\'') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&ch) => {
-                            v.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(Tok::Str(v));
-            }
-            '<' | '>' | '=' | '!' => {
-                let next = chars.get(i + 1).copied();
-                let (op, n) = match (c, next) {
-                    ('<', Some('=')) => ("<=", 2),
-                    ('>', Some('=')) => (">=", 2),
-                    ('<', Some('>')) | ('!', Some('=')) => ("<>", 2),
-                    ('<', _) => ("<", 1),
-                    ('>', _) => (">", 1),
-                    ('=', _) => ("=", 1),
-                    _ => return Err(cql_err("unexpected '!' in CQL")),
-                };
-                out.push(Tok::Op(op));
-                i += n;
-            }
+            '\'' => out.push(Tok::Str(quoted(&chars, &mut i, '\'')?)),
+            '<' | '>' | '=' | '!' => out.push(comparison(&chars, &mut i)?),
             c if c.is_alphanumeric() || "_:.-+".contains(c) => {
                 let start = i;
                 while chars
@@ -100,31 +57,37 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, QueryError> {
 }
 
 struct Cql {
-    toks: Vec<Tok>,
-    pos: usize,
+    t: Tokens,
     nodes: usize,
+}
+
+impl Operands for Cql {
+    type Operand = String;
+
+    fn tokens(&mut self) -> &mut Tokens {
+        &mut self.t
+    }
+
+    fn operand(&mut self) -> Result<String, QueryError> {
+        self.value()
+    }
 }
 
 impl Cql {
     fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
+        self.t.peek()
     }
 
     fn next(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).cloned();
-        self.pos += 1;
-        t
+        self.t.next()
     }
 
     fn keyword(&self, kw: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+        self.t.is_kw(kw)
     }
 
     fn expect(&mut self, t: &Tok) -> Result<(), QueryError> {
-        match self.next() {
-            Some(ref got) if got == t => Ok(()),
-            got => Err(cql_err(format!("expected {t:?} in CQL, found {got:?}"))),
-        }
+        self.t.expect(t)
     }
 
     fn count(&mut self) -> Result<(), QueryError> {
@@ -141,7 +104,7 @@ impl Cql {
         }
         let mut parts = vec![self.and(depth)?];
         while self.keyword("OR") {
-            self.pos += 1;
+            self.t.pos += 1;
             parts.push(self.and(depth)?);
         }
         Ok(if parts.len() == 1 {
@@ -154,7 +117,7 @@ impl Cql {
     fn and(&mut self, depth: usize) -> Result<RecordFilter, QueryError> {
         let mut parts = vec![self.not(depth)?];
         while self.keyword("AND") {
-            self.pos += 1;
+            self.t.pos += 1;
             parts.push(self.not(depth)?);
         }
         Ok(if parts.len() == 1 {
@@ -167,7 +130,7 @@ impl Cql {
     fn not(&mut self, depth: usize) -> Result<RecordFilter, QueryError> {
         self.count()?;
         if self.keyword("NOT") {
-            self.pos += 1;
+            self.t.pos += 1;
             if depth > MAX_DEPTH {
                 return Err(cql_err("CQL filter nested too deeply"));
             }
@@ -201,13 +164,13 @@ impl Cql {
 
     fn primary(&mut self, depth: usize) -> Result<RecordFilter, QueryError> {
         if self.peek() == Some(&Tok::LParen) {
-            self.pos += 1;
+            self.t.pos += 1;
             let f = self.or(depth + 1)?;
             self.expect(&Tok::RParen)?;
             return Ok(f);
         }
         if self.keyword("BBOX") {
-            self.pos += 1;
+            self.t.pos += 1;
             self.expect(&Tok::LParen)?;
             let prop = self.value()?;
             if prop_or_err(&prop)? != Queryable::BoundingBox {
@@ -219,7 +182,7 @@ impl Cql {
                 *v = self.number()?;
             }
             if self.peek() == Some(&Tok::Comma) {
-                self.pos += 1;
+                self.t.pos += 1;
                 let _crs = self.value()?;
             }
             self.expect(&Tok::RParen)?;
@@ -235,21 +198,9 @@ impl Cql {
             }
         };
         let prop = prop_or_err(&name)?;
-        let negated = if self.keyword("NOT") {
-            self.pos += 1;
-            true
-        } else {
-            false
-        };
-        let wrap = |f: RecordFilter| {
-            if negated {
-                RecordFilter::Not(Box::new(f))
-            } else {
-                f
-            }
-        };
-        match self.next() {
-            Some(Tok::Op(op)) if !negated => {
+        let (negated, pred) = predicate(self, &["LIKE", "ILIKE"])?;
+        let test = match pred {
+            Predicate::Compare(op, v) => {
                 let op = match op {
                     "=" => CompareOp::Eq,
                     "<>" => CompareOp::Ne,
@@ -258,52 +209,30 @@ impl Cql {
                     ">" => CompareOp::Gt,
                     _ => CompareOp::Ge,
                 };
-                let v = self.value()?;
-                compare(prop, op, &v, true)
+                return compare(prop, op, &v, true);
             }
-            Some(Tok::Word(w))
-                if w.eq_ignore_ascii_case("LIKE") || w.eq_ignore_ascii_case("ILIKE") =>
-            {
-                let v = self.value()?;
+            Predicate::Like(v) => {
                 let pattern = LikePattern::parse(&v, '%', '_', Some('\\'));
-                Ok(wrap(like(prop, pattern, false)?))
+                like(prop, pattern, false)?
             }
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("BETWEEN") => {
-                let lo = self.value()?;
-                if !self.keyword("AND") {
-                    return Err(cql_err("BETWEEN needs AND"));
-                }
-                self.pos += 1;
-                let hi = self.value()?;
+            Predicate::Between(lo, hi) => {
                 if prop == Queryable::AnyText {
                     return Err(cql_err("csw:AnyText has no order"));
                 }
-                Ok(wrap(RecordFilter::between(
-                    prop,
-                    literal(prop, &lo)?,
-                    literal(prop, &hi)?,
-                )?))
+                RecordFilter::between(prop, literal(prop, &lo)?, literal(prop, &hi)?)?
             }
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IS") && !negated => {
-                let not = if self.keyword("NOT") {
-                    self.pos += 1;
-                    true
-                } else {
-                    false
-                };
-                if !self.keyword("NULL") {
-                    return Err(cql_err("expected NULL after IS"));
-                }
-                self.pos += 1;
-                let f = RecordFilter::IsNull(prop);
-                Ok(if not {
-                    RecordFilter::Not(Box::new(f))
-                } else {
-                    f
-                })
+            Predicate::IsNull => RecordFilter::IsNull(prop),
+            Predicate::In(_) => {
+                return Err(cql_err(format!(
+                    "IN is not supported in CQL (after {name})"
+                )));
             }
-            got => Err(cql_err(format!("unexpected {got:?} after {name} in CQL"))),
-        }
+        };
+        Ok(if negated {
+            RecordFilter::Not(Box::new(test))
+        } else {
+            test
+        })
     }
 }
 
@@ -317,16 +246,10 @@ pub fn parse(text: &str) -> Result<RecordFilter, QueryError> {
         return Ok(RecordFilter::All);
     }
     let mut p = Cql {
-        toks,
-        pos: 0,
+        t: Tokens::new(toks),
         nodes: 0,
     };
     let f = p.or(0)?;
-    if p.pos < p.toks.len() {
-        return Err(cql_err(format!(
-            "unexpected {:?} in CQL",
-            p.toks.get(p.pos)
-        )));
-    }
+    p.t.finish()?;
     Ok(f)
 }
