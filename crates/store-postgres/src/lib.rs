@@ -263,7 +263,11 @@ impl CollectionCatalog for PostgresStore {
 #[async_trait]
 impl GranuleIndex for PostgresStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query).await
+        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query, false).await
+    }
+
+    async fn list_granules_desc(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query, true).await
     }
 
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {

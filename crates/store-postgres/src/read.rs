@@ -343,7 +343,10 @@ enum Part {
 /// then scans only the index range `(collection, start)` of the window, in index order,
 /// whatever the collection's size. When the subtraction would leave the range Postgres can
 /// represent, the bound is `-infinity` instead.
-fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
+///
+/// Descending (`desc`), the index is read backwards (`start DESC NULLS LAST`) and the cursor
+/// bounds the starts from above.
+fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>, desc: bool) -> Sql {
     let mut sql = Sql::new("");
     let id = sql.param(Param::Text(clean(&q.collection_id).into_owned()));
     let _ = write!(
@@ -354,9 +357,10 @@ fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
     debug_assert_eq!(id, "$1");
     match part {
         Part::Untimed => {
+            sql.text.push_str(" AND g.start_time IS NULL");
             if let Some(s) = q.start {
                 let s = sql.param(Param::Ts(s));
-                let _ = write!(sql.text, " AND g.start_time IS NULL AND g.end_time >= {s}");
+                let _ = write!(sql.text, " AND g.end_time >= {s}");
             }
         }
         Part::All | Part::Timed => {
@@ -382,19 +386,43 @@ fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>) -> Sql {
     }
     // The cursor's own start group is read whole and cut by ID in `listing_part` (IDs of
     // rendered rows are not in the database).
-    if let Some((Some(at), _)) = &q.after {
-        let a = sql.param(Param::Ts(*at));
-        let _ = write!(sql.text, " AND g.start_time >= {a}");
+    match (&q.after, desc) {
+        (Some((Some(at), _)), false) => {
+            let a = sql.param(Param::Ts(*at));
+            let _ = write!(sql.text, " AND g.start_time >= {a}");
+        }
+        // Untimed rows come after every timed one.
+        (Some((Some(at), _)), true) if part != Part::Untimed => {
+            let a = sql.param(Param::Ts(*at));
+            let _ = write!(sql.text, " AND g.start_time <= {a}");
+        }
+        (Some((None, _)), true) => sql.text.push_str(" AND g.start_time IS NULL"),
+        _ => {}
     }
     let p = sql.param(Param::Limit(limit));
-    let _ = write!(sql.text, " ORDER BY g.start_time NULLS FIRST LIMIT {p}");
+    let order = if desc {
+        "g.start_time DESC NULLS LAST"
+    } else {
+        "g.start_time NULLS FIRST"
+    };
+    let _ = write!(sql.text, " ORDER BY {order} LIMIT {p}");
     sql
 }
 
 /// The statements answering `q`, in listing order. A start-only window also matches granules
 /// with an end but no start; they sort first and are outside the index range of the timed
 /// ones, so they get their own statement (run first).
-fn parts(q: &GranuleQuery) -> &'static [Part] {
+///
+/// Descending, untimed granules come last; when the window can hold them (no end bound) they
+/// get their own statement too, so that the timed ones are one backward index range.
+fn parts(q: &GranuleQuery, desc: bool) -> &'static [Part] {
+    if desc {
+        return match (q.end, &q.after) {
+            (Some(_), _) => &[Part::All],
+            (None, Some((None, _))) => &[Part::Untimed],
+            (None, _) => &[Part::Timed, Part::Untimed],
+        };
+    }
     let untimed_possible = matches!(q.after, None | Some((None, _)));
     if q.start.is_some() && q.end.is_none() && untimed_possible {
         &[Part::Untimed, Part::Timed]
@@ -409,8 +437,8 @@ pub(crate) async fn explain_granules(
     q: &GranuleQuery,
 ) -> Result<String, StoreError> {
     let mut out = String::new();
-    for &part in parts(q) {
-        let mut sql = granule_sql(q, part, limit(q.limit));
+    for &part in parts(q, false) {
+        let mut sql = granule_sql(q, part, limit(q.limit), false);
         sql.text.insert_str(0, "EXPLAIN ");
         for r in sql.query().fetch_all(pool).await.map_err(db_err)? {
             out.push_str(&r.try_get::<String, _>(0).map_err(db_err)?);
@@ -588,6 +616,7 @@ async fn listing_part(
     q: &GranuleQuery,
     part: Part,
     wanted: Option<i64>,
+    desc: bool,
 ) -> Result<Vec<Listed>, StoreError> {
     let after = q
         .after
@@ -595,7 +624,7 @@ async fn listing_part(
         .map(|(at, id)| (*at, clean(id).into_owned()));
     let mut fetch = wanted.map(|n| n.saturating_add(if after.is_some() { 2 } else { 1 }));
     loop {
-        let sql = granule_sql(q, part, fetch);
+        let sql = granule_sql(q, part, fetch, desc);
         let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_err)?;
         let read = rows.len();
         if let Some(first) = rows.first() {
@@ -610,7 +639,13 @@ async fn listing_part(
         for row in &rows {
             let l = listed(q, &templates, row)?;
             let past_cursor = after.as_ref().is_none_or(|(at, id)| {
-                (l.granule.start, l.granule.granule_id.as_str()) > (*at, id.as_str())
+                let here = (l.granule.start, l.granule.granule_id.as_str());
+                if desc {
+                    // An empty ID stands after its whole start group.
+                    here < (*at, id.as_str()) || (id.is_empty() && l.granule.start == *at)
+                } else {
+                    here > (*at, id.as_str())
+                }
             });
             if past_cursor {
                 out.push(l);
@@ -624,8 +659,9 @@ async fn listing_part(
         let enough = wanted.is_none_or(|n| out.len() as i64 >= n);
         if everything || enough {
             out.sort_by(|a, b| {
-                (a.granule.start, &a.granule.granule_id)
-                    .cmp(&(b.granule.start, &b.granule.granule_id))
+                let o = (a.granule.start, &a.granule.granule_id)
+                    .cmp(&(b.granule.start, &b.granule.granule_id));
+                if desc { o.reverse() } else { o }
             });
             if let Some(n) = wanted {
                 out.truncate(usize::try_from(n).unwrap_or(usize::MAX));
@@ -639,15 +675,18 @@ async fn listing_part(
 /// Granules of one collection overlapping `[start, end)`, ordered by `(start, granule_id)`
 /// with untimed granules first, after the keyset cursor (see [`granule_sql`] and
 /// [`listing_part`]). An unknown collection has no granules.
+///
+/// Descending when `desc` (see [`threddex_store::GranuleIndex::list_granules_desc`]).
 pub(crate) async fn list_granules(
     reads: &ReadPool,
     pool: &PgPool,
     catalog_urls: &CatalogUrls,
     q: &GranuleQuery,
+    desc: bool,
 ) -> Result<Vec<Granule>, StoreError> {
     let mut conn = reads.acquire().await?;
     let mut rows: Vec<Listed> = Vec::new();
-    for &part in parts(q) {
+    for &part in parts(q, desc) {
         let wanted = match limit(q.limit) {
             Some(n) => {
                 let left = n - rows.len() as i64;
@@ -658,7 +697,7 @@ pub(crate) async fn list_granules(
             }
             None => None,
         };
-        rows.extend(listing_part(conn.conn(), q, part, wanted).await?);
+        rows.extend(listing_part(conn.conn(), q, part, wanted, desc).await?);
     }
     conn.done();
     let keys: Vec<Option<i64>> = rows.iter().map(|l| l.catalog_key).collect();
@@ -683,8 +722,8 @@ pub(crate) async fn count_granules(reads: &ReadPool, q: &GranuleQuery) -> Result
     };
     let mut conn = reads.acquire().await?;
     let mut n = 0u64;
-    for &part in parts(&q) {
-        let mut sql = granule_sql(&q, part, None);
+    for &part in parts(&q, false) {
+        let mut sql = granule_sql(&q, part, None, false);
         sql.text = format!("SELECT count(*) FROM ({}) t", sql.text);
         let row = sql.query().fetch_one(conn.conn()).await.map_err(db_err)?;
         n += to_u64(row.try_get::<i64, _>(0).map_err(db_err)?);

@@ -671,15 +671,16 @@ pub(crate) async fn count(pool: &SqlitePool, q: &GranuleQuery) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Granules of a collection overlapping the query window, ordered by `(start, ID)`, after the
-/// cursor.
+/// Granules of a collection overlapping the query window, ordered by `(start, ID)` (descending
+/// when `desc`), after the cursor.
 ///
 /// The table is ordered by `(start, id_hash)`, and a rendered ID is not in the database, so
 /// the order among granules of equal start is made here: the page is read in table order,
-/// then the group of the cursor's start (rows after the cursor's ID) and the group of the
+/// then the group of the cursor's start (rows past the cursor's ID) and the group of the
 /// page's last start are read whole (up to the limit; at most one row of a group has a
-/// rendered ID), sorted and cut.
-pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
+/// rendered ID), sorted and cut. A cursor with an empty ID stands before its whole start
+/// group (see [`threddex_store::GranuleIndex::list_granules_desc`]).
+pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery, desc: bool) -> Result<Vec<Granule>> {
     let row = sqlx::query(
         "SELECT id, key, source_id, template, path_template FROM collections WHERE id = ?1",
     )
@@ -708,14 +709,26 @@ pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Gran
             .bind(NO_START)
             .bind(after_id.map(str::to_owned))
     };
+    // Past the cursor: ascending, a greater (start, ID); descending, a smaller one.
+    let past = |a: &str, b: &str| if desc { a < b } else { a > b };
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "") };
+    // A group in listing order by ID, its rendered row (NULL) first: of a group, the first n
+    // rows in listing order are among the first n + 1 read so.
+    let by_id = if desc {
+        "g.granule_id IS NULL DESC, g.granule_id DESC"
+    } else {
+        "g.granule_id"
+    };
     let mut out: Vec<Read> = Vec::new();
     let after = q.after.as_ref().map(|(s, id)| (start_key(*s), id.as_str()));
-    if let Some((s, after_id)) = after {
-        // The rest of the cursor's group: rows of equal start with a greater stored ID, and
-        // the (at most one) row with a rendered ID.
+    // Descending from an empty ID, the cursor's group is whole: no partial group to read.
+    let whole_group = desc && after.is_some_and(|(_, id)| id.is_empty());
+    if let (Some((s, after_id)), false) = (after, whole_group) {
+        // The rest of the cursor's group: rows of equal start with a stored ID past the
+        // cursor's, and the (at most one) row with a rendered ID.
         let rows = run(
-            " AND g.start_time = ?4 AND (g.granule_id IS NULL OR g.granule_id > ?7)",
-            "g.granule_id",
+            &format!(" AND g.start_time = ?4 AND (g.granule_id IS NULL OR g.granule_id {cmp} ?7)"),
+            by_id,
             sql_limit.saturating_add(1),
             Some(s),
             Some(after_id),
@@ -725,18 +738,19 @@ pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Gran
         .map_err(db_err)?;
         for r in &rows {
             let r = read_row(&coll, &q.collection_id, r)?;
-            if r.id.as_str() > after_id {
+            if past(r.id.as_str(), after_id) {
                 out.push(r);
             }
         }
     }
+    let page_cond = match (after, whole_group) {
+        (None, _) => String::new(),
+        (Some(_), true) => " AND g.start_time <= ?4".to_owned(),
+        (Some(_), false) => format!(" AND g.start_time {cmp} ?4"),
+    };
     let page = run(
-        if after.is_some() {
-            " AND g.start_time > ?4"
-        } else {
-            ""
-        },
-        "g.start_time, g.id_hash",
+        &page_cond,
+        &format!("g.start_time {dir}, g.id_hash {dir}"),
         sql_limit,
         after.map(|(s, _)| s),
         None,
@@ -756,7 +770,7 @@ pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Gran
         out.retain(|r| r.start.to_bits() != l.to_bits());
         let rows = run(
             " AND g.start_time = ?4",
-            "g.granule_id",
+            by_id,
             sql_limit.saturating_add(1),
             Some(l),
             None,
@@ -765,10 +779,23 @@ pub(crate) async fn list(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Gran
         .await
         .map_err(db_err)?;
         for r in &rows {
-            out.push(read_row(&coll, &q.collection_id, r)?);
+            let r = read_row(&coll, &q.collection_id, r)?;
+            // The group may also be the cursor's: keep only what is past the cursor.
+            let kept = match after {
+                Some((s, id)) if s.to_bits() == l.to_bits() && !whole_group => {
+                    past(r.id.as_str(), id)
+                }
+                _ => true,
+            };
+            if kept {
+                out.push(r);
+            }
         }
     }
-    out.sort_by(|a, b| a.start.total_cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        let o = a.start.total_cmp(&b.start).then_with(|| a.id.cmp(&b.id));
+        if desc { o.reverse() } else { o }
+    });
     if q.limit != 0 {
         out.truncate(limit);
     }

@@ -246,6 +246,10 @@ impl GranuleIndex for SqliteStore {
         read::list_granules(&self.pool, query).await
     }
 
+    async fn list_granules_desc(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        granules::list(&self.pool, query, true).await
+    }
+
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
         timeline::granule_timeline(&self.pool, query).await
     }

@@ -122,7 +122,7 @@ pub(crate) async fn collection(pool: &SqlitePool, id: &str) -> Result<Option<Col
 }
 
 pub(crate) async fn list_granules(pool: &SqlitePool, q: &GranuleQuery) -> Result<Vec<Granule>> {
-    crate::granules::list(pool, q).await
+    crate::granules::list(pool, q, false).await
 }
 
 fn to_u64(n: i64) -> u64 {

@@ -314,6 +314,14 @@ pub trait GranuleIndex: Send + Sync {
     /// `(start, granule_id)`, after the cursor if one is given.
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
 
+    /// The granules [`GranuleIndex::list_granules`] lists for `query`, in the reverse order:
+    /// by `(start, granule_id)` descending, granules without a start last. The cursor is a
+    /// position in this order: rows strictly before `(start, granule_id)` in ascending order
+    /// are listed, where an empty granule ID stands for the end of its start group (every
+    /// granule of that start, and the earlier ones, are listed), as it stands for the start of
+    /// the group in ascending order.
+    async fn list_granules_desc(&self, query: &GranuleQuery) -> Result<Vec<Granule>>;
+
     /// The granules of one collection counted per bucket of their start time, over the
     /// window [`TimelineQuery::aligned`] (whole buckets): the non-empty buckets in time
     /// order. Granules without a start are not counted; an unknown collection has no

@@ -198,6 +198,7 @@ macro_rules! store_test_suite {
             test_granule_round_trip,
             test_granule_overlap,
             test_granule_paging,
+            test_granule_paging_descending,
             test_granule_timeline,
             test_granule_template_forms,
             test_complete_catalogs,

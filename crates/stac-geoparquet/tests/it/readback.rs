@@ -376,6 +376,10 @@ impl GranuleIndex for Counting<'_> {
         self.inner.list_granules(query).await
     }
 
+    async fn list_granules_desc(&self, query: &GranuleQuery) -> Result<Vec<Granule>, StoreError> {
+        self.inner.list_granules_desc(query).await
+    }
+
     async fn granule_timeline(
         &self,
         query: &TimelineQuery,
