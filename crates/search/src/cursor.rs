@@ -40,7 +40,8 @@ struct CursorDoc {
     /// The collection of an item cursor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     c: Option<String>,
-    /// The order of an item cursor (`c`: collection, `d`: datetime).
+    /// The order of an item cursor (`c`: collection, `d`: datetime, `i`: ID; upper case
+    /// descending).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     o: Option<String>,
     id: String,
@@ -124,7 +125,8 @@ pub fn decode_collection(raw: &str) -> Result<String, CursorError> {
 /// search's order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ItemPosition {
-    /// The order the position belongs to (`'c'`: by collection, `'d'`: by datetime).
+    /// The order the position belongs to (`'c'`: by collection, `'d'`: by datetime, `'i'`: by
+    /// ID; upper case when descending).
     pub order: char,
     /// The granule's start.
     pub start: Option<Timestamp>,
@@ -159,8 +161,9 @@ pub fn decode_item(raw: &str) -> Result<ItemPosition, CursorError> {
         .filter(|c| c.len() <= MAX_ID_BYTES)
         .ok_or(CursorError::Unknown)?;
     let order = match doc.o.as_deref() {
-        Some("c") => 'c',
-        Some("d") => 'd',
+        Some(o @ ("c" | "d" | "i" | "C" | "D" | "I")) => {
+            o.chars().next().ok_or(CursorError::Unknown)?
+        }
         _ => return Err(CursorError::Unknown),
     };
     Ok(ItemPosition {

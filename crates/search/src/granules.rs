@@ -139,7 +139,7 @@ impl SearchCore {
     }
 
     /// Refresh on demand for a window ending at `end`.
-    async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         id: &str,
         source_id: i64,

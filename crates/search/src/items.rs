@@ -1,6 +1,7 @@
 //! Item search (what STAC's `/search` and `/collections/{id}/items` answer): granules of any
 //! number of collections passing a filter on items ([`RecordFilter::matches_item`]), in
-//! collection order or in time order, paged by keyset cursors.
+//! collection order, in time order or in ID order, ascending or descending, paged by keyset
+//! cursors.
 //!
 //! SQL selects the collections that may hold matches ([`RecordFilter::item_pushdown`]: the
 //! collection tests, the footprint box) and bounds each collection's listing by the filter's
@@ -8,7 +9,15 @@
 //! at most [`MAX_SCAN`] granules: when a selective filter reaches that bound, the page ends
 //! early (possibly empty) with a cursor where the scan stopped, so the next page goes on from
 //! there. Named collections (at most [`MAX_REFRESHED`]) are refreshed on demand like `/index`.
+//!
+//! Collection and time order read each collection's granules in index order (forwards or
+//! backwards, [`threddex_store::GranuleIndex::list_granules_desc`]) and merge them; ID order
+//! has no index behind it, so it reads every match (at most [`MAX_SCAN`] granules) and sorts
+//! them, and answers a broader search with an error. Every cursor is a keyset position: pages
+//! stay correct while granules arrive (a new granule past the cursor is listed once, one
+//! before it never).
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -19,7 +28,7 @@ use threddex_store::{
 
 use crate::cursor::ItemPosition;
 use crate::refresh::RefreshOutcome;
-use crate::{GranuleRequest, SearchCore, SearchError};
+use crate::{SearchCore, SearchError};
 
 /// Most granules one item search reads from the store.
 pub const MAX_SCAN: usize = 50_000;
@@ -36,20 +45,30 @@ const CHUNK: u32 = 1_000;
 /// Collections read per store query.
 const COLLECTION_BATCH: u32 = 200;
 
-/// The order of an item search.
+/// The order of an item search (every key ascending, or every key descending: see
+/// [`ItemRequest::descending`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ItemOrder {
     /// By collection ID, then start, then granule ID.
     Collection,
     /// By start (granules without one first), then collection ID, then granule ID.
     Datetime,
+    /// By granule ID, then collection ID (at most [`MAX_SCAN`] matches are sorted).
+    Id,
 }
 
 impl ItemOrder {
-    fn tag(self) -> char {
-        match self {
+    /// The tag of this order in a cursor: lower case ascending, upper case descending.
+    fn tag(self, descending: bool) -> char {
+        let t = match self {
             Self::Collection => 'c',
             Self::Datetime => 'd',
+            Self::Id => 'i',
+        };
+        if descending {
+            t.to_ascii_uppercase()
+        } else {
+            t
         }
     }
 }
@@ -70,6 +89,9 @@ pub struct ItemRequest {
     pub after: Option<ItemPosition>,
     /// The order.
     pub order: ItemOrder,
+    /// Whether every key of the order is descending (granules without a start then come
+    /// last in time order).
+    pub descending: bool,
 }
 
 /// One page of an item search.
@@ -90,6 +112,28 @@ type Key = (Option<Timestamp>, String, String);
 
 fn key(c: &Collection, g: &Granule) -> Key {
     (g.start, c.info.id.clone(), g.granule_id.clone())
+}
+
+/// `o` in the search's direction.
+fn directed(descending: bool, o: Ordering) -> Ordering {
+    if descending { o.reverse() } else { o }
+}
+
+/// Where a scan stands within a start group: before its first granule in listing order, at a
+/// granule, or past its last one (`Low` < `At` < `High` in ascending order).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Bound {
+    Low,
+    At(String),
+    High,
+}
+
+/// A scan's fence in time order: nothing it has not listed yet comes before it.
+type Fence = (Option<Timestamp>, String, Bound);
+
+/// The fence of a key.
+fn fence_of(k: &Key) -> Fence {
+    (k.0, k.1.clone(), Bound::At(k.2.clone()))
 }
 
 fn id_is(op: CompareOp, value: &str) -> RecordFilter {
@@ -133,7 +177,11 @@ fn only_window(f: &RecordFilter) -> Option<Option<(Timestamp, Timestamp)>> {
 /// Where the scan of one collection stands.
 struct Scan {
     collection: Arc<Collection>,
+    /// The store cursor: the last granule listed, or (start, empty ID) for the edge of a start
+    /// group (see [`threddex_store::GranuleIndex::list_granules_desc`]).
     after: Option<(Option<Timestamp>, String)>,
+    /// Whether refresh on demand was asked for this collection.
+    refreshed: bool,
     /// Granules at or before this key are skipped (a cursor of another collection).
     skip_through: Option<Key>,
     done: bool,
@@ -154,7 +202,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Read the next chunk of a collection into its matches.
+    /// Read the next chunk of a collection into its matches (refreshing a named collection on
+    /// demand before its first read, like `/index`).
     async fn fill(&mut self, s: &mut Scan) -> Result<(), SearchError> {
         if s.done || self.budget == 0 {
             return Ok(());
@@ -163,18 +212,12 @@ impl Run<'_> {
             .min(u32::try_from(self.budget.min(self.chunk)).unwrap_or(CHUNK))
             .max(1);
         let id = s.collection.info.id.clone();
-        let rows = if self.refresh {
-            let page = self
+        if self.refresh && !s.refreshed {
+            s.refreshed = true;
+            let (o, _) = self
                 .core
-                .granules(&GranuleRequest {
-                    collection_id: id,
-                    start: self.start,
-                    end: self.end,
-                    limit: n,
-                    after: s.after.clone(),
-                })
-                .await?;
-            let o = page.freshness.outcome;
+                .refresh(&id, s.collection.info.source_id, self.end)
+                .await;
             let f = self.freshness.get_or_insert(o);
             f.refreshed |= o.refreshed;
             f.stale |= o.stale;
@@ -182,18 +225,18 @@ impl Run<'_> {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            page.granules
+        }
+        let query = GranuleQuery {
+            collection_id: id,
+            start: self.start,
+            end: self.end,
+            after: s.after.clone(),
+            limit: n,
+        };
+        let rows = if self.req.descending {
+            self.core.store.list_granules_desc(&query).await?
         } else {
-            self.core
-                .store
-                .list_granules(&GranuleQuery {
-                    collection_id: id,
-                    start: self.start,
-                    end: self.end,
-                    after: s.after.clone(),
-                    limit: n,
-                })
-                .await?
+            self.core.store.list_granules(&query).await?
         };
         self.budget = self.budget.saturating_sub(rows.len());
         if rows.len() < n as usize {
@@ -203,10 +246,9 @@ impl Run<'_> {
         let filter = self.req.filter.with_footprint(fp.as_ref());
         for g in rows {
             s.after = Some((g.start, g.granule_id.clone()));
-            if s.skip_through
-                .as_ref()
-                .is_some_and(|k| key(&s.collection, &g) <= *k)
-            {
+            if s.skip_through.as_ref().is_some_and(|k| {
+                directed(self.req.descending, key(&s.collection, &g).cmp(k)) != Ordering::Greater
+            }) {
                 continue;
             }
             if filter.matches_item(&g, fp.as_ref()) {
@@ -224,14 +266,22 @@ impl SearchCore {
         base: &[RecordFilter],
         after_id: Option<&str>,
         limit: u32,
+        descending: bool,
     ) -> Result<Vec<Collection>, SearchError> {
         let mut f = base.to_vec();
         if let Some(a) = after_id {
-            f.push(id_is(CompareOp::Gt, a));
+            f.push(id_is(
+                if descending {
+                    CompareOp::Lt
+                } else {
+                    CompareOp::Gt
+                },
+                a,
+            ));
         }
         let sort = [SortKey {
             prop: threddex_store::SortProperty::Identifier,
-            descending: false,
+            descending,
         }];
         Ok(self
             .store
@@ -242,7 +292,73 @@ impl SearchCore {
 
     /// One page of the items `req` asks for.
     pub async fn items(&self, req: &ItemRequest) -> Result<ItemPage, SearchError> {
+        if req.order == ItemOrder::Id {
+            return self.items_by_id(req, MAX_SCAN).await;
+        }
         self.items_scanning(req, MAX_SCAN).await
+    }
+
+    /// [`SearchCore::items`] in ID order: every match (read within `budget`), sorted, the
+    /// page after the cursor cut from them.
+    pub(crate) async fn items_by_id(
+        &self,
+        req: &ItemRequest,
+        budget: usize,
+    ) -> Result<ItemPage, SearchError> {
+        let tag = req.order.tag(req.descending);
+        let after = req.after.as_ref().filter(|a| a.order == tag);
+        let every = ItemRequest {
+            order: ItemOrder::Collection,
+            descending: false,
+            after: None,
+            limit: u32::try_from(budget).unwrap_or(u32::MAX),
+            ..req.clone()
+        };
+        let all = self.items_scanning(&every, budget).await?;
+        if all.next.is_some() {
+            return Err(SearchError::Invalid(format!(
+                "sorting by id sorts at most {budget} granules: this search reads more; \
+                 narrow it (collections, datetime, bbox, filter) or sort by datetime"
+            )));
+        }
+        let by_id = |a: &(Arc<Collection>, Granule), b: &(Arc<Collection>, Granule)| {
+            directed(
+                req.descending,
+                (&a.1.granule_id, &a.0.info.id).cmp(&(&b.1.granule_id, &b.0.info.id)),
+            )
+        };
+        let mut items: Vec<(Arc<Collection>, Granule)> = all
+            .items
+            .into_iter()
+            .filter(|(c, g)| {
+                after.is_none_or(|a| {
+                    directed(
+                        req.descending,
+                        (g.granule_id.as_str(), c.info.id.as_str())
+                            .cmp(&(a.id.as_str(), a.collection.as_str())),
+                    ) == Ordering::Greater
+                })
+            })
+            .collect();
+        items.sort_by(by_id);
+        let limit = req.limit as usize;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|(c, g)| ItemPosition {
+                order: tag,
+                start: None,
+                collection: c.info.id.clone(),
+                id: g.granule_id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(ItemPage {
+            items,
+            next: next.as_ref().map(crate::cursor::encode_item),
+            matched: all.matched,
+            freshness: all.freshness,
+        })
     }
 
     /// [`SearchCore::items`] reading at most `budget` granules.
@@ -258,7 +374,9 @@ impl SearchCore {
                 list.iter().map(|c| id_is(CompareOp::Eq, c)).collect(),
             ));
         }
-        let after = req.after.as_ref().filter(|a| a.order == req.order.tag());
+        let desc = req.descending;
+        let tag = req.order.tag(desc);
+        let after = req.after.as_ref().filter(|a| a.order == tag);
         let mut run = Run {
             core: self,
             req,
@@ -277,28 +395,33 @@ impl SearchCore {
         let mut next: Option<ItemPosition> = None;
         let mut seen_collections = 0usize;
         let mut only: Option<Arc<Collection>> = None;
-        let position = |c: &Collection, after: &Option<(Option<Timestamp>, String)>| ItemPosition {
-            order: req.order.tag(),
-            start: after.as_ref().and_then(|a| a.0),
-            collection: c.info.id.clone(),
-            id: after.as_ref().map(|a| a.1.clone()).unwrap_or_default(),
-        };
         let of = |c: &Arc<Collection>, g: &Granule| ItemPosition {
-            order: req.order.tag(),
+            order: tag,
             start: g.start,
             collection: c.info.id.clone(),
             id: g.granule_id.clone(),
         };
+        let scan = |c: Arc<Collection>, after, skip_through| Scan {
+            collection: c,
+            after,
+            refreshed: false,
+            skip_through,
+            done: false,
+            ready: VecDeque::new(),
+        };
 
         match req.order {
-            ItemOrder::Collection => {
+            ItemOrder::Collection | ItemOrder::Id => {
                 if let Some(a) = after {
-                    base.push(id_is(CompareOp::Ge, &a.collection));
+                    base.push(id_is(
+                        if desc { CompareOp::Le } else { CompareOp::Ge },
+                        &a.collection,
+                    ));
                 }
                 let mut last: Option<String> = None;
                 'collections: loop {
                     let batch = self
-                        .item_collections(&base, last.as_deref(), COLLECTION_BATCH)
+                        .item_collections(&base, last.as_deref(), COLLECTION_BATCH, desc)
                         .await?;
                     if batch.is_empty() {
                         break;
@@ -308,22 +431,28 @@ impl SearchCore {
                         seen_collections += 1;
                         let c = Arc::new(c);
                         only = Some(Arc::clone(&c));
-                        let mut s = Scan {
-                            after: after
-                                .filter(|a| a.collection == c.info.id)
-                                .map(|a| (a.start, a.id.clone())),
-                            collection: c,
-                            skip_through: None,
-                            done: false,
-                            ready: VecDeque::new(),
-                        };
+                        // A position with no start and no ID is the collection's beginning.
+                        let from = after
+                            .filter(|a| a.collection == c.info.id)
+                            .filter(|a| a.start.is_some() || !a.id.is_empty())
+                            .map(|a| (a.start, a.id.clone()));
+                        let mut s = scan(c, from, None);
                         loop {
                             if s.ready.is_empty() {
                                 if s.done {
                                     break;
                                 }
                                 if run.budget == 0 {
-                                    next = Some(position(&s.collection, &s.after));
+                                    next = Some(ItemPosition {
+                                        order: tag,
+                                        start: s.after.as_ref().and_then(|a| a.0),
+                                        collection: s.collection.info.id.clone(),
+                                        id: s
+                                            .after
+                                            .as_ref()
+                                            .map(|a| a.1.clone())
+                                            .unwrap_or_default(),
+                                    });
                                     break 'collections;
                                 }
                                 run.fill(&mut s).await?;
@@ -343,7 +472,12 @@ impl SearchCore {
             }
             ItemOrder::Datetime => {
                 let found = self
-                    .item_collections(&base, None, u32::try_from(MAX_MERGED + 1).unwrap_or(101))
+                    .item_collections(
+                        &base,
+                        None,
+                        u32::try_from(MAX_MERGED + 1).unwrap_or(101),
+                        false,
+                    )
                     .await?;
                 if found.len() > MAX_MERGED {
                     return Err(SearchError::Invalid(format!(
@@ -360,39 +494,60 @@ impl SearchCore {
                         let same = after.is_some_and(|a| a.collection == c.info.id);
                         let c = Arc::new(c);
                         only = Some(Arc::clone(&c));
-                        Scan {
-                            after: after.map(|a| {
+                        // Another collection's scan starts at the edge of the cursor's start
+                        // group and skips what is not past the cursor.
+                        scan(
+                            c,
+                            after.map(|a| {
                                 (a.start, if same { a.id.clone() } else { String::new() })
                             }),
-                            skip_through: if same { None } else { skip.clone() },
-                            collection: c,
-                            done: false,
-                            ready: VecDeque::new(),
-                        }
+                            if same { None } else { skip.clone() },
+                        )
                     })
                     .collect();
                 // Each scan at the smallest position must be read once for the smallest
                 // position to move: a request reads at least that many chunks.
                 run.budget = run.budget.max(scans.len());
                 run.chunk = (run.budget / scans.len().max(1)).max(1);
+                let before = |a: &Option<Fence>, b: &Option<Fence>| match (a, b) {
+                    (None, _) => b.is_some(),
+                    (Some(_), None) => false,
+                    (Some(a), Some(b)) => directed(desc, a.cmp(b)) == Ordering::Less,
+                };
+                let edge = if desc { Bound::High } else { Bound::Low };
                 loop {
-                    // The smallest match, or the smallest position of a scan with nothing
-                    // read ahead (a fence: every granule before it has been read).
-                    let mut best: Option<(Key, usize, bool)> = None;
+                    // The first match, or the first fence of a scan with nothing read ahead
+                    // (every granule of that scan before its fence has been read; None: the
+                    // scan has read nothing).
+                    let mut best: Option<(Option<Fence>, usize, bool)> = None;
                     for (i, s) in scans.iter().enumerate() {
                         let (k, is_match) = match s.ready.front() {
-                            Some(g) => (key(&s.collection, g), true),
+                            Some(g) => (Some(fence_of(&key(&s.collection, g))), true),
                             None if !s.done => {
-                                let p = position(&s.collection, &s.after);
-                                let k = (p.start, p.collection, p.id);
-                                (
-                                    s.skip_through.clone().map_or(k.clone(), |t| t.max(k)),
-                                    false,
-                                )
+                                let at = s.after.as_ref().map(|(start, id)| {
+                                    let b = if id.is_empty() {
+                                        edge.clone()
+                                    } else {
+                                        Bound::At(id.clone())
+                                    };
+                                    (*start, s.collection.info.id.clone(), b)
+                                });
+                                // Not before the cursor, whatever was read.
+                                let k = match (at, s.skip_through.as_ref().map(fence_of)) {
+                                    (Some(a), Some(t)) => {
+                                        Some(if before(&Some(a.clone()), &Some(t.clone())) {
+                                            t
+                                        } else {
+                                            a
+                                        })
+                                    }
+                                    (a, t) => a.or(t),
+                                };
+                                (k, false)
                             }
                             None => continue,
                         };
-                        if best.as_ref().is_none_or(|(b, _, _)| k < *b) {
+                        if best.as_ref().is_none_or(|(b, _, _)| before(&k, b)) {
                             best = Some((k, i, is_match));
                         }
                     }
@@ -400,17 +555,25 @@ impl SearchCore {
                     let Some(s) = scans.get_mut(i) else { break };
                     if !is_match {
                         // A page must move past its cursor: past the budget, read on (one
-                        // granule at a time) while the smallest position is still the cursor's.
-                        if run.budget == 0 && skip.as_ref().is_some_and(|c| k <= *c) {
+                        // granule at a time) while the first fence is not past the cursor.
+                        let not_past = match (&k, skip.as_ref().map(fence_of)) {
+                            (None, _) => true,
+                            (Some(k), Some(c)) => directed(desc, k.cmp(&c)) != Ordering::Greater,
+                            (Some(_), None) => false,
+                        };
+                        if run.budget == 0 && not_past {
                             run.budget = 1;
                             run.chunk = 1;
                         }
                         if run.budget == 0 {
-                            next = Some(ItemPosition {
-                                order: 'd',
-                                start: k.0,
-                                collection: k.1,
-                                id: k.2,
+                            next = k.map(|(start, collection, b)| ItemPosition {
+                                order: tag,
+                                start,
+                                collection,
+                                id: match b {
+                                    Bound::At(id) => id,
+                                    Bound::Low | Bound::High => String::new(),
+                                },
                             });
                             break;
                         }

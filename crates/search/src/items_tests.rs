@@ -138,6 +138,10 @@ async fn expected(store: &dyn Store, req: &ItemRequest) -> Vec<(String, String)>
     match req.order {
         ItemOrder::Collection => all.sort_by(|a, b| (&a.1, a.0, &a.2).cmp(&(&b.1, b.0, &b.2))),
         ItemOrder::Datetime => all.sort(),
+        ItemOrder::Id => all.sort_by(|a, b| (&a.2, &a.1).cmp(&(&b.2, &b.1))),
+    }
+    if req.descending {
+        all.reverse();
     }
     all.into_iter().map(|(_, c, g)| (c, g)).collect()
 }
@@ -171,8 +175,28 @@ fn filter_strategy() -> impl Strategy<Value = RecordFilter> {
     })
 }
 
-/// Paging through any search, with any page size and scan budget, gives exactly the unpaged
-/// answer: every match once, in order.
+/// One page, as [`SearchCore::items`] gives it, with a scan budget.
+async fn page_of(core: &SearchCore, req: &ItemRequest, budget: usize) -> ItemPage {
+    match req.order {
+        // ID order sorts every match: it needs a budget that reads them all.
+        ItemOrder::Id => core.items_by_id(req, budget.max(100)).await.unwrap(),
+        _ => core.items_scanning(req, budget).await.unwrap(),
+    }
+}
+
+fn order_strategy() -> impl Strategy<Value = (ItemOrder, bool)> {
+    (
+        prop_oneof![
+            Just(ItemOrder::Collection),
+            Just(ItemOrder::Datetime),
+            Just(ItemOrder::Id)
+        ],
+        prop::bool::ANY,
+    )
+}
+
+/// Paging through any search, in any order and direction, with any page size and scan budget,
+/// gives exactly the unpaged answer: every match once, in order.
 #[test]
 fn pages_concatenate_to_the_whole_answer() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -184,7 +208,7 @@ fn pages_concatenate_to_the_whole_answer() {
     let strategy = (
         filter_strategy(),
         prop::option::of(prop::sample::subsequence(COLLECTIONS.to_vec(), 1..4)),
-        prop::bool::ANY,
+        order_strategy(),
         1u32..9,
         1usize..60,
         prop::option::of(0usize..COLLECTIONS.len()),
@@ -193,7 +217,7 @@ fn pages_concatenate_to_the_whole_answer() {
     runner
         .run(
             &strategy,
-            |(filter, collections, by_time, limit, budget, exclude)| {
+            |(filter, collections, (order, descending), limit, budget, exclude)| {
                 let req = ItemRequest {
                     collections: collections.map(|l| l.into_iter().map(String::from).collect()),
                     filter,
@@ -207,18 +231,15 @@ fn pages_concatenate_to_the_whole_answer() {
                     }),
                     limit,
                     after: None,
-                    order: if by_time {
-                        ItemOrder::Datetime
-                    } else {
-                        ItemOrder::Collection
-                    },
+                    order,
+                    descending,
                 };
                 rt.block_on(async {
                     let want = expected(store.as_ref(), &req).await;
                     let mut got = Vec::new();
                     let mut req = req.clone();
                     for _ in 0..2_000 {
-                        let page = core.items_scanning(&req, budget).await.unwrap();
+                        let page = page_of(&core, &req, budget).await;
                         assert!(page.items.len() <= limit as usize);
                         got.extend(
                             page.items
@@ -249,6 +270,7 @@ async fn counts_are_given_when_free() {
         limit: 2,
         after: None,
         order: ItemOrder::Collection,
+        descending: false,
     };
     let one = core
         .items(&req(Some(vec!["b:y".into()]), RecordFilter::All))
@@ -304,10 +326,126 @@ async fn time_order_puts_granules_without_a_start_first() {
             limit: 5,
             after: None,
             order: ItemOrder::Datetime,
+            descending: false,
         })
         .await
         .unwrap();
     let starts: Vec<Option<Timestamp>> = page.items.iter().map(|(_, g)| g.start).collect();
     assert_eq!(starts[0], None, "granules without a start come first");
     assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+}
+
+#[tokio::test]
+async fn descending_time_order_puts_granules_without_a_start_last() {
+    let core = SearchCore::new(store().await, None, SearchConfig::default());
+    let mut req = ItemRequest {
+        collections: None,
+        filter: RecordFilter::All,
+        collection_filter: RecordFilter::All,
+        limit: 7,
+        after: None,
+        order: ItemOrder::Datetime,
+        descending: true,
+    };
+    let mut starts = Vec::new();
+    loop {
+        let page = core.items(&req).await.unwrap();
+        starts.extend(page.items.iter().map(|(_, g)| g.start));
+        match page.next {
+            Some(n) => req.after = Some(decode_item(&n).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(starts.len(), 12 + 15 + 18 + 21);
+    assert_eq!(
+        starts.last(),
+        Some(&None),
+        "granules without a start come last"
+    );
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "{starts:?}");
+}
+
+/// Granules written between two pages: the rest of the answer is exactly what follows the
+/// first page's last item in the order of the store as it is now (new granules past the
+/// cursor are listed once, those before it never), in every order and direction.
+#[tokio::test]
+async fn pages_stay_correct_while_granules_arrive() {
+    for (order, descending) in [
+        (ItemOrder::Collection, false),
+        (ItemOrder::Collection, true),
+        (ItemOrder::Datetime, false),
+        (ItemOrder::Datetime, true),
+        (ItemOrder::Id, false),
+        (ItemOrder::Id, true),
+    ] {
+        let store = store().await;
+        let core = SearchCore::new(Arc::clone(&store), None, SearchConfig::default());
+        let mut req = ItemRequest {
+            collections: None,
+            filter: RecordFilter::All,
+            collection_filter: RecordFilter::All,
+            limit: 20,
+            after: None,
+            order,
+            descending,
+        };
+        let first = core.items(&req).await.unwrap();
+        let (c, g) = first.items.last().unwrap();
+        let cursor = (c.info.id.clone(), g.granule_id.clone());
+        // New granules everywhere: early, late, untimed, in the cursor's start group.
+        let mut batch = Batch::default();
+        for (i, c) in COLLECTIONS.iter().enumerate() {
+            for (n, start) in [
+                ("aa-new", Some(hour(-5))),
+                ("zz-new", Some(hour(100))),
+                ("mm-untimed", None),
+                ("g05-new", g.start),
+            ] {
+                batch.granules.push(Granule {
+                    collection_id: (*c).into(),
+                    granule_id: format!("{n}-{i}"),
+                    name: format!("{n}.nc"),
+                    start,
+                    end: None,
+                    url_path: Some(format!("{c}/{n}.nc")),
+                    size: None,
+                    modified: None,
+                    catalog_url: format!("http://h/thredds/catalog/{i}/catalog.xml"),
+                });
+            }
+        }
+        store.write_batch(&batch).await.unwrap();
+        let mut rest = Vec::new();
+        req.after = Some(decode_item(first.next.as_deref().unwrap()).unwrap());
+        loop {
+            let page = core.items(&req).await.unwrap();
+            rest.extend(
+                page.items
+                    .iter()
+                    .map(|(c, g)| (c.info.id.clone(), g.granule_id.clone())),
+            );
+            match page.next {
+                Some(n) => req.after = Some(decode_item(&n).unwrap()),
+                None => break,
+            }
+        }
+        let now = expected(store.as_ref(), &req).await;
+        let at = now.iter().position(|x| *x == cursor).unwrap();
+        assert_eq!(
+            rest,
+            now[at + 1..].to_vec(),
+            "{order:?}, descending {descending}"
+        );
+        let before: Vec<(String, String)> = first
+            .items
+            .iter()
+            .map(|(c, g)| (c.info.id.clone(), g.granule_id.clone()))
+            .collect();
+        assert!(rest.iter().all(|x| !before.contains(x)), "listed twice");
+        assert!(
+            rest.iter()
+                .any(|(_, g)| g.contains("new") || g.contains("untimed")),
+            "some arrivals fall past the cursor"
+        );
+    }
 }
