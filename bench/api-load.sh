@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# API load benchmark: `/index` one-day lookups and `/collections?q=` searches against
+# API load benchmark: `/index` one-day lookups, `/collections?q=` searches and STAC item searches
+# (`/stac/search` of one collection and one day) against
 # `threddex serve` on Postgres holding >= 10 M granules over >= 1 000 collections, loaded over
 # loopback by wrk (closed loop) and oha (open loop at fixed rates).
 #
@@ -31,6 +32,9 @@
 # Postgres settings matter: Debian's default shared_buffers (128MB) holds a small part of the
 # 2.7 GB database; the figures in docs/benchmarks.md give the setting they ran with
 # (`ALTER SYSTEM SET shared_buffers = '4GB'` + restart, a quarter of this machine's RAM).
+#   ENDPOINTS    "index search stac" (which request lists to run: index.txt, search.txt, and
+#                stac.txt = each index.txt line as `/stac/search?collections=ID&datetime=DAY/DAY
+#                23:59:59&limit=100`, the same collection and day as one STAC item search)
 #   BIND         127.0.0.1:8099
 #   REFILL=1     drop and refill the database
 #
@@ -103,9 +107,16 @@ run() {
   PATHS="$paths" wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$lua" "http://$BIND" >/dev/null
   PATHS="$paths" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$lua" "http://$BIND"
 }
+sed -E 's#^/index\?collection=([^&]*)&start=([0-9-]*)&end=.*$#/stac/search?collections=\1\&datetime=\2T00:00:00Z/\2T23:59:59Z\&limit=100#' \
+  "$OUT/index.txt" >"$OUT/stac.txt"
+ENDPOINTS=${ENDPOINTS:-index search stac}
+declare -A TITLES=([index]="/index, one day of a random collection" [search]="/collections?q="
+  [stac]="/stac/search, one day of a random collection")
 echo "sample /index answer: $(curl -fsS "http://$BIND$(head -1 "$OUT/index.txt")" | head -c 300)…"
-run "/index, one day of a random collection" "$OUT/index.txt"
-run "/collections?q=" "$OUT/search.txt"
+echo "sample /stac/search answer: $(curl -fsS "http://$BIND$(head -1 "$OUT/stac.txt")" | head -c 300)…"
+for e in $ENDPOINTS; do
+  run "${TITLES[$e]}" "$OUT/$e.txt"
+done
 
 open_run() {
   local title=$1 paths=$2 rate=$3 urls
@@ -121,8 +132,9 @@ open_run() {
 }
 if command -v oha >/dev/null; then
   for rate in ${RATES:-3000}; do
-    open_run "/index, one day of a random collection" "$OUT/index.txt" "$rate"
-    open_run "/collections?q=" "$OUT/search.txt" "$rate"
+    for e in $ENDPOINTS; do
+      open_run "${TITLES[$e]}" "$OUT/$e.txt" "$rate"
+    done
   done
 else
   echo "oha is missing (cargo install oha --locked): open-loop runs skipped" >&2

@@ -180,6 +180,48 @@ def main():
         check(len(got) == sum(c["granules"] for c in EXP["collections"] if c["id"] in two), "sorted search is complete")
     ok("sortby datetime across %d collections" % len(two))
 
+    # sortby both ways, on datetime, id and collection: descending is ascending reversed, paged
+    # with GET and POST, the pages saved for validation.
+    asc = ids(client.search(collections=two, sortby="+properties.datetime", limit=5).items_as_dicts())
+    by_id = sorted(asc, key=lambda x: (x[1], x[0]))
+    by_collection = sorted(asc, key=lambda x: x[0])
+    for method in ("GET", "POST"):
+        search = client.search(collections=two, sortby="-properties.datetime", limit=5, method=method)
+        pages = list(search.pages_as_dicts())
+        check(len(pages) >= 2, "several descending pages")
+        for p in pages[:2]:
+            save("item-collection-desc", p)
+        desc = [i for p in pages for i in p["features"]]
+        check(ids(desc) == asc[::-1], "%s sortby -datetime is +datetime reversed" % method)
+        times = [i["properties"]["datetime"] or "" for i in desc]
+        check(times == sorted(times, reverse=True), "%s descending datetimes" % method)
+        got = ids(client.search(collections=two, sortby="id", limit=6, method=method).items_as_dicts())
+        check(got == by_id, "%s sortby id" % method)
+        got = ids(client.search(collections=two, sortby="-id", limit=6, method=method).items_as_dicts())
+        check(got == by_id[::-1], "%s sortby -id" % method)
+        got = ids(client.search(collections=two, sortby="-collection", limit=6, method=method).items_as_dicts())
+        check([c for c, _ in got] == [c for c, _ in by_collection][::-1], "%s sortby -collection" % method)
+        check(sorted(got) == sorted(asc), "%s sortby -collection is complete" % method)
+    ok("sortby datetime, id, collection, both directions, GET and POST (%d items)" % len(asc))
+
+    # More filter operators, each against what /index lists.
+    listed = index(timed["id"])
+    some = [g["id"] for g in listed[:3]]
+    cid = timed["id"].replace("'", "''")
+    cases = [
+        ("id IN (%s)" % ", ".join("'%s'" % i.replace("'", "''") for i in some), set(some)),
+        ("NOT (id IN ('%s'))" % some[0].replace("'", "''"), {g["id"] for g in listed} - {some[0]}),
+        ("datetime BETWEEN TIMESTAMP('%s') AND TIMESTAMP('%s')" % (stamp(a), stamp(b)),
+         {g["id"] for g in listed if g["start"] and a <= parse(g["start"]) <= b}),
+    ]
+    for f, want in cases:
+        for method in ("GET", "POST"):
+            got = [i["id"] for i in client.search(collections=[timed["id"]], filter="collection = '%s' AND (%s)" % (cid, f),
+                                                  filter_lang="cql2-text", limit=4, method=method).items_as_dicts()]
+            check(len(got) == len(set(got)) and set(got) == want,
+                  "filter %s %s: %d items, expected %d" % (method, f, len(got), len(want)))
+    ok("filter in, not, between (GET and POST)")
+
     # fields.
     got = list(client.search(collections=[timed["id"]], fields=["-assets", "properties.datetime"], limit=3,
                              max_items=3).items_as_dicts())
@@ -188,7 +230,7 @@ def main():
 
     # Errors: 400 naming the parameter, 404.
     for path, param in (("/stac/search?limit=0", "limit"), ("/stac/search?bbox=1,2", "bbox"),
-                        ("/stac/search?filter=nope%20%3D%201", "filter"), ("/stac/search?sortby=-datetime", "sortby"),
+                        ("/stac/search?filter=nope%20%3D%201", "filter"), ("/stac/search?sortby=-datetime,collection", "sortby"),
                         ("/stac/search?datetime=tomorrow", "datetime")):
         try:
             get(path)

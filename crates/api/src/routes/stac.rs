@@ -451,6 +451,7 @@ async fn item(
         limit: 1,
         after: None,
         order: threddex_search::ItemOrder::Collection,
+        descending: false,
     };
     // Most granule IDs carry their time (the collection's name template reads it back): look
     // there first, then (a time set by the catalog rather than the name) everywhere.

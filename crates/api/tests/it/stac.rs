@@ -303,7 +303,11 @@ async fn errors_name_the_parameter() {
         ("/stac/search?bbox=1,20,3,10".to_owned(), "bbox"),
         ("/stac/search?datetime=soon".to_owned(), "datetime"),
         ("/stac/search?datetime=../..".to_owned(), "datetime"),
-        ("/stac/search?sortby=-datetime".to_owned(), "sortby"),
+        (
+            "/stac/search?sortby=-datetime,collection".to_owned(),
+            "sortby",
+        ),
+        ("/stac/search?sortby=id,datetime".to_owned(), "sortby"),
         ("/stac/search?sortby=title".to_owned(), "sortby"),
         ("/stac/search?filter=nope%20%3D%201".to_owned(), "filter"),
         (
@@ -346,7 +350,11 @@ async fn errors_name_the_parameter() {
             "filter",
         ),
         (
-            json!({"sortby": [{"field": "datetime", "direction": "desc"}]}),
+            json!({"sortby": [{"field": "datetime", "direction": "desc"}, {"field": "id"}]}),
+            "sortby",
+        ),
+        (
+            json!({"sortby": [{"field": "datetime", "direction": "down"}]}),
             "sortby",
         ),
         (
@@ -416,6 +424,164 @@ async fn filters_in_both_encodings_and_fields() {
         "{f}"
     );
     assert_eq!(f["id"], "wind_1.nc");
+}
+
+/// The item IDs and datetimes of a page.
+fn times(page: &Value) -> Vec<(String, String)> {
+    page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["properties"]["datetime"].as_str().unwrap().to_owned(),
+                f["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sorting_both_ways_get_and_post_sqlite() {
+    sorting_both_ways_get_and_post(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn sorting_both_ways_get_and_post_postgres() {
+    sorting_both_ways_get_and_post(Backend::Postgres).await;
+}
+
+/// `sortby` on datetime, id and collection, ascending and descending, paged with GET and POST.
+async fn sorting_both_ways_get_and_post(backend: Backend) {
+    let fx = fixture(backend).await;
+    let st = state(fx.store.clone(), None);
+    let both = format!("{},{}", enc(DAILY), enc(OTHER));
+    let (asc, _) = all_get(
+        &st,
+        &format!("/stac/search?collections={both}&sortby=datetime&limit=5"),
+    )
+    .await;
+    assert_eq!(asc.len(), DAILY_COUNT + 1);
+    for sortby in [
+        "-datetime",
+        "-properties.datetime",
+        "-datetime,-collection,-id",
+    ] {
+        let (desc, pages) = all_get(
+            &st,
+            &format!("/stac/search?collections={both}&sortby={sortby}&limit=5"),
+        )
+        .await;
+        assert_eq!(pages, (DAILY_COUNT + 1).div_ceil(5));
+        let mut reversed = asc.clone();
+        reversed.reverse();
+        assert_eq!(desc, reversed, "{sortby}");
+    }
+    let (status, page) = stac_get(
+        &st,
+        &format!("/stac/search?collections={both}&sortby=-datetime&limit=100"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let t = times(&page);
+    assert!(t.windows(2).all(|w| w[0] >= w[1]), "{t:?}");
+    let (posted, _) = all_post(
+        &st,
+        json!({"collections": [DAILY, OTHER], "limit": 4,
+               "sortby": [{"field": "properties.datetime", "direction": "desc"}]}),
+    )
+    .await;
+    let mut reversed = asc.clone();
+    reversed.reverse();
+    assert_eq!(posted, reversed, "POST pages as GET pages");
+    // By ID, both ways, GET and POST.
+    let mut by_id = asc.clone();
+    by_id.sort();
+    let (got, _) = all_get(
+        &st,
+        &format!("/stac/search?collections={both}&sortby=id&limit=6"),
+    )
+    .await;
+    assert_eq!(got, by_id);
+    let (got, _) = all_post(
+        &st,
+        json!({"collections": [DAILY, OTHER], "limit": 7,
+               "sortby": [{"field": "id", "direction": "desc"}]}),
+    )
+    .await;
+    by_id.reverse();
+    assert_eq!(got, by_id);
+    // By collection, descending: the wind collection first, each collection latest first.
+    let (got, _) = all_get(
+        &st,
+        &format!("/stac/search?collections={both}&sortby=-collection&limit=3"),
+    )
+    .await;
+    assert_eq!(got.first().map(String::as_str), Some("wind_1.nc"));
+    let (daily_desc, _) = all_get(
+        &st,
+        &format!(
+            "/stac/collections/{}/items?sortby=-datetime&limit=9",
+            enc(DAILY)
+        ),
+    )
+    .await;
+    assert_eq!(got[1..], daily_desc[..]);
+    // One collection: exact count whatever the order.
+    let (_, page) = stac_get(
+        &st,
+        &format!(
+            "/stac/collections/{}/items?sortby=-datetime&limit=2",
+            enc(DAILY)
+        ),
+    )
+    .await;
+    assert_eq!(page["numberMatched"], DAILY_COUNT);
+    // Several collections: no count rather than a guess.
+    let (_, page) = stac_get(&st, &format!("/stac/search?collections={both}&limit=2")).await;
+    assert!(page.get("numberMatched").is_none(), "{page}");
+}
+
+#[tokio::test]
+async fn filter_operators_and_free_text() {
+    let st = state(store().await, None);
+    let search = |filter: &str| format!("/stac/search?filter={}&limit=100", enc(filter));
+    let count = |page: &Value| page["features"].as_array().unwrap().len();
+    for (filter, want) in [
+        // Jan 3..=5 start inside; the long one spans them; the odd one starts Jan 5.
+        (
+            "T_INTERSECTS(datetime, INTERVAL('2024-01-03T00:00:00Z', '2024-01-05T00:00:00Z'))",
+            5,
+        ),
+        (
+            "datetime BETWEEN TIMESTAMP('2024-01-10T00:00:00Z') AND TIMESTAMP('2024-01-12T00:00:00Z')",
+            3,
+        ),
+        ("NOT (collection = 'test:sst/daily')", 1),
+        ("id LIKE 'sst_2024011_.nc'", 10),
+        ("id NOT LIKE 'sst%'", 2),
+        ("id IN ('wind_1.nc', 'sst_20240101.nc', 'nothing.nc')", 2),
+        (
+            "S_INTERSECTS(geometry, POLYGON((170 -5, 179 -5, 179 5, 170 5, 170 -5)))",
+            DAILY_COUNT,
+        ),
+        ("S_INTERSECTS(geometry, BBOX(-20, -20, -10, -10))", 0),
+    ] {
+        let (status, page) = stac_get(&st, &search(filter)).await;
+        assert_eq!(status, StatusCode::OK, "{filter}: {page}");
+        assert_eq!(count(&page), want, "{filter}: {:?}", ids(&page));
+    }
+    // Free text on items: the items of the collections the text finds.
+    let (status, page) = stac_get(&st, "/stac/search?q=wind&limit=100").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&page), ["wind_1.nc"]);
+    let (_, page) = stac_post(
+        &st,
+        "/stac/search",
+        &json!({"q": "temperature", "limit": 100}),
+    )
+    .await;
+    assert_eq!(count(&page), DAILY_COUNT);
 }
 
 /// A refresher that adds a granule, like a crawler re-reading a live catalog.

@@ -145,29 +145,37 @@ pub(crate) fn datetime(s: &str) -> Result<(Option<Timestamp>, Option<Timestamp>)
     }
 }
 
-/// `sortby`: keys that are a prefix of one of the two orders served, ascending.
-fn order(keys: &[(String, bool)]) -> Result<ItemOrder, ApiError> {
+/// `sortby`: keys that are a prefix of one of the three orders served, all in one direction:
+/// the order and whether it is descending.
+fn order(keys: &[(String, bool)]) -> Result<(ItemOrder, bool), ApiError> {
     let names: Vec<&str> = keys
         .iter()
-        .map(|(k, desc)| {
-            if *desc {
-                Err(bad("sortby", "only ascending order is supported"))
-            } else {
-                Ok(k.strip_prefix("properties.").unwrap_or(k))
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    let by_collection = ["collection", "datetime", "id"];
-    let by_time = ["datetime", "collection", "id"];
-    if names.len() <= 3 && names.iter().zip(by_time).all(|(n, k)| *n == k) && !names.is_empty() {
-        return Ok(ItemOrder::Datetime);
+        .map(|(k, _)| k.strip_prefix("properties.").unwrap_or(k))
+        .collect();
+    let descending = keys.first().is_some_and(|(_, d)| *d);
+    if keys.iter().any(|(_, d)| *d != descending) {
+        return Err(bad(
+            "sortby",
+            "all sort keys go one way: all ascending or all descending",
+        ));
     }
-    if names.len() <= 3 && names.iter().zip(by_collection).all(|(n, k)| *n == k) {
-        return Ok(ItemOrder::Collection);
+    let orders: [(ItemOrder, &[&str]); 3] = [
+        (ItemOrder::Datetime, &["datetime", "collection", "id"]),
+        (ItemOrder::Collection, &["collection", "datetime", "id"]),
+        (ItemOrder::Id, &["id", "collection"]),
+    ];
+    for (order, sequence) in orders {
+        if !names.is_empty()
+            && names.len() <= sequence.len()
+            && names.iter().zip(sequence).all(|(n, k)| n == k)
+        {
+            return Ok((order, descending));
+        }
     }
     Err(bad(
         "sortby",
-        "sortable: datetime (then collection, id) or collection (then datetime, id), ascending",
+        "sortable: datetime (then collection, id), collection (then datetime, id) or id (then \
+         collection), each ascending or descending (-)",
     ))
 }
 
@@ -459,8 +467,8 @@ impl Parts {
             .as_deref()
             .filter(|q| !q.is_empty())
             .map_or(RecordFilter::All, RecordFilter::free_text);
-        let order = if self.sort.is_empty() {
-            ItemOrder::Collection
+        let (order, descending) = if self.sort.is_empty() {
+            (ItemOrder::Collection, false)
         } else {
             order(&self.sort)?
         };
@@ -476,6 +484,7 @@ impl Parts {
                 limit: self.limit,
                 after: self.token,
                 order,
+                descending,
             },
             fields: self.fields,
         })
@@ -599,18 +608,27 @@ mod tests {
 
     #[test]
     fn sort_orders() {
-        assert_eq!(order(&sort_text("+datetime")).unwrap(), ItemOrder::Datetime);
+        let asc = |o| Ok::<_, ()>((o, false));
+        let desc = |o| Ok::<_, ()>((o, true));
+        let o = |s: &str| order(&sort_text(s)).map_err(|_| ());
+        assert_eq!(o("+datetime"), asc(ItemOrder::Datetime));
         assert_eq!(
-            order(&sort_text("properties.datetime,collection")).unwrap(),
-            ItemOrder::Datetime
+            o("properties.datetime,collection"),
+            asc(ItemOrder::Datetime)
         );
+        assert_eq!(o("collection"), asc(ItemOrder::Collection));
+        assert_eq!(o("-datetime"), desc(ItemOrder::Datetime));
         assert_eq!(
-            order(&sort_text("collection")).unwrap(),
-            ItemOrder::Collection
+            o("-properties.datetime,-collection,-id"),
+            desc(ItemOrder::Datetime)
         );
-        assert!(order(&sort_text("-datetime")).is_err());
-        assert!(order(&sort_text("id")).is_err());
-        assert!(order(&sort_text("title")).is_err());
+        assert_eq!(o("-collection,-datetime"), desc(ItemOrder::Collection));
+        assert_eq!(o("id"), asc(ItemOrder::Id));
+        assert_eq!(o("-id,-collection"), desc(ItemOrder::Id));
+        assert!(o("-datetime,collection").is_err(), "mixed directions");
+        assert!(o("id,datetime").is_err());
+        assert!(o("title").is_err());
+        assert!(o("").is_err());
     }
 
     #[test]
