@@ -515,6 +515,15 @@ fn env_key(name: &str) -> anyhow::Result<(String, String)> {
             }
             Ok((section, key.to_ascii_lowercase()))
         }
+        // A sub-section: THREDDEX__NOTIFY__WEBHOOKS__TIMEOUT → (`notify.webhooks`, `timeout`).
+        [section, sub, key] if !section.is_empty() && !sub.is_empty() && !key.is_empty() => Ok((
+            format!(
+                "{}.{}",
+                section.to_ascii_lowercase(),
+                sub.to_ascii_lowercase()
+            ),
+            key.to_ascii_lowercase(),
+        )),
         _ => bail!(
             "environment variable {name}: expected {ENV_PREFIX}SECTION__KEY, e.g. THREDDEX__API__BIND"
         ),
@@ -532,12 +541,16 @@ fn set_from_env(
 ) -> anyhow::Result<toml::Table> {
     let with = |v: toml::Value| -> Result<toml::Table, String> {
         let mut t = table.clone();
-        let entry = t
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let Some(s) = entry.as_table_mut() else {
-            return Err(format!("[{section}] is not a table"));
-        };
+        let mut s = &mut t;
+        for part in section.split('.') {
+            let entry = s
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(sub) = entry.as_table_mut() else {
+                return Err(format!("[{section}] is not a table"));
+            };
+            s = sub;
+        }
         s.insert(key.to_string(), v);
         toml::Value::Table(t.clone())
             .try_into::<Config>()
