@@ -157,3 +157,62 @@ async fn serve_killed_mid_delivery_delivers_everything_after_restart() {
     );
     serve.stop().await;
 }
+
+/// `threddex subscriptions add|list|resume|deliveries|remove` on the database; a private
+/// target needs `notify.webhooks.allow_private_targets`.
+#[tokio::test]
+async fn subscriptions_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = common::run(
+        dir.path(),
+        &["subscriptions", "add", "http://127.0.0.1:9/hook"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        common::stderr(&out).contains("allow_private_targets"),
+        "{}",
+        common::stderr(&out)
+    );
+    std::fs::write(
+        dir.path().join("threddex.toml"),
+        "[notify.webhooks]\nallow_private_targets = true\n",
+    )
+    .expect("config");
+    let out = common::run(
+        dir.path(),
+        &[
+            "subscriptions",
+            "add",
+            "http://127.0.0.1:9/hook",
+            "--collection",
+            "a/b",
+            "--bbox",
+            "0,0,10,10",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).starts_with("subscription 1 -> http://127.0.0.1:9/hook"));
+    let out = common::run(dir.path(), &["subscriptions", "list", "--json"]).await;
+    let v: serde_json::Value =
+        serde_json::from_str(common::stdout(&out).trim()).expect("one JSON line");
+    assert_eq!(v["filter"]["collections"][0], "a/b");
+    assert_eq!(v["status"], "active");
+    assert!(v.get("secret").is_none());
+    let out = common::run(
+        dir.path(),
+        &["subscriptions", "resume", "1", "--after", "5"],
+    )
+    .await;
+    assert!(!out.status.success(), "no position 5 in an empty log");
+    let out = common::run(dir.path(), &["subscriptions", "resume", "1"]).await;
+    assert!(common::stdout(&out).contains("active from cursor 0"));
+    let out = common::run(dir.path(), &["subscriptions", "deliveries", "1"]).await;
+    assert!(out.status.success() && common::stdout(&out).is_empty());
+    let out = common::run(dir.path(), &["subscriptions", "remove", "1"]).await;
+    assert!(out.status.success());
+    let out = common::run(dir.path(), &["subscriptions", "remove", "1"]).await;
+    assert!(!out.status.success());
+    assert!(common::stderr(&out).contains("no subscription 1"));
+}
