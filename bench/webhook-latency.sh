@@ -9,8 +9,12 @@
 #   DB=postgres://postgres@127.0.0.1:5432/threddex_webhook_bench bench/webhook-latency.sh
 #                                                 # an existing, empty Postgres database
 #
-# Release build (crates/api/benches/webhook_latency.rs). Figures go to docs/benchmarks.md.
+# Release build (crates/api/benches/webhook_latency.rs); PROFILE=debug runs the debug build
+# (quicker to build when the machine is busy). Figures go to docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "commit $(git rev-parse --short HEAD), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${PROFILE:-release}" = debug ]; then
+  exec cargo test -p threddex-api --bench webhook_latency --locked
+fi
 exec cargo bench -p threddex-api --bench webhook_latency --locked
