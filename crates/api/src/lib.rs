@@ -24,6 +24,10 @@
 //! | `POST /sources` | register a source (JSON body; 201, 409 when the name or URL is taken) |
 //! | `POST /sources/{name}/sync` | start a sync in the background (202 with the run ID; 409 while one runs) |
 //! | `GET /runs` | crawl runs, newest first, with their first errors: `source`, `limit` |
+//! | `POST /subscriptions` | register a webhook subscription (201 with its secret, shown once) |
+//! | `GET /subscriptions`, `GET`/`DELETE /subscriptions/{id}` | list, show, remove subscriptions |
+//! | `POST /subscriptions/{id}/resume` | deliver again from the stored cursor (or `after`) |
+//! | `GET /subscriptions/{id}/deliveries` | the delivery log, newest first: `limit`, `before` |
 //!
 //! Bad input is a 400 with `{"error": {"parameter": …, "message": …}}`, an unknown collection
 //! a 404; store failures are 500 with a generic body. For CSV answers of `/index`, the next
@@ -121,6 +125,8 @@ pub struct ApiConfig {
     pub change_poll: Duration,
     /// How long change-log entries are kept ([`serve`] prunes older ones hourly).
     pub change_retention: Duration,
+    /// Webhook deliveries ([`serve`] runs the worker when enabled) and target checks.
+    pub webhooks: threddex_notify::WebhookConfig,
 }
 
 impl Default for ApiConfig {
@@ -142,6 +148,7 @@ impl Default for ApiConfig {
             change_retention: Duration::from_secs(
                 u64::from(threddex_store::DEFAULT_CHANGE_RETENTION_DAYS) * 86_400,
             ),
+            webhooks: threddex_notify::WebhookConfig::default(),
         }
     }
 }
@@ -287,6 +294,7 @@ fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/sources/{name}/sync", post(routes::admin::start_sync)),
         ("/runs", get(routes::admin::list_runs)),
     ];
+    routes.extend(routes::subscriptions::routes());
     routes.extend(routes::stac::routes());
     routes
 }
@@ -355,6 +363,14 @@ pub async fn serve(
     });
     state.feed.start();
     let retention = spawn_change_retention(Arc::clone(&state.store), state.config.change_retention);
+    let webhooks = state.config.webhooks.enabled.then(|| {
+        let base = state.config.public_url.as_deref().unwrap_or("");
+        threddex_notify::webhook::worker::spawn(
+            Arc::clone(&state.store),
+            state.config.webhooks.clone(),
+            base.trim_end_matches('/').to_owned(),
+        )
+    });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "API listening");
     }
@@ -363,6 +379,9 @@ pub async fn serve(
         .await;
     upkeep.abort();
     retention.abort();
+    if let Some(w) = webhooks {
+        w.abort();
+    }
     result
 }
 

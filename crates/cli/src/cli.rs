@@ -77,6 +77,9 @@ pub enum Command {
     /// Register, list and remove sources (THREDDS servers synced on a schedule).
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Webhook subscriptions: add, list, remove, resume, and their delivery logs.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCommand),
     /// Re-read what may have changed (live nodes and new references) of one or all sources.
     Sync(SyncArgs),
     /// Apply the database migrations and exit.
@@ -115,6 +118,89 @@ pub enum SourcesCommand {
     List(SourcesListArgs),
     /// Remove a source and everything harvested from it.
     Remove(SourcesRemoveArgs),
+}
+
+/// `threddex subscriptions …` (against the database; `serve` delivers).
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionsCommand {
+    /// Register a webhook subscription; prints its ID and secret (shown only now).
+    Add(SubscriptionsAddArgs),
+    /// List the subscriptions with their state and cursor.
+    List(SubscriptionsListArgs),
+    /// Remove a subscription and its delivery log.
+    Remove(SubscriptionIdArgs),
+    /// Make a disabled subscription deliver again, from its cursor (or `--after`).
+    Resume(SubscriptionsResumeArgs),
+    /// The delivery log of a subscription, newest first.
+    Deliveries(SubscriptionsDeliveriesArgs),
+}
+
+/// `threddex subscriptions add`.
+#[derive(Debug, Args)]
+pub struct SubscriptionsAddArgs {
+    /// Where deliveries are POSTed (http or https; private addresses need
+    /// notify.webhooks.allow_private_targets).
+    pub url: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only this collection (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub collection: Vec<String>,
+    /// Only collections whose ID matches this glob (`*`, `?`, `\` escapes).
+    #[arg(long, value_name = "GLOB")]
+    pub pattern: Option<String>,
+    /// Only collections this free-text search finds.
+    #[arg(long = "query", visible_alias = "q")]
+    pub query: Option<String>,
+    /// Only collections whose extent intersects WEST,SOUTH,EAST,NORTH.
+    #[arg(long, value_name = "W,S,E,N")]
+    pub bbox: Option<String>,
+    /// Deliver entries after this change-log position [default: the newest].
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<i64>,
+}
+
+/// `threddex subscriptions list`.
+#[derive(Debug, Args)]
+pub struct SubscriptionsListArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `threddex subscriptions remove`.
+#[derive(Debug, Args)]
+pub struct SubscriptionIdArgs {
+    /// The subscription's ID.
+    pub id: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `threddex subscriptions resume`.
+#[derive(Debug, Args)]
+pub struct SubscriptionsResumeArgs {
+    /// The subscription's ID.
+    pub id: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Deliver from after this change-log position instead of the stored cursor.
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<i64>,
+}
+
+/// `threddex subscriptions deliveries`.
+#[derive(Debug, Args)]
+pub struct SubscriptionsDeliveriesArgs {
+    /// The subscription's ID.
+    pub id: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Most attempts shown.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 /// `threddex sources add`.

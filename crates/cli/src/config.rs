@@ -37,11 +37,13 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// What secrets print as.
 const REDACTED: &str = "[redacted]";
 
+mod notify;
 mod sources;
 #[cfg(test)]
 mod tests;
 mod values;
 
+pub use notify::{NotifySection, WebhooksSection};
 pub use sources::{Registered, register_sources};
 pub use values::{DatabaseUrl, Dur, Every, Secret, fmt_duration};
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub admin: AdminSection,
     /// `[changes]`: the change log and its readers.
     pub changes: ChangesSection,
+    /// `[notify.webhooks]`: webhook deliveries.
+    pub notify: NotifySection,
     /// `[[sources]]`: registered (or their settings updated) on `serve` and `sync` start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceConfig>,
@@ -511,6 +515,15 @@ fn env_key(name: &str) -> anyhow::Result<(String, String)> {
             }
             Ok((section, key.to_ascii_lowercase()))
         }
+        // A sub-section: THREDDEX__NOTIFY__WEBHOOKS__TIMEOUT → (`notify.webhooks`, `timeout`).
+        [section, sub, key] if !section.is_empty() && !sub.is_empty() && !key.is_empty() => Ok((
+            format!(
+                "{}.{}",
+                section.to_ascii_lowercase(),
+                sub.to_ascii_lowercase()
+            ),
+            key.to_ascii_lowercase(),
+        )),
         _ => bail!(
             "environment variable {name}: expected {ENV_PREFIX}SECTION__KEY, e.g. THREDDEX__API__BIND"
         ),
@@ -528,12 +541,16 @@ fn set_from_env(
 ) -> anyhow::Result<toml::Table> {
     let with = |v: toml::Value| -> Result<toml::Table, String> {
         let mut t = table.clone();
-        let entry = t
-            .entry(section.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let Some(s) = entry.as_table_mut() else {
-            return Err(format!("[{section}] is not a table"));
-        };
+        let mut s = &mut t;
+        for part in section.split('.') {
+            let entry = s
+                .entry(part.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(sub) = entry.as_table_mut() else {
+                return Err(format!("[{section}] is not a table"));
+            };
+            s = sub;
+        }
         s.insert(key.to_string(), v);
         toml::Value::Table(t.clone())
             .try_into::<Config>()
@@ -605,6 +622,7 @@ impl Config {
         {
             bail!("changes.poll must be between 10ms and 1m");
         }
+        self.notify.webhooks.validate()?;
         if self.api.refresh_deadline.0.is_zero() {
             bail!("api.refresh_deadline (--refresh-deadline) must be positive");
         }
@@ -699,7 +717,7 @@ impl Config {
         cfg
     }
 
-    /// The API settings from `[api]`, `[admin]` and `[changes]`.
+    /// The API settings from `[api]`, `[admin]`, `[changes]` and `[notify.webhooks]`.
     pub fn api_config(&self) -> anyhow::Result<threddex_api::ApiConfig> {
         Ok(threddex_api::ApiConfig {
             public_url: self.api.public_url.clone(),
@@ -708,6 +726,7 @@ impl Config {
             admin_token: self.admin_token()?,
             change_retention: self.changes.retention.0,
             change_poll: self.changes.poll.0,
+            webhooks: self.notify.webhooks.config(self.changes.poll.0),
             ..threddex_api::ApiConfig::default()
         })
     }

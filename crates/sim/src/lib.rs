@@ -13,6 +13,7 @@ mod faults;
 mod server;
 mod subset;
 mod tree;
+pub mod webhook_receiver;
 pub mod xml;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use counters::Counters;
 pub use faults::{Fault, FaultRule};
 pub use server::SimServer;
 pub use tree::{CurrentSpec, GoesLayout, GoesSpec, ModelSpec, NexradSpec, SimGranule, TreeSpec};
+pub use webhook_receiver::{Received, Reply, WebhookReceiver};
 
 /// The instant a default (fixed) [`SimClock`] shows: the last second of a UTC day, so every
 /// day folder, today's included, holds all its files.

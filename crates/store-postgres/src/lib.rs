@@ -41,6 +41,7 @@ mod read_pool;
 mod runs;
 mod search;
 mod sources;
+mod subscriptions;
 mod timeline;
 mod views;
 mod write;
@@ -321,5 +322,53 @@ impl ChangeLog for PostgresStore {
 
     async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
         change_log::prune(&self.pool, before).await
+    }
+}
+
+#[async_trait]
+impl threddex_store::Subscriptions for PostgresStore {
+    async fn add_subscription(
+        &self,
+        new: &threddex_store::NewSubscription,
+    ) -> Result<threddex_store::Subscription> {
+        subscriptions::add(&self.pool, new).await
+    }
+
+    async fn list_subscriptions(&self) -> Result<Vec<threddex_store::Subscription>> {
+        subscriptions::list(&self.pool).await
+    }
+
+    async fn subscription(&self, id: i64) -> Result<Option<threddex_store::Subscription>> {
+        subscriptions::get(&self.pool, id).await
+    }
+
+    async fn remove_subscription(&self, id: i64) -> Result<bool> {
+        subscriptions::remove(&self.pool, id).await
+    }
+
+    async fn enable_subscription(
+        &self,
+        id: i64,
+        cursor: Option<i64>,
+    ) -> Result<Option<threddex_store::Subscription>> {
+        subscriptions::enable(&self.pool, id, cursor).await
+    }
+
+    async fn record_delivery(
+        &self,
+        id: i64,
+        delivery: Option<&threddex_store::NewDelivery>,
+        progress: &threddex_store::SubscriptionProgress,
+    ) -> Result<bool> {
+        subscriptions::record(&self.pool, id, delivery, progress).await
+    }
+
+    async fn deliveries(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<threddex_store::Delivery>> {
+        subscriptions::deliveries(&self.pool, id, before, limit).await
     }
 }

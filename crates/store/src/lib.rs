@@ -2,7 +2,7 @@
 //!
 //! The contract is split by capability, one trait each: [`Maintenance`], [`SourceRegistry`],
 //! [`CrawlState`], [`SyncLeases`], [`CollectionCatalog`], [`GranuleIndex`], [`IsoRecords`] and
-//! [`CrawlRuns`] and [`ChangeLog`]. [`Store`] is all of them; every backend (SQLite, the embedded default;
+//! [`CrawlRuns`], [`ChangeLog`] and [`Subscriptions`]. [`Store`] is all of them; every backend (SQLite, the embedded default;
 //! Postgres in production) implements each, and so is a `Store`. Code that needs one
 //! capability takes that trait (an `Arc<dyn Store>` upcasts to `Arc<dyn GranuleIndex>`); a new
 //! kind of data is one more trait beside these. Call store methods on an
@@ -27,6 +27,7 @@ mod item_filter;
 mod lease;
 mod model;
 pub mod sql;
+mod subscriptions;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
@@ -36,6 +37,7 @@ pub use freetext::MAX_TERMS;
 pub use item_filter::*;
 pub use lease::*;
 pub use model::*;
+pub use subscriptions::*;
 
 use async_trait::async_trait;
 
@@ -394,6 +396,7 @@ pub trait Store:
     + IsoRecords
     + CrawlRuns
     + ChangeLog
+    + Subscriptions
     + 'static
 {
 }
@@ -408,6 +411,7 @@ impl<
         + IsoRecords
         + CrawlRuns
         + ChangeLog
+        + Subscriptions
         + 'static
         + ?Sized,
 > Store for T
@@ -419,6 +423,7 @@ impl<
 pub mod prelude {
     pub use crate::{
         ChangeLog as _, CollectionCatalog as _, CrawlRuns as _, CrawlState as _, GranuleIndex as _,
-        IsoRecords as _, Maintenance as _, SourceRegistry as _, Store, SyncLeases as _,
+        IsoRecords as _, Maintenance as _, SourceRegistry as _, Store, Subscriptions as _,
+        SyncLeases as _,
     };
 }

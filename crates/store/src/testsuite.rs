@@ -1,6 +1,6 @@
 //! Generic behaviour tests every backend runs (enabled by the `testsuite` feature), one module
 //! per capability trait: `change_log`, `maintenance`, `source_registry`, `crawl_state`, `sync_leases`,
-//! `collection_catalog`, `granule_index`, `iso_records`, `crawl_runs`.
+//! `collection_catalog`, `granule_index`, `iso_records`, `crawl_runs`, `subscriptions`.
 //!
 //! Each `test_*` function takes a fresh, empty, migrated store. A backend instantiates them all
 //! with [`store_test_suite!`](crate::store_test_suite):
@@ -23,6 +23,7 @@ mod granule_order;
 mod iso_records;
 mod maintenance;
 mod source_registry;
+mod subscriptions;
 mod sync_leases;
 
 pub use change_log::*;
@@ -34,6 +35,7 @@ pub use granule_order::*;
 pub use iso_records::*;
 pub use maintenance::*;
 pub use source_registry::*;
+pub use subscriptions::*;
 pub use sync_leases::*;
 
 use crate::{
@@ -232,6 +234,7 @@ macro_rules! store_test_suite {
             test_change_log_records_writes,
             test_change_log_atomic_and_thin,
             test_change_log_retention,
+            test_subscriptions,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -199,7 +199,7 @@ pub(crate) async fn update_source(
 }
 
 /// A body with a `Content-Type` other than JSON is refused (none is taken as JSON).
-fn check_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE)
         && !ct
             .to_str()

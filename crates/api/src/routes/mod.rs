@@ -9,6 +9,7 @@ pub(crate) mod index;
 pub(crate) mod openapi;
 pub(crate) mod page;
 pub(crate) mod stac;
+pub(crate) mod subscriptions;
 pub(crate) mod timeline;
 
 use std::time::Instant;

@@ -11,3 +11,5 @@ mod serve;
 mod stac;
 mod timeline;
 mod transcripts;
+mod webhooks;
+mod webhooks_order;

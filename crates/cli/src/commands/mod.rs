@@ -12,6 +12,7 @@ mod ids;
 mod migrate;
 mod serve;
 pub(crate) mod sources;
+mod subscriptions;
 mod sync;
 
 use std::process::ExitCode;
@@ -44,6 +45,7 @@ pub async fn dispatch(cli: Cli, loaded: Loaded) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => serve::run(args, cfg).await,
         Command::Sources(args) => sources::run(args, cfg).await,
+        Command::Subscriptions(cmd) => subscriptions::run(cmd, cfg).await,
         Command::Sync(args) => sync::run(args, cfg).await,
         Command::Migrate(args) => {
             cfg.apply_db(&args.db);

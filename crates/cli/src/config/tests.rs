@@ -259,6 +259,38 @@ fn env_values_take_the_keys_type() {
 }
 
 #[test]
+fn webhook_settings_come_from_a_sub_section_of_file_and_environment() {
+    let file = "[notify.webhooks]\nallow_private_targets = true\ntimeout = \"2s\"\n";
+    let l = load_from(
+        Some((file, "t.toml".into())),
+        env(&[
+            ("THREDDEX__NOTIFY__WEBHOOKS__MAX_FAILURES", "7"),
+            ("THREDDEX__CHANGES__POLL", "50ms"),
+        ]),
+    )
+    .unwrap();
+    let api = l.config.api_config().unwrap();
+    assert!(api.webhooks.allow_private_targets);
+    assert_eq!(api.webhooks.timeout, Duration::from_secs(2));
+    assert_eq!(api.webhooks.max_failures, 7);
+    assert_eq!(api.webhooks.poll, Duration::from_millis(50));
+    for (var, value, needle) in [
+        (
+            "THREDDEX__NOTIFY__WEBHOOKS__MAX_FAILURES",
+            "0",
+            "max_failures",
+        ),
+        ("THREDDEX__NOTIFY__WEBHOOKS__TIMEOUTT", "1s", "timeoutt"),
+        ("THREDDEX__NOTIFY__WEBHOOKS__TIMEOUT", "10ms", "timeout"),
+    ] {
+        let err = load_from(None, env(&[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{var}: {err}");
+    }
+}
+
+#[test]
 fn admin_token_reaches_the_api_config() {
     let c = load_from(None, env(&[("THREDDEX__ADMIN__TOKEN", "tok-0123456789")]))
         .unwrap()
@@ -487,8 +519,18 @@ fn example_is_the_defaults_and_every_key_parses() {
             _ => panic!("top-level key {section} is not a section"),
         };
         for t in rows {
-            for k in t.keys() {
+            for (k, v) in t {
                 if section == "sources" && k == "auth" {
+                    continue;
+                }
+                // A sub-table (`[notify.webhooks]`): its keys.
+                if let toml::Value::Table(sub) = v {
+                    for kk in sub.keys() {
+                        assert!(
+                            keys.contains(&format!("{section}.{k}.{kk}")),
+                            "{section}.{k}.{kk} is missing from the example"
+                        );
+                    }
                     continue;
                 }
                 assert!(

@@ -116,6 +116,15 @@ impl Service {
         self.child.id().expect("running")
     }
 
+    /// SIGKILL (`kill -9`): no shutdown of any kind; returns once the process is gone.
+    pub async fn kill9(mut self) {
+        self.child.start_kill().expect("kill -9");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("gone within 30 s of SIGKILL")
+            .expect("wait");
+    }
+
     /// SIGTERM, then the exit status must be 0; returns all of stderr.
     pub async fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().expect("running");
