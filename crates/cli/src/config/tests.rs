@@ -131,6 +131,7 @@ async fn database_section_opens_postgres_with_its_pool_size() {
     let db = DatabaseSection {
         url: DatabaseUrl::new(url.clone()),
         pool_size: 2,
+        read_url: None,
     };
     let store = db.open().await.unwrap();
     assert_eq!(store.backend(), "postgres");
@@ -139,9 +140,51 @@ async fn database_section_opens_postgres_with_its_pool_size() {
     let zero = DatabaseSection {
         url: DatabaseUrl::new(url),
         pool_size: 0,
+        read_url: None,
     };
     let err = zero.open().await.err().unwrap();
     assert!(format!("{err:#}").contains("pool size 0"), "{err:#}");
+}
+
+#[test]
+fn the_read_replica_url_comes_from_the_file_or_env_and_must_be_postgres() {
+    let c = load_from(
+        file("[database]\nurl = \"postgres://u:pw@primary/db\"\nread_url = \"postgres://u:pw@replica/db\"\n"),
+        env(&[]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.database.read_url.as_ref().map(DatabaseUrl::expose),
+        Some("postgres://u:pw@replica/db")
+    );
+    // Redacted wherever it is shown.
+    assert!(!format!("{:?}", c.database).contains("pw"));
+    let c = load_from(
+        file("[database]\nurl = \"postgres://u@primary/db\"\n"),
+        env(&[("THREDDEX__DATABASE__READ_URL", "postgres://u@replica/db")]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.database.read_url.as_ref().map(DatabaseUrl::expose),
+        Some("postgres://u@replica/db")
+    );
+    // Replicas are Postgres streaming replicas of a Postgres primary.
+    for (url, read) in [
+        ("sqlite://x.db", "postgres://u@replica/db"),
+        ("postgres://u@primary/db", "sqlite://y.db"),
+    ] {
+        let err = load_from(
+            file(&format!(
+                "[database]\nurl = \"{url}\"\nread_url = \"{read}\"\n"
+            )),
+            env(&[]),
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
+    }
 }
 
 #[test]
