@@ -32,7 +32,7 @@ fn cat(i: usize) -> String {
 /// Collection `i`: even ones have the NEXRAD template (IDs not stored), odd ones none.
 fn collection(i: usize, src: i64) -> CollectionUpsert {
     CollectionUpsert {
-        template: (i % 2 == 0).then(|| NEXRAD_TEMPLATE.into()),
+        template: i.is_multiple_of(2).then(|| NEXRAD_TEMPLATE.into()),
         catalog_url: cat(i),
         ..coll(&cid(i), src)
     }
