@@ -104,6 +104,13 @@ impl DatabaseSection {
     /// `serve`; commands that crawl or administer read where they write).
     pub async fn open_for_search(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
         match &self.read_url {
+            Some(_) if !threddex_store_postgres::is_postgres_url(self.url.expose()) => {
+                anyhow::bail!(
+                    "database.read_url (--read-db) is a streaming replica of a Postgres \
+                     database.url, not of {}",
+                    self.url
+                )
+            }
             Some(read) => {
                 crate::db::open_store_with_replica(self.url.expose(), read.expose(), self.pool_size)
                     .await
@@ -594,14 +601,13 @@ impl Config {
         if self.database.url.0.trim().is_empty() {
             bail!("database.url (--db) must not be empty");
         }
-        if let Some(read) = &self.database.read_url {
-            let postgres = threddex_store_postgres::is_postgres_url;
-            if !postgres(read.expose()) || !postgres(self.database.url.expose()) {
-                bail!(
-                    "database.read_url (--read-db) is a Postgres streaming replica of a Postgres \
-                     database.url (postgres://…), not {read}"
-                );
-            }
+        if let Some(read) = &self.database.read_url
+            && !threddex_store_postgres::is_postgres_url(read.expose())
+        {
+            bail!(
+                "database.read_url (--read-db) is a Postgres streaming replica (postgres://…), \
+                 not {read}"
+            );
         }
         let max_pool = threddex_store_postgres::MAX_POOL_SIZE;
         if self.database.pool_size == 0 || self.database.pool_size > max_pool {

@@ -170,21 +170,27 @@ fn the_read_replica_url_comes_from_the_file_or_env_and_must_be_postgres() {
         c.database.read_url.as_ref().map(DatabaseUrl::expose),
         Some("postgres://u@replica/db")
     );
-    // Replicas are Postgres streaming replicas of a Postgres primary.
-    for (url, read) in [
-        ("sqlite://x.db", "postgres://u@replica/db"),
-        ("postgres://u@primary/db", "sqlite://y.db"),
-    ] {
-        let err = load_from(
-            file(&format!(
-                "[database]\nurl = \"{url}\"\nread_url = \"{read}\"\n"
-            )),
-            env(&[]),
-        )
-        .err()
-        .unwrap();
-        assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
-    }
+    // Replicas are Postgres streaming replicas (of a Postgres primary: checked on opening).
+    let err = load_from(
+        file("[database]\nurl = \"postgres://u@primary/db\"\nread_url = \"sqlite://y.db\"\n"),
+        env(&[]),
+    )
+    .err()
+    .unwrap();
+    assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_read_replica_of_a_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = DatabaseSection {
+        url: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("x.db").display())),
+        pool_size: 2,
+        read_url: Some(DatabaseUrl::new("postgres://u@127.0.0.1:1/db")),
+    };
+    let err = db.open_for_search().await.err().unwrap();
+    assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
+    assert!(!dir.path().join("x.db").exists(), "nothing opened");
 }
 
 #[test]
@@ -546,6 +552,7 @@ fn example_is_the_defaults_and_every_key_parses() {
 /// Which config key each long flag of `harvest`, `sync` and `serve` sets.
 const FLAG_KEYS: &[(&str, &str)] = &[
     ("db", "database.url"),
+    ("read-db", "database.read_url"),
     ("bind", "api.bind"),
     ("public-url", "api.public_url"),
     ("refresh-deadline", "api.refresh_deadline"),
