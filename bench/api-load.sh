@@ -68,7 +68,7 @@ psql -qtA "$DB" -c "SELECT 'granules: ' || count(*) FROM granules" \
   -c "SELECT 'shared_buffers: ' || current_setting('shared_buffers')"
 if [ "${PREWARM:-1}" = 1 ]; then
   psql -qtA "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
-    -c "SELECT 'prewarmed blocks: ' || pg_prewarm('granules') + (SELECT coalesce(sum(pg_prewarm(indexrelid::regclass)), 0) FROM pg_index WHERE indrelid = 'granules'::regclass)" \
+    -c "SELECT 'prewarmed blocks: ' || (SELECT sum(pg_prewarm(relid)) FROM pg_partition_tree('granules') WHERE isleaf) + (SELECT coalesce(sum(pg_prewarm(indexrelid::regclass)), 0) FROM pg_index WHERE indrelid IN (SELECT relid FROM pg_partition_tree('granules') WHERE isleaf))" \
     || echo "warning: pg_prewarm failed; the first requests read from disk" >&2
 fi
 

@@ -478,6 +478,11 @@ pub struct ApiArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// A streaming replica of the Postgres database (`postgres://USER@HOST/DB`) to send search
+    /// reads to; writes, leases and crawl state stay on --db [config database.read_url; env
+    /// THREDDEX__DATABASE__READ_URL].
+    #[arg(long = "read-db", value_name = "URL")]
+    pub read_db: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
     /// Serve only: do not run the sync scheduler in this process [config sync.scheduler = false].

@@ -82,6 +82,10 @@ pub struct DatabaseSection {
     pub url: DatabaseUrl,
     /// Connections of each of a process's two Postgres pools (SQLite ignores it).
     pub pool_size: u32,
+    /// A streaming replica of the Postgres database `url` names (`postgres://…`): `serve`
+    /// sends its search reads there; writes, leases and crawl state stay on `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_url: Option<DatabaseUrl>,
 }
 
 impl Default for DatabaseSection {
@@ -89,6 +93,7 @@ impl Default for DatabaseSection {
         Self {
             url: DatabaseUrl::new(DEFAULT_DATABASE_URL),
             pool_size: threddex_store_postgres::DEFAULT_POOL_SIZE,
+            read_url: None,
         }
     }
 }
@@ -97,6 +102,25 @@ impl DatabaseSection {
     /// Open (creating and migrating when needed) the database with these settings.
     pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
         crate::db::open_store_with(self.url.expose(), self.pool_size).await
+    }
+
+    /// [`DatabaseSection::open`], with search reads sent to `read_url` when it is set (for
+    /// `serve`; commands that crawl or administer read where they write).
+    pub async fn open_for_search(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+        match &self.read_url {
+            Some(_) if !threddex_store_postgres::is_postgres_url(self.url.expose()) => {
+                anyhow::bail!(
+                    "database.read_url (--read-db) is a streaming replica of a Postgres \
+                     database.url, not of {}",
+                    self.url
+                )
+            }
+            Some(read) => {
+                crate::db::open_store_with_replica(self.url.expose(), read.expose(), self.pool_size)
+                    .await
+            }
+            None => self.open().await,
+        }
     }
 }
 
@@ -593,6 +617,14 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.database.url.0.trim().is_empty() {
             bail!("database.url (--db) must not be empty");
+        }
+        if let Some(read) = &self.database.read_url
+            && !threddex_store_postgres::is_postgres_url(read.expose())
+        {
+            bail!(
+                "database.read_url (--read-db) is a Postgres streaming replica (postgres://…), \
+                 not {read}"
+            );
         }
         let max_pool = threddex_store_postgres::MAX_POOL_SIZE;
         if self.database.pool_size == 0 || self.database.pool_size > max_pool {

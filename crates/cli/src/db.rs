@@ -39,6 +39,22 @@ pub async fn open_store_with(url: &str, pool_size: u32) -> anyhow::Result<Arc<dy
     }
 }
 
+/// [`open_store_with`] on the Postgres database `url`, whose search reads go to `read_url`, a
+/// streaming replica of it (connected to without migrating).
+pub async fn open_store_with_replica(
+    url: &str,
+    read_url: &str,
+    pool_size: u32,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let store = PostgresStore::connect_with(url, PostgresOptions { pool_size })
+        .await
+        .with_context(|| format!("cannot open database {}", redact(url)))?
+        .with_read_replica(read_url)
+        .await
+        .with_context(|| format!("cannot open the read replica {}", redact(read_url)))?;
+    Ok(Arc::new(store))
+}
+
 /// A database URL with any password replaced, for messages and logs: the one after `user:`
 /// and `password`/`sslpassword` query parameters (which sqlx also reads). A URL that does not
 /// parse loses everything before its `@`.

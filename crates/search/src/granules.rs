@@ -112,7 +112,7 @@ impl SearchCore {
                 )
             }
         };
-        let (outcome, refresh) = self.refresh(id, info.source_id, request.end).await;
+        let (mut outcome, refresh) = self.refresh(id, info.source_id, request.end).await;
         // A refresh may have changed the collection's services.
         let info = if outcome.refreshed {
             served = Served::Live;
@@ -123,7 +123,20 @@ impl SearchCore {
         } else {
             info
         };
-        let rows = self.store.list_granules(&request.store_query()).await?;
+        let rows = if outcome.refreshed {
+            // What the refresh wrote is on the primary; a replica may not have it yet.
+            self.store
+                .list_granules_from_primary(&request.store_query())
+                .await?
+        } else {
+            let rows = self.store.list_granules(&request.store_query()).await?;
+            // Read from a replica: the page holds what the replica had replayed, so it is
+            // indexed through no later than that.
+            if let Some(as_of) = self.store.replica_as_of().await? {
+                outcome.indexed_through = outcome.indexed_through.map(|t| t.min(as_of));
+            }
+            rows
+        };
         let (granules, next) = request.page(rows);
         Ok(GranulePage {
             collection_id: request.collection_id.clone(),

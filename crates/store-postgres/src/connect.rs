@@ -4,6 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use threddex_store::StoreError;
 use tracing::{debug, info};
@@ -54,6 +55,25 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// out; busier ones are not. sqlx's default pings on every acquire, which on a loaded server
 /// doubles the round trips (and process wake-ups) of a one-statement request.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
+
+/// The pool of general statements on the database of `options`.
+async fn general_pool(options: &PgConnectOptions, size: u32) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| StoreError::connect("cannot connect to Postgres", e))
+}
 
 /// Whether `url` names a Postgres database (`postgres://` or `postgresql://`).
 pub fn is_postgres_url(url: &str) -> bool {
@@ -106,21 +126,7 @@ impl PostgresStore {
             )));
         }
         let options = parse_options(url)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(opts.pool_size)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > PING_IDLE_AFTER {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| StoreError::connect("cannot connect to Postgres", e))?;
+        let pool = general_pool(&options, opts.pool_size).await?;
         debug!(
             host = options.get_host(),
             pool_size = opts.pool_size,
@@ -133,12 +139,42 @@ impl PostgresStore {
             PING_IDLE_AFTER,
         );
         Ok(Self {
+            read_pool: pool.clone(),
             pool,
             options,
             catalog_urls: std::sync::Arc::default(),
             common_texts: std::sync::Arc::default(),
+            collection_keys: std::sync::Arc::default(),
             reads: std::sync::Arc::new(reads),
+            replica: None,
+            pool_size: opts.pool_size,
         })
+    }
+
+    /// This store with its search reads (collections, records, granule listings, counts and
+    /// timelines, views, the change log) sent to `read_url`, a streaming replica of this
+    /// database (`postgres://…`, connected to without migrating; it must be at the same
+    /// schema, which replication ensures). Writes, leases, the crawl state and source
+    /// registry stay on the primary. Answers read from the replica may lag behind the primary;
+    /// [`GranuleIndex::replica_as_of`](threddex_store::GranuleIndex::replica_as_of) says how
+    /// far it has replayed.
+    pub async fn with_read_replica(mut self, read_url: &str) -> Result<Self, StoreError> {
+        let options = parse_options(read_url)?;
+        let pool = general_pool(&options, self.pool_size).await?;
+        debug!(host = options.get_host(), "search reads go to a replica");
+        self.reads = std::sync::Arc::new(crate::read_pool::ReadPool::new(
+            options,
+            self.pool_size,
+            ACQUIRE_TIMEOUT,
+            PING_IDLE_AFTER,
+        ));
+        self.catalog_urls = std::sync::Arc::default();
+        self.common_texts = std::sync::Arc::default();
+        self.replica = Some(std::sync::Arc::new(crate::replica::Replica::new(
+            pool.clone(),
+        )));
+        self.read_pool = pool;
+        Ok(self)
     }
 
     /// Apply pending migrations.

@@ -35,9 +35,11 @@ mod connect;
 mod convert;
 mod granules;
 mod iso;
+mod keys;
 mod lease;
 mod read;
 mod read_pool;
+mod replica;
 mod runs;
 mod search;
 mod sources;
@@ -80,19 +82,29 @@ pub struct PostgresStore {
     /// Connections of the hot read statements (granule listings, collection searches), see
     /// [`read_pool`].
     reads: std::sync::Arc<read_pool::ReadPool>,
+    /// Collection keys by ID, for the granule statements (see [`keys`]).
+    collection_keys: std::sync::Arc<keys::CollectionKeys>,
+    /// Where the other search reads go: `pool`, or the replica's pool.
+    read_pool: PgPool,
+    /// The streaming replica search reads go to, if any
+    /// ([`PostgresStore::with_read_replica`]).
+    replica: Option<std::sync::Arc<replica::Replica>>,
+    /// Connections per pool (for the replica's pools).
+    pool_size: u32,
 }
 
 impl PostgresStore {
     /// The `EXPLAIN` plans of the statements [`GranuleIndex::list_granules`] runs for `query`
     /// (diagnostics: shows that lookups are index range scans in index order).
     pub async fn explain_list_granules(&self, query: &GranuleQuery) -> Result<String> {
-        read::explain_granules(&self.pool, query).await
+        read::explain_granules(&self.pool, &self.collection_keys, query).await
     }
 
     /// Close every pooled connection.
     pub async fn close(&self) {
         self.reads.close().await;
         self.pool.close().await;
+        self.read_pool.close().await;
     }
 
     /// Idle connections of the granule-listing pool (diagnostics and tests: a listing that
@@ -243,7 +255,7 @@ impl CollectionCatalog for PostgresStore {
     }
 
     async fn collection(&self, id: &str) -> Result<Option<Collection>> {
-        read::collection(&self.pool, id).await
+        read::collection(&self.read_pool, id).await
     }
 
     async fn search_records(
@@ -253,30 +265,62 @@ impl CollectionCatalog for PostgresStore {
         offset: u64,
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
-        search::search_records(&self.pool, filter, sort, offset, limit).await
+        search::search_records(&self.read_pool, filter, sort, offset, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {
-        views::collection_views(&self.pool, collection_id).await
+        views::collection_views(&self.read_pool, collection_id).await
     }
 }
 
 #[async_trait]
 impl GranuleIndex for PostgresStore {
     async fn list_granules(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query, false).await
+        read::list_granules(
+            &self.reads,
+            &self.read_pool,
+            &self.catalog_urls,
+            &self.collection_keys,
+            query,
+            false,
+        )
+        .await
     }
 
     async fn list_granules_desc(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
-        read::list_granules(&self.reads, &self.pool, &self.catalog_urls, query, true).await
+        read::list_granules(
+            &self.reads,
+            &self.read_pool,
+            &self.catalog_urls,
+            &self.collection_keys,
+            query,
+            true,
+        )
+        .await
+    }
+
+    async fn list_granules_from_primary(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        if self.replica.is_none() {
+            return self.list_granules(query).await;
+        }
+        read::list_granules_on(&self.pool, &self.catalog_urls, &self.collection_keys, query).await
+    }
+
+    async fn replica_as_of(&self) -> Result<Option<Timestamp>> {
+        match &self.replica {
+            Some(r) => r.as_of().await,
+            None => Ok(None),
+        }
     }
 
     async fn granule_timeline(&self, query: &TimelineQuery) -> Result<Vec<TimelineBucket>> {
-        timeline::granule_timeline(&self.reads, query).await
+        timeline::granule_timeline(&self.reads, &self.collection_keys, query).await
     }
 
     async fn count_granules(&self, query: &GranuleQuery) -> Result<Option<u64>> {
-        read::count_granules(&self.reads, query).await.map(Some)
+        read::count_granules(&self.reads, &self.collection_keys, query)
+            .await
+            .map(Some)
     }
 }
 
@@ -313,11 +357,11 @@ impl CrawlRuns for PostgresStore {
 #[async_trait]
 impl ChangeLog for PostgresStore {
     async fn changes(&self, query: &ChangeQuery) -> Result<ChangePage> {
-        change_log::changes(&self.pool, query).await
+        change_log::changes(&self.read_pool, query).await
     }
 
     async fn change_head(&self) -> Result<(i64, i64)> {
-        change_log::head(&self.pool).await
+        change_log::head(&self.read_pool).await
     }
 
     async fn prune_changes(&self, before: Timestamp) -> Result<u64> {

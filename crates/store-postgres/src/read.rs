@@ -14,6 +14,7 @@ use threddex_store::{
 
 use crate::convert::{COLLECTION_COLUMNS, clean, collection_from_row, db_err, room_us, row_bbox};
 use crate::granules::{Templates, decode, row_id};
+use crate::keys::CollectionKeys;
 use crate::read_pool::ReadPool;
 use crate::search::Pg;
 
@@ -346,13 +347,17 @@ enum Part {
 ///
 /// Descending (`desc`), the index is read backwards (`start DESC NULLS LAST`) and the cursor
 /// bounds the starts from above.
-fn granule_sql(q: &GranuleQuery, part: Part, limit: Option<i64>, desc: bool) -> Sql {
+///
+/// `key` is the collection's key (see [`crate::keys`]): bound as a value, so the statement is
+/// pruned to the collection's partition before it runs.
+fn granule_sql(q: &GranuleQuery, key: i64, part: Part, limit: Option<i64>, desc: bool) -> Sql {
     let mut sql = Sql::new("");
     let id = sql.param(Param::Text(clean(&q.collection_id).into_owned()));
+    let k = sql.param(Param::Int(key));
     let _ = write!(
         sql.text,
         "SELECT {GRANULE_COLUMNS}, {TEMPLATE_COLUMNS} FROM granules g \
-         WHERE g.collection_key = (SELECT c.key FROM collections c WHERE c.id = {id})"
+         WHERE g.collection_key = {k}"
     );
     debug_assert_eq!(id, "$1");
     match part {
@@ -434,13 +439,18 @@ fn parts(q: &GranuleQuery, desc: bool) -> &'static [Part] {
 /// `EXPLAIN` output of the listing statements of `q`.
 pub(crate) async fn explain_granules(
     pool: &PgPool,
+    keys: &CollectionKeys,
     q: &GranuleQuery,
 ) -> Result<String, StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    let Some(key) = keys.get(&mut conn, &q.collection_id).await? else {
+        return Ok(String::new());
+    };
     let mut out = String::new();
     for &part in parts(q, false) {
-        let mut sql = granule_sql(q, part, limit(q.limit), false);
+        let mut sql = granule_sql(q, key.key, part, limit(q.limit), false);
         sql.text.insert_str(0, "EXPLAIN ");
-        for r in sql.query().fetch_all(pool).await.map_err(db_err)? {
+        for r in sql.query().fetch_all(&mut *conn).await.map_err(db_err)? {
             out.push_str(&r.try_get::<String, _>(0).map_err(db_err)?);
             out.push('\n');
         }
@@ -614,6 +624,7 @@ fn listed(q: &GranuleQuery, templates: &Templates, row: &PgRow) -> Result<Listed
 async fn listing_part(
     conn: &mut PgConnection,
     q: &GranuleQuery,
+    key: i64,
     part: Part,
     wanted: Option<i64>,
     desc: bool,
@@ -624,7 +635,7 @@ async fn listing_part(
         .map(|(at, id)| (*at, clean(id).into_owned()));
     let mut fetch = wanted.map(|n| n.saturating_add(if after.is_some() { 2 } else { 1 }));
     loop {
-        let sql = granule_sql(q, part, fetch, desc);
+        let sql = granule_sql(q, key, part, fetch, desc);
         let rows = sql.query().fetch_all(&mut *conn).await.map_err(db_err)?;
         let read = rows.len();
         if let Some(first) = rows.first() {
@@ -681,10 +692,60 @@ pub(crate) async fn list_granules(
     reads: &ReadPool,
     pool: &PgPool,
     catalog_urls: &CatalogUrls,
+    keys: &CollectionKeys,
     q: &GranuleQuery,
     desc: bool,
 ) -> Result<Vec<Granule>, StoreError> {
     let mut conn = reads.acquire().await?;
+    let rows = listing(conn.conn(), keys, q, desc).await?;
+    conn.done();
+    with_catalog_urls(rows, pool, catalog_urls).await
+}
+
+/// [`list_granules`] on a connection of `pool` (the primary, when search reads go to a
+/// replica: a listing right after a refresh on demand, which wrote to the primary).
+pub(crate) async fn list_granules_on(
+    pool: &PgPool,
+    catalog_urls: &CatalogUrls,
+    keys: &CollectionKeys,
+    q: &GranuleQuery,
+) -> Result<Vec<Granule>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    let rows = listing(&mut conn, keys, q, false).await?;
+    drop(conn);
+    with_catalog_urls(rows, pool, catalog_urls).await
+}
+
+/// The rows of every part of `q`'s listing, in order, up to its limit. An empty listing from
+/// a cached collection key is read again under the key looked up afresh, should it differ
+/// (see [`crate::keys`]).
+async fn listing(
+    conn: &mut PgConnection,
+    keys: &CollectionKeys,
+    q: &GranuleQuery,
+    desc: bool,
+) -> Result<Vec<Listed>, StoreError> {
+    let Some(key) = keys.get(conn, &q.collection_id).await? else {
+        return Ok(Vec::new());
+    };
+    let rows = listing_of(conn, q, key.key, desc).await?;
+    if rows.is_empty() && key.cached {
+        keys.forget(&q.collection_id);
+        return match keys.get(conn, &q.collection_id).await? {
+            Some(fresh) if fresh.key != key.key => listing_of(conn, q, fresh.key, desc).await,
+            _ => Ok(rows),
+        };
+    }
+    Ok(rows)
+}
+
+/// [`listing`] of the collection with key `key`.
+async fn listing_of(
+    conn: &mut PgConnection,
+    q: &GranuleQuery,
+    key: i64,
+    desc: bool,
+) -> Result<Vec<Listed>, StoreError> {
     let mut rows: Vec<Listed> = Vec::new();
     for &part in parts(q, desc) {
         let wanted = match limit(q.limit) {
@@ -697,9 +758,17 @@ pub(crate) async fn list_granules(
             }
             None => None,
         };
-        rows.extend(listing_part(conn.conn(), q, part, wanted, desc).await?);
+        rows.extend(listing_part(conn, q, key, part, wanted, desc).await?);
     }
-    conn.done();
+    Ok(rows)
+}
+
+/// The granules of `rows`, their catalog URLs resolved (through the cache, else `pool`).
+async fn with_catalog_urls(
+    rows: Vec<Listed>,
+    pool: &PgPool,
+    catalog_urls: &CatalogUrls,
+) -> Result<Vec<Granule>, StoreError> {
     let keys: Vec<Option<i64>> = rows.iter().map(|l| l.catalog_key).collect();
     let urls = catalog_urls.resolve(pool, &keys).await?;
     Ok(rows
@@ -714,21 +783,42 @@ pub(crate) async fn list_granules(
 
 /// How many granules [`list_granules`] lists for `q` without its cursor and limit: the same
 /// statements, counted (an index range count; an unknown collection has none).
-pub(crate) async fn count_granules(reads: &ReadPool, q: &GranuleQuery) -> Result<u64, StoreError> {
+pub(crate) async fn count_granules(
+    reads: &ReadPool,
+    keys: &CollectionKeys,
+    q: &GranuleQuery,
+) -> Result<u64, StoreError> {
     let q = GranuleQuery {
         after: None,
         limit: 0,
         ..q.clone()
     };
     let mut conn = reads.acquire().await?;
-    let mut n = 0u64;
-    for &part in parts(&q, false) {
-        let mut sql = granule_sql(&q, part, None, false);
-        sql.text = format!("SELECT count(*) FROM ({}) t", sql.text);
-        let row = sql.query().fetch_one(conn.conn()).await.map_err(db_err)?;
-        n += to_u64(row.try_get::<i64, _>(0).map_err(db_err)?);
+    let mut n = 0;
+    if let Some(key) = keys.get(conn.conn(), &q.collection_id).await? {
+        n = count_of(conn.conn(), &q, key.key).await?;
+        if n == 0 && key.cached {
+            keys.forget(&q.collection_id);
+            if let Some(fresh) = keys.get(conn.conn(), &q.collection_id).await?
+                && fresh.key != key.key
+            {
+                n = count_of(conn.conn(), &q, fresh.key).await?;
+            }
+        }
     }
     conn.done();
+    Ok(n)
+}
+
+/// [`count_granules`] of the collection with key `key`.
+async fn count_of(conn: &mut PgConnection, q: &GranuleQuery, key: i64) -> Result<u64, StoreError> {
+    let mut n = 0u64;
+    for &part in parts(q, false) {
+        let mut sql = granule_sql(q, key, part, None, false);
+        sql.text = format!("SELECT count(*) FROM ({}) t", sql.text);
+        let row = sql.query().fetch_one(&mut *conn).await.map_err(db_err)?;
+        n += to_u64(row.try_get::<i64, _>(0).map_err(db_err)?);
+    }
     Ok(n)
 }
 
@@ -742,7 +832,9 @@ pub(crate) async fn stats(pool: &PgPool) -> Result<StoreStats, StoreError> {
          (SELECT count(*) FROM catalogs WHERE status = 'failed'), \
          (SELECT count(*) FROM collections), (SELECT count(*) FROM granules), \
          pg_total_relation_size('collections') \
-         + pg_total_relation_size('collection_anytext'), pg_total_relation_size('granules')",
+         + pg_total_relation_size('collection_anytext'), \
+         (SELECT COALESCE(sum(pg_total_relation_size(relid)), 0)::int8 \
+          FROM pg_partition_tree('granules'))",
     )
     .fetch_one(pool)
     .await

@@ -339,6 +339,20 @@ pub trait GranuleIndex: Send + Sync {
         let _ = query;
         Ok(None)
     }
+
+    /// [`GranuleIndex::list_granules`] read from where writes go, for an answer that must
+    /// include what was just written (a listing right after a refresh on demand). The same as
+    /// `list_granules` unless searches read from a replica.
+    async fn list_granules_from_primary(&self, query: &GranuleQuery) -> Result<Vec<Granule>> {
+        self.list_granules(query).await
+    }
+
+    /// When searches read from a streaming replica: the time on the primary up to which the
+    /// replica has replayed every committed write (reads may miss writes committed later).
+    /// None when reads come from the database that is written (they miss nothing).
+    async fn replica_as_of(&self) -> Result<Option<Timestamp>> {
+        Ok(None)
+    }
 }
 
 /// The ISO 19139 series records of collections.

@@ -21,6 +21,9 @@ const SCHEDULER_STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode> {
     config.apply_db(&args.db);
+    if let Some(read) = &args.read_db {
+        config.database.read_url = Some(crate::config::DatabaseUrl::new(read.clone()));
+    }
     config.apply_api(&args.api);
     if args.no_scheduler {
         config.sync.scheduler = false;
@@ -34,8 +37,11 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     };
     let shutdown = Shutdown::on_signals()?;
     let listener = bind(&config.api.bind).await?;
-    let store = config.database.open().await?;
+    let store = config.database.open_for_search().await?;
     eprintln!("database {}", config.database.url);
+    if let Some(read) = &config.database.read_url {
+        eprintln!("search reads from {read}");
+    }
     register_sources(store.as_ref(), &config.sources).await?;
 
     run_service(

@@ -131,6 +131,7 @@ async fn database_section_opens_postgres_with_its_pool_size() {
     let db = DatabaseSection {
         url: DatabaseUrl::new(url.clone()),
         pool_size: 2,
+        read_url: None,
     };
     let store = db.open().await.unwrap();
     assert_eq!(store.backend(), "postgres");
@@ -139,9 +140,57 @@ async fn database_section_opens_postgres_with_its_pool_size() {
     let zero = DatabaseSection {
         url: DatabaseUrl::new(url),
         pool_size: 0,
+        read_url: None,
     };
     let err = zero.open().await.err().unwrap();
     assert!(format!("{err:#}").contains("pool size 0"), "{err:#}");
+}
+
+#[test]
+fn the_read_replica_url_comes_from_the_file_or_env_and_must_be_postgres() {
+    let c = load_from(
+        file("[database]\nurl = \"postgres://u:pw@primary/db\"\nread_url = \"postgres://u:pw@replica/db\"\n"),
+        env(&[]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.database.read_url.as_ref().map(DatabaseUrl::expose),
+        Some("postgres://u:pw@replica/db")
+    );
+    // Redacted wherever it is shown.
+    assert!(!format!("{:?}", c.database).contains("pw"));
+    let c = load_from(
+        file("[database]\nurl = \"postgres://u@primary/db\"\n"),
+        env(&[("THREDDEX__DATABASE__READ_URL", "postgres://u@replica/db")]),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.database.read_url.as_ref().map(DatabaseUrl::expose),
+        Some("postgres://u@replica/db")
+    );
+    // Replicas are Postgres streaming replicas (of a Postgres primary: checked on opening).
+    let err = load_from(
+        file("[database]\nurl = \"postgres://u@primary/db\"\nread_url = \"sqlite://y.db\"\n"),
+        env(&[]),
+    )
+    .err()
+    .unwrap();
+    assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_read_replica_of_a_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = DatabaseSection {
+        url: DatabaseUrl::new(format!("sqlite://{}", dir.path().join("x.db").display())),
+        pool_size: 2,
+        read_url: Some(DatabaseUrl::new("postgres://u@127.0.0.1:1/db")),
+    };
+    let err = db.open_for_search().await.err().unwrap();
+    assert!(format!("{err:#}").contains("database.read_url"), "{err:#}");
+    assert!(!dir.path().join("x.db").exists(), "nothing opened");
 }
 
 #[test]
@@ -545,6 +594,7 @@ fn example_is_the_defaults_and_every_key_parses() {
 /// Which config key each long flag of `harvest`, `sync` and `serve` sets.
 const FLAG_KEYS: &[(&str, &str)] = &[
     ("db", "database.url"),
+    ("read-db", "database.read_url"),
     ("bind", "api.bind"),
     ("public-url", "api.public_url"),
     ("refresh-deadline", "api.refresh_deadline"),

@@ -6,6 +6,7 @@ mod config;
 mod disk_full;
 mod pg_outage;
 mod readme;
+mod replica;
 mod schemathesis;
 mod serve;
 mod soak;

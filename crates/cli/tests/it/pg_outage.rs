@@ -14,9 +14,9 @@
 use super::common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::pg_cluster::{Cluster, in_ci, pg_bin};
 use common::*;
 use threddex_sim::{NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
 use threddex_store::prelude::*;
@@ -25,140 +25,6 @@ use threddex_store_postgres::PostgresStore;
 
 const TOKEN: &str = "pg-outage-admin-token-3e9f0c2a";
 const OUTAGE: Duration = Duration::from_secs(30);
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// The directory holding `initdb` and `pg_ctl` (newest version first).
-fn pg_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path().join("bin"))
-                .collect()
-        })
-        .unwrap_or_default();
-    dirs.sort();
-    dirs.into_iter()
-        .rev()
-        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A command of the cluster's owner: `runuser -u postgres --` when root (initdb refuses root).
-fn as_owner(program: &Path) -> std::process::Command {
-    if is_root() {
-        let mut c = std::process::Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        std::process::Command::new(program)
-    }
-}
-
-/// A throw-away PostgreSQL cluster on its own port; stopped when dropped.
-struct Cluster {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn create(bin: PathBuf) -> Cluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        if is_root() {
-            let ok = std::process::Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the cluster directory to postgres");
-        }
-        let out = as_owner(&bin.join("initdb"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(&data)
-            .output()
-            .expect("run initdb");
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let c = Cluster {
-            bin,
-            data,
-            port,
-            _dir: dir,
-        };
-        c.start();
-        c
-    }
-
-    fn pg_ctl(&self, args: &[&str]) {
-        let out = as_owner(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .args(args)
-            .output()
-            .expect("run pg_ctl");
-        assert!(
-            out.status.success(),
-            "pg_ctl {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn start(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.data.display()
-        );
-        let log = self.data.join("server.log");
-        self.pg_ctl(&[
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            &opts,
-            "-l",
-            &log.to_string_lossy(),
-            "start",
-        ]);
-    }
-
-    fn stop(&self) {
-        self.pg_ctl(&["-w", "-t", "60", "-m", "fast", "stop"]);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_owner(&self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-w", "-m", "immediate", "stop"])
-            .output();
-    }
-}
 
 async fn get(url: &str) -> (u16, Option<String>, String) {
     match client().get(url).bearer_auth(TOKEN).send().await {

@@ -319,13 +319,14 @@ enum OnTaken {
     Update,
 }
 
-/// Write rows at their slots; returns `(collection_key, id_hash, inserted)` of the rows
-/// written.
+/// Write rows at their slots; returns `(collection_key, id_hash)` of the rows written: with
+/// [`OnTaken::Skip`] exactly the rows inserted. (Which rows an upsert inserted cannot be told
+/// by `xmax = 0` on the partitioned table: Postgres refuses system columns in its `RETURNING`.)
 async fn write_rows(
     conn: &mut PgConnection,
     rows: &[(&GranuleRow<'_>, Stored<'_>)],
     on_taken: OnTaken,
-) -> Result<Vec<(i64, i64, bool)>, StoreError> {
+) -> Result<Vec<(i64, i64)>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -379,7 +380,7 @@ async fn write_rows(
              $5::timestamptz[], $6::int8[], $7::timestamptz[], $8::int2[], $9::text[], \
              $10::text[], $11::text[]) \
          ON CONFLICT (collection_key, id_hash) {conflict} \
-         RETURNING collection_key::int8, id_hash, (xmax = 0)"
+         RETURNING collection_key::int8, id_hash"
     );
     let written = sqlx::query(AssertSqlSafe(sql))
         .bind(&collection_key)
@@ -398,13 +399,7 @@ async fn write_rows(
         .map_err(db_err)?;
     written
         .iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0).map_err(db_err)?,
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-            ))
-        })
+        .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
         .collect()
 }
 
@@ -523,7 +518,7 @@ pub(super) async fn upsert_granules(
                     .collect();
                 let written = write_rows(conn, &rows, OnTaken::Skip).await?;
                 inserted += written.len() as u64;
-                let new: HashSet<(i64, i64)> = written.iter().map(|&(k, h, _)| (k, h)).collect();
+                let new: HashSet<(i64, i64)> = written.into_iter().collect();
                 pending.retain(|&i| {
                     let r = &chunk[i];
                     let added = new.contains(&(r.collection_key, r.slot));
@@ -583,12 +578,16 @@ pub(super) async fn upsert_granules(
             .iter()
             .map(|&i| (&chunk[i], encode_row(templates, &chunk[i])))
             .collect();
-        let written = write_rows(conn, &rest, OnTaken::Update).await?;
-        let new: HashSet<(i64, i64)> = written
-            .iter()
-            .filter(|w| w.2)
-            .map(|&(k, h, _)| (k, h))
+        // The new ones first (DO NOTHING returns exactly those), then the others updated.
+        let new: HashSet<(i64, i64)> = write_rows(conn, &rest, OnTaken::Skip)
+            .await?
+            .into_iter()
             .collect();
+        let rest: Vec<(&GranuleRow<'_>, Stored<'_>)> = rest
+            .into_iter()
+            .filter(|(r, _)| !new.contains(&(r.collection_key, r.slot)))
+            .collect();
+        write_rows(conn, &rest, OnTaken::Update).await?;
         inserted += new.len() as u64;
         for &i in &again {
             if new.contains(&(chunk[i].collection_key, chunk[i].slot)) {

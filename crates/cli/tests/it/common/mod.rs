@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+pub mod pg_cluster;
+
 /// The binary cargo built for these tests.
 pub const BIN: &str = env!("CARGO_BIN_EXE_threddex");
 
