@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use threddex_store::{Store, StoreError};
+use threddex_store::{Frontier, HostLimits, Store, StoreError};
 use threddex_store_postgres::{PostgresOptions, PostgresStore};
 use threddex_store_sqlite::SqliteStore;
 
@@ -37,6 +37,35 @@ pub async fn open_store_with(url: &str, pool_size: u32) -> anyhow::Result<Arc<dy
         }
         _ => Err(StoreError::UnsupportedUrl(redact(url)).into()),
     }
+}
+
+/// The shared-crawl capabilities of a Postgres database (the frontier of `threddex worker` and
+/// per-host limits shared by every process); SQLite has none (one process).
+#[derive(Clone)]
+pub struct SharedCrawl {
+    /// The shared frontier.
+    pub frontier: Arc<dyn Frontier>,
+    /// Per-host politeness shared by every process.
+    pub hosts: Arc<dyn HostLimits>,
+}
+
+/// [`open_store_with`], and for Postgres the same store's shared-crawl capabilities.
+pub async fn open_store_shared(
+    url: &str,
+    pool_size: u32,
+) -> anyhow::Result<(Arc<dyn Store>, Option<SharedCrawl>)> {
+    if threddex_store_postgres::is_postgres_url(url) {
+        let store = PostgresStore::connect_with(url, PostgresOptions { pool_size })
+            .await
+            .with_context(|| format!("cannot open database {}", redact(url)))?;
+        let store = Arc::new(store);
+        let shared = SharedCrawl {
+            frontier: Arc::clone(&store) as Arc<dyn Frontier>,
+            hosts: Arc::clone(&store) as Arc<dyn HostLimits>,
+        };
+        return Ok((store, Some(shared)));
+    }
+    Ok((open_store_with(url, pool_size).await?, None))
 }
 
 /// A database URL with any password replaced, for messages and logs: the one after `user:`

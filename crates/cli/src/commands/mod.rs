@@ -13,6 +13,7 @@ mod migrate;
 mod serve;
 pub(crate) mod sources;
 mod sync;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,7 @@ pub async fn dispatch(cli: Cli, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args, cfg).await,
         Command::Sources(args) => sources::run(args, cfg).await,
         Command::Sync(args) => sync::run(args, cfg).await,
+        Command::Worker(args) => worker::run(args, cfg).await,
         Command::Migrate(args) => {
             cfg.apply_db(&args.db);
             migrate::run(&cfg).await

@@ -12,3 +12,4 @@ mod soak;
 mod stac_geoparquet;
 mod sync_kill;
 mod traps;
+mod workers;

@@ -3,6 +3,7 @@
 mod change_log;
 mod common;
 mod compaction;
+mod frontier;
 mod pool;
 mod postgres;
 mod read_pool;
