@@ -63,8 +63,9 @@ impl Drop for SharedSlot {
 impl SharedHosts {
     /// Limits for `holder` (renewed with its claims, see
     /// [`Frontier::renew_claims`](threddex_store::Frontier::renew_claims), expiring after
-    /// `ttl` otherwise): `rate` requests/s per host (bursts as the local bucket's:
-    /// `min(ceil(rate), in_flight)`) and `in_flight` requests at once per host.
+    /// `ttl` otherwise): `rate` requests/s per host (bursts of one less than the local
+    /// bucket's `min(ceil(rate), in_flight)`, at least one) and `in_flight` requests at once
+    /// per host.
     pub fn new(
         limits: Arc<dyn HostLimits>,
         holder: impl Into<String>,
@@ -73,8 +74,11 @@ impl SharedHosts {
         in_flight: usize,
     ) -> Self {
         let in_flight = u32::try_from(in_flight.max(1)).unwrap_or(u32::MAX);
+        // The local bucket's burst less one: a request may reach the server up to one
+        // interval after its reserved time (see `acquire`), and the one request of headroom
+        // keeps every window within `burst + rate × window` all the same.
         let burst = if rate.is_finite() {
-            rate.ceil().min(f64::from(in_flight)).max(1.0) as u32
+            (rate.ceil().min(f64::from(in_flight)) - 1.0).max(1.0) as u32
         } else {
             1
         };
@@ -88,11 +92,19 @@ impl SharedHosts {
         }
     }
 
-    /// Wait for a slot of `host` and for the request's reserved time.
+    /// Wait for a slot of `host` and for the request's reserved time. A request that would
+    /// leave more than one rate interval after its reserved time (a slow database answer, a
+    /// busy machine) reserves a new time instead, at most twice, so that late requests do not
+    /// bunch up with the next ones.
     pub(crate) async fn acquire(&self, host: &str) -> SharedSlot {
         let mut errors = 0u32;
+        let mut late_retries = 0u32;
         let mut pause = Duration::from_millis(5);
+        let interval = (self.rate.is_finite() && self.rate > 0.0)
+            .then(|| Duration::from_secs_f64(1.0 / self.rate))
+            .filter(|t| *t >= Duration::from_millis(5));
         loop {
+            let asked = tokio::time::Instant::now();
             let got = self
                 .limits
                 .take_host_slot(
@@ -114,6 +126,11 @@ impl SharedHosts {
                     };
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
+                    }
+                    let late = asked.elapsed().saturating_sub(wait);
+                    if interval.is_some_and(|t| late > t) && late_retries < 2 {
+                        late_retries += 1;
+                        continue;
                     }
                     return slot;
                 }
