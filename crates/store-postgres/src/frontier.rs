@@ -203,7 +203,7 @@ pub(crate) async fn claim_catalogs(
         });
     }
     // Shallowest first, as picked.
-    out.sort_by(|a, b| a.state.depth.cmp(&b.state.depth));
+    out.sort_by_key(|c| c.state.depth);
     Ok(out)
 }
 

@@ -25,16 +25,16 @@ async fn open_round(store: &PostgresStore, queue: &[String], new: &[CatalogState
     let grant = store
         .try_acquire_lease(id, &LeaseHolder::named(ROUND), Duration::from_secs(60))
         .await
-        .unwrap();
+        .expect("store");
     assert_eq!(grant, LeaseGrant::Acquired);
     let round = NewRound {
         source_id: id,
         lease_holder: ROUND.into(),
         run_id: None,
     };
-    assert!(store.open_round(&round, queue, new).await.unwrap());
+    assert!(store.open_round(&round, queue, new).await.expect("store"));
     // A second round of the same source is refused.
-    assert!(!store.open_round(&round, &[], &[]).await.unwrap());
+    assert!(!store.open_round(&round, &[], &[]).await.expect("store"));
     id
 }
 
@@ -71,14 +71,14 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
             ..root
         };
         // Queue it through a fresh round (the first one is closed at once: nothing queued).
-        let closed = store.close_round(id, ROUND, t(0)).await.unwrap();
+        let closed = store.close_round(id, ROUND, t(0)).await.expect("store");
         assert!(closed.is_some(), "an empty round closes");
         let round = NewRound {
             source_id: id,
             lease_holder: ROUND.into(),
             run_id: None,
         };
-        assert!(store.open_round(&round, &[], &[root]).await.unwrap());
+        assert!(store.open_round(&round, &[], &[root]).await.expect("store"));
         id
     };
 
@@ -86,7 +86,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     let a = store
         .claim_catalogs("A", Duration::from_millis(800), 10)
         .await
-        .unwrap();
+        .expect("store");
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].state.url, CAT);
     assert_eq!(a[0].state.status, CatalogStatus::Pending);
@@ -94,7 +94,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
         store
             .claim_catalogs("B", Duration::from_secs(30), 10)
             .await
-            .unwrap()
+            .expect("store")
             .is_empty(),
         "a held claim is not handed out twice"
     );
@@ -103,7 +103,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     let b = store
         .claim_catalogs("B", Duration::from_secs(30), 10)
         .await
-        .unwrap();
+        .expect("store");
     assert_eq!(b.len(), 1);
     assert!(b[0].token.fence > a[0].token.fence, "{b:?} vs {a:?}");
 
@@ -111,7 +111,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     let w = store
         .write_claimed(&b[0].token, read_of_root(source, "new"))
         .await
-        .unwrap();
+        .expect("store");
     assert!(
         matches!(w, FencedWrite::Written(o) if o.granules_inserted == 2),
         "{w:?}"
@@ -119,9 +119,9 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     let late = store
         .write_claimed(&a[0].token, read_of_root(source, "old"))
         .await
-        .unwrap();
+        .expect("store");
     assert_eq!(late, FencedWrite::Stale);
-    let stored = store.catalog(CAT).await.unwrap().unwrap();
+    let stored = store.catalog(CAT).await.expect("store").expect("store");
     assert_eq!(stored.content_hash.as_deref(), Some("new"));
     let ids: Vec<String> = all_granules(&store, "a:c")
         .await
@@ -133,13 +133,13 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     store
         .renew_claims("A", Duration::from_secs(30))
         .await
-        .unwrap();
-    assert!(!store.complete_claim(&a[0].token).await.unwrap());
+        .expect("store");
+    assert!(!store.complete_claim(&a[0].token).await.expect("store"));
     assert_eq!(
         store
             .write_claimed(&a[0].token, read_of_root(source, "old"))
             .await
-            .unwrap(),
+            .expect("store"),
         FencedWrite::Stale
     );
 
@@ -149,15 +149,15 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
         store
             .close_round(source, ROUND, t(100))
             .await
-            .unwrap()
+            .expect("store")
             .is_none(),
         "the round closed while catalogs were queued"
     );
-    assert!(store.complete_claim(&b[0].token).await.unwrap());
+    assert!(store.complete_claim(&b[0].token).await.expect("store"));
     let c = store
         .claim_catalogs("C", Duration::from_secs(30), 10)
         .await
-        .unwrap();
+        .expect("store");
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0].state.depth, 1);
     assert_eq!(c[0].state.status, CatalogStatus::Pending);
@@ -175,9 +175,9 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
             },
         )
         .await
-        .unwrap();
+        .expect("store");
     assert!(matches!(w, FencedWrite::Written(_)));
-    assert!(store.complete_claim(&c[0].token).await.unwrap());
+    assert!(store.complete_claim(&c[0].token).await.expect("store"));
     store
         .add_round_counts(
             source,
@@ -188,23 +188,27 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
             },
         )
         .await
-        .unwrap();
+        .expect("store");
     let closed = store
         .close_round(source, ROUND, t(200))
         .await
-        .unwrap()
+        .expect("store")
         .expect("the round closes once nothing is queued");
     assert_eq!(closed.counts.catalogs, 2);
     assert_eq!(closed.counts.granules, 2);
-    let s = store.source_by_name("s").await.unwrap().unwrap();
+    let s = store
+        .source_by_name("s")
+        .await
+        .expect("store")
+        .expect("store");
     assert_eq!(s.last_sync_at, Some(t(200)));
-    assert!(store.open_rounds().await.unwrap().is_empty());
+    assert!(store.open_rounds().await.expect("store").is_empty());
     // No round: nothing is handed out even when queued.
     assert!(
         store
             .claim_catalogs("D", Duration::from_secs(30), 10)
             .await
-            .unwrap()
+            .expect("store")
             .is_empty()
     );
 }
@@ -223,13 +227,18 @@ async fn concurrent_claimants_never_share_a_catalog() {
     store
         .try_acquire_lease(id, &LeaseHolder::named(ROUND), Duration::from_secs(60))
         .await
-        .unwrap();
+        .expect("store");
     let round = NewRound {
         source_id: id,
         lease_holder: ROUND.into(),
         run_id: None,
     };
-    assert!(store.open_round(&round, &[], &pending).await.unwrap());
+    assert!(
+        store
+            .open_round(&round, &[], &pending)
+            .await
+            .expect("store")
+    );
     let store = Arc::new(store);
     let mut tasks = Vec::new();
     for w in 0..4 {
@@ -240,12 +249,12 @@ async fn concurrent_claimants_never_share_a_catalog() {
                 let c = store
                     .claim_catalogs(&format!("w{w}"), Duration::from_secs(30), 3)
                     .await
-                    .unwrap();
+                    .expect("store");
                 if c.is_empty() {
                     break;
                 }
                 for claim in c {
-                    assert!(store.complete_claim(&claim.token).await.unwrap());
+                    assert!(store.complete_claim(&claim.token).await.expect("store"));
                     got.push(claim.state.url);
                 }
             }
@@ -254,7 +263,7 @@ async fn concurrent_claimants_never_share_a_catalog() {
     }
     let mut all = Vec::new();
     for t in tasks {
-        all.extend(t.await.unwrap());
+        all.extend(t.await.expect("store"));
     }
     let distinct: HashSet<&String> = all.iter().collect();
     assert_eq!(all.len(), 60, "every queued catalog claimed exactly once");
@@ -266,14 +275,14 @@ async fn concurrent_claimants_never_share_a_catalog() {
         Some(CAT.into()),
         1,
     )];
-    store.close_round(id, ROUND, t(0)).await.unwrap();
-    assert!(store.open_round(&round, &[], &more).await.unwrap());
-    store.release_lease(id, ROUND).await.unwrap();
+    store.close_round(id, ROUND, t(0)).await.expect("store");
+    assert!(store.open_round(&round, &[], &more).await.expect("store"));
+    store.release_lease(id, ROUND).await.expect("store");
     assert!(
         store
             .claim_catalogs("w", Duration::from_secs(30), 10)
             .await
-            .unwrap()
+            .expect("store")
             .is_empty()
     );
 }
@@ -287,19 +296,19 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
     let s1 = store
         .take_host_slot(h, 2, unlimited, 1, "p1", ttl)
         .await
-        .unwrap()
+        .expect("store")
         .expect("first slot");
     let s2 = store
         .take_host_slot(h, 2, unlimited, 1, "p2", ttl)
         .await
-        .unwrap()
+        .expect("store")
         .expect("second slot");
     assert_ne!(s1.0, s2.0);
     assert!(
         store
             .take_host_slot(h, 2, unlimited, 1, "p3", ttl)
             .await
-            .unwrap()
+            .expect("store")
             .is_none(),
         "a third request in flight with a limit of 2"
     );
@@ -308,15 +317,15 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
         store
             .take_host_slot("http://127.0.0.1:2", 2, unlimited, 1, "p3", ttl)
             .await
-            .unwrap()
+            .expect("store")
             .is_some()
     );
-    store.release_host_slot(h, s1.0, "p1").await.unwrap();
+    store.release_host_slot(h, s1.0, "p1").await.expect("store");
     assert!(
         store
             .take_host_slot(h, 2, unlimited, 1, "p3", ttl)
             .await
-            .unwrap()
+            .expect("store")
             .is_some()
     );
     // A killed holder's slots expire (short TTL, not renewed).
@@ -324,13 +333,13 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
     store
         .take_host_slot(h2, 1, unlimited, 1, "dead", Duration::from_millis(300))
         .await
-        .unwrap()
+        .expect("store")
         .expect("slot");
     assert!(
         store
             .take_host_slot(h2, 1, unlimited, 1, "alive", ttl)
             .await
-            .unwrap()
+            .expect("store")
             .is_none()
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -338,7 +347,7 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
         store
             .take_host_slot(h2, 1, unlimited, 1, "alive", ttl)
             .await
-            .unwrap()
+            .expect("store")
             .is_some()
     );
 
@@ -352,7 +361,7 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
         let (slot, wait) = store
             .take_host_slot(h3, 100, 20.0, 2, &holder, ttl)
             .await
-            .unwrap()
+            .expect("store")
             .expect("slot");
         let due = start.elapsed() + wait;
         let earliest = Duration::from_millis(50) * k.saturating_sub(1);
@@ -361,7 +370,10 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
             "request {k} allowed at {due:?}, before {earliest:?}"
         );
         latest = latest.max(due);
-        store.release_host_slot(h3, slot, &holder).await.unwrap();
+        store
+            .release_host_slot(h3, slot, &holder)
+            .await
+            .expect("store");
     }
     assert!(latest >= Duration::from_millis(450), "{latest:?}");
 }
