@@ -18,15 +18,17 @@
 #
 # Knobs (environment): PRODUCTS (5) STATIONS (20) DAYS (50) FILES_PER_DAY (24) LATENCY_MS (50)
 # CONCURRENCY (8, per worker) PER_HOST (24, shared by all workers) WORKERS ("1 2 4")
-# ADMIN (postgres://postgres@127.0.0.1:5432/postgres).
+# ADMIN (postgres://postgres@127.0.0.1:5432/postgres) PROFILE (release; debug to try the script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRODUCTS=${PRODUCTS:-5} STATIONS=${STATIONS:-20} DAYS=${DAYS:-50} FILES_PER_DAY=${FILES_PER_DAY:-24}
 LATENCY_MS=${LATENCY_MS:-50} CONCURRENCY=${CONCURRENCY:-8} PER_HOST=${PER_HOST:-24}
 WORKERS=${WORKERS:-"1 2 4"}
 ADMIN=${ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
-cargo build --release -q -p threddex -p threddex-sim
-bin=${CARGO_TARGET_DIR:-target}/release
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then cargo build --release -q -p threddex -p threddex-sim
+else cargo build -q -p threddex -p threddex-sim; fi
+bin=${CARGO_TARGET_DIR:-target}/$PROFILE
 
 fifo=$(mktemp -u); mkfifo "$fifo"
 "$bin/threddex-sim" --tree nexrad --products "$PRODUCTS" --stations "$STATIONS" --days "$DAYS" \

@@ -201,6 +201,7 @@ impl Worker {
         // `once`: stop after two schedule passes in a row found nothing open or due (the
         // first may run before another worker's new round is visible).
         let mut idle_passes = 0u32;
+        let mut rounds_open = false;
         let mut last_complete = tokio::time::Instant::now();
         let concurrency = this.harvester.config().concurrency;
         let result = loop {
@@ -209,6 +210,7 @@ impl Worker {
                     Ok((s, open)) => {
                         sources = Arc::new(s);
                         idle_passes = if open == 0 { idle_passes + 1 } else { 0 };
+                        rounds_open = open > 0;
                     }
                     Err(e) => {
                         tracing::warn!(error = %ErrorChain(&e), "worker cannot schedule rounds")
@@ -257,6 +259,11 @@ impl Worker {
             }
             if claimed > 0 && tasks.len() < concurrency {
                 continue;
+            }
+            // Idle while a round is open: its last claims may just have ended, so look at the
+            // rounds (and close the finished ones) at the next poll rather than the next tick.
+            if rounds_open && claimed == 0 && tasks.is_empty() && done.is_empty() {
+                next_tick = next_tick.min(tokio::time::Instant::now() + this.opts.poll);
             }
             let pause = if done.is_empty() {
                 this.opts.poll
