@@ -49,7 +49,7 @@ for n in $WORKERS; do
   start=$(date +%s.%N)
   pids=()
   for _ in $(seq "$n"); do
-    "$bin/threddex" -q worker --db "$db" --once --ignore-robots --rate 1000000 \
+    "$bin/threddex" worker --db "$db" --once --ignore-robots --rate 1000000 \
       --per-host "$PER_HOST" --concurrency "$CONCURRENCY" &
     pids+=($!)
   done

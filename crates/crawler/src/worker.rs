@@ -18,7 +18,7 @@
 //!   killed with `-9` blocks its claims for at most one TTL, after which other workers claim
 //!   them again (with a new fence: a late write of the killed worker would be refused).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,6 +97,9 @@ pub struct Worker {
     pub(crate) frontier: Arc<dyn Frontier>,
     pub(crate) sync: SyncOptions,
     pub(crate) opts: WorkerOptions,
+    /// The catalogs whose claims this worker is still working on (renewed); a claim it gave
+    /// up (an error) is dropped from here and left to expire, so another worker reads it.
+    active: std::sync::Mutex<HashSet<String>>,
 }
 
 /// A claim read and written, waiting to be completed.
@@ -152,7 +155,12 @@ impl Worker {
             frontier,
             sync,
             opts,
+            active: std::sync::Mutex::new(HashSet::new()),
         }
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The options in use.
@@ -231,6 +239,7 @@ impl Worker {
                         claimed = claims.len();
                         report.claimed += claims.len() as u64;
                         for claim in claims {
+                            this.active().insert(claim.token.url.clone());
                             let this = Arc::clone(&this);
                             let sources = Arc::clone(&sources);
                             tasks.spawn(async move { this.read_claim(claim, &sources).await });
@@ -304,14 +313,18 @@ impl Worker {
     }
 
     fn spawn_renewer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let frontier = Arc::clone(&self.frontier);
-        let holder = self.opts.holder.clone();
+        let this = Arc::clone(self);
         let ttl = self.opts.claim_ttl;
         tokio::spawn(async move {
             let every = (ttl / 3).max(Duration::from_millis(50));
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(e) = frontier.renew_claims(&holder, ttl).await {
+                let urls: Vec<String> = this.active().iter().cloned().collect();
+                if let Err(e) = this
+                    .frontier
+                    .renew_claims(&this.opts.holder, &urls, ttl)
+                    .await
+                {
                     tracing::warn!(error = %ErrorChain(&e), "cannot renew the claims");
                 }
             }
@@ -365,10 +378,12 @@ impl Worker {
                 report: out.report,
             })),
             Err(_) if sink.stale.load(Ordering::Relaxed) => {
+                self.active().remove(&claim.token.url);
                 tracing::info!(url = %claim.token.url, "claim taken over by another worker; this read is dropped");
                 Outcome::Stale
             }
             Err(e) => {
+                self.active().remove(&claim.token.url);
                 tracing::warn!(url = %claim.token.url, error = %ErrorChain(&e), "claim failed; it will be claimed again when it expires");
                 Outcome::Error
             }
@@ -385,13 +400,19 @@ impl Worker {
         let touched: Vec<String> = touched.into_iter().map(str::to_owned).collect();
         for chunk in touched.chunks(500) {
             if let Err(e) = self.store.refresh_collection_stats(chunk).await {
-                // The claims stay: they expire and are read again, and refresh again.
+                // The claims are given up: they expire and are read again, and refresh again.
                 tracing::warn!(error = %ErrorChain(&e), "cannot refresh collection statistics");
+                let mut active = self.active();
+                for d in &done {
+                    active.remove(&d.token.url);
+                }
+                report.errors += done.len() as u64;
                 return;
             }
         }
         let mut per_source: HashMap<i64, RoundCounts> = HashMap::new();
         for d in done {
+            self.active().remove(&d.token.url);
             match self.frontier.complete_claim(&d.token).await {
                 Ok(true) => {
                     let c = counts_of(&d.report);

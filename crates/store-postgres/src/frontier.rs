@@ -210,15 +210,18 @@ pub(crate) async fn claim_catalogs(
 pub(crate) async fn renew_claims(
     pool: &PgPool,
     holder: &str,
+    urls: &[String],
     ttl: Duration,
 ) -> Result<u64, StoreError> {
     let holder = clean(holder);
+    let urls: Vec<String> = urls.iter().map(|u| clean(u).into_owned()).collect();
     let n = sqlx::query(
         "UPDATE catalogs SET claim_expires = clock_timestamp() + make_interval(secs => $2) \
-         WHERE claimed_by = $1 AND queued_at IS NOT NULL",
+         WHERE claimed_by = $1 AND url = ANY($3::text[]) AND queued_at IS NOT NULL",
     )
     .bind(holder.as_ref())
     .bind(secs(ttl))
+    .bind(&urls)
     .execute(pool)
     .await
     .map_err(db_err)?

@@ -345,8 +345,13 @@ impl threddex_store::Frontier for PostgresStore {
         frontier::claim_catalogs(&self.pool, holder, ttl, limit).await
     }
 
-    async fn renew_claims(&self, holder: &str, ttl: std::time::Duration) -> Result<u64> {
-        frontier::renew_claims(&self.pool, holder, ttl).await
+    async fn renew_claims(
+        &self,
+        holder: &str,
+        urls: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<u64> {
+        frontier::renew_claims(&self.pool, holder, urls, ttl).await
     }
 
     async fn write_claimed(

@@ -135,9 +135,10 @@ pub trait Frontier: Send + Sync {
     /// that do not hold their source's sync lease. Each claim increments the catalog's fence.
     async fn claim_catalogs(&self, holder: &str, ttl: Duration, limit: u32) -> Result<Vec<Claim>>;
 
-    /// Extend every claim and in-flight slot `holder` holds to now + `ttl`; returns how many
-    /// claims were extended.
-    async fn renew_claims(&self, holder: &str, ttl: Duration) -> Result<u64>;
+    /// Extend the claims of `holder` on the catalogs `urls` (the ones it is still working on:
+    /// a claim it gave up is left to expire) and every in-flight slot it holds to now +
+    /// `ttl`; returns how many claims were extended.
+    async fn renew_claims(&self, holder: &str, urls: &[String], ttl: Duration) -> Result<u64>;
 
     /// Write `batch` for the claimed catalog, atomically with a check of the claim: when the
     /// catalog's fence is no longer the token's (another worker claimed it since) or the

@@ -131,7 +131,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
     assert_eq!(ids, ["new/g1", "new/g2"]);
     // Renewing does not revive A's claim either, and A cannot end B's.
     store
-        .renew_claims("A", Duration::from_secs(30))
+        .renew_claims("A", &[CAT.to_owned()], Duration::from_secs(30))
         .await
         .expect("store");
     assert!(!store.complete_claim(&a[0].token).await.expect("store"));
