@@ -14,7 +14,8 @@
 #
 # Per-host limits are raised (--rate 1000000, --per-host PER_HOST) so that they bind only when
 # N x CONCURRENCY exceeds PER_HOST: with the defaults, 1 and 2 workers are latency-bound
-# (8 and 16 requests in flight) and 4 workers meet the shared in-flight limit of 24.
+# (8 and 16 requests in flight) and 4 workers (32) would meet the shared in-flight limit of 24
+# when the machine keeps up with them.
 #
 # Knobs (environment): PRODUCTS (5) STATIONS (20) DAYS (50) FILES_PER_DAY (24) LATENCY_MS (50)
 # CONCURRENCY (8, per worker) PER_HOST (24, shared by all workers) WORKERS ("1 2 4")
