@@ -82,6 +82,9 @@ pub enum Command {
     Subscriptions(SubscriptionsCommand),
     /// Re-read what may have changed (live nodes and new references) of one or all sources.
     Sync(SyncArgs),
+    /// Crawl the registered sources together with the other workers of a Postgres database
+    /// (the shared frontier), until ctrl-c or SIGTERM.
+    Worker(WorkerArgs),
     /// Apply the database migrations and exit.
     Migrate(MigrateArgs),
     /// The configuration file: a commented example, or the effective configuration.
@@ -488,6 +491,35 @@ pub struct ServeArgs {
     /// Serve only: do not run the sync scheduler in this process [config sync.scheduler = false].
     #[arg(long)]
     pub no_scheduler: bool,
+    /// On Postgres, run the per-process sync scheduler instead of a worker of the shared crawl
+    /// frontier [config sync.worker = false].
+    #[arg(long)]
+    pub no_worker: bool,
+}
+
+/// `threddex worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Lifetime of the sync lease a round holds for its source (renewed by every worker while
+    /// the round is open) [default: 60s; config sync.lease_ttl].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub lease_ttl: Option<std::time::Duration>,
+    /// Grace period for late files in dated folders, beyond the day after their date (UTC)
+    /// [default: 6h; config sync.grace].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub grace: Option<std::time::Duration>,
+    /// How long a claim on a catalog lasts unless renewed (renewed every third of it): a
+    /// worker killed with -9 holds its claims up to this long [default: 30s; config
+    /// sync.claim_ttl].
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub claim_ttl: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub crawl: CrawlArgs,
+    /// Stop once no source is due, no round is open and no claim is held [this run only].
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[cfg(test)]

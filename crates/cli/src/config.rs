@@ -104,23 +104,28 @@ impl DatabaseSection {
         crate::db::open_store_with(self.url.expose(), self.pool_size).await
     }
 
-    /// [`DatabaseSection::open`], with search reads sent to `read_url` when it is set (for
-    /// `serve`; commands that crawl or administer read where they write).
-    pub async fn open_for_search(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-        match &self.read_url {
-            Some(_) if !threddex_store_postgres::is_postgres_url(self.url.expose()) => {
-                anyhow::bail!(
-                    "database.read_url (--read-db) is a streaming replica of a Postgres \
-                     database.url, not of {}",
-                    self.url
-                )
-            }
-            Some(read) => {
-                crate::db::open_store_with_replica(self.url.expose(), read.expose(), self.pool_size)
-                    .await
-            }
-            None => self.open().await,
+    /// [`DatabaseSection::open`] for `serve`, with the shared-crawl capabilities of a Postgres
+    /// database and search reads sent to `read_url` when it is set (commands that crawl or
+    /// administer read where they write).
+    pub async fn open_for_search(
+        &self,
+    ) -> anyhow::Result<(std::sync::Arc<dyn Store>, Option<crate::db::SharedCrawl>)> {
+        if self.read_url.is_some() && !threddex_store_postgres::is_postgres_url(self.url.expose()) {
+            anyhow::bail!(
+                "database.read_url (--read-db) is a streaming replica of a Postgres \
+                 database.url, not of {}",
+                self.url
+            )
         }
+        let read = self.read_url.as_ref().map(|r| r.expose());
+        crate::db::open_store_shared(self.url.expose(), read, self.pool_size).await
+    }
+
+    /// [`DatabaseSection::open`], with the shared-crawl capabilities of a Postgres database.
+    pub async fn open_shared(
+        &self,
+    ) -> anyhow::Result<(std::sync::Arc<dyn Store>, Option<crate::db::SharedCrawl>)> {
+        crate::db::open_store_shared(self.url.expose(), None, self.pool_size).await
     }
 }
 
@@ -201,6 +206,11 @@ pub struct SyncSection {
     pub grace: Dur,
     /// Run the sync scheduler inside `serve`.
     pub scheduler: bool,
+    /// On Postgres, `serve`'s scheduler is a worker of the shared frontier (false: the
+    /// per-process scheduler, one source per process at a time).
+    pub worker: bool,
+    /// How long a worker's claim on a catalog lasts unless renewed.
+    pub claim_ttl: Dur,
 }
 
 impl Default for SyncSection {
@@ -209,6 +219,8 @@ impl Default for SyncSection {
             lease_ttl: Dur(Duration::from_secs(60)),
             grace: Dur(Duration::from_secs(6 * 3600)),
             scheduler: true,
+            worker: true,
+            claim_ttl: Dur(Duration::from_secs(30)),
         }
     }
 }
@@ -667,6 +679,9 @@ impl Config {
         if self.sync.lease_ttl.0 < Duration::from_secs(1) {
             bail!("sync.lease_ttl (--lease-ttl) must be at least 1s");
         }
+        if self.sync.claim_ttl.0 < Duration::from_secs(1) {
+            bail!("sync.claim_ttl (--claim-ttl) must be at least 1s");
+        }
         chrono::Duration::from_std(self.sync.grace.0)
             .map_err(|_| anyhow!("sync.grace (--grace) is too long"))?;
         self.admin_token()?;
@@ -717,6 +732,15 @@ impl Config {
         }
         set(&mut s.refresh_deadline, a.refresh_deadline.map(Dur));
         set(&mut s.min_refresh_interval, a.min_refresh_interval.map(Dur));
+    }
+
+    /// The `worker` flags over `[sync]` and `[crawl]`.
+    pub fn apply_worker(&mut self, a: &crate::cli::WorkerArgs) {
+        self.apply_db(&a.db);
+        self.apply_crawl(&a.crawl);
+        set(&mut self.sync.lease_ttl, a.lease_ttl.map(Dur));
+        set(&mut self.sync.grace, a.grace.map(Dur));
+        set(&mut self.sync.claim_ttl, a.claim_ttl.map(Dur));
     }
 
     /// The `sync` flags over `[sync]` and `[crawl]`.

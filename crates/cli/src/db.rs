@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use threddex_store::{Store, StoreError};
+use threddex_store::{Frontier, HostLimits, Store, StoreError};
 use threddex_store_postgres::{PostgresOptions, PostgresStore};
 use threddex_store_sqlite::SqliteStore;
 
@@ -39,20 +39,45 @@ pub async fn open_store_with(url: &str, pool_size: u32) -> anyhow::Result<Arc<dy
     }
 }
 
-/// [`open_store_with`] on the Postgres database `url`, whose search reads go to `read_url`, a
-/// streaming replica of it (connected to without migrating).
-pub async fn open_store_with_replica(
+/// The shared-crawl capabilities of a Postgres database (the frontier of `threddex worker` and
+/// per-host limits shared by every process); SQLite has none (one process).
+#[derive(Clone)]
+pub struct SharedCrawl {
+    /// The shared frontier.
+    pub frontier: Arc<dyn Frontier>,
+    /// Per-host politeness shared by every process.
+    pub hosts: Arc<dyn HostLimits>,
+}
+
+/// [`open_store_with`], and for Postgres the same store's shared-crawl capabilities. With
+/// `read_url` (Postgres only), search reads go to that streaming replica of `url` (connected
+/// to without migrating).
+pub async fn open_store_shared(
     url: &str,
-    read_url: &str,
+    read_url: Option<&str>,
     pool_size: u32,
-) -> anyhow::Result<Arc<dyn Store>> {
-    let store = PostgresStore::connect_with(url, PostgresOptions { pool_size })
-        .await
-        .with_context(|| format!("cannot open database {}", redact(url)))?
-        .with_read_replica(read_url)
-        .await
-        .with_context(|| format!("cannot open the read replica {}", redact(read_url)))?;
-    Ok(Arc::new(store))
+) -> anyhow::Result<(Arc<dyn Store>, Option<SharedCrawl>)> {
+    if threddex_store_postgres::is_postgres_url(url) {
+        let mut store = PostgresStore::connect_with(url, PostgresOptions { pool_size })
+            .await
+            .with_context(|| format!("cannot open database {}", redact(url)))?;
+        if let Some(read) = read_url {
+            store = store
+                .with_read_replica(read)
+                .await
+                .with_context(|| format!("cannot open the read replica {}", redact(read)))?;
+        }
+        let store = Arc::new(store);
+        let shared = SharedCrawl {
+            frontier: Arc::clone(&store) as Arc<dyn Frontier>,
+            hosts: Arc::clone(&store) as Arc<dyn HostLimits>,
+        };
+        return Ok((store, Some(shared)));
+    }
+    if read_url.is_some() {
+        anyhow::bail!("a read replica needs a Postgres database, not {}", redact(url));
+    }
+    Ok((open_store_with(url, pool_size).await?, None))
 }
 
 /// A database URL with any password replaced, for messages and logs: the one after `user:`

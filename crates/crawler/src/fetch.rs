@@ -67,14 +67,22 @@ pub(crate) struct Fetcher {
     client: reqwest::Client,
     pub(crate) hosts: HostPool,
     settings: FetchSettings,
+    /// Limits shared with the other processes of the database (workers), after the local ones.
+    pub(crate) shared: Option<std::sync::Arc<crate::shared_hosts::SharedHosts>>,
 }
 
 impl Fetcher {
-    pub(crate) fn new(client: reqwest::Client, hosts: HostPool, settings: FetchSettings) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        hosts: HostPool,
+        settings: FetchSettings,
+        shared: Option<std::sync::Arc<crate::shared_hosts::SharedHosts>>,
+    ) -> Self {
         Self {
             client,
             hosts,
             settings,
+            shared,
         }
     }
 
@@ -166,8 +174,13 @@ impl Fetcher {
         auth: Option<&Credentials>,
         progress: &Progress,
     ) -> Result<Fetched, Failure> {
-        let host = self.hosts.get(&host_key(url));
+        let key = host_key(url);
+        let host = self.hosts.get(&key);
         let _slot = host.acquire().await;
+        let _shared = match &self.shared {
+            Some(shared) => Some(shared.acquire(&key).await),
+            None => None,
+        };
         progress.add_request();
         let mut req = self
             .client

@@ -81,13 +81,16 @@ mod host;
 mod iso;
 pub mod retry;
 pub mod robots;
+mod rounds;
 mod runs;
 pub mod scheduler;
+mod shared_hosts;
 pub mod source_input;
 pub mod sync;
 pub mod urls;
 mod views;
 mod walk;
+pub mod worker;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -105,10 +108,12 @@ pub use batch::title_from_id;
 pub use classify::{Clock, system_clock};
 pub use iso::RecordsReport;
 pub use scheduler::Scheduler;
+pub use shared_hosts::SharedHosts;
 pub use sync::{
     FreshnessInfo, RefreshSummary, SpawnedSync, StartedSync, SyncOptions, SyncReport, Syncer,
 };
 pub use walk::Seed;
+pub use worker::{Worker, WorkerOptions, WorkerReport};
 
 /// Per-run options of [`Harvester::crawl_with`] (classification clock and expiry).
 #[derive(Clone)]
@@ -127,6 +132,9 @@ pub struct RunOptions {
     /// own conditional request ([`Harvester::harvest`] does: a harvest reaches the whole
     /// tree). False: a 304 ends the walk there (a sync chooses its nodes itself).
     pub descend_unchanged: bool,
+    /// Visit the children found (default true). False: only the seeds are read; new children
+    /// are still recorded as pending (a worker reads one claimed catalog at a time).
+    pub follow_children: bool,
 }
 
 impl Default for RunOptions {
@@ -137,6 +145,7 @@ impl Default for RunOptions {
             max_interval: classify::DEFAULT_MAX_INTERVAL,
             known_children: None,
             descend_unchanged: false,
+            follow_children: true,
         }
     }
 }
@@ -495,6 +504,19 @@ fn compile(patterns: &[String], what: &str) -> Result<Vec<Regex>, CrawlError> {
 impl Harvester {
     /// Check the configuration, compile the patterns and build the HTTP client.
     pub fn new(cfg: CrawlConfig) -> Result<Self, CrawlError> {
+        Self::build(cfg, None)
+    }
+
+    /// [`Harvester::new`] whose requests also obey per-host limits shared with the other
+    /// processes of a database ([`SharedHosts`], for workers), after this process's own.
+    pub fn with_shared_hosts(
+        cfg: CrawlConfig,
+        shared: Arc<SharedHosts>,
+    ) -> Result<Self, CrawlError> {
+        Self::build(cfg, Some(shared))
+    }
+
+    fn build(cfg: CrawlConfig, shared: Option<Arc<SharedHosts>>) -> Result<Self, CrawlError> {
         if cfg.concurrency == 0 {
             return Err(CrawlError::BadConfig(
                 "concurrency must be at least 1".into(),
@@ -560,7 +582,7 @@ impl Harvester {
             robots_agent,
         };
         let hosts = host::HostPool::new(cfg.rate, cfg.per_host_in_flight);
-        let fetcher = fetch::Fetcher::new(client, hosts, settings);
+        let fetcher = fetch::Fetcher::new(client, hosts, settings, shared);
         Ok(Self {
             inner: Arc::new(Inner {
                 cfg,
@@ -819,6 +841,7 @@ impl Harvester {
             },
             known_children: options.known_children,
             descend_unchanged: options.descend_unchanged,
+            follow_children: options.follow_children,
         };
         let mut select = self.inner.select.clone();
         select.extend(compile(&source.settings.select, "source select")?);

@@ -72,15 +72,7 @@ impl Scheduler {
     }
 
     fn due(&self, s: &Source, now: chrono::DateTime<chrono::Utc>) -> bool {
-        let every = s
-            .settings
-            .every_secs
-            .filter(|e| *e > 0)
-            .map_or(self.default_every, chrono::Duration::seconds);
-        match s.last_sync_at {
-            None => true,
-            Some(t) => t.checked_add_signed(every).is_none_or(|at| at <= now),
-        }
+        source_due(s, now, self.default_every)
     }
 
     /// Run until `shutdown` completes. Syncs still running then are stopped (a stopped sync
@@ -151,5 +143,23 @@ impl Scheduler {
                 }
             }
         }
+    }
+}
+
+/// Whether a source is due for a sync at `now`: never synced, or its interval (`every_secs`,
+/// else `default_every`) has passed since its last sync.
+pub(crate) fn source_due(
+    s: &Source,
+    now: chrono::DateTime<chrono::Utc>,
+    default_every: chrono::Duration,
+) -> bool {
+    let every = s
+        .settings
+        .every_secs
+        .filter(|e| *e > 0)
+        .map_or(default_every, chrono::Duration::seconds);
+    match s.last_sync_at {
+        None => true,
+        Some(t) => t.checked_add_signed(every).is_none_or(|at| at <= now),
     }
 }

@@ -204,7 +204,7 @@ impl Syncer {
             grace: self.opts.grace,
             max_interval: self.opts.max_interval,
             known_children,
-            descend_unchanged: false,
+            ..RunOptions::default()
         }
     }
 
@@ -518,7 +518,10 @@ impl Syncer {
         Ok(!root_failed)
     }
 
-    async fn collection_ids_of(&self, source_id: i64) -> Result<Vec<String>, CrawlError> {
+    pub(crate) async fn collection_ids_of(
+        &self,
+        source_id: i64,
+    ) -> Result<Vec<String>, CrawlError> {
         let mut ids = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -592,6 +595,25 @@ impl Syncer {
         collection_id: &str,
     ) -> Result<RefreshSummary, CrawlError> {
         let store = &self.store;
+        // One refresh of a collection at a time across the processes of a Postgres database
+        // (when the crawler shares its limits through it): a refresh that finds another one
+        // running waits for it and answers from what that one wrote.
+        let _exclusive = match &self.harvester.inner.fetcher.shared {
+            Some(shared) => {
+                let key = format!("refresh:{collection_id}");
+                match shared.exclusive(&key, Duration::from_secs(60)).await {
+                    crate::shared_hosts::Exclusive::Held(slot) => Some(slot),
+                    crate::shared_hosts::Exclusive::WaitedForOther => {
+                        return Ok(RefreshSummary {
+                            freshness: self.freshness(collection_id).await?,
+                            ..RefreshSummary::default()
+                        });
+                    }
+                    crate::shared_hosts::Exclusive::Unknown => None,
+                }
+            }
+            None => None,
+        };
         let cats = store.catalogs_for_collection(collection_id).await?;
         let mut by_source: HashMap<i64, Vec<CatalogState>> = HashMap::new();
         let mut seen: HashSet<String> = HashSet::new();

@@ -71,6 +71,8 @@ pub(crate) struct RunPolicy {
     pub known_children: Option<Arc<HashMap<String, Vec<String>>>>,
     /// Visit the stored children of a catalog that answered 304 (harvest: the whole tree).
     pub descend_unchanged: bool,
+    /// Visit the children found (false: read the seeds only; new children stay pending).
+    pub follow_children: bool,
 }
 
 impl RunPolicy {
@@ -159,6 +161,7 @@ pub(crate) async fn run(
         Arc::clone(&progress),
     ));
     let concurrency = inner.cfg.concurrency;
+    let follow_children = params.policy.follow_children;
     let max_catalogs = inner.cfg.max_catalogs;
     let now = (params.policy.clock)();
     let ctx = Arc::new(Ctx {
@@ -198,10 +201,11 @@ pub(crate) async fn run(
         }
         match tasks.join_next().await {
             None => break,
-            Some(Ok(children)) => {
+            Some(Ok(children)) if follow_children => {
                 // Reverse so that document order is kept when popping.
                 stack.extend(children.into_iter().rev());
             }
+            Some(Ok(_)) => {}
             Some(Err(e)) => {
                 tracing::error!(error = %e, "catalog task failed");
                 internal.get_or_insert_with(|| e.to_string());

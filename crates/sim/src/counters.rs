@@ -16,6 +16,18 @@ pub struct Counters {
     with_credentials: AtomicU64,
     per_path: Mutex<HashMap<String, u64>>,
     times: Mutex<Vec<Instant>>,
+    log: Mutex<Vec<LoggedRequest>>,
+}
+
+/// One request as the server received it ([`Counters::log`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// Arrival instant.
+    pub at: Instant,
+    /// Path with its query, as counted by [`Counters::for_path`].
+    pub path: String,
+    /// The `User-Agent` header (empty when absent).
+    pub user_agent: String,
 }
 
 impl Counters {
@@ -75,6 +87,12 @@ impl Counters {
         self.times.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Every request in arrival order: when, which path, which client (`User-Agent`), for
+    /// checks across several crawler processes (who fetched what, and when).
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Reset every counter to zero (requests in flight stay counted as in flight).
     pub fn reset(&self) {
         self.total.store(0, Ordering::SeqCst);
@@ -88,19 +106,31 @@ impl Counters {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.times.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn paths(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.per_path.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Record a request arrival; the guard marks it finished when dropped.
-    pub(crate) fn enter(&self, key: &str) -> InFlight<'_> {
+    /// Record a request arrival (from the client `user_agent`); the guard marks it finished
+    /// when dropped.
+    pub(crate) fn enter_from(&self, key: &str, user_agent: &str) -> InFlight<'_> {
         self.total.fetch_add(1, Ordering::SeqCst);
+        let at = Instant::now();
         self.times
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(Instant::now());
+            .push(at);
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(LoggedRequest {
+                at,
+                path: key.to_owned(),
+                // Bounded: a client's header is not kept whole.
+                user_agent: user_agent.chars().take(200).collect(),
+            });
         {
             let mut p = self.paths();
             match p.get_mut(key) {

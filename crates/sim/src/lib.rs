@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use clock::SimClock;
-pub use counters::Counters;
+pub use counters::{Counters, LoggedRequest};
 pub use faults::{Fault, FaultRule};
 pub use server::SimServer;
 pub use tree::{CurrentSpec, GoesLayout, GoesSpec, ModelSpec, NexradSpec, SimGranule, TreeSpec};

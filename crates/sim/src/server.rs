@@ -322,7 +322,12 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
         Some(q) => format!("{path}?{q}"),
         None => path.clone(),
     };
-    let _in_flight = st.counters.enter(&key);
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let _in_flight = st.counters.enter_from(&key, agent);
     if !st.latency.is_zero() {
         tokio::time::sleep(st.latency).await;
     }

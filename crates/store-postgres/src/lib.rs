@@ -33,6 +33,7 @@
 mod change_log;
 mod connect;
 mod convert;
+mod frontier;
 mod granules;
 mod iso;
 mod keys;
@@ -414,5 +415,91 @@ impl threddex_store::Subscriptions for PostgresStore {
         limit: u32,
     ) -> Result<Vec<threddex_store::Delivery>> {
         subscriptions::deliveries(&self.pool, id, before, limit).await
+    }
+}
+
+#[async_trait]
+impl threddex_store::Frontier for PostgresStore {
+    async fn open_round(
+        &self,
+        round: &threddex_store::NewRound,
+        queue: &[String],
+        new: &[CatalogState],
+    ) -> Result<bool> {
+        frontier::open_round(&self.pool, round, queue, new).await
+    }
+
+    async fn open_rounds(&self) -> Result<Vec<threddex_store::RoundInfo>> {
+        frontier::open_rounds(&self.pool).await
+    }
+
+    async fn claim_catalogs(
+        &self,
+        holder: &str,
+        ttl: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<threddex_store::Claim>> {
+        frontier::claim_catalogs(&self.pool, holder, ttl, limit).await
+    }
+
+    async fn renew_claims(
+        &self,
+        holder: &str,
+        urls: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<u64> {
+        frontier::renew_claims(&self.pool, holder, urls, ttl).await
+    }
+
+    async fn write_claimed(
+        &self,
+        token: &threddex_store::ClaimToken,
+        batch: Batch,
+    ) -> Result<threddex_store::FencedWrite> {
+        frontier::write_claimed(&self.pool, token, batch).await
+    }
+
+    async fn complete_claim(&self, token: &threddex_store::ClaimToken) -> Result<bool> {
+        frontier::complete_claim(&self.pool, token).await
+    }
+
+    async fn release_claims(&self, holder: &str) -> Result<u64> {
+        frontier::release_claims(&self.pool, holder).await
+    }
+
+    async fn add_round_counts(
+        &self,
+        source_id: i64,
+        counts: &threddex_store::RoundCounts,
+    ) -> Result<()> {
+        frontier::add_round_counts(&self.pool, source_id, counts).await
+    }
+
+    async fn close_round(
+        &self,
+        source_id: i64,
+        lease_holder: &str,
+        at: Timestamp,
+    ) -> Result<Option<threddex_store::RoundInfo>> {
+        frontier::close_round(&self.pool, source_id, lease_holder, at).await
+    }
+}
+
+#[async_trait]
+impl threddex_store::HostLimits for PostgresStore {
+    async fn take_host_slot(
+        &self,
+        host: &str,
+        in_flight: u32,
+        rate: f64,
+        burst: u32,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<(i32, std::time::Duration)>> {
+        frontier::take_host_slot(&self.pool, host, in_flight, rate, burst, holder, ttl).await
+    }
+
+    async fn release_host_slot(&self, host: &str, slot: i32, holder: &str) -> Result<()> {
+        frontier::release_host_slot(&self.pool, host, slot, holder).await
     }
 }

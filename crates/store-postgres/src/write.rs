@@ -24,18 +24,31 @@ pub(crate) const CHUNK: usize = 10_000;
 
 /// Write a batch atomically (see [`Batch`] for the order of application).
 pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOutcome, StoreError> {
+    if batch.is_empty() {
+        return Ok(BatchOutcome::default());
+    }
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let out = write_in(&mut tx, batch).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(out)
+}
+
+/// Write a batch inside the caller's transaction (see [`write_batch`]).
+pub(crate) async fn write_in(
+    tx: &mut PgConnection,
+    batch: &Batch,
+) -> Result<BatchOutcome, StoreError> {
     let mut out = BatchOutcome::default();
     if batch.is_empty() {
         return Ok(out);
     }
-    let mut tx = pool.begin().await.map_err(db_err)?;
     let mut views = ViewChanges::default();
     let mut changes = ChangeSet::default();
 
     // 1. expired catalog trees and their granules (their views go with the catalogs).
     if !batch.delete_catalog_trees.is_empty() {
         let (granules, catalogs) = delete_trees(
-            &mut tx,
+            &mut *tx,
             &batch.delete_catalog_trees,
             &mut views,
             &mut changes,
@@ -46,29 +59,27 @@ pub(crate) async fn write_batch(pool: &PgPool, batch: &Batch) -> Result<BatchOut
     }
 
     // 2. upserts: catalogs, collections, then granules (which refer to both).
-    upsert_catalogs(&mut tx, &batch.catalogs).await?;
+    upsert_catalogs(&mut *tx, &batch.catalogs).await?;
     out.collections_inserted +=
-        upsert_collections(&mut tx, &batch.collections, &mut changes).await?;
-    let (mut rows, mut templates) = granule_rows(&mut tx, &batch.granules).await?;
-    learn_path_templates(&mut tx, &rows, &mut templates).await?;
-    out.granules_inserted += upsert_granules(&mut tx, &mut rows, &templates, &mut changes).await?;
+        upsert_collections(&mut *tx, &batch.collections, &mut changes).await?;
+    let (mut rows, mut templates) = granule_rows(&mut *tx, &batch.granules).await?;
+    learn_path_templates(&mut *tx, &rows, &mut templates).await?;
+    out.granules_inserted += upsert_granules(&mut *tx, &mut rows, &templates, &mut changes).await?;
     views.written = link_pairs(&rows);
 
     // 3. complete listings: whatever the batch does not list vanished from the server.
     if !batch.complete_catalogs.is_empty() {
         let (deleted, shrunk) =
-            reconcile(&mut tx, &batch.complete_catalogs, &rows, &mut changes).await?;
+            reconcile(&mut *tx, &batch.complete_catalogs, &rows, &mut changes).await?;
         out.granules_deleted += deleted;
         views.shrunk = shrunk;
     }
 
     // 4. views of the catalogs read, and their links to collections.
-    crate::views::apply(&mut tx, batch, views).await?;
+    crate::views::apply(&mut *tx, batch, views).await?;
 
     // 5. the change log, last: its position lock is held only from here to the commit.
-    crate::change_log::append(&mut tx, &changes.into_entries()).await?;
-
-    tx.commit().await.map_err(db_err)?;
+    crate::change_log::append(&mut *tx, &changes.into_entries()).await?;
     Ok(out)
 }
 

@@ -22,6 +22,7 @@
 mod change_log;
 mod filter;
 mod freetext;
+mod frontier;
 pub mod granule_codec;
 mod item_filter;
 mod lease;
@@ -34,6 +35,7 @@ pub mod testsuite;
 pub use change_log::*;
 pub use filter::*;
 pub use freetext::MAX_TERMS;
+pub use frontier::*;
 pub use item_filter::*;
 pub use lease::*;
 pub use model::*;

@@ -134,7 +134,12 @@ pub async fn run(args: DemoArgs, mut cfg: Config) -> anyhow::Result<ExitCode> {
         };
         let sync = cfg.sync_options()?;
         let scheduler = cfg.sync.scheduler && !args.no_scheduler;
-        serve::run_service(listener, store, config, crawl, sync, scheduler, shutdown).await?;
+        let crawling = if scheduler {
+            serve::Crawling::Scheduler
+        } else {
+            serve::Crawling::None(None)
+        };
+        serve::run_service(listener, store, config, crawl, sync, crawling, shutdown).await?;
         sim.shutdown().await;
         return Ok(ExitCode::SUCCESS);
     }

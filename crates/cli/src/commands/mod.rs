@@ -14,6 +14,7 @@ mod serve;
 pub(crate) mod sources;
 mod subscriptions;
 mod sync;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,7 @@ pub async fn dispatch(cli: Cli, loaded: Loaded) -> anyhow::Result<ExitCode> {
         Command::Sources(args) => sources::run(args, cfg).await,
         Command::Subscriptions(cmd) => subscriptions::run(cmd, cfg).await,
         Command::Sync(args) => sync::run(args, cfg).await,
+        Command::Worker(args) => worker::run(args, cfg).await,
         Command::Migrate(args) => {
             cfg.apply_db(&args.db);
             migrate::run(&cfg).await

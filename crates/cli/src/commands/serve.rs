@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use threddex_api::{ApiConfig, AppState, CrawlRefresher, CrawlSyncStarter, Refresher, SyncStarter};
-use threddex_crawler::{CrawlConfig, Harvester, Scheduler, SyncOptions, Syncer};
+use threddex_crawler::{CrawlConfig, Harvester, Scheduler, SyncOptions, Syncer, WorkerOptions};
 use threddex_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::cli::ServeArgs;
 use crate::config::{Config, PER_HOST_SERVE, register_sources};
+use crate::db::SharedCrawl;
 
 /// How long the scheduler may take to stop after the API has stopped.
 const SCHEDULER_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -28,6 +29,9 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     if args.no_scheduler {
         config.sync.scheduler = false;
     }
+    if args.no_worker {
+        config.sync.worker = false;
+    }
     config.check_flags()?;
     threddex_api::install_metrics();
     let api = config.api_config()?;
@@ -37,12 +41,31 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     };
     let shutdown = Shutdown::on_signals()?;
     let listener = bind(&config.api.bind).await?;
-    let store = config.database.open_for_search().await?;
+    let (store, shared) = config.database.open_for_search().await?;
     eprintln!("database {}", config.database.url);
     if let Some(read) = &config.database.read_url {
         eprintln!("search reads from {read}");
     }
     register_sources(store.as_ref(), &config.sources).await?;
+    // On Postgres the background crawl is a worker of the shared frontier (unless
+    // `sync.worker = false`); on SQLite, and then, the per-process scheduler.
+    let crawling = match (config.sync.scheduler, shared) {
+        (false, shared) => Crawling::None(shared.map(|s| {
+            let opts = WorkerOptions {
+                claim_ttl: config.sync.claim_ttl.0,
+                ..WorkerOptions::default()
+            };
+            (s, opts)
+        })),
+        (true, Some(shared)) if config.sync.worker => Crawling::Worker(
+            shared,
+            WorkerOptions {
+                claim_ttl: config.sync.claim_ttl.0,
+                ..WorkerOptions::default()
+            },
+        ),
+        (true, _) => Crawling::Scheduler,
+    };
 
     run_service(
         listener,
@@ -50,7 +73,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
         api,
         crawl,
         config.sync_options()?,
-        config.sync.scheduler,
+        crawling,
         shutdown,
     )
     .await?;
@@ -58,24 +81,56 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The API (with refresh on demand) and, when `scheduler`, the sync scheduler, both crawling
-/// with `crawl`, until `shutdown` fires.
+/// What crawls in the background of `serve`.
+pub(crate) enum Crawling {
+    /// Nothing (an API-only replica); on Postgres its refreshes on demand obey the per-host
+    /// limits shared through the database.
+    None(Option<(SharedCrawl, WorkerOptions)>),
+    /// The per-process sync scheduler (one sync per source at a time, under its lease).
+    Scheduler,
+    /// A worker of the shared frontier of a Postgres database (`threddex worker`'s loop).
+    Worker(SharedCrawl, WorkerOptions),
+}
+
+/// The API (with refresh on demand) and the background crawl `crawling`, both crawling with
+/// `crawl`, until `shutdown` fires.
 pub(crate) async fn run_service(
     listener: TcpListener,
     store: Arc<dyn Store>,
     config: ApiConfig,
     crawl: CrawlConfig,
     sync: SyncOptions,
-    scheduler: bool,
+    crawling: Crawling,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let syncer = syncer(&store, crawl, sync)?;
-    // The scheduler runs in its own task: a slow sync never holds up the API.
-    let scheduler = scheduler.then(|| {
-        let scheduler = Scheduler::from_syncer(syncer.clone());
-        let stop = shutdown.wait();
-        tokio::spawn(async move { scheduler.run(stop).await })
-    });
+    // The background crawl runs in its own task: a slow sync never holds up the API.
+    let (syncer, scheduler) = match crawling {
+        Crawling::None(None) => (syncer(&store, crawl, sync)?, None),
+        Crawling::None(Some((shared, opts))) => {
+            let worker = super::worker::build(&store, &shared, crawl, sync.clone(), opts)?;
+            let syncer = Syncer::new(worker.harvester().clone(), Arc::clone(&store), sync);
+            (syncer, None)
+        }
+        Crawling::Scheduler => {
+            let syncer = syncer(&store, crawl, sync)?;
+            let scheduler = Scheduler::from_syncer(syncer.clone());
+            let stop = shutdown.wait();
+            let task = tokio::spawn(async move { scheduler.run(stop).await });
+            (syncer, Some(task))
+        }
+        Crawling::Worker(shared, opts) => {
+            // Refreshes on demand share the worker's host limits (and its holder ID).
+            let worker = super::worker::build(&store, &shared, crawl, sync.clone(), opts)?;
+            let syncer = Syncer::new(worker.harvester().clone(), Arc::clone(&store), sync);
+            let stop = shutdown.wait();
+            let task = tokio::spawn(async move {
+                if let Err(e) = worker.run(stop).await {
+                    tracing::warn!(error = %e, "the crawl worker stopped");
+                }
+            });
+            (syncer, Some(task))
+        }
+    };
     let served = serve_api(listener, store, config, syncer, shutdown.wait()).await;
     if let Some(task) = scheduler {
         // The shutdown signal stops it too; when the API failed instead, stop it here.

@@ -608,6 +608,8 @@ const FLAG_KEYS: &[(&str, &str)] = &[
     ("lease-ttl", "sync.lease_ttl"),
     ("grace", "sync.grace"),
     ("no-scheduler", "sync.scheduler"),
+    ("no-worker", "sync.worker"),
+    ("claim-ttl", "sync.claim_ttl"),
     ("verbose", "log.level"),
     ("quiet", "log.level"),
     ("name", "sources.name"),
@@ -624,6 +626,7 @@ const PER_RUN_FLAGS: &[&str] = &[
     "source",       // sync: one source of the run
     "max-depth",    // harvest: limit of one run
     "max-catalogs", // harvest: limit of one run
+    "once",         // worker: stop when nothing is left to do
     "help",
     "version",
 ];
@@ -633,7 +636,7 @@ fn every_flag_has_a_key_in_the_example() {
     let keys = example_keys();
     let mut cmd = crate::cli::Cli::command();
     cmd.build();
-    for name in ["harvest", "sync", "serve"] {
+    for name in ["harvest", "sync", "serve", "worker"] {
         let sub = cmd
             .find_subcommand(name)
             .unwrap_or_else(|| panic!("no subcommand {name}"));

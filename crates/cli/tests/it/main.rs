@@ -14,3 +14,4 @@ mod stac_geoparquet;
 mod sync_kill;
 mod traps;
 mod webhooks_kill;
+mod workers;

@@ -3,6 +3,7 @@
 mod change_log;
 mod common;
 mod compaction;
+mod frontier;
 mod partitions;
 mod pool;
 mod postgres;
