@@ -1,50 +1,77 @@
 #!/usr/bin/env bash
-# threddex vs the Python crawlers.
+# threddex vs the fetch floor and the Python crawlers.
 #
 # Harvests the same generated NEXRAD tree from the simulated TDS (threddex-sim, 127.0.0.1 only)
-# with threddex, with siphon (bench/py/siphon_walk.py: a ThreadPoolExecutor walker, which is
-# what a siphon user writes since TDSCatalog has no crawler) and with thredds_crawler
-# (bench/py/tc_crawl.py: `Crawl(url, workers=N)`), all at the same concurrency, and prints wall
-# time, requests the server saw, datasets found and peak memory for each, the latency bound and
-# the ratios. The simulated server is restarted for every run and writes its request counters
-# on exit (`threddex-sim --stats-file`).
+# with:
+#   floor            the fetch floor: crates/sim/examples/fetch_floor.rs, CONCURRENCY GETs in
+#                    flight, reads each catalog and follows its catalogRefs, parses nothing else
+#                    — the least any crawler needs on this tree and this machine;
+#   threddex         `threddex harvest` into a fresh SQLite file;
+#   threddex-pg      `threddex harvest` into a fresh Postgres database (PG_URL);
+#   threddex-dry     `threddex harvest --dry-run` (no store; JSON lines to /dev/null);
+#   siphon           bench/py/siphon_walk.py: a ThreadPoolExecutor walker, which is what a siphon
+#                    user writes since TDSCatalog has no crawler;
+#   thredds_crawler  bench/py/tc_crawl.py: `Crawl(url, workers=N)`;
+#   tds2stac         bench/py/tds2stac_run.py: TDS2STACIntegrator with its fastest settings (no
+#                    web-service requests; it has no concurrency setting);
+# all at the same concurrency where the crawler has one, and prints wall time, × floor, × bound,
+# requests the server saw, datasets found and peak memory for each. The simulated server is
+# restarted for every run and writes its request counters on exit (`threddex-sim --stats-file`).
 #
 #   bench/python-compare.sh                       # 30,000 granules, 1,512 catalogs, 20 ms, 16
-#   STATIONS=60 bench/python-compare.sh           # 60,000 granules, 3,012 catalogs
-#   ONLY="threddex siphon" bench/python-compare.sh
+#   PRODUCTS=9 STATIONS=2 DAYS=10 FILES_PER_DAY=167 bench/python-compare.sh   # 30,060 granules, 209 catalogs
+#   ONLY="floor threddex threddex-pg" bench/python-compare.sh
 #
 # Knobs (environment): PRODUCTS (10) STATIONS (30) DAYS (4) FILES_PER_DAY (25) LATENCY_MS (20)
 # CONCURRENCY (16) VENV (/tmp/threddex-pybench-venv; created with pinned thredds_crawler 1.5.4
-# and siphon 0.11.0 when missing) ONLY (threddex siphon thredds_crawler) NO_BUILD (set: use the
-# release binaries already in target/release).
+# and siphon 0.11.0 when missing) TDS2STAC_VENV (/tmp/threddex-tds2stac-venv; its own, since
+# tds2stac pins old requests and lxml; created with tds2stac 3.1.25 when missing)
+# PG_URL (postgres://postgres@127.0.0.1:5432; a database is created and dropped per run)
+# ONLY (floor threddex threddex-pg siphon thredds_crawler tds2stac) NO_BUILD (set: use the
+# release binaries already built).
 #
 # Bound: a crawl that must read every catalog, each costing one round trip of LATENCY_MS, with
 # CONCURRENCY in flight, and that cannot read a catalog before its parent, needs at least
 #   catalogs × latency / concurrency + depth × latency
 # seconds (depth = 5 catalog levels in the NEXRAD tree: root, level3, product, station, day).
+# The floor is that bound measured: real round trips, real scheduling, this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRODUCTS=${PRODUCTS:-10} STATIONS=${STATIONS:-30} DAYS=${DAYS:-4} FILES_PER_DAY=${FILES_PER_DAY:-25}
 LATENCY_MS=${LATENCY_MS:-20} CONCURRENCY=${CONCURRENCY:-16}
 VENV=${VENV:-/tmp/threddex-pybench-venv}
-ONLY=${ONLY:-threddex siphon thredds_crawler}
+TDS2STAC_VENV=${TDS2STAC_VENV:-/tmp/threddex-tds2stac-venv}
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
+ONLY=${ONLY:-floor threddex threddex-pg siphon thredds_crawler tds2stac}
 DEPTH=5
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 if [ -z "${NO_BUILD:-}" ]; then
   cargo build --release -q -p threddex -p threddex-sim
+  cargo build --release -q -p threddex-sim --example fetch_floor
 fi
 bin=${CARGO_TARGET_DIR:-target}/release
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+wants() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+if wants siphon || wants thredds_crawler; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install -q --disable-pip-version-check thredds_crawler==1.5.4 siphon==0.11.0
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check thredds_crawler==1.5.4 siphon==0.11.0
+if wants tds2stac; then
+  if [ ! -x "$TDS2STAC_VENV/bin/python" ]; then
+    python3 -m venv "$TDS2STAC_VENV"
+  fi
+  "$TDS2STAC_VENV/bin/pip" install -q --disable-pip-version-check tds2stac==3.1.25
+fi
 py=$VENV/bin/python
 
 work=$(mktemp -d /tmp/threddex-pycompare.XXXXXX)
 sim=""
+pgdb=threddex_pycompare_$$
 cleanup() {
   if [ -n "$sim" ]; then kill "$sim" 2>/dev/null || true; fi
+  if wants threddex-pg; then psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -134,16 +161,35 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 10485
   "$(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
+threddex_digest() { # $1 = SQLite file -> "digest count"
+  # The SQLite store keeps a granule's name only when it differs from its ID's last segment.
+  sqlite3 -separator $'\t' "$1" 'SELECT granule_id, name FROM granules' |
+    awk -F'\t' '{ if ($2 != "") print $2; else { n = split($1, p, "/"); print p[n] } }' | digest_names
+}
+harvest_flags=(--ignore-robots --rate 1000000 --concurrency "$CONCURRENCY" --per-host "$CONCURRENCY")
+
 rows=()
 for name in $ONLY; do
   case "$name" in
+    floor)
+      run floor "$bin/examples/fetch_floor" @URL@ "$CONCURRENCY"
+      found=0 digest=-
+      ;;
     threddex)
       db=$work/threddex.db
-      run threddex "$bin/threddex" -q harvest @URL@ --db "sqlite://$db" --ignore-robots \
-        --rate 1000000 --concurrency "$CONCURRENCY" --per-host "$CONCURRENCY"
-      # The SQLite store keeps a granule's name only when it differs from its ID's last segment.
-      read -r digest found < <(sqlite3 -separator $'\t' "$db" 'SELECT granule_id, name FROM granules' |
-        awk -F'\t' '{ if ($2 != "") print $2; else { n = split($1, p, "/"); print p[n] } }' | digest_names)
+      run threddex "$bin/threddex" -q harvest @URL@ --db "sqlite://$db" "${harvest_flags[@]}"
+      read -r digest found < <(threddex_digest "$db")
+      ;;
+    threddex-pg)
+      psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb"
+      run threddex-pg "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
+      found=$(psql -tA "$PG_URL/$pgdb" -c 'SELECT count(*) FROM granules')
+      digest=-
+      ;;
+    threddex-dry)
+      run threddex-dry "$bin/threddex" -q harvest @URL@ --dry-run "${harvest_flags[@]}"
+      found=$(wc -l <"$work/threddex-dry.out")
+      digest=-
       ;;
     siphon)
       run siphon "$py" bench/py/siphon_walk.py @URL@ --workers "$CONCURRENCY"
@@ -155,6 +201,11 @@ for name in $ONLY; do
       found=$(json_field "$work/thredds_crawler.out" datasets)
       digest=$(json_field "$work/thredds_crawler.out" names_digest)
       ;;
+    tds2stac)
+      run tds2stac "$TDS2STAC_VENV/bin/python" bench/py/tds2stac_run.py @URL@ --out "$work/stac"
+      found=$(json_field "$work/tds2stac.out" datasets)
+      digest=$(json_field "$work/tds2stac.out" names_digest)
+      ;;
     *) echo "unknown crawler $name" >&2; exit 2 ;;
   esac
   rows+=("$name $(wall_s "$work/$name.time") $(json_field "$work/$name.stats" requests) \
@@ -164,15 +215,17 @@ done
 printf '%s\n' "${rows[@]}" | awk -v bound="$bound" -v cat="$catalogs" -v col="$collections" \
   -v gran="$granules" '
   { name[NR] = $1; wall[NR] = $2; req[NR] = $3; found[NR] = $4; dig[NR] = $5; rss[NR] = $6;
-    tree[NR] = $7; if ($1 == "threddex") t = NR }
+    tree[NR] = $7; if ($1 == "threddex") t = NR; if ($1 == "floor") f = NR }
   END {
-    printf "| crawler | wall time | × bound | requests | requests / (catalogs + collections) | datasets found | names digest | peak RSS (largest process) | peak memory (PSS, process tree) |\n"
-    printf "|---|---|---|---|---|---|---|---|---|\n"
-    for (i = 1; i <= NR; i++)
-      printf "| %s | %.2f s | %.2f× | %d | %.3f | %d | `%s` | %d MB | %d MB |\n", name[i], wall[i],
-        wall[i] / bound, req[i], req[i] / (cat + col), found[i], dig[i], rss[i], tree[i]
+    printf "| crawler | wall time | × floor | × bound | requests | requests / (catalogs + collections) | datasets found | names digest | peak RSS (largest process) | peak memory (PSS, process tree) |\n"
+    printf "|---|---|---|---|---|---|---|---|---|---|\n"
+    for (i = 1; i <= NR; i++) {
+      xf = f ? sprintf("%.2f×", wall[i] / wall[f]) : "-"
+      printf "| %s | %.2f s | %s | %.2f× | %d | %.3f | %d | `%s` | %d MB | %d MB |\n", name[i], wall[i],
+        xf, wall[i] / bound, req[i], req[i] / (cat + col), found[i], dig[i], rss[i], tree[i]
+    }
     printf "\nbound %.2f s; expected datasets %d; catalogs + collections = %d\n", bound, gran, cat + col
-    if (t) for (i = 1; i <= NR; i++) if (i != t)
+    if (t) for (i = 1; i <= NR; i++) if (i != t && i != f)
       printf "%s / threddex: wall %.1f×, requests %.1f×, peak memory (tree) %.1f×\n", name[i],
         wall[i] / wall[t], req[i] / req[t], tree[i] / (tree[t] > 0 ? tree[t] : 1)
   }'

@@ -53,6 +53,7 @@ pub fn run() -> ExitCode {
         config::Loaded::default()
     };
     init_tracing(args.verbose, args.quiet, &loaded.config.log.level);
+    progress::set_quiet(args.quiet);
     if let Some(f) = &loaded.file {
         tracing::debug!(file = %f.display(), "configuration file");
     }

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,6 +13,14 @@ use tokio::task::JoinHandle;
 pub struct Reporter {
     task: JoinHandle<()>,
     bar: Option<ProgressBar>,
+}
+
+/// Set by the global `-q`: no progress on stderr from any command.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Hide every reporter started from now on (`threddex -q …`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
 }
 
 fn line(s: &ProgressSnapshot, elapsed: Duration) -> String {
@@ -28,10 +37,10 @@ fn line(s: &ProgressSnapshot, elapsed: Duration) -> String {
 }
 
 impl Reporter {
-    /// Start reporting `progress` (hidden when `quiet`).
+    /// Start reporting `progress` (hidden when `quiet` or under `-q`).
     pub fn start(progress: Arc<Progress>, quiet: bool) -> Self {
         let started = Instant::now();
-        if quiet {
+        if quiet || QUIET.load(Ordering::Relaxed) {
             return Self {
                 task: tokio::spawn(async {}),
                 bar: None,

@@ -314,15 +314,20 @@ pub fn next_visit(
 /// Whether a stored node should be re-read by a sync at `now`: never an archival one; always a
 /// pending or failed one (a retry); otherwise when `next_visit` is unset or has come (within
 /// [`DUE_SLACK`]).
+/// The latest `next_visit` that [`is_due`] treats as due at `now` (`now` plus the slack).
+pub fn due_by(now: Timestamp) -> Timestamp {
+    now.checked_add_signed(DUE_SLACK).unwrap_or(now)
+}
+
 pub fn is_due(state: &CatalogState, now: Timestamp) -> bool {
     if state.class == NodeClass::Archival && state.status != CatalogStatus::Pending {
         return false;
     }
     match state.status {
         CatalogStatus::Pending | CatalogStatus::Failed => true,
-        CatalogStatus::Ok | CatalogStatus::NotModified => state
-            .next_visit
-            .is_none_or(|t| t <= now.checked_add_signed(DUE_SLACK).unwrap_or(now)),
+        CatalogStatus::Ok | CatalogStatus::NotModified => {
+            state.next_visit.is_none_or(|t| t <= due_by(now))
+        }
     }
 }
 

@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use threddex_store::{
-    Batch, CatalogState, CatalogStatus, CollectionQuery, ErrorChain, HolderLiveness, LeaseGrant,
-    LeaseInfo, NodeClass, RunKind, Source, Store, Timestamp,
+    Batch, CatalogState, CollectionQuery, ErrorChain, HolderLiveness, LeaseGrant, LeaseInfo,
+    NodeClass, RunKind, Source, Store, Timestamp,
 };
 
 use crate::classify::{self, Clock, is_due, system_clock};
@@ -198,12 +198,11 @@ impl Syncer {
         &self.store
     }
 
-    fn run_options(&self, known_children: Option<Arc<HashMap<String, Vec<String>>>>) -> RunOptions {
+    fn run_options(&self) -> RunOptions {
         RunOptions {
             clock: Arc::clone(&self.opts.clock),
             grace: self.opts.grace,
             max_interval: self.opts.max_interval,
-            known_children,
             ..RunOptions::default()
         }
     }
@@ -409,31 +408,27 @@ impl Syncer {
             .to_string();
         let now = (self.opts.clock)();
         let planning = std::time::Instant::now();
-        let known = store.catalogs_of_source(source.id).await?;
-        report.known_catalogs = known.len() as u64;
-        let mut children: HashMap<String, Vec<String>> = HashMap::new();
-        let mut seeds = Vec::new();
-        let mut root_known = false;
-        for c in &known {
-            if c.url == root {
-                root_known = true;
-            }
-            if c.class == NodeClass::Archival && c.status != CatalogStatus::Pending {
-                report.archival += 1;
-            }
-            if let Some(p) = &c.parent_url {
-                children.entry(p.clone()).or_default().push(c.url.clone());
-            }
-            if is_due(c, now) {
-                seeds.push(Seed {
-                    url: c.url.clone(),
-                    parent: c.parent_url.clone(),
-                    depth: u32::try_from(c.depth).unwrap_or(0),
-                    prior: Some(c.clone()),
-                });
-            }
-        }
-        drop(known);
+        // From the indexes: the due catalogs only, never every row of a large archive. The
+        // children a re-read catalog is compared with are read per catalog by the walk.
+        let plan = store.due_catalogs(source.id, classify::due_by(now)).await?;
+        report.known_catalogs = plan.known;
+        report.archival = plan.archival;
+        let root_known = plan.due.iter().any(|c| c.url == root)
+            || store
+                .catalog(&root)
+                .await?
+                .is_some_and(|c| c.source_id == source.id);
+        let mut seeds: Vec<Seed> = plan
+            .due
+            .into_iter()
+            .filter(|c| is_due(c, now))
+            .map(|c| Seed {
+                url: c.url.clone(),
+                parent: c.parent_url.clone(),
+                depth: u32::try_from(c.depth).unwrap_or(0),
+                prior: Some(c),
+            })
+            .collect();
         if !root_known {
             seeds.insert(
                 0,
@@ -465,7 +460,7 @@ impl Syncer {
                 Arc::new(StoreSink(Arc::clone(store))),
                 progress,
                 Arc::new(move |s: &CatalogState| is_due(s, filter_now)),
-                self.run_options(Some(Arc::new(children))),
+                self.run_options(),
             )
             .await?;
         let root_failed = harvest.failed.iter().any(|(u, _)| *u == root);
@@ -659,7 +654,7 @@ impl Syncer {
                     Arc::new(StoreSink(Arc::clone(store))),
                     Arc::new(Progress::default()),
                     Arc::new(|_: &CatalogState| false),
-                    self.run_options(None),
+                    self.run_options(),
                 )
                 .await;
             let end = match &r {

@@ -58,9 +58,9 @@ use sqlx::postgres::PgConnectOptions;
 use threddex_store::{
     Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
     CollectionCatalog, CollectionHit, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd,
-    CrawlRuns, CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords,
-    Maintenance, NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases,
-    TimelineBucket, TimelineQuery, Timestamp, View,
+    CrawlRuns, CrawlState, DueCatalogs, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate,
+    IsoRecords, Maintenance, NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats,
+    SyncLeases, TimelineBucket, TimelineQuery, Timestamp, View,
 };
 
 pub use connect::{
@@ -187,6 +187,10 @@ impl CrawlState for PostgresStore {
 
     async fn catalogs_of_source(&self, source_id: i64) -> Result<Vec<CatalogState>> {
         sources::catalogs_of_source(&self.pool, source_id).await
+    }
+
+    async fn due_catalogs(&self, source_id: i64, due_by: Timestamp) -> Result<DueCatalogs> {
+        sources::due_catalogs(&self.pool, source_id, due_by).await
     }
 
     async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>> {

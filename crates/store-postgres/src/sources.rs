@@ -1,7 +1,7 @@
 //! Sources and crawl-state reads.
 
 use sqlx::{AssertSqlSafe, PgPool, Row};
-use threddex_store::{CatalogState, NewSource, Source, StoreError, Timestamp};
+use threddex_store::{CatalogState, DueCatalogs, NewSource, Source, StoreError, Timestamp};
 
 use crate::convert::{
     CATALOG_COLUMNS, SOURCE_COLUMNS, catalog_from_row, clean, clean_opt, db_err, ser_jsonb,
@@ -233,6 +233,47 @@ pub(crate) async fn child_catalogs(
         .fetch_all(pool)
         .await
         .map_err(db_err)
+}
+
+pub(crate) async fn due_catalogs(
+    pool: &PgPool,
+    source_id: i64,
+    due_by: Timestamp,
+) -> Result<DueCatalogs, StoreError> {
+    // Two index range reads: non-archival classes by `next_visit` (catalogs_source_next_visit),
+    // and the unsettled ones (catalogs_unsettled, migration 0019).
+    let sql = format!(
+        "SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = $1 \
+           AND class IN ('live', 'daily', 'mixed') AND (next_visit IS NULL OR next_visit <= $2) \
+         UNION \
+         SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = $1 \
+           AND status IN ('pending', 'failed') \
+           AND (status = 'pending' OR class <> 'archival') \
+         ORDER BY depth, url"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(source_id)
+        .bind(due_by)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    let due = rows
+        .iter()
+        .map(catalog_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let (known, archival): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE class = 'archival' AND status <> 'pending') \
+         FROM catalogs WHERE source_id = $1",
+    )
+    .bind(source_id)
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(DueCatalogs {
+        due,
+        known: u64::try_from(known).unwrap_or(0),
+        archival: u64::try_from(archival).unwrap_or(0),
+    })
 }
 
 pub(crate) async fn catalogs_of_source(

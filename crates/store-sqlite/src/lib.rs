@@ -44,9 +44,9 @@ use sqlx::SqlitePool;
 use threddex_store::{
     Batch, BatchOutcome, CatalogState, ChangeLog, ChangePage, ChangeQuery, Collection,
     CollectionCatalog, CollectionQuery, CollectionView, CrawlRun, CrawlRunEnd, CrawlRuns,
-    CrawlState, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords, Maintenance,
-    NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases, TimelineBucket,
-    TimelineQuery, Timestamp, View,
+    CrawlState, DueCatalogs, Granule, GranuleIndex, GranuleQuery, IsoRecordUpdate, IsoRecords,
+    Maintenance, NewCrawlRun, NewSource, Result, Source, SourceRegistry, StoreStats, SyncLeases,
+    TimelineBucket, TimelineQuery, Timestamp, View,
 };
 use tokio::sync::Mutex;
 
@@ -146,6 +146,10 @@ impl CrawlState for SqliteStore {
 
     async fn catalogs_of_source(&self, source_id: i64) -> Result<Vec<CatalogState>> {
         read::catalogs_of_source(&self.pool, source_id).await
+    }
+
+    async fn due_catalogs(&self, source_id: i64, due_by: Timestamp) -> Result<DueCatalogs> {
+        read::due_catalogs(&self.pool, source_id, due_by).await
     }
 
     async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>> {

@@ -3,11 +3,11 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use threddex_store::{
-    BBox, CatalogState, CatalogStatus, Collection, CollectionUpsert, Granule, GranuleQuery,
-    NodeClass, Result, StoreStats,
+    BBox, CatalogState, CatalogStatus, Collection, CollectionUpsert, DueCatalogs, Granule,
+    GranuleQuery, NodeClass, Result, StoreStats, Timestamp,
 };
 
-use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, ts_from_db};
+use crate::convert::{corrupt, db_err, from_json, opt_ts_from_db, ts_from_db, ts_to_db};
 
 pub(crate) const CATALOG_COLUMNS: &str = "url, source_id, parent_url, depth, class, status, last_fetch, \
     etag, last_modified, content_hash, last_changed, granule_count, error, next_visit, expires, next_change";
@@ -51,6 +51,47 @@ pub(crate) async fn child_catalogs(pool: &SqlitePool, parent_url: &str) -> Resul
         .fetch_all(pool)
         .await
         .map_err(db_err)
+}
+
+pub(crate) async fn due_catalogs(
+    pool: &SqlitePool,
+    source_id: i64,
+    due_by: Timestamp,
+) -> Result<DueCatalogs> {
+    // Two index range reads: non-archival classes by `next_visit` (catalogs_source_next_visit),
+    // and the unsettled ones (catalogs_unsettled, migration 0019).
+    let sql = format!(
+        "SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = ?1 \
+           AND class IN ('live', 'daily', 'mixed') AND (next_visit IS NULL OR next_visit <= ?2) \
+         UNION \
+         SELECT {CATALOG_COLUMNS} FROM catalogs WHERE source_id = ?1 \
+           AND status IN ('pending', 'failed') \
+           AND (status = 'pending' OR class <> 'archival') \
+         ORDER BY depth, url"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(source_id)
+        .bind(ts_to_db(due_by))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    let due = rows
+        .iter()
+        .map(catalog_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let (known, archival): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(class = 'archival' AND status <> 'pending'), 0) \
+         FROM catalogs WHERE source_id = ?1",
+    )
+    .bind(source_id)
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(DueCatalogs {
+        due,
+        known: u64::try_from(known).unwrap_or(0),
+        archival: u64::try_from(archival).unwrap_or(0),
+    })
 }
 
 pub(crate) async fn catalogs_of_source(

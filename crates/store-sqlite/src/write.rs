@@ -93,9 +93,14 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         .await?;
     }
     let mut colls: HashMap<String, Coll> = HashMap::new();
+    // Complete catalogs that held no granule row before this batch: afterwards every row
+    // under them is one the batch wrote (and listed), so none can have vanished.
+    let mut unstocked: HashSet<i64> = HashSet::new();
+    let mut catalog_keys: HashMap<String, i64> = HashMap::new();
     if !batch.granules.is_empty() {
         colls = resolve_collections(conn, &batch.granules).await?;
-        let catalog_keys = resolve_catalogs(conn, &batch.granules, &colls).await?;
+        catalog_keys = resolve_catalogs(conn, &batch.granules, &colls).await?;
+        unstocked = without_granules(conn, &batch.complete_catalogs, &catalog_keys).await?;
         crate::granules::learn_path_templates(conn, &mut colls, &batch.granules).await?;
         let mut rows = Vec::with_capacity(batch.granules.len());
         for g in &batch.granules {
@@ -120,6 +125,9 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
     if !batch.complete_catalogs.is_empty() {
         let mut by_key: HashMap<i64, Coll> = colls.values().map(|c| (c.key, c.clone())).collect();
         for url in &batch.complete_catalogs {
+            if catalog_keys.get(url).is_some_and(|k| unstocked.contains(k)) {
+                continue;
+            }
             let n = delete_vanished(conn, url, batch, &colls, &mut by_key, &mut changes).await?;
             if n > 0 {
                 views.shrunk.push(url.clone());
@@ -422,6 +430,33 @@ async fn fetch_catalog_keys(
         }
     }
     Ok(keys)
+}
+
+/// Keys (from `keys`) of the catalogs in `complete` that hold no granule row now (an index
+/// probe each on `granules_catalog`).
+async fn without_granules(
+    conn: &mut SqliteConnection,
+    complete: &[String],
+    keys: &HashMap<String, i64>,
+) -> Result<HashSet<i64>> {
+    let wanted: Vec<i64> = complete
+        .iter()
+        .filter_map(|u| keys.get(u).copied())
+        .collect();
+    let mut empty = HashSet::with_capacity(wanted.len());
+    for chunk in wanted.chunks(MAX_BINDS) {
+        let sql = format!(
+            "SELECT key FROM catalogs WHERE key IN {} \
+             AND NOT EXISTS (SELECT 1 FROM granules g WHERE g.catalog_key = catalogs.key)",
+            in_list(chunk.len())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        empty.extend(q.fetch_all(&mut *conn).await.map_err(db_err)?);
+    }
+    Ok(empty)
 }
 
 /// Keep each collection's `max_span` an upper bound of its granules' durations.

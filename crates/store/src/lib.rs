@@ -182,6 +182,12 @@ pub trait CrawlState: Send + Sync {
     /// The persisted state of every catalog of a source (for planning a sync).
     async fn catalogs_of_source(&self, source_id: i64) -> Result<Vec<CatalogState>>;
 
+    /// The catalogs of a source a sync re-reads when it runs at `due_by` (see
+    /// [`DueCatalogs`]), read through the `next_visit` index and the index of unsettled
+    /// (pending, failed) catalogs: a source of many archival catalogs costs what is due, not
+    /// a read of every row.
+    async fn due_catalogs(&self, source_id: i64, due_by: Timestamp) -> Result<DueCatalogs>;
+
     /// The URLs of the stored catalogs whose parent is `parent_url`, ordered by URL (the
     /// children a re-read listing is compared with).
     async fn child_catalogs(&self, parent_url: &str) -> Result<Vec<String>>;

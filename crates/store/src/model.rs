@@ -148,6 +148,19 @@ pub struct Source {
     pub last_success_at: Option<Timestamp>,
 }
 
+/// What a sync of a source starts from, read through the catalogs' indexes
+/// ([`CrawlState::due_catalogs`](crate::CrawlState::due_catalogs)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DueCatalogs {
+    /// The catalogs to re-read, by depth then URL: every pending one, and every one that is
+    /// not archival and is failed or has a `next_visit` unset or not after the time asked for.
+    pub due: Vec<CatalogState>,
+    /// How many catalogs the source has.
+    pub known: u64,
+    /// How many of them are archival and were read (not pending).
+    pub archival: u64,
+}
+
 /// The persisted crawl state of one catalog (a node of a source's tree).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogState {

@@ -198,6 +198,7 @@ macro_rules! store_test_suite {
             test_update_source,
             test_mark_source_synced,
             test_catalog_state,
+            test_due_catalogs,
             test_write_idempotent,
             test_granule_round_trip,
             test_granule_overlap,

@@ -88,6 +88,111 @@ pub async fn test_catalog_state(store: &dyn Store) {
     assert_eq!((stats.catalogs, stats.failed_catalogs), (2, 1));
 }
 
+/// The catalogs a sync re-reads, read through the indexes: pending ones (archival too),
+/// failed non-archival ones, non-archival ones whose `next_visit` is unset or not after the
+/// time asked for; never archival read ones, nor another source's.
+pub async fn test_due_catalogs(store: &dyn Store) {
+    let s = store
+        .add_source(&new_source("s", "http://127.0.0.1/s/catalog.xml"))
+        .await
+        .expect("add");
+    let other = store
+        .add_source(&new_source("o", "http://127.0.0.1/o/catalog.xml"))
+        .await
+        .expect("add");
+    let url = |n: &str| format!("http://127.0.0.1/s/{n}/catalog.xml");
+    let state =
+        |n: &str, class: NodeClass, status: CatalogStatus, next: Option<i64>| CatalogState {
+            class,
+            status,
+            next_visit: next.map(t),
+            ..CatalogState::pending(url(n), s.id, Some(url("root")), 1)
+        };
+    let mut root = CatalogState::pending(url("root"), s.id, None, 0);
+    root.status = CatalogStatus::Ok;
+    root.class = NodeClass::Live;
+    root.next_visit = Some(t(50));
+    let catalogs = vec![
+        root.clone(),
+        state("pending", NodeClass::Live, CatalogStatus::Pending, None),
+        state(
+            "pending-archival",
+            NodeClass::Archival,
+            CatalogStatus::Pending,
+            None,
+        ),
+        state(
+            "failed",
+            NodeClass::Daily,
+            CatalogStatus::Failed,
+            Some(1_000),
+        ),
+        state(
+            "failed-archival",
+            NodeClass::Archival,
+            CatalogStatus::Failed,
+            None,
+        ),
+        state("archival", NodeClass::Archival, CatalogStatus::Ok, Some(10)),
+        state(
+            "archival-304",
+            NodeClass::Archival,
+            CatalogStatus::NotModified,
+            None,
+        ),
+        state(
+            "live-due",
+            NodeClass::Live,
+            CatalogStatus::NotModified,
+            Some(100),
+        ),
+        state("daily-unset", NodeClass::Daily, CatalogStatus::Ok, None),
+        state(
+            "mixed-later",
+            NodeClass::Mixed,
+            CatalogStatus::Ok,
+            Some(101),
+        ),
+        CatalogState::pending("http://127.0.0.1/o/x/catalog.xml", other.id, None, 0),
+    ];
+    store
+        .write_batch(&Batch {
+            catalogs: catalogs.clone(),
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    let plan = store.due_catalogs(s.id, t(100)).await.expect("due");
+    let mut got: Vec<&str> = plan.due.iter().map(|c| c.url.as_str()).collect();
+    got.sort_unstable();
+    let mut want: Vec<String> = [
+        "root",
+        "pending",
+        "pending-archival",
+        "failed",
+        "live-due",
+        "daily-unset",
+    ]
+    .iter()
+    .map(|n| url(n))
+    .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    // Whole states, ordered by depth then URL.
+    assert_eq!(plan.due.first(), Some(&root));
+    assert!(
+        plan.due
+            .windows(2)
+            .all(|w| (w[0].depth, &w[0].url) < (w[1].depth, &w[1].url))
+    );
+    assert_eq!((plan.known, plan.archival), (10, 3));
+    // Later, the one visit still ahead becomes due; another source's catalogs never are.
+    let later = store.due_catalogs(s.id, t(101)).await.expect("due");
+    assert_eq!(later.due.len(), 7);
+    let none = store.due_catalogs(other.id + 1, t(100)).await.expect("due");
+    assert_eq!((none.due.len(), none.known, none.archival), (0, 0, 0));
+}
+
 /// Derived figures are recomputed from granules; unchanged figures keep `updated_at`.
 pub async fn test_refresh_collection_stats(store: &dyn Store) {
     let cat = "http://127.0.0.1/s/catalog.xml";
