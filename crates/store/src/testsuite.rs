@@ -229,6 +229,7 @@ macro_rules! store_test_suite {
             test_change_log_records_writes,
             test_change_log_atomic_and_thin,
             test_change_log_retention,
+            test_relay_cursors,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
