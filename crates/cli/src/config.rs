@@ -37,11 +37,13 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// What secrets print as.
 const REDACTED: &str = "[redacted]";
 
+mod notify;
 mod sources;
 #[cfg(test)]
 mod tests;
 mod values;
 
+pub use notify::NotifySection;
 pub use sources::{Registered, register_sources};
 pub use values::{DatabaseUrl, Dur, Every, Secret, fmt_duration};
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub admin: AdminSection,
     /// `[changes]`: the change log and its readers.
     pub changes: ChangesSection,
+    /// `[notify]`: deliveries of the change log (`[notify.mqtt]`).
+    pub notify: NotifySection,
     /// `[[sources]]`: registered (or their settings updated) on `serve` and `sync` start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceConfig>,
@@ -620,6 +624,7 @@ impl Config {
         chrono::Duration::from_std(self.sync.grace.0)
             .map_err(|_| anyhow!("sync.grace (--grace) is too long"))?;
         self.admin_token()?;
+        self.notify.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow!("log.level {:?} is not a log filter: {e}", self.log.level))?;
         let mut names = BTreeSet::new();

@@ -37,6 +37,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     let store = config.database.open().await?;
     eprintln!("database {}", config.database.url);
     register_sources(store.as_ref(), &config.sources).await?;
+    let relay = mqtt_relay(&config, &store, &shutdown)?;
 
     run_service(
         listener,
@@ -48,8 +49,43 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
         shutdown,
     )
     .await?;
+    if let Some(task) = relay
+        && tokio::time::timeout(SCHEDULER_STOP_GRACE, task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the MQTT relay did not stop in time");
+    }
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Start the MQTT relay of `[notify.mqtt]`, when set, until `shutdown`.
+fn mqtt_relay(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(mqtt) = &config.notify.mqtt else {
+        return Ok(None);
+    };
+    let base = config
+        .api
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.api.bind.trim()));
+    let relay = threddex_notify::MqttRelay::new(
+        Arc::clone(store),
+        mqtt.clone(),
+        &base,
+        config.changes.poll.0,
+    )
+    .map_err(|e| anyhow::Error::new(crate::BadConfig(anyhow::anyhow!(e))))?;
+    eprintln!(
+        "MQTT relay to {} (topics {}/…)",
+        mqtt.url, mqtt.topic_prefix
+    );
+    Ok(Some(tokio::spawn(relay.run(shutdown.wait()))))
 }
 
 /// The API (with refresh on demand) and, when `scheduler`, the sync scheduler, both crawling

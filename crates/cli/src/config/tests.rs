@@ -476,6 +476,7 @@ fn example_is_the_defaults_and_every_key_parses() {
     assert!(all.sources[0].auth.is_some());
     assert!(all.api.public_url.is_some() && all.crawl.per_host.is_some());
     assert!(all.crawl.user_agent.is_some() && all.admin.token.is_some());
+    assert!(all.notify.mqtt.is_some());
     all.validate().unwrap();
     // Every key of the struct appears in the example.
     let keys = example_keys();
@@ -489,6 +490,16 @@ fn example_is_the_defaults_and_every_key_parses() {
         for t in rows {
             for k in t.keys() {
                 if section == "sources" && k == "auth" {
+                    continue;
+                }
+                // A table within a section (`[notify.mqtt]`): each of its keys.
+                if let Some(inner) = t.get(k).and_then(toml::Value::as_table) {
+                    for kk in inner.keys() {
+                        assert!(
+                            keys.contains(&format!("{section}.{k}.{kk}")),
+                            "{section}.{k}.{kk} is missing from the example"
+                        );
+                    }
                     continue;
                 }
                 assert!(
