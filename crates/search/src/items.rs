@@ -172,6 +172,7 @@ impl Run<'_> {
                     end: self.end,
                     limit: n,
                     after: s.after.clone(),
+                    updated_since: None,
                 })
                 .await?;
             let o = page.freshness.outcome;
