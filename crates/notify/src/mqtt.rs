@@ -412,3 +412,44 @@ impl Session {
         self.unacked.first().map_or(self.read_to, |first| first - 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_and_settings_are_checked() {
+        let ok = MqttConfig::new("mqtt://127.0.0.1:1884");
+        assert_eq!(ok.broker(), Ok(("127.0.0.1".into(), 1884)));
+        assert_eq!(
+            MqttConfig::new("mqtt://broker.example").broker(),
+            Ok(("broker.example".into(), 1883))
+        );
+        assert_eq!(
+            MqttConfig::new("mqtt://[::1]:1883").broker(),
+            Ok(("::1".into(), 1883))
+        );
+        assert_eq!(ok.cursor_name(), "mqtt:threddex-relay");
+        for bad in [
+            "http://127.0.0.1:1883",
+            "mqtt://",
+            "mqtt://u:p@127.0.0.1",
+            "mqtt://127.0.0.1/x",
+            "not a url",
+            "mqtts://127.0.0.1",
+        ] {
+            assert!(MqttConfig::new(bad).validate().is_err(), "{bad}");
+        }
+        let with = |f: &dyn Fn(&mut MqttConfig)| {
+            let mut c = MqttConfig::new("mqtt://127.0.0.1");
+            f(&mut c);
+            c.validate()
+        };
+        assert!(with(&|c| c.topic_prefix = "a/+".into()).is_err());
+        assert!(with(&|c| c.topic_prefix = "$SYS".into()).is_err());
+        assert!(with(&|c| c.client_id = String::new()).is_err());
+        assert!(with(&|c| c.max_in_flight = 0).is_err());
+        assert!(with(&|c| c.max_in_flight = 1001).is_err());
+        assert!(with(&|c| c.topic_prefix = "wis2/a".into()).is_ok());
+    }
+}

@@ -37,7 +37,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
     let store = config.database.open().await?;
     eprintln!("database {}", config.database.url);
     register_sources(store.as_ref(), &config.sources).await?;
-    let relay = mqtt_relay(&config, &store, &shutdown)?;
+    let relay = mqtt_relay(&config, &listener, &store, &shutdown)?;
 
     run_service(
         listener,
@@ -61,19 +61,25 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
 }
 
 /// Start the MQTT relay of `[notify.mqtt]`, when set, until `shutdown`.
+/// Links in its messages are below `api.public_url`, else the listening address.
 fn mqtt_relay(
     config: &Config,
+    listener: &TcpListener,
     store: &Arc<dyn Store>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let Some(mqtt) = &config.notify.mqtt else {
         return Ok(None);
     };
-    let base = config
-        .api
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.api.bind.trim()));
+    let base = match &config.api.public_url {
+        Some(u) => u.clone(),
+        None => format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .context("cannot read the listening address")?
+        ),
+    };
     let relay = threddex_notify::MqttRelay::new(
         Arc::clone(store),
         mqtt.clone(),

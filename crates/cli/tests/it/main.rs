@@ -8,6 +8,7 @@ mod pg_outage;
 mod readme;
 mod schemathesis;
 mod serve;
+mod serve_mqtt;
 mod soak;
 mod stac_geoparquet;
 mod sync_kill;
