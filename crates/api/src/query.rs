@@ -35,7 +35,15 @@ pub enum IndexFormat {
 }
 
 /// The parameters `/index` accepts.
-pub const INDEX_PARAMS: &[&str] = &["collection", "start", "end", "limit", "cursor", "format"];
+pub const INDEX_PARAMS: &[&str] = &[
+    "collection",
+    "start",
+    "end",
+    "limit",
+    "cursor",
+    "format",
+    "updated_since",
+];
 /// The parameters `/collections` accepts.
 pub const COLLECTIONS_PARAMS: &[&str] = &[
     "q",
@@ -62,6 +70,8 @@ pub struct GranuleSearch {
     pub after: Option<(Option<Timestamp>, String)>,
     /// Requested representation.
     pub format: IndexFormat,
+    /// Only granules whose catalog listing changed at or after this time (`updated_since`).
+    pub updated_since: Option<Timestamp>,
 }
 
 impl GranuleSearch {
@@ -80,6 +90,7 @@ impl GranuleSearch {
             Some("csv") => IndexFormat::Csv,
             Some(_) => return Err(ApiError::bad("format", "must be json or csv")),
         };
+        let updated_since = params.time("updated_since")?;
         Ok(Self {
             collection_id,
             start,
@@ -87,6 +98,7 @@ impl GranuleSearch {
             limit,
             after,
             format,
+            updated_since,
         })
     }
 
@@ -98,6 +110,7 @@ impl GranuleSearch {
             end: self.end,
             limit: self.limit,
             after: self.after.clone(),
+            updated_since: self.updated_since,
         }
     }
 

@@ -67,7 +67,7 @@ pub struct Config {
     pub admin: AdminSection,
     /// `[changes]`: the change log and its readers.
     pub changes: ChangesSection,
-    /// `[notify.webhooks]`: webhook deliveries.
+    /// `[notify]`: deliveries of the change log (`[notify.webhooks]`, `[notify.mqtt]`).
     pub notify: NotifySection,
     /// `[[sources]]`: registered (or their settings updated) on `serve` and `sync` start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -666,7 +666,6 @@ impl Config {
         {
             bail!("changes.poll must be between 10ms and 1m");
         }
-        self.notify.webhooks.validate()?;
         if self.api.refresh_deadline.0.is_zero() {
             bail!("api.refresh_deadline (--refresh-deadline) must be positive");
         }
@@ -685,6 +684,7 @@ impl Config {
         chrono::Duration::from_std(self.sync.grace.0)
             .map_err(|_| anyhow!("sync.grace (--grace) is too long"))?;
         self.admin_token()?;
+        self.notify.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow!("log.level {:?} is not a log filter: {e}", self.log.level))?;
         let mut names = BTreeSet::new();

@@ -75,7 +75,10 @@ pub async fn open_store_shared(
         return Ok((store, Some(shared)));
     }
     if read_url.is_some() {
-        anyhow::bail!("a read replica needs a Postgres database, not {}", redact(url));
+        anyhow::bail!(
+            "a read replica needs a Postgres database, not {}",
+            redact(url)
+        );
     }
     Ok((open_store_with(url, pool_size).await?, None))
 }

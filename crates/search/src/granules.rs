@@ -1,6 +1,7 @@
 //! Granule search: one page of a collection's granules overlapping a window, refreshed on
 //! demand, with the collection's access services and the page's freshness.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use threddex_store::{AccessService, Granule, GranuleQuery, Timestamp};
@@ -22,7 +23,16 @@ pub struct GranuleRequest {
     pub limit: u32,
     /// Keyset position (start, granule ID) from the cursor.
     pub after: Option<(Option<Timestamp>, String)>,
+    /// Only granules listed by a catalog whose listing changed at or after this time (see
+    /// [`SearchCore::granules`]).
+    pub updated_since: Option<Timestamp>,
 }
+
+/// Most granules of the window one `updated_since` page reads: a page may hold fewer than its
+/// limit and still have a next cursor (the scan continues there).
+pub const MAX_CHANGED_SCAN: usize = 50_000;
+/// Granules read per store call during an `updated_since` scan.
+const CHANGED_SCAN_PAGE: u32 = 2_000;
 
 impl GranuleRequest {
     /// The store query for one page (one row more than the page, to know whether another
@@ -123,21 +133,26 @@ impl SearchCore {
         } else {
             info
         };
-        let rows = if outcome.refreshed {
-            // What the refresh wrote is on the primary; a replica may not have it yet.
-            self.store
-                .list_granules_from_primary(&request.store_query())
-                .await?
-        } else {
-            let rows = self.store.list_granules(&request.store_query()).await?;
-            // Read from a replica: the page holds what the replica had replayed, so it is
-            // indexed through no later than that.
-            if let Some(as_of) = self.store.replica_as_of().await? {
-                outcome.indexed_through = outcome.indexed_through.map(|t| t.min(as_of));
+        let (granules, next) = match request.updated_since {
+            None => {
+                let rows = if outcome.refreshed {
+                    // What the refresh wrote is on the primary; a replica may not have it yet.
+                    self.store
+                        .list_granules_from_primary(&request.store_query())
+                        .await?
+                } else {
+                    let rows = self.store.list_granules(&request.store_query()).await?;
+                    // Read from a replica: the page holds what the replica had replayed, so it
+                    // is indexed through no later than that.
+                    if let Some(as_of) = self.store.replica_as_of().await? {
+                        outcome.indexed_through = outcome.indexed_through.map(|t| t.min(as_of));
+                    }
+                    rows
+                };
+                request.page(rows)
             }
-            rows
+            Some(since) => self.changed_granules(request, since).await?,
         };
-        let (granules, next) = request.page(rows);
         Ok(GranulePage {
             collection_id: request.collection_id.clone(),
             granules,
@@ -149,6 +164,68 @@ impl SearchCore {
                 outcome,
             },
         })
+    }
+
+    /// A page of the granules of `request`'s window listed by a catalog whose listing changed
+    /// at or after `since` (a granule row is written with its catalog's listing: new and
+    /// changed granules are among them, with the other granules of a catalog that changed).
+    /// The window is read in order, at most [`MAX_CHANGED_SCAN`] granules per page.
+    async fn changed_granules(
+        &self,
+        request: &GranuleRequest,
+        since: Timestamp,
+    ) -> Result<(Vec<Granule>, Option<String>), SearchError> {
+        let id = request.collection_id.as_str();
+        let changed: HashSet<String> = self
+            .store
+            .catalogs_for_collection(id)
+            .await?
+            .into_iter()
+            .filter(|c| c.last_changed.is_some_and(|t| t >= since))
+            .map(|c| c.url)
+            .collect();
+        if changed.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let limit = request.limit as usize;
+        let mut out: Vec<Granule> = Vec::new();
+        let mut after = request.after.clone();
+        let mut scanned = 0usize;
+        loop {
+            let rows = self
+                .store
+                .list_granules(&GranuleQuery {
+                    collection_id: request.collection_id.clone(),
+                    start: request.start,
+                    end: request.end,
+                    after: after.clone(),
+                    limit: CHANGED_SCAN_PAGE,
+                })
+                .await?;
+            let n = rows.len();
+            for g in rows {
+                scanned += 1;
+                after = Some((g.start, g.granule_id.clone()));
+                if !changed.contains(&g.catalog_url) {
+                    continue;
+                }
+                if out.len() == limit {
+                    // Another one follows: the next page starts after the last one given.
+                    let next = out
+                        .last()
+                        .map(|l| cursor::encode_granule(id, l.start, &l.granule_id));
+                    return Ok((out, next));
+                }
+                out.push(g);
+            }
+            if n < CHANGED_SCAN_PAGE as usize {
+                return Ok((out, None));
+            }
+            if scanned >= MAX_CHANGED_SCAN {
+                let next = after.map(|(start, gid)| cursor::encode_granule(id, start, &gid));
+                return Ok((out, next));
+            }
+        }
     }
 
     /// Refresh on demand for a window ending at `end`.
@@ -259,6 +336,7 @@ mod tests {
             end,
             limit,
             after: None,
+            updated_since: None,
         }
     }
 

@@ -166,3 +166,27 @@ pub(crate) async fn prune(pool: &PgPool, before: Timestamp) -> Result<u64> {
     tx.commit().await.map_err(db_err)?;
     Ok(gone.len() as u64)
 }
+
+/// The saved position of the relay `name` (migration `0016_relay_cursors.sql`).
+pub(crate) async fn relay_cursor(pool: &PgPool, name: &str) -> Result<Option<i64>> {
+    sqlx::query_scalar("SELECT seq FROM relay_cursors WHERE name = $1")
+        .bind(clean(name).as_ref())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)
+}
+
+/// Save the relay's position; never moves it back.
+pub(crate) async fn save_relay_cursor(pool: &PgPool, name: &str, seq: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO relay_cursors (name, seq, updated_at) VALUES ($1, $2, now()) \
+         ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at \
+         WHERE excluded.seq > relay_cursors.seq",
+    )
+    .bind(clean(name).as_ref())
+    .bind(seq)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

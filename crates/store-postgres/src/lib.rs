@@ -372,6 +372,14 @@ impl ChangeLog for PostgresStore {
     async fn prune_changes(&self, before: Timestamp) -> Result<u64> {
         change_log::prune(&self.pool, before).await
     }
+
+    async fn relay_cursor(&self, name: &str) -> Result<Option<i64>> {
+        change_log::relay_cursor(&self.pool, name).await
+    }
+
+    async fn save_relay_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        change_log::save_relay_cursor(&self.pool, name, seq).await
+    }
 }
 
 #[async_trait]

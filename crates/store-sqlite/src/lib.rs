@@ -314,6 +314,15 @@ impl ChangeLog for SqliteStore {
         let _guard = self.write_lock.lock().await;
         change_log::prune(&self.pool, before).await
     }
+
+    async fn relay_cursor(&self, name: &str) -> Result<Option<i64>> {
+        change_log::relay_cursor(&self.pool, name).await
+    }
+
+    async fn save_relay_cursor(&self, name: &str, seq: i64) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        change_log::save_relay_cursor(&self.pool, name, seq).await
+    }
 }
 
 #[async_trait]

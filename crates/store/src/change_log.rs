@@ -174,6 +174,14 @@ pub trait ChangeLog: Send + Sync {
 
     /// Remove entries appended before `before`; returns how many.
     async fn prune_changes(&self, before: Timestamp) -> Result<u64>;
+
+    /// The durable cursor of the relay `name` (e.g. the MQTT relay): the position up to which
+    /// its deliveries were acknowledged. None: never saved.
+    async fn relay_cursor(&self, name: &str) -> Result<Option<i64>>;
+
+    /// Save the cursor of the relay `name`; a position below the saved one is ignored (a
+    /// cursor never moves back).
+    async fn save_relay_cursor(&self, name: &str, seq: i64) -> Result<()>;
 }
 
 /// Changes of one transaction, collected while a backend writes and appended before it

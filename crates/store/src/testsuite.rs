@@ -236,6 +236,7 @@ macro_rules! store_test_suite {
             test_change_log_atomic_and_thin,
             test_change_log_retention,
             test_subscriptions,
+            test_relay_cursors,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -272,3 +272,102 @@ async fn collections_updated_since() {
     let (status, _) = get_json(&st, "/collections?updated_since=yesterday").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// `/index?updated_since=`: only the granules listed by a catalog whose listing changed since
+/// (here a catalog read after the fixture was written, with two new granules), paged.
+async fn index_updated_since(backend: Backend) {
+    use threddex_store::{CatalogState, CatalogStatus};
+    let fx = fixture(backend).await;
+    let st = state(fx.store.clone(), None);
+    let base = format!("/index?collection={}", enc(DAILY));
+    let stamp = |t: chrono::DateTime<chrono::Utc>| {
+        enc(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    };
+    let since = chrono::Utc::now();
+    let (status, none) = get_json(&st, &format!("{base}&updated_since={}", stamp(since))).await;
+    assert_eq!(status, StatusCode::OK, "{none}");
+    assert_eq!(none["granules"].as_array().unwrap().len(), 0, "{none}");
+    assert!(none["next"].is_null());
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let src = fx.store.source_by_name("local").await.unwrap().unwrap().id;
+    let cat = "http://127.0.0.1:9/thredds/catalog/sst/feb/catalog.xml";
+    let now = chrono::Utc::now();
+    let catalog = CatalogState {
+        status: CatalogStatus::Ok,
+        last_fetch: Some(now),
+        last_changed: Some(now),
+        ..CatalogState::pending(cat, src, None, 0)
+    };
+    let new = |id: &str, d: i64| {
+        let mut g = granule(DAILY, id, day(1) + chrono::Duration::days(d), None);
+        g.catalog_url = cat.into();
+        g
+    };
+    fx.store
+        .write_batch(&Batch {
+            catalogs: vec![catalog],
+            granules: vec![new("sst_20240215.nc", 45), new("sst_20240210.nc", 40)],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+
+    let names = |page: &Value| -> Vec<String> {
+        page["granules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, changed) = get_json(&st, &format!("{base}&updated_since={}", stamp(since))).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(names(&changed), ["sst_20240210.nc", "sst_20240215.nc"]);
+    // Pages of one, then a time window that holds only one of them.
+    let (_, first) = get_json(
+        &st,
+        &format!("{base}&updated_since={}&limit=1", stamp(since)),
+    )
+    .await;
+    assert_eq!(names(&first), ["sst_20240210.nc"]);
+    let next = first["next"].as_str().expect("a next cursor");
+    let (_, second) = get_json(
+        &st,
+        &format!(
+            "{base}&updated_since={}&limit=1&cursor={}",
+            stamp(since),
+            enc(next)
+        ),
+    )
+    .await;
+    assert_eq!(names(&second), ["sst_20240215.nc"]);
+    assert!(second["next"].is_null());
+    let (_, window) = get_json(
+        &st,
+        &format!("{base}&updated_since={}&start=2024-02-12", stamp(since)),
+    )
+    .await;
+    assert_eq!(names(&window), ["sst_20240215.nc"]);
+    // Later than the change: nothing; the whole index without the parameter.
+    let (_, later) = get_json(
+        &st,
+        &format!("{base}&updated_since={}", stamp(chrono::Utc::now())),
+    )
+    .await;
+    assert!(names(&later).is_empty());
+    let (_, all) = get_json(&st, &format!("{base}&limit=100")).await;
+    assert_eq!(names(&all).len(), DAILY_COUNT + 2);
+    let (status, _) = get_json(&st, &format!("{base}&updated_since=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn index_updated_since_sqlite() {
+    index_updated_since(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn index_updated_since_postgres() {
+    index_updated_since(Backend::Postgres).await;
+}

@@ -66,6 +66,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
         ),
         (true, _) => Crawling::Scheduler,
     };
+    let relay = mqtt_relay(&config, &listener, &store, &shutdown)?;
 
     run_service(
         listener,
@@ -77,8 +78,49 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<ExitCode
         shutdown,
     )
     .await?;
+    if let Some(task) = relay
+        && tokio::time::timeout(SCHEDULER_STOP_GRACE, task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the MQTT relay did not stop in time");
+    }
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Start the MQTT relay of `[notify.mqtt]`, when set, until `shutdown`.
+/// Links in its messages are below `api.public_url`, else the listening address.
+fn mqtt_relay(
+    config: &Config,
+    listener: &TcpListener,
+    store: &Arc<dyn Store>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(mqtt) = &config.notify.mqtt else {
+        return Ok(None);
+    };
+    let base = match &config.api.public_url {
+        Some(u) => u.clone(),
+        None => format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .context("cannot read the listening address")?
+        ),
+    };
+    let relay = threddex_notify::MqttRelay::new(
+        Arc::clone(store),
+        mqtt.clone(),
+        &base,
+        config.changes.poll.0,
+    )
+    .map_err(|e| anyhow::Error::new(crate::BadConfig(anyhow::anyhow!(e))))?;
+    eprintln!(
+        "MQTT relay to {} (topics {}/…)",
+        mqtt.url, mqtt.topic_prefix
+    );
+    Ok(Some(tokio::spawn(relay.run(shutdown.wait()))))
 }
 
 /// What crawls in the background of `serve`.

@@ -1,10 +1,12 @@
-//! `[notify.webhooks]`: webhook deliveries of `serve` and the target checks of
-//! `threddex subscriptions add` and `POST /subscriptions`.
+//! `[notify]`: deliveries of the change log by `threddex serve`: `[notify.webhooks]` (webhook
+//! deliveries, and the target checks of `threddex subscriptions add` and `POST /subscriptions`)
+//! and `[notify.mqtt]` (the MQTT relay).
 
 use std::time::Duration;
 
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
+use threddex_notify::MqttConfig;
 
 use super::Dur;
 
@@ -14,6 +16,20 @@ use super::Dur;
 pub struct NotifySection {
     /// `[notify.webhooks]`.
     pub webhooks: WebhooksSection,
+    /// `[notify.mqtt]`: the MQTT relay (off when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<MqttConfig>,
+}
+
+impl NotifySection {
+    /// Check the values; the errors name the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.webhooks.validate()?;
+        if let Some(m) = &self.mqtt {
+            m.validate().map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
+    }
 }
 
 /// `[notify.webhooks]`.

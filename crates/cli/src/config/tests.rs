@@ -557,6 +557,7 @@ fn example_is_the_defaults_and_every_key_parses() {
     assert!(all.sources[0].auth.is_some());
     assert!(all.api.public_url.is_some() && all.crawl.per_host.is_some());
     assert!(all.crawl.user_agent.is_some() && all.admin.token.is_some());
+    assert!(all.notify.mqtt.is_some());
     all.validate().unwrap();
     // Every key of the struct appears in the example.
     let keys = example_keys();

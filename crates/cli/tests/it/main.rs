@@ -9,6 +9,7 @@ mod readme;
 mod replica;
 mod schemathesis;
 mod serve;
+mod serve_mqtt;
 mod soak;
 mod stac_geoparquet;
 mod sync_kill;

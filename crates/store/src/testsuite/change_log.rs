@@ -269,3 +269,26 @@ pub async fn test_change_log_retention(store: &dyn Store) {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].seq, 3, "positions are never reused");
 }
+
+/// Relay cursors: none until saved, saved per name, never moved back, names kept as given.
+pub async fn test_relay_cursors(store: &dyn Store) {
+    assert_eq!(store.relay_cursor("mqtt").await.expect("read"), None);
+    store.save_relay_cursor("mqtt", 5).await.expect("save");
+    assert_eq!(store.relay_cursor("mqtt").await.expect("read"), Some(5));
+    store
+        .save_relay_cursor("mqtt", 3)
+        .await
+        .expect("save lower");
+    assert_eq!(
+        store.relay_cursor("mqtt").await.expect("read"),
+        Some(5),
+        "a cursor never moves back"
+    );
+    store.save_relay_cursor("mqtt", 9).await.expect("save");
+    let odd = "mqtt'; DROP TABLE relay_cursors; --\u{e9}";
+    assert_eq!(store.relay_cursor(odd).await.expect("read"), None);
+    store.save_relay_cursor(odd, 1).await.expect("save odd");
+    assert_eq!(store.relay_cursor(odd).await.expect("read"), Some(1));
+    assert_eq!(store.relay_cursor("mqtt").await.expect("read"), Some(9));
+    assert_eq!(store.relay_cursor("MQTT").await.expect("read"), None);
+}

@@ -1,0 +1,8 @@
+-- Durable cursors of the change-log relays (the MQTT relay of `serve`, docs/api.md "MQTT"):
+-- the position in change_log up to which a relay's deliveries were acknowledged. A relay
+-- starts again after it; a position never moves back.
+CREATE TABLE relay_cursors (
+    name text COLLATE "C" PRIMARY KEY,
+    seq bigint NOT NULL,
+    updated_at timestamptz NOT NULL
+);
