@@ -18,7 +18,7 @@
 //! before it never).
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use threddex_store::{
@@ -92,6 +92,9 @@ pub struct ItemRequest {
     /// Whether every key of the order is descending (granules without a start then come
     /// last in time order).
     pub descending: bool,
+    /// Only granules whose row was written or rewritten at or after this time: those listed
+    /// by a catalog whose listing changed since (as `/index?updated_since=`).
+    pub updated_since: Option<Timestamp>,
 }
 
 /// One page of an item search.
@@ -102,7 +105,8 @@ pub struct ItemPage {
     /// The cursor of the next page (None on the last one).
     pub next: Option<String>,
     /// How many items match in all, when that is exact and cheap: a search of one collection
-    /// whose only test on items is a closed time window (counted in the index), or none.
+    /// whose only test on items is a closed time window (counted in the index), or none, and
+    /// no `updated_since`.
     pub matched: Option<u64>,
     /// What refresh on demand did for the named collections (None: none was asked).
     pub freshness: Option<RefreshOutcome>,
@@ -187,6 +191,9 @@ struct Scan {
     done: bool,
     /// Matches read but not yet placed on the page.
     ready: VecDeque<Granule>,
+    /// With `updated_since`: the collection's catalogs whose listing changed since (read
+    /// before the first listing).
+    changed: Option<HashSet<String>>,
 }
 
 struct Run<'a> {
@@ -226,6 +233,22 @@ impl Run<'_> {
                 (a, b) => a.or(b),
             };
         }
+        if let (Some(since), None) = (self.req.updated_since, &s.changed) {
+            let changed: HashSet<String> = self
+                .core
+                .store
+                .catalogs_for_collection(&id)
+                .await?
+                .into_iter()
+                .filter(|c| c.last_changed.is_some_and(|t| t >= since))
+                .map(|c| c.url)
+                .collect();
+            if changed.is_empty() {
+                s.done = true;
+                return Ok(());
+            }
+            s.changed = Some(changed);
+        }
         let query = GranuleQuery {
             collection_id: id,
             start: self.start,
@@ -249,6 +272,12 @@ impl Run<'_> {
             if s.skip_through.as_ref().is_some_and(|k| {
                 directed(self.req.descending, key(&s.collection, &g).cmp(k)) != Ordering::Greater
             }) {
+                continue;
+            }
+            if s.changed
+                .as_ref()
+                .is_some_and(|c| !c.contains(&g.catalog_url))
+            {
                 continue;
             }
             if filter.matches_item(&g, fp.as_ref()) {
@@ -408,6 +437,7 @@ impl SearchCore {
             skip_through,
             done: false,
             ready: VecDeque::new(),
+            changed: None,
         };
 
         match req.order {
@@ -600,6 +630,7 @@ impl SearchCore {
             only_window(&req.filter),
         ) {
             (Some(list), _, _, _) if list.len() != 1 => None,
+            _ if req.updated_since.is_some() => None,
             (Some(_), Some(c), 1, Some(None)) => u64::try_from(c.granule_count).ok(),
             (Some(_), Some(c), 1, Some(Some((start, end)))) => {
                 self.store

@@ -233,6 +233,7 @@ fn pages_concatenate_to_the_whole_answer() {
                     after: None,
                     order,
                     descending,
+                    updated_since: None,
                 };
                 rt.block_on(async {
                     let want = expected(store.as_ref(), &req).await;
@@ -271,6 +272,7 @@ async fn counts_are_given_when_free() {
         after: None,
         order: ItemOrder::Collection,
         descending: false,
+        updated_since: None,
     };
     let one = core
         .items(&req(Some(vec!["b:y".into()]), RecordFilter::All))
@@ -327,6 +329,7 @@ async fn time_order_puts_granules_without_a_start_first() {
             after: None,
             order: ItemOrder::Datetime,
             descending: false,
+            updated_since: None,
         })
         .await
         .unwrap();
@@ -346,6 +349,7 @@ async fn descending_time_order_puts_granules_without_a_start_last() {
         after: None,
         order: ItemOrder::Datetime,
         descending: true,
+        updated_since: None,
     };
     let mut starts = Vec::new();
     loop {
@@ -388,6 +392,7 @@ async fn pages_stay_correct_while_granules_arrive() {
             after: None,
             order,
             descending,
+            updated_since: None,
         };
         let first = core.items(&req).await.unwrap();
         let (c, g) = first.items.last().unwrap();

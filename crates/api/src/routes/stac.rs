@@ -452,6 +452,7 @@ async fn item(
         after: None,
         order: threddex_search::ItemOrder::Collection,
         descending: false,
+        updated_since: None,
     };
     // Most granule IDs carry their time (the collection's name template reads it back): look
     // there first, then (a time set by the catalog rather than the name) everywhere.

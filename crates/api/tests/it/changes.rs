@@ -360,6 +360,60 @@ async fn index_updated_since(backend: Backend) {
     assert_eq!(names(&all).len(), DAILY_COUNT + 2);
     let (status, _) = get_json(&st, &format!("{base}&updated_since=yesterday")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The same on the STAC item search: GET and POST /stac/search, a collection's items.
+    use super::stac::{stac_get, stac_post};
+    let items = |page: &Value| -> Vec<String> {
+        page["features"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"))
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = format!(
+        "/stac/search?collections={}&sortby=datetime&updated_since={}",
+        enc(DAILY),
+        stamp(since)
+    );
+    let (status, page) = stac_get(&st, &search).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(items(&page), ["sst_20240210.nc", "sst_20240215.nc"]);
+    assert!(page.get("numberMatched").is_none(), "{page}");
+    let (_, page) = stac_get(&st, &format!("{search}&datetime=2024-02-12T00:00:00Z/..")).await;
+    assert_eq!(items(&page), ["sst_20240215.nc"]);
+    let (_, page) = stac_get(
+        &st,
+        &format!(
+            "/stac/collections/{}/items?updated_since={}",
+            enc(DAILY),
+            stamp(since)
+        ),
+    )
+    .await;
+    assert_eq!(items(&page), ["sst_20240210.nc", "sst_20240215.nc"]);
+    let rfc =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let (status, page) = stac_post(
+        &st,
+        "/stac/search",
+        &serde_json::json!({"collections": [DAILY], "updated_since": rfc(since), "limit": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(items(&page), ["sst_20240210.nc"]);
+    let (_, page) = stac_post(
+        &st,
+        "/stac/search",
+        &serde_json::json!({"collections": [DAILY], "updated_since": rfc(chrono::Utc::now())}),
+    )
+    .await;
+    assert!(items(&page).is_empty(), "{page}");
+    let (_, page) = stac_get(&st, &format!("/stac/search?collections={}", enc(DAILY))).await;
+    assert!(page["numberMatched"].is_u64(), "{page}");
+    let (status, err) = stac_get(&st, &format!("{search}x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("updated_since"), "{err}");
 }
 
 #[tokio::test]

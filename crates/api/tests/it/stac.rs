@@ -36,7 +36,7 @@ async fn send(st: &AppState, req: Request<Body>) -> (StatusCode, String, Value) 
     (status, ct, serde_json::from_slice(&body).unwrap())
 }
 
-async fn stac_get(st: &AppState, uri: &str) -> (StatusCode, Value) {
+pub(crate) async fn stac_get(st: &AppState, uri: &str) -> (StatusCode, Value) {
     let uri = uri.strip_prefix(HOST).unwrap_or(uri);
     let req = Request::builder()
         .uri(uri)
@@ -47,7 +47,7 @@ async fn stac_get(st: &AppState, uri: &str) -> (StatusCode, Value) {
     (status, v)
 }
 
-async fn stac_post(st: &AppState, uri: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn stac_post(st: &AppState, uri: &str, body: &Value) -> (StatusCode, Value) {
     let req = Request::builder()
         .method("POST")
         .uri(uri)

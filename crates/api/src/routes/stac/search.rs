@@ -35,6 +35,7 @@ pub(crate) const SEARCH_PARAMS: &[&str] = &[
     "fields",
     "q",
     "token",
+    "updated_since",
 ];
 
 /// The query parameters of `GET /stac/collections/{id}/items`.
@@ -49,6 +50,7 @@ pub(crate) const ITEMS_PARAMS: &[&str] = &[
     "fields",
     "q",
     "token",
+    "updated_since",
 ];
 
 /// Which fields of an item to keep (the fields extension).
@@ -84,6 +86,7 @@ pub(crate) struct SearchBody {
     fields: Option<Value>,
     q: Option<Value>,
     token: Option<String>,
+    updated_since: Option<String>,
 }
 
 fn bad(parameter: &str, message: impl Into<String>) -> ApiError {
@@ -215,6 +218,7 @@ struct Parts {
     fields: Fields,
     q: Option<String>,
     token: Option<ItemPosition>,
+    updated_since: Option<Timestamp>,
 }
 
 fn token(raw: &str) -> Result<ItemPosition, ApiError> {
@@ -327,6 +331,7 @@ impl Parts {
             fields: params.get("fields").map(fields_text).unwrap_or_default(),
             q: params.get("q").map(free_text).transpose()?,
             token: params.get("token").map(token).transpose()?,
+            updated_since: params.time("updated_since")?,
         })
     }
 
@@ -420,6 +425,11 @@ impl Parts {
             fields,
             q,
             token: body.token.as_deref().map(token).transpose()?,
+            updated_since: body
+                .updated_since
+                .as_deref()
+                .map(|t| parse_time(t).map_err(|m| bad("updated_since", m)))
+                .transpose()?,
         })
     }
 
@@ -485,6 +495,7 @@ impl Parts {
                 after: self.token,
                 order,
                 descending,
+                updated_since: self.updated_since,
             },
             fields: self.fields,
         })
