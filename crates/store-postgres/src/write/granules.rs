@@ -403,6 +403,34 @@ async fn write_rows(
         .collect()
 }
 
+/// Lock the stored rows at the slots of `rows` (`FOR UPDATE`) until the transaction ends;
+/// returns the `(collection_key, id_hash)` of those found.
+async fn lock_rows(
+    conn: &mut PgConnection,
+    rows: &[(&GranuleRow<'_>, Stored<'_>)],
+) -> Result<HashSet<(i64, i64)>, StoreError> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let keys: Vec<i64> = rows.iter().map(|(r, _)| r.collection_key).collect();
+    let slots: Vec<i64> = rows.iter().map(|(r, _)| r.slot).collect();
+    let found = sqlx::query(
+        "SELECT g.collection_key::int8, g.id_hash \
+         FROM UNNEST($1::int8[], $2::int8[]) AS u(ck, h) \
+         JOIN granules g ON g.collection_key = u.ck AND g.id_hash = u.h \
+         FOR UPDATE OF g",
+    )
+    .bind(&keys)
+    .bind(&slots)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    found
+        .iter()
+        .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
+        .collect()
+}
+
 /// Upsert granules in their compact form (see [`crate::granules`]) at their hash slots.
 /// Returns how many were new.
 ///
@@ -574,25 +602,41 @@ pub(super) async fn upsert_granules(
             again.push(i);
         }
         again.sort_unstable();
-        let rest: Vec<(&GranuleRow<'_>, Stored<'_>)> = again
+        let mut rest: Vec<(&GranuleRow<'_>, Stored<'_>)> = again
             .iter()
             .map(|&i| (&chunk[i], encode_row(templates, &chunk[i])))
             .collect();
-        // The new ones first (DO NOTHING returns exactly those), then the others updated.
-        let new: HashSet<(i64, i64)> = write_rows(conn, &rest, OnTaken::Skip)
-            .await?
-            .into_iter()
-            .collect();
-        let rest: Vec<(&GranuleRow<'_>, Stored<'_>)> = rest
-            .into_iter()
-            .filter(|(r, _)| !new.contains(&(r.collection_key, r.slot)))
-            .collect();
-        write_rows(conn, &rest, OnTaken::Update).await?;
-        inserted += new.len() as u64;
-        for &i in &again {
-            if new.contains(&(chunk[i].collection_key, chunk[i].slot)) {
-                record_added(changes, &chunk[i]);
+        // The new ones first (DO NOTHING returns exactly those), then the others, locked so
+        // that none can go before the update: an upsert of a row another writer deleted in
+        // between would insert it unseen (no `granules.added` entry). A row gone before its
+        // lock is inserted, as new, in the next round.
+        for round in 0.. {
+            if rest.is_empty() {
+                break;
             }
+            if round == 8 {
+                return Err(StoreError::Internal(
+                    "granule rows kept vanishing under concurrent writers".into(),
+                ));
+            }
+            let new: HashSet<(i64, i64)> = write_rows(conn, &rest, OnTaken::Skip)
+                .await?
+                .into_iter()
+                .collect();
+            inserted += new.len() as u64;
+            rest.retain(|(r, _)| {
+                let added = new.contains(&(r.collection_key, r.slot));
+                if added {
+                    record_added(changes, r);
+                }
+                !added
+            });
+            let locked = lock_rows(conn, &rest).await?;
+            let (present, gone): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|(r, _)| locked.contains(&(r.collection_key, r.slot)));
+            write_rows(conn, &present, OnTaken::Update).await?;
+            rest = gone;
         }
     }
     if !spans.is_empty() {

@@ -172,3 +172,148 @@ async fn a_reader_never_skips_a_transaction_that_commits_late() {
     assert_eq!(all.len(), 4);
     assert!(all.iter().any(|c| c.kind == ChangeKind::GranulesAdded));
 }
+
+/// A rewrite of a granule (transaction A) races its deletion by a complete listing of its
+/// catalog (transaction B): A stalls between looking the row up and updating it (a trigger of
+/// this test waits on an advisory lock at A's second row insert attempt), B commits its
+/// deletion meanwhile if it can. Whatever the interleaving, the change log tells what the
+/// index holds: the granule is listed exactly when the last entry naming it is an addition
+/// (an upsert that silently re-inserted a deleted row would leave it listed after its
+/// `granules.removed`).
+#[tokio::test]
+async fn a_rewrite_racing_a_deletion_keeps_the_log_true() {
+    use threddex_store::{CatalogState, CatalogStatus, GranuleQuery};
+    let (url, _guard) = common::fresh_database().await;
+    let store = Arc::new(
+        threddex_store_postgres::PostgresStore::connect(&url)
+            .await
+            .expect("connect"),
+    );
+    let src = source(&store).await;
+    store
+        .write_batch(&Batch {
+            collections: vec![coll("c", src)],
+            catalogs: vec![CatalogState {
+                status: CatalogStatus::Ok,
+                ..CatalogState::pending(CAT, src, None, 0)
+            }],
+            granules: vec![granule("c", "x.nc")],
+            ..Batch::default()
+        })
+        .await
+        .expect("setup");
+
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    admin
+        .execute(
+            "CREATE SEQUENCE stall_hits; \
+             CREATE FUNCTION stall_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF nextval('stall_hits') = 2 THEN \
+                 PERFORM pg_advisory_xact_lock_shared(4243); \
+               END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER stall_row BEFORE INSERT ON granules \
+               FOR EACH ROW EXECUTE FUNCTION stall_row();",
+        )
+        .await
+        .expect("trigger");
+    let mut holder = PgConnection::connect(&url).await.expect("connect");
+    holder
+        .execute("SELECT pg_advisory_lock(4243)")
+        .await
+        .expect("lock");
+
+    // A rewrites x (its size changed): the lookup finds it, the write stalls.
+    let a = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut x = granule("c", "x.nc");
+            x.size = Some(7);
+            store
+                .write_batch(&Batch {
+                    granules: vec![x],
+                    ..Batch::default()
+                })
+                .await
+        }
+    });
+    let waits = |kind: &'static str| {
+        format!("SELECT count(*) FROM pg_locks WHERE locktype = '{kind}' AND NOT granted")
+    };
+    loop {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(waits("advisory")))
+            .fetch_one(&mut admin)
+            .await
+            .expect("locks");
+        if n > 0 {
+            break;
+        }
+        assert!(!a.is_finished(), "A finished without stalling");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // B lists the catalog completely, without x: x is deleted, unless A holds it.
+    let b = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .write_batch(&Batch {
+                    granules: vec![granule("c", "y.nc")],
+                    complete_catalogs: vec![CAT.into()],
+                    ..Batch::default()
+                })
+                .await
+        }
+    });
+    for _ in 0..250 {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(waits("transactionid")))
+            .fetch_one(&mut admin)
+            .await
+            .expect("locks");
+        if n > 0 || b.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    holder
+        .execute("SELECT pg_advisory_unlock(4243)")
+        .await
+        .expect("unlock");
+    a.await.expect("join").expect("A");
+    b.await.expect("join").expect("B");
+
+    let listed: Vec<String> = store
+        .list_granules(&GranuleQuery {
+            collection_id: "c".into(),
+            start: None,
+            end: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|g| g.granule_id)
+        .collect();
+    assert!(listed.contains(&"y.nc".to_owned()), "{listed:?}");
+    let log = store
+        .changes(&ChangeQuery {
+            after: 0,
+            collections: vec!["c".into()],
+            limit: 1000,
+        })
+        .await
+        .expect("changes")
+        .changes;
+    let last_about_x = log
+        .iter()
+        .rfind(|c| {
+            c.granule_ids
+                .as_ref()
+                .is_some_and(|ids| ids.iter().any(|i| i == "x.nc"))
+        })
+        .map(|c| c.kind);
+    assert_eq!(
+        listed.contains(&"x.nc".to_owned()),
+        last_about_x == Some(ChangeKind::GranulesAdded),
+        "listed {listed:?}, last entry naming x.nc: {last_about_x:?}, log {log:?}"
+    );
+}
