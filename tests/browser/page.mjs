@@ -162,9 +162,12 @@ try {
   await page.waitForFunction(() => !document.getElementById('tl-status').textContent.startsWith('Counting'));
   check(true, 'a drag on the timeline zooms in');
 
-  // The granule list: access links point at the simulated server; follow one.
+  // The granule list: access links point at the simulated server; follow one. The drag may
+  // start a second load after the first ends: wait for a settled list with its freshness shown
+  // (a list stuck loading fails the check below).
   await page.waitForFunction(() => document.querySelectorAll('#granules tbody tr').length > 0
-    && !document.getElementById('g-status').textContent.startsWith('Loading'));
+    && /refreshed|stale|from the index/.test(document.getElementById('g-status').textContent),
+  null, { timeout: 20000 }).catch(() => {});
   const hrefs = await page.locator('#granules td.access a').evaluateAll((as) => as.map((a) => a.href));
   check(hrefs.length > 0 && hrefs.every((h) => h.startsWith(`${SIM}/`)), 'every access link points at the simulated server');
   const gStatus = await page.locator('#g-status').textContent();
