@@ -176,14 +176,7 @@ impl SearchCore {
         since: Timestamp,
     ) -> Result<(Vec<Granule>, Option<String>), SearchError> {
         let id = request.collection_id.as_str();
-        let changed: HashSet<String> = self
-            .store
-            .catalogs_for_collection(id)
-            .await?
-            .into_iter()
-            .filter(|c| c.last_changed.is_some_and(|t| t >= since))
-            .map(|c| c.url)
-            .collect();
+        let changed = self.catalogs_changed_since(id, since).await?;
         if changed.is_empty() {
             return Ok((Vec::new(), None));
         }
@@ -226,6 +219,23 @@ impl SearchCore {
                 return Ok((out, next));
             }
         }
+    }
+
+    /// The URLs of collection `id`'s catalogs whose listing changed at or after `since`: the
+    /// granules they list are those written or rewritten since (`updated_since`).
+    pub(crate) async fn catalogs_changed_since(
+        &self,
+        id: &str,
+        since: Timestamp,
+    ) -> Result<HashSet<String>, SearchError> {
+        Ok(self
+            .store
+            .catalogs_for_collection(id)
+            .await?
+            .into_iter()
+            .filter(|c| c.last_changed.is_some_and(|t| t >= since))
+            .map(|c| c.url)
+            .collect())
     }
 
     /// Refresh on demand for a window ending at `end`.

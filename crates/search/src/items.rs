@@ -234,15 +234,7 @@ impl Run<'_> {
             };
         }
         if let (Some(since), None) = (self.req.updated_since, &s.changed) {
-            let changed: HashSet<String> = self
-                .core
-                .store
-                .catalogs_for_collection(&id)
-                .await?
-                .into_iter()
-                .filter(|c| c.last_changed.is_some_and(|t| t >= since))
-                .map(|c| c.url)
-                .collect();
+            let changed = self.core.catalogs_changed_since(&id, since).await?;
             if changed.is_empty() {
                 s.done = true;
                 return Ok(());
