@@ -110,13 +110,6 @@ impl DatabaseSection {
     pub async fn open_for_search(
         &self,
     ) -> anyhow::Result<(std::sync::Arc<dyn Store>, Option<crate::db::SharedCrawl>)> {
-        if self.read_url.is_some() && !threddex_store_postgres::is_postgres_url(self.url.expose()) {
-            anyhow::bail!(
-                "database.read_url (--read-db) is a streaming replica of a Postgres \
-                 database.url, not of {}",
-                self.url
-            )
-        }
         let read = self.read_url.as_ref().map(|r| r.expose());
         crate::db::open_store_shared(self.url.expose(), read, self.pool_size).await
     }

@@ -76,7 +76,8 @@ pub async fn open_store_shared(
     }
     if read_url.is_some() {
         anyhow::bail!(
-            "a read replica needs a Postgres database, not {}",
+            "database.read_url (--read-db) is a streaming replica of a Postgres database.url, \
+             not of {}",
             redact(url)
         );
     }
