@@ -1,7 +1,9 @@
 // Drives the search page of a running `threddex serve` in Debian's headless Chromium.
 // Run by tests/tests/it/page.rs:
-//   BASE=http://127.0.0.1:PORT SIM=http://127.0.0.1:SIMPORT QUERY=FTG [SHOTS=docs/screenshots] node page.mjs
-// Prints one JSON line with what it checked; exits 1 with the reason on the first failure.
+//   BASE=http://127.0.0.1:PORT SIM=http://127.0.0.1:SIMPORT QUERY=FTG [SHOTS=docs/screenshots] [PAGE_TRACE=FILE] node page.mjs
+// Prints one JSON line with what it checked; exits 1 with the reason on the first failure and
+// the log of the page's API requests (PAGE_TRACE=FILE also writes that log after a success).
+import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.BASE;
@@ -12,6 +14,10 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!BASE || !SIM) throw new Error('BASE and SIM must be set');
 
 const report = { steps: [] };
+// The page's API requests (path, start and end in ms from launch, status), printed on failure.
+const requests = [];
+const launched = Date.now();
+const requestLog = () => requests.map((r) => `  ${r.start}-${r.end ?? '…'} ${r.status ?? ''} ${r.path}`).join('\n');
 function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
   report.steps.push(what);
@@ -38,6 +44,31 @@ try {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   const external = [];
+  const pending = new Map();
+  page.on('request', (r) => {
+    if (r.url().startsWith(BASE)) {
+      const e = { path: r.url().slice(BASE.length), start: Date.now() - launched };
+      pending.set(r, e);
+      requests.push(e);
+    }
+  });
+  const ended = (r, status) => {
+    const e = pending.get(r);
+    if (e) { e.end = Date.now() - launched; e.status = status; pending.delete(r); }
+  };
+  page.on('requestfinished', (r) => {
+    const e = pending.get(r);
+    ended(r, '');
+    r.response().then(async (x) => {
+      if (!e || !x) return;
+      e.status = x.status();
+      if (e.path.startsWith('/index?')) {
+        const b = await x.json();
+        e.status += ` ${b.granules.length} granules refreshed=${b.refreshed} stale=${b.stale} through=${b.indexed_through}`;
+      }
+    }).catch(() => {});
+  });
+  page.on('requestfailed', (r) => ended(r, `failed: ${r.failure()?.errorText}`));
   page.on('request', (r) => {
     const u = r.url();
     if (!u.startsWith(BASE) && !u.startsWith(SIM) && !u.startsWith('blob:') && !u.startsWith('data:')) external.push(u);
@@ -154,6 +185,8 @@ try {
   await page.locator('#timeline').scrollIntoViewIfNeeded();
   const tl = await page.locator('#timeline').boundingBox();
   const hashBefore = await page.evaluate(() => location.hash);
+  // The zoomed window's granule page is the next /index answer.
+  const zoomedList = page.waitForResponse((r) => r.url().startsWith(`${BASE}/index?`), { timeout: 30000 });
   await page.mouse.move(tl.x + tl.width * 0.55, tl.y + tl.height / 2);
   await page.mouse.down();
   await page.mouse.move(tl.x + tl.width * 0.95, tl.y + tl.height / 2, { steps: 5 });
@@ -162,12 +195,14 @@ try {
   await page.waitForFunction(() => !document.getElementById('tl-status').textContent.startsWith('Counting'));
   check(true, 'a drag on the timeline zooms in');
 
-  // The granule list: access links point at the simulated server; follow one. The drag may
-  // start a second load after the first ends: wait for a settled list with its freshness shown
-  // (a list stuck loading fails the check below).
-  await page.waitForFunction(() => document.querySelectorAll('#granules tbody tr').length > 0
-    && /refreshed|stale|from the index/.test(document.getElementById('g-status').textContent),
-  null, { timeout: 20000 }).catch(() => {});
+  // The granule list: access links point at the simulated server; follow one. The list is
+  // read once the zoomed window's page has arrived and been drawn (the timeline's counts
+  // arrive first, while the previous window's rows are still shown).
+  const zoomed = await zoomedList;
+  check(zoomed.ok(), `the zoomed window's granules load (${zoomed.status()} ${zoomed.url()})`);
+  const zoomedRows = (await zoomed.json()).granules.length;
+  await page.waitForFunction((n) => document.querySelectorAll('#granules tbody tr').length === n
+    && !document.getElementById('g-status').textContent.startsWith('Loading'), zoomedRows, { timeout: 30000 });
   const hrefs = await page.locator('#granules td.access a').evaluateAll((as) => as.map((a) => a.href));
   check(hrefs.length > 0 && hrefs.every((h) => h.startsWith(`${SIM}/`)), 'every access link points at the simulated server');
   const gStatus = await page.locator('#g-status').textContent();
@@ -255,7 +290,11 @@ try {
 
   check(problems.length === 0, `no console errors: ${problems.join('; ')}`);
   check(external.length === 0, `no request leaves loopback: ${external.join(' ')}`);
+  if (process.env.PAGE_TRACE) writeFileSync(process.env.PAGE_TRACE, requestLog());
   console.log(JSON.stringify(report));
+} catch (e) {
+  e.message = `${e.message}\nthe page's API requests (ms since launch, status, path):\n${requestLog()}`;
+  throw e;
 } finally {
   await browser.close();
 }

@@ -46,10 +46,24 @@ function link(raw, text) {
   return href ? el('a', { href, rel: 'noopener noreferrer', text }) : el('span', { text });
 }
 
+/** How long the page waits for an answer before showing an error instead of "Loading…". */
+const REQUEST_TIMEOUT_MS = 30000;
+
 async function getJson(url) {
-  const r = await fetch(url, { headers: { Accept: 'application/json' } });
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
+  let r;
   let body = null;
-  try { body = await r.json(); } catch { /* not JSON */ }
+  try {
+    r = await fetch(url, { headers: { Accept: 'application/json' }, signal: ctl.signal });
+    try { body = await r.json(); } catch { /* not JSON */ }
+    if (ctl.signal.aborted) throw new Error('aborted');
+  } catch (e) {
+    if (ctl.signal.aborted) throw new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   if (!r.ok) {
     const msg = body && body.error && body.error.message ? body.error.message : r.statusText;
     throw new Error(`${r.status}: ${msg}`);
