@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 use threddex_store::{
     Batch, BatchOutcome, CatalogState, ChangeKind, ChangeSet, CollectionUpsert, StoreError,
 };
@@ -383,6 +383,19 @@ async fn upsert_collections(
     Ok(inserted)
 }
 
+/// The statistics of the collections `c2` picked by a `WHERE` clause (appended): granule
+/// count and time extent recomputed from their granules. Only rows whose figures change are
+/// written (and get a new `updated_at`).
+const REFRESH_STATS: &str = "UPDATE collections c SET granule_count = a.n, start_time = a.s, \
+         end_time = a.e, updated_at = now() \
+     FROM collections c2 CROSS JOIN LATERAL ( \
+         SELECT count(*) AS n, min(g.start_time) AS s, \
+                max(COALESCE(g.end_time, g.start_time)) AS e \
+         FROM granules g WHERE g.collection_key = c2.key) AS a \
+     WHERE c.key = c2.key \
+       AND (c.granule_count, c.start_time, c.end_time) IS DISTINCT FROM (a.n, a.s, a.e) \
+       AND ";
+
 /// Recompute granule count and time extent of the given collections.
 pub(crate) async fn refresh_collection_stats(
     pool: &PgPool,
@@ -398,22 +411,34 @@ pub(crate) async fn refresh_collection_stats(
     ids.sort_unstable();
     ids.dedup();
     for chunk in ids.chunks(CHUNK) {
-        // Only rows whose figures change are written (and get a new `updated_at`).
-        sqlx::query(
-            "UPDATE collections c SET granule_count = a.n, start_time = a.s, end_time = a.e, \
-                 updated_at = now() \
-             FROM collections c2 CROSS JOIN LATERAL ( \
-                 SELECT count(*) AS n, min(g.start_time) AS s, \
-                        max(COALESCE(g.end_time, g.start_time)) AS e \
-                 FROM granules g WHERE g.collection_key = c2.key) AS a \
-             WHERE c2.id = ANY($1::text[]) AND c.key = c2.key \
-               AND (c.granule_count, c.start_time, c.end_time) IS DISTINCT FROM (a.n, a.s, a.e)",
-        )
+        sqlx::query(AssertSqlSafe(format!(
+            "{REFRESH_STATS} c2.id = ANY($1::text[])"
+        )))
         .bind(chunk)
         .execute(pool)
         .await
         .map_err(db_err)?;
     }
+    Ok(())
+}
+
+/// Recompute granule count and time extent of every collection with granules listed by the
+/// catalogs `catalog_keys`, inside the caller's transaction.
+pub(crate) async fn refresh_stats_of_catalogs(
+    conn: &mut PgConnection,
+    catalog_keys: &[i64],
+) -> Result<(), StoreError> {
+    if catalog_keys.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "{REFRESH_STATS} c2.key IN (SELECT DISTINCT g.collection_key FROM granules g \
+             WHERE g.catalog_key = ANY($1::int8[]))"
+    )))
+    .bind(catalog_keys)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 

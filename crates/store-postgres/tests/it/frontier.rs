@@ -377,3 +377,135 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
     }
     assert!(latest >= Duration::from_millis(450), "{latest:?}");
 }
+
+/// A day folder's read: its state (with the validators a later read sends) and `n` granules
+/// of collection `a:c`, 60 s apart from `first`.
+fn read_of_day(source: i64, url: &str, first: i64, n: i64) -> Batch {
+    Batch {
+        catalogs: vec![CatalogState {
+            etag: Some(format!("\"{url}\"")),
+            content_hash: Some(url.into()),
+            ..fetched(url, source, Some(CAT), 1)
+        }],
+        collections: vec![collection("a:c", source, url)],
+        granules: (0..n)
+            .map(|i| {
+                let at = first + 60 * i;
+                granule("a:c", &format!("{url}/g{at}"), url, Some(t(at)))
+            })
+            .collect(),
+        complete_catalogs: vec![url.into()],
+        ..Batch::default()
+    }
+}
+
+/// The sequence that lost a day folder of a collection when a worker was killed (issue 19):
+/// worker A claims a day folder, writes its granules under the claim and dies before its
+/// completion recomputes the collection's statistics (granule count, time extent). The claim
+/// expires and B takes it over; B's conditional request is answered 304 (A stored the
+/// validators), so B writes the catalog's state alone and its completion recomputes nothing.
+/// The granules are stored but the collection does not count them. A claim given back at
+/// shutdown after its write (the read was under way when the worker stopped) is the same case.
+/// The takeover recomputes the statistics of the catalog's collections.
+#[tokio::test]
+async fn a_takeover_counts_what_the_previous_holder_wrote() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let id = common::source(&store).await;
+    let day = |d: u32| {
+        format!(
+            "{}/day{d}/catalog.xml",
+            CAT.trim_end_matches("/catalog.xml")
+        )
+    };
+    let days: Vec<CatalogState> = (1..=2)
+        .map(|d| CatalogState::pending(day(d), id, Some(CAT.into()), 1))
+        .collect();
+    store
+        .try_acquire_lease(id, &LeaseHolder::named(ROUND), Duration::from_secs(60))
+        .await
+        .expect("store");
+    let round = NewRound {
+        source_id: id,
+        lease_holder: ROUND.into(),
+        run_id: None,
+    };
+    assert!(store.open_round(&round, &[], &days).await.expect("store"));
+
+    // A (killed) holds one day folder; its claim has expired (a TTL of zero stands for "killed
+    // with -9 one TTL ago"). A2 (shut down) holds the other one and gives it back.
+    let a2 = store
+        .claim_catalogs("A2", Duration::from_secs(30), 1)
+        .await
+        .expect("store");
+    let a = store
+        .claim_catalogs("A", Duration::ZERO, 1)
+        .await
+        .expect("store");
+    assert_eq!((a.len(), a2.len()), (1, 1), "{a:?} {a2:?}");
+    for (claim, first) in [(&a[0], 0), (&a2[0], 86_400)] {
+        let w = store
+            .write_claimed(&claim.token, read_of_day(id, &claim.state.url, first, 3))
+            .await
+            .expect("store");
+        assert!(
+            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 3),
+            "{w:?}"
+        );
+    }
+    // Neither completes (no statistics recomputed); A2 gives its claim back.
+    store.release_claims("A2").await.expect("store");
+
+    // B takes both over and reads each with A's validators: 304, the state alone is written.
+    let b = store
+        .claim_catalogs("B", Duration::from_secs(30), 10)
+        .await
+        .expect("store");
+    assert_eq!(b.len(), 2, "{b:?}");
+    for claim in &b {
+        assert_eq!(claim.state.status, CatalogStatus::Ok);
+        assert!(claim.state.etag.is_some());
+        let unchanged = CatalogState {
+            status: CatalogStatus::NotModified,
+            ..claim.state.clone()
+        };
+        let w = store
+            .write_claimed(
+                &claim.token,
+                Batch {
+                    catalogs: vec![unchanged],
+                    ..Batch::default()
+                },
+            )
+            .await
+            .expect("store");
+        assert!(
+            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 0),
+            "{w:?}"
+        );
+        assert!(store.complete_claim(&claim.token).await.expect("store"));
+    }
+    // A's claim is over: its late write is refused.
+    assert_eq!(
+        store
+            .write_claimed(&a[0].token, read_of_day(id, &a[0].state.url, 0, 5))
+            .await
+            .expect("store"),
+        FencedWrite::Stale
+    );
+
+    // The round ends; the collection counts the six granules both days hold.
+    assert_eq!(all_granules(&store, "a:c").await.len(), 6);
+    let closed = store
+        .close_round(id, ROUND, t(100))
+        .await
+        .expect("store")
+        .expect("nothing queued");
+    assert!(!closed.deletions);
+    let c = store
+        .collection("a:c")
+        .await
+        .expect("store")
+        .expect("collection");
+    assert_eq!(c.granule_count, 6);
+    assert_eq!((c.start, c.end), (Some(t(0)), Some(t(86_400 + 120))));
+}
