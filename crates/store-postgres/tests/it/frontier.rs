@@ -509,3 +509,109 @@ async fn a_takeover_counts_what_the_previous_holder_wrote() {
     assert_eq!(c.granule_count, 6);
     assert_eq!((c.start, c.end), (Some(t(0)), Some(t(86_400 + 120))));
 }
+
+/// Statistics are recomputed by every worker for the collections its claims touched, all at
+/// once: a recomputation that has to wait for a row another transaction holds (a writer
+/// upserting the collection, another recomputation) must not, once it goes on, write figures
+/// older than the ones written meanwhile. Here a recomputation of `a:a` and `a:c` waits for
+/// `a:a`; meanwhile granules of `a:c` are written and `a:c` recomputed (the writer's own
+/// completion). When the first one goes on, `a:c` must still count them: one statement would
+/// compute the figures from the snapshot of its start, before the write, and overwrite the
+/// newer ones (a day folder of a collection not counted after a run of several workers).
+#[tokio::test]
+async fn a_refresh_that_waited_does_not_write_older_figures() {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    let (url, _db) = common::fresh_database().await;
+    let store = Arc::new(PostgresStore::connect(&url).await.expect("connect"));
+    let id = common::source(&store).await;
+    let other = format!("{}/other/catalog.xml", CAT.trim_end_matches("/catalog.xml"));
+    store
+        .write_batch(&Batch {
+            collections: vec![collection("a:a", id, CAT), collection("a:c", id, CAT)],
+            granules: vec![
+                granule("a:a", "a/1", CAT, Some(t(0))),
+                granule("a:c", "c/1", CAT, Some(t(0))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+    let both = ["a:a".to_owned(), "a:c".to_owned()];
+    store.refresh_collection_stats(&both).await.expect("store");
+    // A granule of each not counted yet (written, its claim not completed yet): the figures
+    // of both are to change.
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                granule("a:a", "a/2", CAT, Some(t(30))),
+                granule("a:c", "c/2", CAT, Some(t(30))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+
+    // A transaction holds `a:a` (say a writer upserting it).
+    let mut holder = PgConnection::connect(&url).await.expect("connect");
+    holder.execute("BEGIN").await.expect("begin");
+    holder
+        .execute("SELECT 1 FROM collections WHERE id = 'a:a' FOR UPDATE")
+        .await
+        .expect("lock");
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    async fn waiting(admin: &mut PgConnection) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(admin)
+            .await
+            .expect("locks")
+    }
+    // The recomputation of both waits for it.
+    let first = tokio::spawn({
+        let store = Arc::clone(&store);
+        let both = both.clone();
+        async move { store.refresh_collection_stats(&both).await }
+    });
+    while waiting(&mut admin).await == 0 {
+        assert!(!first.is_finished(), "the recomputation did not wait");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile: two granules of `a:c` from another catalog, and `a:c` recomputed (it must
+    // not wait for the first recomputation, which holds nothing while it waits).
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(&other, id, Some(CAT), 1)],
+            granules: vec![
+                granule("a:c", "c/3", &other, Some(t(60))),
+                granule("a:c", "c/4", &other, Some(t(120))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+    let second = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.refresh_collection_stats(&["a:c".to_owned()]).await }
+    });
+    while !second.is_finished() {
+        if waiting(&mut admin).await > 1 {
+            holder.execute("ROLLBACK").await.expect("rollback");
+            panic!("the recomputation of a:c waited for the first one, which held a:c");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.await.expect("task").expect("store");
+    let c = store.collection("a:c").await.expect("store").expect("a:c");
+    assert_eq!((c.granule_count, c.end), (4, Some(t(120))));
+
+    // The holder ends; the first recomputation goes on.
+    holder.execute("COMMIT").await.expect("commit");
+    first.await.expect("task").expect("store");
+    let c = store.collection("a:c").await.expect("store").expect("a:c");
+    assert_eq!(
+        (c.granule_count, c.start, c.end),
+        (4, Some(t(0)), Some(t(120)))
+    );
+    let a = store.collection("a:a").await.expect("store").expect("a:a");
+    assert_eq!(a.granule_count, 2);
+}
