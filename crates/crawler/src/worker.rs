@@ -16,7 +16,9 @@
 //!   recomputed first, then the claims end and their figures are added to their rounds;
 //! * **renew** this worker's claims and host slots every third of the claim TTL, so a worker
 //!   killed with `-9` blocks its claims for at most one TTL, after which other workers claim
-//!   them again (with a new fence: a late write of the killed worker would be refused).
+//!   them again (with a new fence: a late write of the killed worker would be refused; the
+//!   takeover recomputes the statistics of the collections the catalog lists, which the
+//!   killed worker may have written without completing).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
@@ -400,7 +402,8 @@ impl Worker {
         let touched: Vec<String> = touched.into_iter().map(str::to_owned).collect();
         for chunk in touched.chunks(500) {
             if let Err(e) = self.store.refresh_collection_stats(chunk).await {
-                // The claims are given up: they expire and are read again, and refresh again.
+                // The claims are given up: they expire and are read again; the takeover
+                // recomputes the statistics of what they wrote.
                 tracing::warn!(error = %ErrorChain(&e), "cannot refresh collection statistics");
                 let mut active = self.active();
                 for d in &done {

@@ -2,6 +2,9 @@
 //! by every process of the database (`threddex_store::HostLimits`): migration
 //! `0018_crawl_frontier.sql`. Every time is the database clock's (`clock_timestamp()`), so
 //! machines with skewed clocks agree on claim expiry and request times.
+//!
+//! `claim_expires` is cleared only when a claim completes: a queued catalog that still has
+//! one had a claim that expired or was given back, and its next claim is a takeover.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -165,10 +168,13 @@ pub(crate) async fn claim_catalogs(
         .collect::<Vec<_>>()
         .join(", ");
     // One short statement: pick (skipping rows other claimants have locked), then claim.
-    // Only catalogs of rounds that hold their source's sync lease are handed out.
+    // Only catalogs of rounds that hold their source's sync lease are handed out. A catalog
+    // whose previous claim did not complete (it expired, or was given back) is *taken over*:
+    // `claim_expires` is cleared only by a completion.
+    let mut tx = pool.begin().await.map_err(db_err)?;
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH picked AS ( \
-             SELECT c.key FROM catalogs c \
+             SELECT c.key, c.claim_expires IS NOT NULL AS taken_over FROM catalogs c \
              JOIN crawl_rounds r ON r.source_id = c.source_id \
              JOIN sync_leases l ON l.source_id = r.source_id AND l.holder = r.lease_holder \
                  AND l.expires_at > clock_timestamp() \
@@ -181,14 +187,26 @@ pub(crate) async fn claim_catalogs(
          UPDATE catalogs c SET claimed_by = $1, fence = c.fence + 1, \
              claim_expires = clock_timestamp() + make_interval(secs => $2) \
          FROM picked WHERE c.key = picked.key \
-         RETURNING {columns}, c.fence, c.claim_expires"
+         RETURNING {columns}, c.key, c.fence, c.claim_expires, picked.taken_over"
     )))
     .bind(clean(holder).as_ref())
     .bind(secs(ttl))
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await
     .map_err(db_err)?;
+    // The previous holder may have written its read without recomputing the statistics of
+    // the collections it touched (that comes with completion), and the new holder's read may
+    // write no granules (a 304): recompute them now. The fence just moved under the row
+    // lock, so every write of the previous holder is committed already or will be refused.
+    let mut taken_over = Vec::new();
+    for r in &rows {
+        if r.try_get::<bool, _>("taken_over").map_err(db_err)? {
+            taken_over.push(r.try_get::<i64, _>("key").map_err(db_err)?);
+        }
+    }
+    crate::write::refresh_stats_of_catalogs(&mut tx, &taken_over).await?;
+    tx.commit().await.map_err(db_err)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let state = catalog_from_row(r)?;
@@ -300,7 +318,10 @@ pub(crate) async fn complete_claim(pool: &PgPool, token: &ClaimToken) -> Result<
 pub(crate) async fn release_claims(pool: &PgPool, holder: &str) -> Result<u64, StoreError> {
     let holder = clean(holder);
     let n = sqlx::query(
-        "UPDATE catalogs SET claimed_by = NULL, claim_expires = NULL WHERE claimed_by = $1",
+        // Expired at once rather than cleared: the next claim is a takeover (see
+        // `claim_catalogs`), as a read under way may have been written before it stopped.
+        "UPDATE catalogs SET claimed_by = NULL, claim_expires = clock_timestamp() \
+         WHERE claimed_by = $1",
     )
     .bind(holder.as_ref())
     .execute(pool)

@@ -398,22 +398,64 @@ pub(crate) async fn refresh_collection_stats(
     ids.sort_unstable();
     ids.dedup();
     for chunk in ids.chunks(CHUNK) {
-        // Only rows whose figures change are written (and get a new `updated_at`).
-        sqlx::query(
-            "UPDATE collections c SET granule_count = a.n, start_time = a.s, end_time = a.e, \
-                 updated_at = now() \
-             FROM collections c2 CROSS JOIN LATERAL ( \
-                 SELECT count(*) AS n, min(g.start_time) AS s, \
-                        max(COALESCE(g.end_time, g.start_time)) AS e \
-                 FROM granules g WHERE g.collection_key = c2.key) AS a \
-             WHERE c2.id = ANY($1::text[]) AND c.key = c2.key \
-               AND (c.granule_count, c.start_time, c.end_time) IS DISTINCT FROM (a.n, a.s, a.e)",
-        )
-        .bind(chunk)
-        .execute(pool)
+        let mut tx = pool.begin().await.map_err(db_err)?;
+        refresh_locked(&mut tx, chunk).await?;
+        tx.commit().await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Recompute granule count and time extent of every collection with granules listed by the
+/// catalogs `catalog_keys`, inside the caller's transaction.
+pub(crate) async fn refresh_stats_of_catalogs(
+    conn: &mut PgConnection,
+    catalog_keys: &[i64],
+) -> Result<(), StoreError> {
+    if catalog_keys.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM collections WHERE key IN \
+             (SELECT DISTINCT collection_key FROM granules WHERE catalog_key = ANY($1::int8[]))",
+    )
+    .bind(catalog_keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    refresh_locked(conn, &ids).await
+}
+
+/// Recompute the statistics of the collections `ids`, inside the caller's transaction. The
+/// rows are locked first (in ID order, as writers upsert them) and the figures computed by a
+/// second statement, whose snapshot is taken once every row is held: a refresh that had to
+/// wait for another can never write figures older than the ones that other wrote (one
+/// statement would compute them from the snapshot of its start, before the wait, and write
+/// them over the newer ones). Every write of granules is followed by a refresh that starts
+/// after its commit, so the last refresh of a collection counts them all.
+async fn refresh_locked(conn: &mut PgConnection, ids: &[String]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT key FROM collections WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    }
+    // Only rows whose figures change are written (and get a new `updated_at`).
+    sqlx::query(
+        "UPDATE collections c SET granule_count = a.n, start_time = a.s, end_time = a.e, \
+             updated_at = now() \
+         FROM collections c2 CROSS JOIN LATERAL ( \
+             SELECT count(*) AS n, min(g.start_time) AS s, \
+                    max(COALESCE(g.end_time, g.start_time)) AS e \
+             FROM granules g WHERE g.collection_key = c2.key) AS a \
+         WHERE c2.id = ANY($1::text[]) AND c.key = c2.key \
+           AND (c.granule_count, c.start_time, c.end_time) IS DISTINCT FROM (a.n, a.s, a.e)",
+    )
+    .bind(ids)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 

@@ -133,6 +133,11 @@ pub trait Frontier: Send + Sync {
     /// Claim at most `limit` queued catalogs for `holder` until now + `ttl`, shallowest first,
     /// skipping catalogs claimed by others (until their claim expires) and catalogs of rounds
     /// that do not hold their source's sync lease. Each claim increments the catalog's fence.
+    /// A catalog whose previous claim did not complete (it expired, or was given back with
+    /// [`Frontier::release_claims`]) is taken over: in the claiming transaction the statistics
+    /// of the collections its stored granules belong to are recomputed, since the previous
+    /// holder may have written its read without the recomputation that precedes completion
+    /// (and the new holder's read may write no granules, e.g. a 304).
     async fn claim_catalogs(&self, holder: &str, ttl: Duration, limit: u32) -> Result<Vec<Claim>>;
 
     /// Extend the claims of `holder` on the catalogs `urls` (the ones it is still working on:
@@ -151,7 +156,9 @@ pub trait Frontier: Send + Sync {
     /// claim was taken over meanwhile.
     async fn complete_claim(&self, token: &ClaimToken) -> Result<bool>;
 
-    /// Give back the claims `holder` still holds (at shutdown): others may claim them at once.
+    /// Give back the claims `holder` still holds (at shutdown): others may claim them at once
+    /// (as a takeover, see [`Frontier::claim_catalogs`]); `holder` can no longer write under
+    /// them.
     async fn release_claims(&self, holder: &str) -> Result<u64>;
 
     /// Add the figures of ended claims to the source's open round.

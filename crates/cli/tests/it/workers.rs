@@ -92,11 +92,7 @@ fn worker_of(r: &LoggedRequest) -> String {
         .unwrap_or_default()
 }
 
-// Known failure, kept visible: in about half the runs the workers' index lacks one day
-// folder (48 granules) of one collection after worker 0 is killed, a claim lost in the
-// takeover. Run it with `cargo test -p threddex --test it workers -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "loses one day folder in about half the runs after the kill (open bug, issue 19)"]
 async fn three_workers_share_a_harvest_and_survive_a_kill() {
     // 1 + 3 + 18 + 180 = 202 catalogs, 8,640 granules; 20 ms per response.
     let server = SimServer::start(SimConfig {

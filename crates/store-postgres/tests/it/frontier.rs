@@ -377,3 +377,241 @@ async fn host_slots_and_the_shared_rate_hold_across_holders() {
     }
     assert!(latest >= Duration::from_millis(450), "{latest:?}");
 }
+
+/// A day folder's read: its state (with the validators a later read sends) and `n` granules
+/// of collection `a:c`, 60 s apart from `first`.
+fn read_of_day(source: i64, url: &str, first: i64, n: i64) -> Batch {
+    Batch {
+        catalogs: vec![CatalogState {
+            etag: Some(format!("\"{url}\"")),
+            content_hash: Some(url.into()),
+            ..fetched(url, source, Some(CAT), 1)
+        }],
+        collections: vec![collection("a:c", source, url)],
+        granules: (0..n)
+            .map(|i| {
+                let at = first + 60 * i;
+                granule("a:c", &format!("{url}/g{at}"), url, Some(t(at)))
+            })
+            .collect(),
+        complete_catalogs: vec![url.into()],
+        ..Batch::default()
+    }
+}
+
+/// The sequence that lost a day folder of a collection when a worker was killed (issue 19):
+/// worker A claims a day folder, writes its granules under the claim and dies before its
+/// completion recomputes the collection's statistics (granule count, time extent). The claim
+/// expires and B takes it over; B's conditional request is answered 304 (A stored the
+/// validators), so B writes the catalog's state alone and its completion recomputes nothing.
+/// The granules are stored but the collection does not count them. A claim given back at
+/// shutdown after its write (the read was under way when the worker stopped) is the same case.
+/// The takeover recomputes the statistics of the catalog's collections.
+#[tokio::test]
+async fn a_takeover_counts_what_the_previous_holder_wrote() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let id = common::source(&store).await;
+    let day = |d: u32| {
+        format!(
+            "{}/day{d}/catalog.xml",
+            CAT.trim_end_matches("/catalog.xml")
+        )
+    };
+    let days: Vec<CatalogState> = (1..=2)
+        .map(|d| CatalogState::pending(day(d), id, Some(CAT.into()), 1))
+        .collect();
+    store
+        .try_acquire_lease(id, &LeaseHolder::named(ROUND), Duration::from_secs(60))
+        .await
+        .expect("store");
+    let round = NewRound {
+        source_id: id,
+        lease_holder: ROUND.into(),
+        run_id: None,
+    };
+    assert!(store.open_round(&round, &[], &days).await.expect("store"));
+
+    // A (killed) holds one day folder; its claim has expired (a TTL of zero stands for "killed
+    // with -9 one TTL ago"). A2 (shut down) holds the other one and gives it back.
+    let a2 = store
+        .claim_catalogs("A2", Duration::from_secs(30), 1)
+        .await
+        .expect("store");
+    let a = store
+        .claim_catalogs("A", Duration::ZERO, 1)
+        .await
+        .expect("store");
+    assert_eq!((a.len(), a2.len()), (1, 1), "{a:?} {a2:?}");
+    for (claim, first) in [(&a[0], 0), (&a2[0], 86_400)] {
+        let w = store
+            .write_claimed(&claim.token, read_of_day(id, &claim.state.url, first, 3))
+            .await
+            .expect("store");
+        assert!(
+            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 3),
+            "{w:?}"
+        );
+    }
+    // Neither completes (no statistics recomputed); A2 gives its claim back.
+    store.release_claims("A2").await.expect("store");
+
+    // B takes both over and reads each with A's validators: 304, the state alone is written.
+    let b = store
+        .claim_catalogs("B", Duration::from_secs(30), 10)
+        .await
+        .expect("store");
+    assert_eq!(b.len(), 2, "{b:?}");
+    for claim in &b {
+        assert_eq!(claim.state.status, CatalogStatus::Ok);
+        assert!(claim.state.etag.is_some());
+        let unchanged = CatalogState {
+            status: CatalogStatus::NotModified,
+            ..claim.state.clone()
+        };
+        let w = store
+            .write_claimed(
+                &claim.token,
+                Batch {
+                    catalogs: vec![unchanged],
+                    ..Batch::default()
+                },
+            )
+            .await
+            .expect("store");
+        assert!(
+            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 0),
+            "{w:?}"
+        );
+        assert!(store.complete_claim(&claim.token).await.expect("store"));
+    }
+    // A's claim is over: its late write is refused.
+    assert_eq!(
+        store
+            .write_claimed(&a[0].token, read_of_day(id, &a[0].state.url, 0, 5))
+            .await
+            .expect("store"),
+        FencedWrite::Stale
+    );
+
+    // The round ends; the collection counts the six granules both days hold.
+    assert_eq!(all_granules(&store, "a:c").await.len(), 6);
+    let closed = store
+        .close_round(id, ROUND, t(100))
+        .await
+        .expect("store")
+        .expect("nothing queued");
+    assert!(!closed.deletions);
+    let c = store
+        .collection("a:c")
+        .await
+        .expect("store")
+        .expect("collection");
+    assert_eq!(c.granule_count, 6);
+    assert_eq!((c.start, c.end), (Some(t(0)), Some(t(86_400 + 120))));
+}
+
+/// Statistics are recomputed by every worker for the collections its claims touched, all at
+/// once: a recomputation that has to wait for a row another transaction holds (a writer
+/// upserting the collection, another recomputation) must not, once it goes on, write figures
+/// older than the ones written meanwhile. Here a recomputation of `a:a` and `a:c` waits for
+/// `a:a`; meanwhile granules of `a:c` are written and `a:c` recomputed (the writer's own
+/// completion). When the first one goes on, `a:c` must still count them: one statement would
+/// compute the figures from the snapshot of its start, before the write, and overwrite the
+/// newer ones (a day folder of a collection not counted after a run of several workers).
+#[tokio::test]
+async fn a_refresh_that_waited_does_not_write_older_figures() {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    let (url, _db) = common::fresh_database().await;
+    let store = Arc::new(PostgresStore::connect(&url).await.expect("connect"));
+    let id = common::source(&store).await;
+    let other = format!("{}/other/catalog.xml", CAT.trim_end_matches("/catalog.xml"));
+    store
+        .write_batch(&Batch {
+            collections: vec![collection("a:a", id, CAT), collection("a:c", id, CAT)],
+            granules: vec![
+                granule("a:a", "a/1", CAT, Some(t(0))),
+                granule("a:c", "c/1", CAT, Some(t(0))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+    let both = ["a:a".to_owned(), "a:c".to_owned()];
+    store.refresh_collection_stats(&both).await.expect("store");
+    // A granule of each not counted yet (written, its claim not completed yet): the figures
+    // of both are to change.
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                granule("a:a", "a/2", CAT, Some(t(30))),
+                granule("a:c", "c/2", CAT, Some(t(30))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+
+    // A transaction holds `a:a` (say a writer upserting it).
+    let mut holder = PgConnection::connect(&url).await.expect("connect");
+    holder.execute("BEGIN").await.expect("begin");
+    holder
+        .execute("SELECT 1 FROM collections WHERE id = 'a:a' FOR UPDATE")
+        .await
+        .expect("lock");
+    let mut admin = PgConnection::connect(&url).await.expect("connect");
+    async fn waiting(admin: &mut PgConnection) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(admin)
+            .await
+            .expect("locks")
+    }
+    // The recomputation of both waits for it.
+    let first = tokio::spawn({
+        let store = Arc::clone(&store);
+        let both = both.clone();
+        async move { store.refresh_collection_stats(&both).await }
+    });
+    while waiting(&mut admin).await == 0 {
+        assert!(!first.is_finished(), "the recomputation did not wait");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile: two granules of `a:c` from another catalog, and `a:c` recomputed (it must
+    // not wait for the first recomputation, which holds nothing while it waits).
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(&other, id, Some(CAT), 1)],
+            granules: vec![
+                granule("a:c", "c/3", &other, Some(t(60))),
+                granule("a:c", "c/4", &other, Some(t(120))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("store");
+    let second = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.refresh_collection_stats(&["a:c".to_owned()]).await }
+    });
+    while !second.is_finished() {
+        if waiting(&mut admin).await > 1 {
+            holder.execute("ROLLBACK").await.expect("rollback");
+            panic!("the recomputation of a:c waited for the first one, which held a:c");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    second.await.expect("task").expect("store");
+    let c = store.collection("a:c").await.expect("store").expect("a:c");
+    assert_eq!((c.granule_count, c.end), (4, Some(t(120))));
+
+    // The holder ends; the first recomputation goes on.
+    holder.execute("COMMIT").await.expect("commit");
+    first.await.expect("task").expect("store");
+    let c = store.collection("a:c").await.expect("store").expect("a:c");
+    assert_eq!(
+        (c.granule_count, c.start, c.end),
+        (4, Some(t(0)), Some(t(120)))
+    );
+    let a = store.collection("a:a").await.expect("store").expect("a:a");
+    assert_eq!(a.granule_count, 2);
+}
