@@ -517,10 +517,11 @@ async fn items(
     params: Params,
 ) -> Result<Response, ApiError> {
     let s = search::from_params(&params, Some(&id))?;
-    if state.store.collection(&id).await?.is_none() {
+    let page = run(state.search(), &s.request).await?;
+    // An unknown collection has no items: only an empty page needs to ask whether it exists.
+    if page.items.is_empty() && state.store.collection(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("unknown collection {id:?}")));
     }
-    let page = run(state.search(), &s.request).await?;
     let u = urls(&state, &headers);
     let collection = collection_url(&u.stac, &id);
     let base = format!("{collection}/items");
