@@ -166,9 +166,17 @@ impl ApiConfig {
     }
 }
 
-/// Everything the handlers share. Cheap to clone.
+/// Everything the handlers share, behind one `Arc`: cloning it (which axum's `State`
+/// extractor does for every request) is one reference count. Its fields are those of
+/// [`SharedState`] (`state.store`, `state.config`).
 #[derive(Clone)]
 pub struct AppState {
+    shared: Arc<SharedState>,
+}
+
+/// What an [`AppState`] holds.
+#[derive(Clone)]
+pub struct SharedState {
     /// The index.
     pub store: Arc<dyn Store>,
     /// Settings.
@@ -180,13 +188,27 @@ pub struct AppState {
     feed: feed::ChangeFeed,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.shared
+    }
+}
+
+impl std::fmt::Debug for SharedState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("backend", &self.store.backend())
             .field("config", &self.config)
             .field("search", &self.search)
             .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.shared.fmt(f)
     }
 }
 
@@ -205,20 +227,22 @@ impl AppState {
         );
         let feed = feed::ChangeFeed::new(Arc::clone(&store), config.change_poll);
         Self {
-            store,
-            config,
-            refresher,
-            search,
-            metrics: install_metrics(),
-            sync_starter: None,
-            feed,
+            shared: Arc::new(SharedState {
+                store,
+                config,
+                refresher,
+                search,
+                metrics: install_metrics(),
+                sync_starter: None,
+                feed,
+            }),
         }
     }
 
     /// Let `POST /sources/{name}/sync` start syncs through `starter` (e.g. a
     /// [`CrawlSyncStarter`]); without one that endpoint answers 501.
     pub fn with_sync_starter(mut self, starter: Option<Arc<dyn SyncStarter>>) -> Self {
-        self.sync_starter = starter;
+        Arc::make_mut(&mut self.shared).sync_starter = starter;
         self
     }
 

@@ -206,6 +206,8 @@ struct Run<'a> {
     /// Most granules one read of one collection takes.
     chunk: usize,
     freshness: Option<RefreshOutcome>,
+    /// Granules read from the store so far (matching or not).
+    listed: usize,
 }
 
 impl Run<'_> {
@@ -254,6 +256,7 @@ impl Run<'_> {
             self.core.store.list_granules(&query).await?
         };
         self.budget = self.budget.saturating_sub(rows.len());
+        self.listed += rows.len();
         if rows.len() < n as usize {
             s.done = true;
         }
@@ -410,6 +413,7 @@ impl SearchCore {
             budget,
             chunk: CHUNK as usize,
             freshness: None,
+            listed: 0,
         };
         let limit = req.limit as usize;
         let mut items: Vec<(Arc<Collection>, Granule)> = Vec::new();
@@ -448,6 +452,8 @@ impl SearchCore {
                     if batch.is_empty() {
                         break;
                     }
+                    // A short batch is the last one: no need to ask for the next.
+                    let last_batch = batch.len() < COLLECTION_BATCH as usize;
                     for c in batch {
                         last = Some(c.info.id.clone());
                         seen_collections += 1;
@@ -489,6 +495,9 @@ impl SearchCore {
                             }
                             items.push((Arc::clone(&s.collection), g));
                         }
+                    }
+                    if last_batch {
+                        break;
                     }
                 }
             }
@@ -614,7 +623,9 @@ impl SearchCore {
         }
         // Exact and cheap for one named collection whose only test on items is a closed time
         // window: its granules in the window, counted in the index (all of them without a
-        // window; none when the collection's tests fail).
+        // window; none when the collection's tests fail). A first page that read the whole
+        // window (no cursor in, none out) has listed exactly what the count would count.
+        let read_all = after.is_none() && next.is_none();
         let matched = match (
             &req.collections,
             &only,
@@ -624,6 +635,7 @@ impl SearchCore {
             (Some(list), _, _, _) if list.len() != 1 => None,
             _ if req.updated_since.is_some() => None,
             (Some(_), Some(c), 1, Some(None)) => u64::try_from(c.granule_count).ok(),
+            (Some(_), Some(_), 1, Some(Some(_))) if read_all => u64::try_from(run.listed).ok(),
             (Some(_), Some(c), 1, Some(Some((start, end)))) => {
                 self.store
                     .count_granules(&GranuleQuery {

@@ -260,6 +260,50 @@ fn pages_concatenate_to_the_whole_answer() {
         .unwrap();
 }
 
+/// A first page that reads its whole window gives the count the index would (the granules it
+/// listed) without asking for it; a page that stops early asks the index: both the same.
+#[tokio::test]
+async fn a_page_that_read_its_whole_window_counts_what_it_listed() {
+    let store = store().await;
+    let core = SearchCore::new(Arc::clone(&store), None, SearchConfig::default());
+    for c in COLLECTIONS {
+        for (s, e) in [(0, 39), (3, 20), (10, 10), (38, 60), (50, 60)] {
+            let window = GranuleQuery {
+                collection_id: c.into(),
+                start: Some(hour(s)),
+                end: Some(hour(e) + chrono::TimeDelta::microseconds(1)),
+                after: None,
+                limit: 0,
+            };
+            let indexed = store.count_granules(&window).await.unwrap();
+            for order in [ItemOrder::Collection, ItemOrder::Datetime, ItemOrder::Id] {
+                for descending in [false, true] {
+                    for limit in [1, 2, 1_000] {
+                        let req = ItemRequest {
+                            collections: Some(vec![c.into()]),
+                            filter: RecordFilter::Item(ItemTest::Intersects {
+                                start: Some(hour(s)),
+                                end: Some(hour(e)),
+                            }),
+                            collection_filter: RecordFilter::All,
+                            limit,
+                            after: None,
+                            order,
+                            descending,
+                            updated_since: None,
+                        };
+                        let page = core.items(&req).await.unwrap();
+                        assert_eq!(page.matched, indexed, "{c} {s}..{e} {order:?} {limit}");
+                        if page.next.is_none() {
+                            assert_eq!(page.matched, Some(page.items.len() as u64));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn counts_are_given_when_free() {
     let store = store().await;

@@ -15,26 +15,30 @@ pub struct AssetKind {
     pub is_file: bool,
 }
 
-/// The media type of a file, from its name's extension.
-fn file_media_type(url_path: &str) -> &'static str {
+/// The media type of a file, from its name's extension (compared ignoring ASCII case).
+pub(crate) fn file_media_type(url_path: &str) -> &'static str {
     let name = url_path.rsplit('/').next().unwrap_or(url_path);
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "nc" | "nc4" | "cdf" | "netcdf" | "ncd" => "application/x-netcdf",
-        "grib" | "grb" | "grib1" | "grb1" => "application/wmo-GRIB1",
-        "grib2" | "grb2" => "application/wmo-GRIB2",
-        "h5" | "hdf5" | "he5" => "application/x-hdf5",
-        "hdf" | "hdf4" | "he4" => "application/x-hdf",
-        "tif" | "tiff" => "image/tiff; application=geotiff",
-        "json" => "application/json",
-        "xml" => "application/xml",
-        "csv" => "text/csv",
-        "gz" => "application/gzip",
-        "zip" => "application/zip",
-        "bz2" => "application/x-bzip2",
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    // The longest known extension has 6 bytes: longer ones are none of them.
+    let mut lower = [0u8; 6];
+    let Some(slot) = lower.get_mut(..ext.len()) else {
+        return "application/octet-stream";
+    };
+    slot.copy_from_slice(ext.as_bytes());
+    slot.make_ascii_lowercase();
+    match &*slot {
+        b"nc" | b"nc4" | b"cdf" | b"netcdf" | b"ncd" => "application/x-netcdf",
+        b"grib" | b"grb" | b"grib1" | b"grb1" => "application/wmo-GRIB1",
+        b"grib2" | b"grb2" => "application/wmo-GRIB2",
+        b"h5" | b"hdf5" | b"he5" => "application/x-hdf5",
+        b"hdf" | b"hdf4" | b"he4" => "application/x-hdf",
+        b"tif" | b"tiff" => "image/tiff; application=geotiff",
+        b"json" => "application/json",
+        b"xml" => "application/xml",
+        b"csv" => "text/csv",
+        b"gz" => "application/gzip",
+        b"zip" => "application/zip",
+        b"bz2" => "application/x-bzip2",
         _ => "application/octet-stream",
     }
 }

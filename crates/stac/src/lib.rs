@@ -8,7 +8,9 @@
 //!   catalog metadata; without a declared coverage the item has `geometry: null` and no
 //!   `bbox` (valid STAC), never a made-up box. One asset per access service of the
 //!   collection (see [`asset_kind`]), `file:size` on the file download when the catalog gives
-//!   the size, and links to `self`, `collection`, `parent` and `root`.
+//!   the size, and links to `self`, `collection`, `parent` and `root`. [`ItemTemplate`] /
+//!   [`write_item`] write the same item's JSON straight into a byte buffer (what item searches
+//!   answer with); [`item`] builds it as a `serde_json::Value`.
 //! * [`collection`]: a collection as a STAC Collection: its real spatial and temporal
 //!   extents, keywords, providers (creators as producers, publishers as hosts), `license`
 //!   `other` (with a `license` link to the rights text when the catalog gives one as a link),
@@ -25,10 +27,12 @@
 mod assets;
 mod collection;
 mod item;
+mod item_json;
 
 pub use assets::{AssetKind, asset_kind, item_asset_keys};
 pub use collection::collection;
 pub use item::{ItemContext, footprint, geometry, item, item_url};
+pub use item_json::{ItemTemplate, write_item};
 
 use chrono::SecondsFormat;
 use serde_json::{Value, json};

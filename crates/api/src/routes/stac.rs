@@ -13,12 +13,15 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use threddex_json::{push_bool, push_opt_time, push_quoted, push_u64};
 use threddex_search::cursor::encode_collection;
 use threddex_search::{ItemPage, ItemRequest, SearchCore};
-use threddex_stac::{GEOJSON, ItemContext, JSON, Urls, collection_url, link};
+use threddex_stac::{GEOJSON, ItemContext, ItemTemplate, JSON, Urls, collection_url, link};
 use threddex_store::{
-    CollectionQuery, CompareOp, ItemTest, ItemText, RecordFilter, SortKey, SortProperty,
+    Collection, CollectionQuery, CompareOp, Granule, ItemTest, ItemText, RecordFilter, SortKey,
+    SortProperty,
 };
 use url::form_urlencoded;
 
@@ -304,40 +307,152 @@ fn href(base: &str, params: &Params, token: Option<&str>) -> String {
     }
 }
 
-/// An item collection (a page of items) as GeoJSON.
+/// A link of an item page: `{"href", "rel", "type"}` as [`link`] gives it, or (with a
+/// token) the next page of a POST search: the same request body with that token, merged.
+#[derive(Clone, Copy, Debug)]
+struct PageLink<'a> {
+    rel: &'a str,
+    href: &'a str,
+    media_type: &'a str,
+    post_token: Option<&'a str>,
+}
+
+impl<'a> PageLink<'a> {
+    fn new(rel: &'a str, href: &'a str, media_type: &'a str) -> Self {
+        Self {
+            rel,
+            href,
+            media_type,
+            post_token: None,
+        }
+    }
+
+    /// The link as JSON, keys in the order `serde_json` writes a map's (as [`link`] would
+    /// be written).
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if let Some(t) = self.post_token {
+            out.extend_from_slice(b"\"body\":{\"token\":");
+            push_quoted(out, t);
+            out.extend_from_slice(b"},");
+        }
+        out.extend_from_slice(b"\"href\":");
+        push_quoted(out, self.href);
+        if self.post_token.is_some() {
+            out.extend_from_slice(b",\"merge\":true,\"method\":\"POST\"");
+        }
+        out.extend_from_slice(b",\"rel\":");
+        push_quoted(out, self.rel);
+        out.extend_from_slice(b",\"type\":");
+        push_quoted(out, self.media_type);
+        out.push(b'}');
+    }
+}
+
+/// The item templates of the collections of one page (most pages have one collection; a page
+/// in time order may interleave up to [`threddex_search::MAX_MERGED`]).
+#[derive(Default)]
+struct Templates {
+    all: Vec<(Arc<Collection>, ItemTemplate)>,
+    last: usize,
+}
+
+impl Templates {
+    fn get(&mut self, root: &str, c: &Arc<Collection>) -> &ItemTemplate {
+        let found = match self.all.get(self.last) {
+            Some((k, _)) if Arc::ptr_eq(k, c) => Some(self.last),
+            _ => self.all.iter().position(|(k, _)| Arc::ptr_eq(k, c)),
+        };
+        let i = found.unwrap_or_else(|| {
+            self.all
+                .push((Arc::clone(c), ItemTemplate::new(&ItemContext::of(root, c))));
+            self.all.len() - 1
+        });
+        self.last = i;
+        &self.all[i].1
+    }
+}
+
+/// An item collection (a page of items) as GeoJSON, written straight into one buffer: the
+/// features (each item written by its collection's [`ItemTemplate`]; through the `Value`
+/// builder and [`apply_fields`] when the search asks for `fields`), `links` (`links` given,
+/// then `root`, then `next`), `numberMatched` (when known), `numberReturned` and the
+/// freshness of the named collections (`refreshed`, `stale`, `indexed_through`) when refresh
+/// on demand was asked. Keys in the order `serde_json` writes a map's.
 fn item_collection(
     page: &ItemPage,
     root: &str,
     fields: &Fields,
-    mut links: Vec<Value>,
-    next: Option<Value>,
-) -> Value {
-    let features: Vec<Value> = page
+    links: &[PageLink<'_>],
+    next: Option<PageLink<'_>>,
+) -> Vec<u8> {
+    let mut templates = Templates::default();
+    let per_item = page
         .items
-        .iter()
-        .map(|(c, g)| apply_fields(threddex_stac::item(g, &ItemContext::of(root, c)), fields))
-        .collect();
-    links.push(link("root", root, JSON));
-    if let Some(n) = next {
-        links.push(n);
+        .first()
+        .map_or(0, |(c, g)| templates.get(root, c).estimate(g));
+    let mut out = Vec::with_capacity(512 + per_item * page.items.len() * 9 / 8);
+    out.extend_from_slice(b"{\"features\":[");
+    let whole = fields.include.is_empty() && fields.exclude.is_empty();
+    for (i, (c, g)) in page.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if whole {
+            templates.get(root, c).write(&mut out, g);
+        } else {
+            let item = apply_fields(threddex_stac::item(g, &ItemContext::of(root, c)), fields);
+            // A `Value` written into a `Vec`: cannot fail.
+            if serde_json::to_writer(&mut out, &item).is_err() {
+                out.extend_from_slice(b"null");
+            }
+        }
     }
-    let mut out = Map::new();
-    out.insert("type".into(), json!("FeatureCollection"));
-    out.insert("numberReturned".into(), json!(features.len()));
-    if let Some(m) = page.matched {
-        out.insert("numberMatched".into(), json!(m));
-    }
-    out.insert("features".into(), Value::Array(features));
-    out.insert("links".into(), Value::Array(links));
+    out.push(b']');
     if let Some(f) = &page.freshness {
-        out.insert("refreshed".into(), json!(f.refreshed));
-        out.insert("stale".into(), json!(f.stale));
-        out.insert(
-            "indexed_through".into(),
-            json!(f.indexed_through.map(threddex_stac::time)),
-        );
+        out.extend_from_slice(b",\"indexed_through\":");
+        push_opt_time(&mut out, f.indexed_through);
     }
-    Value::Object(out)
+    out.extend_from_slice(b",\"links\":[");
+    let root_link = PageLink::new("root", root, JSON);
+    for (i, l) in links
+        .iter()
+        .chain([&root_link])
+        .chain(next.as_ref())
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b',');
+        }
+        l.write(&mut out);
+    }
+    out.push(b']');
+    if let Some(m) = page.matched {
+        out.extend_from_slice(b",\"numberMatched\":");
+        push_u64(&mut out, m);
+    }
+    out.extend_from_slice(b",\"numberReturned\":");
+    push_u64(&mut out, page.items.len() as u64);
+    if let Some(f) = &page.freshness {
+        out.extend_from_slice(b",\"refreshed\":");
+        push_bool(&mut out, f.refreshed);
+        out.extend_from_slice(b",\"stale\":");
+        push_bool(&mut out, f.stale);
+    }
+    out.extend_from_slice(b",\"type\":\"FeatureCollection\"}");
+    out
+}
+
+/// One item's answer.
+fn item_answer(u: &Urls, c: &Collection, g: &Granule) -> Response {
+    let mut body = Vec::new();
+    threddex_stac::write_item(&mut body, g, &ItemContext::of(&u.stac, c));
+    respond_items(body)
+}
+
+/// An item page's answer.
+fn respond_items(body: Vec<u8>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, GEOJSON)], body).into_response()
 }
 
 async fn run(core: &SearchCore, request: &ItemRequest) -> Result<ItemPage, ApiError> {
@@ -358,15 +473,15 @@ pub(crate) async fn search_get(
     let page = run(state.search(), &s.request).await?;
     let u = urls(&state, &headers);
     let base = format!("{}/search", u.stac);
-    let next = page
-        .next
-        .as_deref()
-        .map(|t| link("next", &href(&base, &params, Some(t)), GEOJSON));
-    let links = vec![link("self", &href(&base, &params, None), GEOJSON)];
-    Ok(respond(
-        GEOJSON,
-        &item_collection(&page, &u.stac, &s.fields, links, next),
-    ))
+    let next = page.next.as_deref().map(|t| href(&base, &params, Some(t)));
+    let self_href = href(&base, &params, None);
+    Ok(respond_items(item_collection(
+        &page,
+        &u.stac,
+        &s.fields,
+        &[PageLink::new("self", &self_href, GEOJSON)],
+        next.as_deref().map(|n| PageLink::new("next", n, GEOJSON)),
+    )))
 }
 
 /// `POST /stac/search`: the same search from a JSON body; the next page is the same body
@@ -381,21 +496,17 @@ pub(crate) async fn search_post(
     let page = run(state.search(), &s.request).await?;
     let u = urls(&state, &headers);
     let base = format!("{}/search", u.stac);
-    let next = page.next.as_deref().map(|t| {
-        json!({
-            "rel": "next",
-            "href": base,
-            "type": GEOJSON,
-            "method": "POST",
-            "body": {"token": t},
-            "merge": true,
-        })
+    let next = page.next.as_deref().map(|t| PageLink {
+        post_token: Some(t),
+        ..PageLink::new("next", &base, GEOJSON)
     });
-    let links = vec![link("self", &base, GEOJSON)];
-    Ok(respond(
-        GEOJSON,
-        &item_collection(&page, &u.stac, &s.fields, links, next),
-    ))
+    Ok(respond_items(item_collection(
+        &page,
+        &u.stac,
+        &s.fields,
+        &[PageLink::new("self", &base, GEOJSON)],
+        next,
+    )))
 }
 
 /// `GET /stac/collections/{collectionId}/items`.
@@ -406,25 +517,27 @@ async fn items(
     params: Params,
 ) -> Result<Response, ApiError> {
     let s = search::from_params(&params, Some(&id))?;
-    if state.store.collection(&id).await?.is_none() {
+    let page = run(state.search(), &s.request).await?;
+    // An unknown collection has no items: only an empty page needs to ask whether it exists.
+    if page.items.is_empty() && state.store.collection(&id).await?.is_none() {
         return Err(ApiError::NotFound(format!("unknown collection {id:?}")));
     }
-    let page = run(state.search(), &s.request).await?;
     let u = urls(&state, &headers);
-    let base = format!("{}/items", collection_url(&u.stac, &id));
-    let next = page
-        .next
-        .as_deref()
-        .map(|t| link("next", &href(&base, &params, Some(t)), GEOJSON));
-    let links = vec![
-        link("self", &href(&base, &params, None), GEOJSON),
-        link("collection", &collection_url(&u.stac, &id), JSON),
-        link("parent", &collection_url(&u.stac, &id), JSON),
-    ];
-    Ok(respond(
-        GEOJSON,
-        &item_collection(&page, &u.stac, &s.fields, links, next),
-    ))
+    let collection = collection_url(&u.stac, &id);
+    let base = format!("{collection}/items");
+    let next = page.next.as_deref().map(|t| href(&base, &params, Some(t)));
+    let self_href = href(&base, &params, None);
+    Ok(respond_items(item_collection(
+        &page,
+        &u.stac,
+        &s.fields,
+        &[
+            PageLink::new("self", &self_href, GEOJSON),
+            PageLink::new("collection", &collection, JSON),
+            PageLink::new("parent", &collection, JSON),
+        ],
+        next.as_deref().map(|n| PageLink::new("next", n, GEOJSON)),
+    )))
 }
 
 /// `GET /stac/collections/{collectionId}/items/{itemId}`.
@@ -474,21 +587,13 @@ async fn item(
         };
         let page = run(state.search(), &at).await?;
         if let Some((c, g)) = page.items.first() {
-            let u = urls(&state, &headers);
-            return Ok(respond(
-                GEOJSON,
-                &threddex_stac::item(g, &ItemContext::of(&u.stac, c)),
-            ));
+            return Ok(item_answer(&urls(&state, &headers), c, g));
         }
     }
     for _ in 0..MAX_LOOKUP_PAGES {
         let page = run(state.search(), &request).await?;
         if let Some((c, g)) = page.items.first() {
-            let u = urls(&state, &headers);
-            return Ok(respond(
-                GEOJSON,
-                &threddex_stac::item(g, &ItemContext::of(&u.stac, c)),
-            ));
+            return Ok(item_answer(&urls(&state, &headers), c, g));
         }
         match page.next.as_deref() {
             Some(t) => {
@@ -516,4 +621,212 @@ pub(crate) fn routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppStat
         ("/stac/collections/{*collectionId}", get(under_collection)),
         ("/stac/search", get(search_get).post(search_post)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use serde_json::Map;
+    use threddex_search::RefreshOutcome;
+    use threddex_store::{AccessService, BBox, CollectionUpsert};
+
+    /// The former `Value`-based page, kept as the oracle of [`item_collection`].
+    fn former_item_collection(
+        page: &ItemPage,
+        root: &str,
+        fields: &Fields,
+        mut links: Vec<Value>,
+        next: Option<Value>,
+    ) -> Value {
+        let features: Vec<Value> = page
+            .items
+            .iter()
+            .map(|(c, g)| apply_fields(threddex_stac::item(g, &ItemContext::of(root, c)), fields))
+            .collect();
+        links.push(link("root", root, JSON));
+        if let Some(n) = next {
+            links.push(n);
+        }
+        let mut out = Map::new();
+        out.insert("type".into(), json!("FeatureCollection"));
+        out.insert("numberReturned".into(), json!(features.len()));
+        if let Some(m) = page.matched {
+            out.insert("numberMatched".into(), json!(m));
+        }
+        out.insert("features".into(), Value::Array(features));
+        out.insert("links".into(), Value::Array(links));
+        if let Some(f) = &page.freshness {
+            out.insert("refreshed".into(), json!(f.refreshed));
+            out.insert("stale".into(), json!(f.stale));
+            out.insert(
+                "indexed_through".into(),
+                json!(f.indexed_through.map(threddex_stac::time)),
+            );
+        }
+        Value::Object(out)
+    }
+
+    fn collection(id: &str, bbox: Option<BBox>, services: Vec<AccessService>) -> Arc<Collection> {
+        let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        Arc::new(Collection {
+            info: CollectionUpsert {
+                id: id.into(),
+                source_id: 1,
+                title: "t".into(),
+                template: None,
+                catalog_url: "http://h/thredds/catalog/catalog.xml".into(),
+                services,
+                metadata: json!({}),
+                summary: None,
+                keywords: vec![],
+                bbox,
+            },
+            granule_count: 3,
+            start: Some(t),
+            end: Some(t),
+            iso_record: None,
+            updated_at: t,
+            views_version: 0,
+        })
+    }
+
+    fn granule(c: &str, i: i64) -> Granule {
+        let t = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        Granule {
+            collection_id: c.into(),
+            granule_id: format!("dir/g \"{i}\"\u{1}é.nc"),
+            name: format!("g{i}.nc"),
+            start: (i % 3 != 0).then(|| t + chrono::TimeDelta::milliseconds(i * 3_600_001)),
+            end: (i % 2 == 0).then(|| t + chrono::TimeDelta::hours(i + 1)),
+            url_path: (i % 5 != 4).then(|| format!("dir/g{i}.nc")),
+            size: (i % 4 != 1).then_some(i * 1_000_003 - 5),
+            modified: None,
+            catalog_url: "http://h/thredds/catalog/catalog.xml".into(),
+        }
+    }
+
+    fn svc(name: &str, ty: &str, base: &str) -> AccessService {
+        AccessService {
+            name: name.into(),
+            service_type: ty.into(),
+            base: base.into(),
+            suffix: String::new(),
+        }
+    }
+
+    /// Pages of items of two interleaved collections, with and without `fields`, counts,
+    /// freshness and next links (GET and POST): the bytes `serde_json` wrote for the former
+    /// `Value` page.
+    #[test]
+    fn pages_as_the_value_builder_wrote_them() {
+        let a = collection(
+            "a:sst/daily",
+            Some(BBox {
+                west: -10.0,
+                south: 20.0,
+                east: 30.5,
+                north: 40.0,
+            }),
+            vec![
+                svc("http", "HTTPServer", "http://h/thredds/fileServer/"),
+                svc("odap", "OPENDAP", "http://h/thredds/dodsC/"),
+            ],
+        );
+        let b = collection("b \"q\"", None, vec![svc("w", "WMS", "http://h/wms/")]);
+        let items: Vec<(Arc<Collection>, Granule)> = (0..9)
+            .map(|i| {
+                let c = if i % 3 == 1 { &b } else { &a };
+                (Arc::clone(c), granule(&c.info.id, i))
+            })
+            .collect();
+        let t = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
+        let root = "http://api/stac";
+        let fields_cases = [
+            Fields::default(),
+            Fields {
+                include: vec!["properties.title".into(), "assets".into()],
+                exclude: vec![],
+            },
+            Fields {
+                include: vec![],
+                exclude: vec!["assets".into(), "properties.datetime".into()],
+            },
+        ];
+        for n in [0, 1, items.len()] {
+            for matched in [None, Some(12_345)] {
+                for freshness in [
+                    None,
+                    Some(RefreshOutcome::default()),
+                    Some(RefreshOutcome {
+                        refreshed: true,
+                        stale: true,
+                        indexed_through: Some(t),
+                    }),
+                ] {
+                    for fields in &fields_cases {
+                        for post in [false, true] {
+                            let page = ItemPage {
+                                items: items[..n].to_vec(),
+                                next: Some("tok\"en".into()),
+                                matched,
+                                freshness,
+                            };
+                            let self_href = format!("{root}/search?x=\"1\"");
+                            let (next, next_value) = if post {
+                                (
+                                    PageLink {
+                                        post_token: Some("tok\"en"),
+                                        ..PageLink::new("next", &self_href, GEOJSON)
+                                    },
+                                    json!({"rel": "next", "href": self_href, "type": GEOJSON,
+                                        "method": "POST", "body": {"token": "tok\"en"},
+                                        "merge": true}),
+                                )
+                            } else {
+                                (
+                                    PageLink::new(
+                                        "next",
+                                        "http://api/stac/search?token=t",
+                                        GEOJSON,
+                                    ),
+                                    link("next", "http://api/stac/search?token=t", GEOJSON),
+                                )
+                            };
+                            let links = [
+                                PageLink::new("self", &self_href, GEOJSON),
+                                PageLink::new("collection", "http://api/stac/collections/a", JSON),
+                            ];
+                            let links_value = vec![
+                                link("self", &self_href, GEOJSON),
+                                link("collection", "http://api/stac/collections/a", JSON),
+                            ];
+                            for with_next in [false, true] {
+                                let ours = item_collection(
+                                    &page,
+                                    root,
+                                    fields,
+                                    &links,
+                                    with_next.then_some(next),
+                                );
+                                let theirs = former_item_collection(
+                                    &page,
+                                    root,
+                                    fields,
+                                    links_value.clone(),
+                                    with_next.then(|| next_value.clone()),
+                                );
+                                let parsed: Value = serde_json::from_slice(&ours).unwrap();
+                                assert_eq!(parsed, theirs);
+                                assert_eq!(
+                                    String::from_utf8(ours).unwrap(),
+                                    serde_json::to_string(&theirs).unwrap()
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -340,6 +340,12 @@ async fn errors_name_the_parameter() {
         let (status, body) = stac_get(&st, &uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {body}");
     }
+    // A known collection with nothing in the window: an empty page, not a 404.
+    let uri = format!("/stac/collections/{c}/items?datetime=1900-01-01T00:00:00Z");
+    let (status, body) = stac_get(&st, &uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    assert_eq!(body["features"], json!([]), "{uri}: {body}");
+    assert_eq!(body["numberMatched"], 0, "{uri}: {body}");
     for (body, parameter) in [
         (json!({"limit": 0}), "limit"),
         (json!({"filter-lang": "sql"}), "filter-lang"),
