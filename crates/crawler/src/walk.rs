@@ -265,6 +265,7 @@ pub(crate) async fn run(
         elapsed: started.elapsed(),
         walk_elapsed: started.elapsed(),
         touched_collections: sorted(&emitted),
+        changed_collections: outcome.changed_collections,
         records: Default::default(),
         unvisited,
         beyond_max_depth: beyond_depth.into_inner(),

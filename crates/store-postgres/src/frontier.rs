@@ -168,7 +168,7 @@ pub(crate) async fn claim_catalogs(
     // Only catalogs of rounds that hold their source's sync lease are handed out.
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH picked AS ( \
-             SELECT c.key FROM catalogs c \
+             SELECT c.key, c.claimed_by IS NOT NULL AS taken_over FROM catalogs c \
              JOIN crawl_rounds r ON r.source_id = c.source_id \
              JOIN sync_leases l ON l.source_id = r.source_id AND l.holder = r.lease_holder \
                  AND l.expires_at > clock_timestamp() \
@@ -181,7 +181,7 @@ pub(crate) async fn claim_catalogs(
          UPDATE catalogs c SET claimed_by = $1, fence = c.fence + 1, \
              claim_expires = clock_timestamp() + make_interval(secs => $2) \
          FROM picked WHERE c.key = picked.key \
-         RETURNING {columns}, c.fence, c.claim_expires"
+         RETURNING {columns}, c.fence, c.claim_expires, picked.taken_over"
     )))
     .bind(clean(holder).as_ref())
     .bind(secs(ttl))
@@ -199,6 +199,7 @@ pub(crate) async fn claim_catalogs(
                 fence: r.try_get("fence").map_err(db_err)?,
             },
             expires_at: r.try_get("claim_expires").map_err(db_err)?,
+            taken_over: r.try_get("taken_over").map_err(db_err)?,
             state,
         });
     }

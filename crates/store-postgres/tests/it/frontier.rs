@@ -113,7 +113,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
         .await
         .expect("store");
     assert!(
-        matches!(w, FencedWrite::Written(o) if o.granules_inserted == 2),
+        matches!(w, FencedWrite::Written(ref o) if o.granules_inserted == 2),
         "{w:?}"
     );
     let late = store
