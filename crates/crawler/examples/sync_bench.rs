@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p threddex-crawler --example sync_bench -- [--db URL] \
 //!     [--products 4] [--stations 10] [--days 300] [--files 84] [--at 2024-01-08T12:00:00Z] \
-//!     [--advance-min 10]
+//!     [--advance-min 10] [--no-change] [--concurrency 8] [--pause-s 0]
 //! ```
 //!
 //! The simulated clock starts at `--at` (mid-day by default: today's folder is half full) and
@@ -127,6 +127,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One sync interval later (10 minutes on the simulated clock by default).
     let advance = i64::try_from(num("--advance-min", 10)).unwrap_or(10);
+    // `--pause-s N`: wall-clock seconds between the syncs, as between real syncs (Postgres's
+    // autovacuum analyzes the freshly loaded tables meanwhile; the planner needs it).
+    tokio::time::sleep(Duration::from_secs(num("--pause-s", 0) as u64)).await;
     if no_change {
         // No validators: every due catalog answers in full.
         let cats: Vec<CatalogState> = store

@@ -142,6 +142,12 @@ pub struct RunOptions {
     /// before its statistics step left behind. The sync engine sets it (an interrupted sync is
     /// recognised by its lease and recounts the whole source).
     pub changed_stats_only: bool,
+    /// Visit only children never stored before: every stored catalog to re-read is a seed (a
+    /// sync's due catalogs, a worker's claim), so a stored child that a re-read catalog lists
+    /// is neither visited nor its state read — no lookup per listed child (a station listing
+    /// 300 day folders). False (default): a stored child is read, and visited when
+    /// `visit_filter` accepts its state.
+    pub only_new_children: bool,
 }
 
 impl Default for RunOptions {
@@ -154,6 +160,7 @@ impl Default for RunOptions {
             descend_unchanged: false,
             follow_children: true,
             changed_stats_only: false,
+            only_new_children: false,
         }
     }
 }
@@ -863,6 +870,7 @@ impl Harvester {
             known_children: options.known_children,
             descend_unchanged: options.descend_unchanged,
             follow_children: options.follow_children,
+            only_new_children: options.only_new_children,
         };
         let mut select = self.inner.select.clone();
         select.extend(compile(&source.settings.select, "source select")?);

@@ -462,6 +462,7 @@ impl Syncer {
                 Arc::new(move |s: &CatalogState| is_due(s, filter_now)),
                 RunOptions {
                     changed_stats_only: true,
+                    only_new_children: true,
                     ..self.run_options()
                 },
             )

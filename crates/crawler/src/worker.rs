@@ -192,6 +192,7 @@ impl Worker {
             descend_unchanged: false,
             follow_children: false,
             changed_stats_only: true,
+            only_new_children: true,
         }
     }
 
