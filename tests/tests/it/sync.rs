@@ -327,7 +327,7 @@ async fn a_no_change_resync_recounts_nothing(backend: Backend) {
         })
         .await
         .expect("tamper");
-    assert_eq!(o.changed_collections, [ftg.info.id.clone()]);
+    assert_eq!(o.changed_collections, std::slice::from_ref(&ftg.info.id));
     let removed = o.granules_deleted;
     assert!(removed > 0);
     w.store
@@ -349,7 +349,10 @@ async fn a_no_change_resync_recounts_nothing(backend: Backend) {
     drop_validators(&w).await;
     let r = sync_later(&w, chrono::Duration::hours(4)).await;
     assert!(r.success);
-    assert_eq!(r.harvest.changed_collections, [ftg.info.id.clone()]);
+    assert_eq!(
+        r.harvest.changed_collections,
+        std::slice::from_ref(&ftg.info.id)
+    );
     assert_eq!(
         (r.harvest.granules_inserted, r.harvest.granules_deleted),
         (removed, 1)
