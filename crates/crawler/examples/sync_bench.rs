@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -p threddex-crawler --example sync_bench -- [--db URL] \
 //!     [--products 4] [--stations 10] [--days 300] [--files 84] [--at 2024-01-08T12:00:00Z] \
-//!     [--advance-min 10]
+//!     [--advance-min 10] [--no-change] [--concurrency 8] [--pause-s 0]
 //! ```
 //!
 //! The simulated clock starts at `--at` (mid-day by default: today's folder is half full) and
@@ -13,13 +13,21 @@
 //! `--db` defaults to a SQLite file in a temporary directory; give `postgres://…/DB` (an
 //! empty database) for Postgres. Prints catalogs fetched, requests, granules and wall time of
 //! both syncs, and the ratios.
+//!
+//! `--no-change`: the second sync is a no-change re-sync. The server's clock stays where it
+//! was (its listings do not change) while the syncer's moves `--advance-min` ahead, so the
+//! live catalogs are due; the stored validators are dropped first, so each of them is read in
+//! full (200, not 304: a server without validators, the costly case) and all its granules are
+//! written again. Then the fetch floor of the same catalogs (`--concurrency` plain GETs in
+//! flight, bodies read, nothing parsed) and the re-sync's time beyond it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use threddex_crawler::{CrawlConfig, Harvester, Progress, SyncOptions, Syncer};
 use threddex_sim::{NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
-use threddex_store::{NewSource, Store};
+use threddex_store::{Batch, CatalogState, NewSource, Store};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -75,20 +83,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..NewSource::default()
         })
         .await?;
+    let concurrency = num("--concurrency", 8);
+    let no_change = std::env::args().any(|a| a == "--no-change");
     let cfg = CrawlConfig {
-        concurrency: 8,
+        concurrency,
         rate: f64::INFINITY,
-        per_host_in_flight: 8,
+        per_host_in_flight: concurrency,
         respect_robots: false,
         iso_records: false,
         ..CrawlConfig::default()
     };
     let clock = server.clock().clone();
+    // How far the syncer's clock runs ahead of the server's (seconds; `--no-change`).
+    let ahead = Arc::new(AtomicI64::new(0));
     let syncer = Syncer::new(
         Harvester::new(cfg)?,
         Arc::clone(&store),
         SyncOptions {
-            clock: Arc::new(move || clock.now()),
+            clock: {
+                let ahead = Arc::clone(&ahead);
+                Arc::new(move || {
+                    clock.now() + chrono::Duration::seconds(ahead.load(Ordering::Relaxed))
+                })
+            },
             ..SyncOptions::default()
         },
     );
@@ -110,7 +127,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // One sync interval later (10 minutes on the simulated clock by default).
     let advance = i64::try_from(num("--advance-min", 10)).unwrap_or(10);
-    server.clock().advance(chrono::Duration::minutes(advance));
+    // `--pause-s N`: wall-clock seconds between the syncs, as between real syncs (Postgres's
+    // autovacuum analyzes the freshly loaded tables meanwhile; the planner needs it).
+    tokio::time::sleep(Duration::from_secs(num("--pause-s", 0) as u64)).await;
+    if no_change {
+        // No validators: every due catalog answers in full.
+        let cats: Vec<CatalogState> = store
+            .catalogs_of_source(source.id)
+            .await?
+            .into_iter()
+            .map(|c| CatalogState {
+                etag: None,
+                last_modified: None,
+                ..c
+            })
+            .collect();
+        for chunk in cats.chunks(1000) {
+            store
+                .write_batch(&Batch {
+                    catalogs: chunk.to_vec(),
+                    ..Batch::default()
+                })
+                .await?;
+        }
+        ahead.store(advance * 60, Ordering::Relaxed);
+    } else {
+        server.clock().advance(chrono::Duration::minutes(advance));
+    }
+    let resync_at = server.clock().now() + chrono::Duration::seconds(ahead.load(Ordering::Relaxed));
     let t = Instant::now();
     let second = syncer
         .sync_source(&source, Arc::new(Progress::default()))
@@ -133,6 +177,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .as_secs_f64(),
         second.archival
     );
+    if no_change {
+        println!(
+            "re-sync: {} collections changed, {} granules inserted, {} deleted",
+            second.harvest.changed_collections.len(),
+            second.harvest.granules_inserted,
+            second.harvest.granules_deleted
+        );
+        // The catalogs it read (last fetched at the re-sync's clock), read again plainly.
+        let urls: Vec<String> = store
+            .catalogs_of_source(source.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.last_fetch.is_some_and(|f| f >= resync_at))
+            .map(|c| c.url)
+            .collect();
+        let floor = fetch_floor(&urls, concurrency).await?;
+        println!(
+            "fetch floor of its {} catalogs: {:.3} s (concurrency {concurrency}); re-sync beyond the floor: {:.3} s",
+            urls.len(),
+            floor.as_secs_f64(),
+            d2.as_secs_f64() - floor.as_secs_f64()
+        );
+    }
     let known = second.known_catalogs.max(1) as f64;
     println!(
         "second/first: {:.2}% of the catalogs fetched; {:.1}x faster",
@@ -149,4 +216,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(server);
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
+}
+
+/// Wall time of GETting every URL (bodies read, nothing parsed), `concurrency` in flight.
+async fn fetch_floor(
+    urls: &[String],
+    concurrency: usize,
+) -> Result<Duration, Box<dyn std::error::Error>> {
+    use futures::StreamExt;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let t = Instant::now();
+    let sizes: Vec<Result<usize, reqwest::Error>> = futures::stream::iter(urls.iter().cloned())
+        .map(|u| {
+            let client = client.clone();
+            async move { Ok(client.get(u).send().await?.bytes().await?.len()) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let took = t.elapsed();
+    for s in sizes {
+        s?;
+    }
+    Ok(took)
 }

@@ -388,10 +388,7 @@ async fn flush(
     // Keep the next batch's allocation close to this one's.
     batch.granules.reserve(granules);
     let o = sink.write(b).await?;
-    total.granules_inserted += o.granules_inserted;
-    total.granules_deleted += o.granules_deleted;
-    total.collections_inserted += o.collections_inserted;
-    total.catalogs_deleted += o.catalogs_deleted;
+    total.add(&o);
     progress.add_inserted(o.granules_inserted);
     Ok(())
 }

@@ -135,6 +135,19 @@ pub struct RunOptions {
     /// Visit the children found (default true). False: only the seeds are read; new children
     /// are still recorded as pending (a worker reads one claimed catalog at a time).
     pub follow_children: bool,
+    /// Refresh the statistics of only the collections the run's batches changed
+    /// ([`HarvestReport::changed_collections`]): a re-read listing identical to the stored one
+    /// costs no recount. False (default): of every collection the run wrote granules of
+    /// ([`HarvestReport::touched_collections`]), which also repairs figures a run killed
+    /// before its statistics step left behind. The sync engine sets it (an interrupted sync is
+    /// recognised by its lease and recounts the whole source).
+    pub changed_stats_only: bool,
+    /// Visit only children never stored before: every stored catalog to re-read is a seed (a
+    /// sync's due catalogs, a worker's claim), so a stored child that a re-read catalog lists
+    /// is neither visited nor its state read — no lookup per listed child (a station listing
+    /// 300 day folders). False (default): a stored child is read, and visited when
+    /// `visit_filter` accepts its state.
+    pub only_new_children: bool,
 }
 
 impl Default for RunOptions {
@@ -146,6 +159,8 @@ impl Default for RunOptions {
             known_children: None,
             descend_unchanged: false,
             follow_children: true,
+            changed_stats_only: false,
+            only_new_children: false,
         }
     }
 }
@@ -457,6 +472,10 @@ pub struct HarvestReport {
     pub walk_elapsed: Duration,
     /// IDs of the collections touched, sorted.
     pub touched_collections: Vec<String>,
+    /// IDs of the collections whose granules or row the run's writes changed, sorted
+    /// ([`BatchOutcome::changed_collections`]; empty for a sink that is not a store).
+    #[serde(default)]
+    pub changed_collections: Vec<String>,
     /// ISO records built or re-timed after the walk.
     #[serde(default)]
     pub records: RecordsReport,
@@ -686,7 +705,8 @@ impl Harvester {
         {
             return Err(CrawlError::StartUnreadable { url: key, reason });
         }
-        self.finish(out, state.as_ref(), source, &progress).await
+        self.finish(out, state.as_ref(), source, &progress, false)
+            .await
     }
 
     /// Walk from explicit seeds (for sync: re-read chosen nodes). Each seed is fetched (with
@@ -740,6 +760,7 @@ impl Harvester {
                 Err(reason) => tracing::warn!(url = %s.url, %reason, "seed skipped"),
             }
         }
+        let changed_only = options.changed_stats_only;
         let out = self
             .run(
                 normalised,
@@ -751,7 +772,8 @@ impl Harvester {
                 options,
             )
             .await?;
-        self.finish(out, state.as_ref(), source, &progress).await
+        self.finish(out, state.as_ref(), source, &progress, changed_only)
+            .await
     }
 
     /// Build the missing ISO 19139 series records of the collections of `source_id` (all
@@ -771,22 +793,28 @@ impl Harvester {
         iso::refresh_records(&self.inner, store, source_id, progress).await
     }
 
-    /// The common end of a run: refresh the statistics of the collections it touched, then
-    /// build or re-time their ISO records, and time the whole.
+    /// The common end of a run: refresh the statistics of the collections it touched (or,
+    /// with `changed_only`, of those its writes changed), then build or re-time their ISO
+    /// records, and time the whole.
     async fn finish(
         &self,
         out: walk::RunOutput,
         state: Option<&Arc<dyn Store>>,
         source: &Source,
         progress: &Arc<Progress>,
+        changed_only: bool,
     ) -> Result<HarvestReport, CrawlError> {
         let mut report = out.report;
         report.walk_elapsed = out.started.elapsed();
+        let recount = if changed_only {
+            &report.changed_collections
+        } else {
+            &report.touched_collections
+        };
         if let Some(s) = state
-            && !report.touched_collections.is_empty()
+            && !recount.is_empty()
         {
-            s.refresh_collection_stats(&report.touched_collections)
-                .await?;
+            s.refresh_collection_stats(recount).await?;
         }
         self.build_records(state, source, progress, &mut report)
             .await?;
@@ -842,6 +870,7 @@ impl Harvester {
             known_children: options.known_children,
             descend_unchanged: options.descend_unchanged,
             follow_children: options.follow_children,
+            only_new_children: options.only_new_children,
         };
         let mut select = self.inner.select.clone();
         select.extend(compile(&source.settings.select, "source select")?);

@@ -460,7 +460,11 @@ impl Syncer {
                 Arc::new(StoreSink(Arc::clone(store))),
                 progress,
                 Arc::new(move |s: &CatalogState| is_due(s, filter_now)),
-                self.run_options(),
+                RunOptions {
+                    changed_stats_only: true,
+                    only_new_children: true,
+                    ..self.run_options()
+                },
             )
             .await?;
         let root_failed = harvest.failed.iter().any(|(u, _)| *u == root);
@@ -479,7 +483,7 @@ impl Syncer {
         } else {
             Vec::new()
         };
-        let mut deleted_granules = harvest.granules_deleted;
+        let mut orphaned: Vec<String> = Vec::new();
         if !orphans.is_empty() {
             let o = store
                 .write_batch(&Batch {
@@ -487,21 +491,27 @@ impl Syncer {
                     ..Batch::default()
                 })
                 .await?;
-            deleted_granules += o.granules_deleted;
             report.expired_trees += o.catalogs_deleted;
+            orphaned = o.changed_collections;
         }
         report.expired_trees += harvest.catalogs_deleted;
 
-        // Statistics: the crawl refreshed the collections it touched; deletions and an
-        // interrupted previous run may have changed others.
-        if report.resumed || deleted_granules > 0 {
-            let ids = self.collection_ids_of(source.id).await?;
-            for chunk in ids.chunks(500) {
-                store.refresh_collection_stats(chunk).await?;
-            }
+        // Statistics: the crawl refreshed the collections its writes changed (expired trees
+        // included); the orphans' deletion changed these, and an interrupted previous run may
+        // have changed any collection of the source without refreshing it.
+        let ids = if report.resumed || self.unfinished_run_since_sync(&source, report).await {
+            self.collection_ids_of(source.id).await?
+        } else {
+            orphaned
+                .into_iter()
+                .filter(|id| harvest.changed_collections.binary_search(id).is_err())
+                .collect()
+        };
+        for chunk in ids.chunks(500) {
+            store.refresh_collection_stats(chunk).await?;
         }
         let mut harvest = harvest;
-        if report.resumed || deleted_granules > 0 {
+        if !ids.is_empty() {
             // Re-time the ISO records whose extent these refreshes changed.
             let records = self
                 .harvester
@@ -511,6 +521,26 @@ impl Syncer {
         }
         report.harvest = harvest;
         Ok(!root_failed)
+    }
+
+    /// Whether another run of the source (a harvest or refresh: they hold no lease) started
+    /// after its last sync and never finished: killed, it may have written granules without
+    /// counting them (or it is still running). Unknown (the runs cannot be read): no.
+    async fn unfinished_run_since_sync(&self, source: &Source, report: &SyncReport) -> bool {
+        let runs = match self.store.list_runs(Some(&source.settings.name), 20).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %ErrorChain(&e), "cannot read the source's runs");
+                return false;
+            }
+        };
+        runs.iter().any(|r| {
+            Some(r.id) != report.run_id
+                && r.source_id == source.id
+                && r.finished_at.is_none()
+                && r.kind != RunKind::Sync
+                && source.last_sync_at.is_none_or(|t| r.started_at > t)
+        })
     }
 
     pub(crate) async fn collection_ids_of(

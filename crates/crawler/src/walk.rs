@@ -73,6 +73,9 @@ pub(crate) struct RunPolicy {
     pub descend_unchanged: bool,
     /// Visit the children found (false: read the seeds only; new children stay pending).
     pub follow_children: bool,
+    /// A stored child of a re-read catalog is neither visited nor its state read (every
+    /// stored catalog to re-read is a seed).
+    pub only_new_children: bool,
 }
 
 impl RunPolicy {
@@ -265,6 +268,7 @@ pub(crate) async fn run(
         elapsed: started.elapsed(),
         walk_elapsed: started.elapsed(),
         touched_collections: sorted(&emitted),
+        changed_collections: outcome.changed_collections,
         records: Default::default(),
         unvisited,
         beyond_max_depth: beyond_depth.into_inner(),
@@ -376,7 +380,7 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
                         tracing::warn!(url = %seed.url, error = %e, "cannot read stored children");
                         Vec::new()
                     });
-                    child_seeds(ctx, seed, kids, &mut out.catalogs).await
+                    child_seeds(ctx, seed, kids, None, &mut out.catalogs).await
                 }
                 _ => Vec::new(),
             };
@@ -688,10 +692,10 @@ async fn finish(
         }
         _ => Vec::new(),
     };
-    for k in stored_kids {
-        if !listed.contains(&k) {
+    for k in &stored_kids {
+        if !listed.contains(k) {
             tracing::info!(parent = %seed.url, child = %k, "catalog vanished from its parent: expiring");
-            delete_trees.push(k);
+            delete_trees.push(k.clone());
         }
     }
     lock(&ctx.listed).insert(seed.url.clone(), listed);
@@ -708,18 +712,24 @@ async fn finish(
         }),
     };
 
-    let seeds = child_seeds(ctx, seed, p.children, &mut out.catalogs).await;
+    let known: Option<HashSet<String>> = policy
+        .only_new_children
+        .then(|| stored_kids.into_iter().collect());
+    let seeds = child_seeds(ctx, seed, p.children, known.as_ref(), &mut out.catalogs).await;
     ctx.send(out).await;
     seeds
 }
 
 /// The children of `seed` to visit: each claimed once per run, with its stored state (for
 /// its conditional request) and the visit filter applied; beyond `max_depth` they are only
-/// counted. A child never seen before gets a pending state in `pending`.
+/// counted. A child never seen before gets a pending state in `pending`. Children in `known`
+/// (stored under `seed`, with [`RunPolicy::only_new_children`]) are skipped without reading
+/// their state.
 async fn child_seeds(
     ctx: &Ctx,
     seed: &Seed,
     children: Vec<String>,
+    known: Option<&HashSet<String>>,
     pending: &mut Vec<CatalogState>,
 ) -> Vec<Seed> {
     let child_depth = seed.depth.saturating_add(1);
@@ -736,7 +746,7 @@ async fn child_seeds(
         return seeds;
     }
     for child in children {
-        if !ctx.claim(&child) {
+        if !ctx.claim(&child) || known.is_some_and(|k| k.contains(&child)) {
             continue;
         }
         let prior = match &ctx.p.store {

@@ -79,6 +79,7 @@ pub(crate) async fn write_in(
     crate::views::apply(&mut *tx, batch, views).await?;
 
     // 5. the change log, last: its position lock is held only from here to the commit.
+    out.changed_collections = changes.collections();
     crate::change_log::append(&mut *tx, &changes.into_entries()).await?;
     Ok(out)
 }

@@ -422,29 +422,59 @@ pub(crate) async fn upsert(
         });
         let moved: Vec<Pk> = planned.iter().filter_map(|p| p.moved_from).collect();
         delete_keys(conn, &moved).await?;
-        for p in planned.iter().filter(|p| p.new) {
-            inserted += 1;
-            changes.granule(
-                ChangeKind::GranulesAdded,
-                &p.coll.id,
-                &p.g.granule_id,
-                p.g.start,
-                p.g.end,
-            );
+        let mut new = 0u64;
+        for p in &planned {
+            if p.new {
+                new += 1;
+                changes.granule(
+                    ChangeKind::GranulesAdded,
+                    &p.coll.id,
+                    &p.g.granule_id,
+                    p.g.start,
+                    p.g.end,
+                );
+            } else if p.moved_from.is_some() {
+                // Another start time (or slot): written anew under its new key.
+                changes.rewritten(&p.coll.id);
+            }
         }
-        write_rows(conn, &planned, catalogs).await?;
+        inserted += new;
+        let stored = planned.iter().any(|p| !p.new);
+        let written = write_rows(conn, &planned, catalogs, stored).await?;
+        if stored {
+            // Rows written per collection = inserted (new and moved) + updated in place (the
+            // upsert writes a stored row only when a column differs): more than inserted, a
+            // stored granule of that collection was rewritten.
+            let mut expected: HashMap<i64, usize> = HashMap::new();
+            for p in planned.iter().filter(|p| p.new || p.moved_from.is_some()) {
+                *expected.entry(p.coll.key).or_default() += 1;
+            }
+            let mut got: HashMap<i64, usize> = HashMap::new();
+            for key in written {
+                *got.entry(key).or_default() += 1;
+            }
+            for p in &planned {
+                let key = p.coll.key;
+                if got.get(&key).copied().unwrap_or(0) > expected.get(&key).copied().unwrap_or(0) {
+                    changes.rewritten(&p.coll.id);
+                }
+            }
+        }
     }
     Ok(inserted)
 }
 
+/// Upsert the planned rows (a stored row whose columns all match is not written); with
+/// `returning`, the collection key of each row inserted or updated.
 async fn write_rows(
     conn: &mut SqliteConnection,
     rows: &[Planned<'_>],
     catalogs: &HashMap<String, i64>,
-) -> Result<()> {
+    returning: bool,
+) -> Result<Vec<i64>> {
     const COLS: usize = 11;
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sql = format!(
         "INSERT INTO granules (collection_key, start_time, id_hash, flags, catalog_key, size, \
@@ -456,8 +486,13 @@ async fn write_rows(
          WHERE flags IS NOT excluded.flags OR catalog_key IS NOT excluded.catalog_key \
             OR size IS NOT excluded.size OR end_time IS NOT excluded.end_time \
             OR modified IS NOT excluded.modified OR granule_id IS NOT excluded.granule_id \
-            OR name IS NOT excluded.name OR url_path IS NOT excluded.url_path",
-        values_clause(rows.len(), COLS)
+            OR name IS NOT excluded.name OR url_path IS NOT excluded.url_path{}",
+        values_clause(rows.len(), COLS),
+        if returning {
+            " RETURNING collection_key"
+        } else {
+            ""
+        }
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for p in rows {
@@ -474,8 +509,16 @@ async fn write_rows(
             .bind(p.name.map(str::to_owned))
             .bind(p.url_path.map(str::to_owned));
     }
-    q.execute(conn).await.map_err(db_err)?;
-    Ok(())
+    if !returning {
+        q.execute(conn).await.map_err(db_err)?;
+        return Ok(Vec::new());
+    }
+    q.fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0).map_err(db_err))
+        .collect()
 }
 
 /// Delete rows by primary key (one statement per row: a row-value `IN` list would not use

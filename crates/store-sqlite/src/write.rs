@@ -136,6 +136,7 @@ async fn apply(conn: &mut SqliteConnection, batch: &Batch) -> Result<BatchOutcom
         }
     }
     crate::views::apply(conn, batch, views).await?;
+    out.changed_collections = changes.collections();
     crate::change_log::append(conn, &changes.into_entries()).await?;
     Ok(out)
 }

@@ -231,8 +231,9 @@ impl ChangeSet {
         self.slots.is_empty()
     }
 
-    fn entry(&mut self, collection_id: &str, kind: ChangeKind) -> &mut Pending {
-        let i = match self.index.get(collection_id) {
+    /// The position of a collection in `slots` (added, without entries, when new).
+    fn slot(&mut self, collection_id: &str) -> usize {
+        match self.index.get(collection_id) {
             Some(&i) => i,
             None => {
                 let i = self.slots.len();
@@ -241,8 +242,28 @@ impl ChangeSet {
                 self.index.insert(collection_id.to_owned(), i);
                 i
             }
-        };
+        }
+    }
+
+    fn entry(&mut self, collection_id: &str, kind: ChangeKind) -> &mut Pending {
+        let i = self.slot(collection_id);
         self.slots[i].1[usize::from(kind.rank())].get_or_insert_with(Pending::default)
+    }
+
+    /// Granules of a collection rewritten in place (time, size, catalog, … of a granule that
+    /// was already stored): no entry in the log, but the collection counts as changed
+    /// ([`ChangeSet::collections`]).
+    pub fn rewritten(&mut self, collection_id: &str) {
+        self.slot(collection_id);
+    }
+
+    /// Every collection this set saw change — with a log entry or rewritten in place —
+    /// sorted: the ones whose statistics a writer has to refresh
+    /// ([`BatchOutcome::changed_collections`](crate::BatchOutcome::changed_collections)).
+    pub fn collections(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.slots.iter().map(|(id, _)| id.clone()).collect();
+        ids.sort_unstable();
+        ids
     }
 
     fn get(&self, collection_id: &str, kind: ChangeKind) -> Option<&Pending> {
@@ -394,6 +415,22 @@ mod tests {
         assert_eq!((e[1].start, e[1].end), (Some(t(10)), Some(t(20))));
         assert_eq!(e[1].granule_ids, Some(vec!["b/1".into(), "b/2".into()]));
         assert_eq!(e[2].granule_ids, None);
+    }
+
+    #[test]
+    fn rewritten_collections_count_as_changed_without_entries() {
+        let mut set = ChangeSet::default();
+        assert!(set.collections().is_empty());
+        set.rewritten("b");
+        set.granule(ChangeKind::GranulesAdded, "a", "a/1", Some(t(0)), None);
+        set.rewritten("a");
+        assert_eq!(set.collections(), ["a", "b"]);
+        let e = set.into_entries();
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].kind, e[0].collection_id.as_str()),
+            (ChangeKind::GranulesAdded, "a")
+        );
     }
 
     #[test]

@@ -197,9 +197,10 @@ pub trait CrawlState: Send + Sync {
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome>;
 
     /// Recompute the derived figures of collections (granule count, time extent) from their
-    /// granules. Called after harvests and syncs for the collections they touched. Concurrent
-    /// recomputations of a collection (several processes) never leave figures older than the
-    /// last one's start: whatever was written before it started is counted.
+    /// granules. Called after harvests and syncs for the collections their batches changed
+    /// ([`BatchOutcome::changed_collections`]); only rows whose figures move are written.
+    /// Concurrent recomputations of a collection (several processes) never leave figures older
+    /// than the last one's start: whatever was written before it started is counted.
     async fn refresh_collection_stats(&self, collection_ids: &[String]) -> Result<()>;
 
     /// The catalogs that hold at least one granule of this collection, ordered by URL.

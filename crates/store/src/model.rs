@@ -612,7 +612,7 @@ impl Batch {
 }
 
 /// What a batch changed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchOutcome {
     /// Granules that did not exist before.
     pub granules_inserted: u64,
@@ -622,6 +622,30 @@ pub struct BatchOutcome {
     pub collections_inserted: u64,
     /// Catalogs deleted with expired trees.
     pub catalogs_deleted: u64,
+    /// IDs (sorted) of the collections whose granules or row the batch changed: granules
+    /// inserted, deleted or rewritten (a stored granule written with another time, size,
+    /// catalog, …), collection rows inserted or filled in. Their statistics
+    /// ([`CrawlState::refresh_collection_stats`](crate::CrawlState::refresh_collection_stats))
+    /// may have moved; no other collection's did. Empty when the batch rewrote what was
+    /// stored.
+    #[serde(default)]
+    pub changed_collections: Vec<String>,
+}
+
+impl BatchOutcome {
+    /// Add another batch's figures to these (changed collections: the union).
+    pub fn add(&mut self, other: &BatchOutcome) {
+        self.granules_inserted += other.granules_inserted;
+        self.granules_deleted += other.granules_deleted;
+        self.collections_inserted += other.collections_inserted;
+        self.catalogs_deleted += other.catalogs_deleted;
+        if !other.changed_collections.is_empty() {
+            self.changed_collections
+                .extend(other.changed_collections.iter().cloned());
+            self.changed_collections.sort_unstable();
+            self.changed_collections.dedup();
+        }
+    }
 }
 
 /// Filter for collection listings.

@@ -211,6 +211,7 @@ macro_rules! store_test_suite {
             test_remove_source_cascades,
             test_collection_description_kept,
             test_refresh_collection_stats,
+            test_changed_collections,
             test_list_collections,
             test_free_text_syntax,
             test_unknown_references,

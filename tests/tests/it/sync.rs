@@ -12,7 +12,8 @@ use common::{cat_url, cfg, path};
 use threddex_crawler::{Harvester, Progress, SyncOptions, SyncReport, Syncer};
 use threddex_sim::{Fault, FaultRule, NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
 use threddex_store::{
-    CatalogStatus, CollectionQuery, GranuleQuery, NewSource, NodeClass, Source, Store,
+    Batch, CatalogState, CatalogStatus, Collection, CollectionQuery, Granule, GranuleQuery,
+    NewSource, NodeClass, Source, Store,
 };
 use threddex_store_postgres::testdb::{DropDatabase, fresh_store_with_guard};
 use threddex_store_sqlite::SqliteStore;
@@ -208,6 +209,167 @@ async fn archival_folders_are_not_refetched(backend: Backend) {
     assert_eq!(c.for_path(&path("N0Q/catalog.xml")), 1);
     assert!(second.harvest.requests < first.harvest.requests);
     assert_eq!(w.granules().await, w.server.granule_count());
+}
+
+/// A sync whose clock runs `later` ahead of the server's (the server's listings stay as they
+/// are: a re-sync that finds nothing new).
+async fn sync_later(w: &World, later: chrono::Duration) -> SyncReport {
+    let clock = w.server.clock().clone();
+    Syncer::new(
+        Harvester::new(cfg()).expect("harvester"),
+        Arc::clone(&w.store),
+        SyncOptions {
+            holder: "later".into(),
+            clock: Arc::new(move || clock.now() + later),
+            lease_ttl: Duration::from_secs(30),
+            ..SyncOptions::default()
+        },
+    )
+    .sync_source(&w.source, Arc::new(Progress::default()))
+    .await
+    .expect("sync")
+}
+
+/// Forget the validators of every stored catalog: the next read of each is a full one.
+async fn drop_validators(w: &World) {
+    let cats: Vec<CatalogState> = w
+        .store
+        .catalogs_of_source(w.source.id)
+        .await
+        .expect("catalogs")
+        .into_iter()
+        .map(|c| CatalogState {
+            etag: None,
+            last_modified: None,
+            ..c
+        })
+        .collect();
+    w.store
+        .write_batch(&Batch {
+            catalogs: cats,
+            ..Batch::default()
+        })
+        .await
+        .expect("drop validators");
+}
+
+async fn all_collections(store: &Arc<dyn Store>) -> Vec<Collection> {
+    store
+        .list_collections(&CollectionQuery {
+            limit: 0,
+            ..CollectionQuery::default()
+        })
+        .await
+        .expect("collections")
+}
+
+both!(a_no_change_resync_recounts_nothing);
+async fn a_no_change_resync_recounts_nothing(backend: Backend) {
+    let w = World::new(backend, spec(), Duration::ZERO).await;
+    assert!(w.sync().await.success);
+    let before = all_collections(&w.store).await;
+    assert_eq!(before.len(), 2);
+    // A server without validators: every re-read is a full listing (no 304).
+    drop_validators(&w).await;
+
+    let today = cat_url(&w.server, "N0Q/FTG/20240108/catalog.xml");
+    w.server.counters().reset();
+    let r = sync_later(&w, chrono::Duration::hours(2)).await;
+    assert!(r.success);
+    assert_eq!(
+        w.server
+            .counters()
+            .for_path(&path("N0Q/FTG/20240108/catalog.xml")),
+        1
+    );
+    assert_eq!(r.harvest.not_modified, 0);
+    assert!(r.harvest.granules > 0, "listings re-read in full: {r:?}");
+    assert_eq!(
+        (r.harvest.granules_inserted, r.harvest.granules_deleted),
+        (0, 0)
+    );
+    assert!(
+        r.harvest.changed_collections.is_empty(),
+        "{:?}",
+        r.harvest.changed_collections
+    );
+    assert_eq!(
+        all_collections(&w.store).await,
+        before,
+        "no recount, no updated_at bump"
+    );
+
+    // The store loses today's FTG granules and holds one the server never listed (at 23:00,
+    // after all real ones); the next re-read adds the real ones back and removes that one:
+    // only FTG changes, and its figures are the server's again.
+    let ftg = before
+        .iter()
+        .find(|c| c.info.id.contains("FTG"))
+        .expect("FTG collection")
+        .clone();
+    let fake = Granule {
+        collection_id: ftg.info.id.clone(),
+        granule_id: "nexrad/level3/N0Q/FTG/20240108/not_on_the_server.nids".into(),
+        name: "not_on_the_server.nids".into(),
+        url_path: Some("nexrad/level3/N0Q/FTG/20240108/not_on_the_server.nids".into()),
+        start: Some(at("2024-01-08T23:00:00Z")),
+        end: None,
+        size: Some(1),
+        modified: None,
+        catalog_url: today.clone(),
+    };
+    let o = w
+        .store
+        .write_batch(&Batch {
+            granules: vec![fake],
+            complete_catalogs: vec![today.clone()],
+            ..Batch::default()
+        })
+        .await
+        .expect("tamper");
+    assert_eq!(o.changed_collections, std::slice::from_ref(&ftg.info.id));
+    let removed = o.granules_deleted;
+    assert!(removed > 0);
+    w.store
+        .refresh_collection_stats(&o.changed_collections)
+        .await
+        .expect("refresh");
+    let tampered = w
+        .store
+        .collection(&ftg.info.id)
+        .await
+        .expect("get")
+        .expect("FTG");
+    assert_eq!(tampered.end, Some(at("2024-01-08T23:00:00Z")));
+    assert_eq!(
+        tampered.granule_count,
+        ftg.granule_count - i64::try_from(removed).expect("n") + 1
+    );
+
+    drop_validators(&w).await;
+    let r = sync_later(&w, chrono::Duration::hours(4)).await;
+    assert!(r.success);
+    assert_eq!(
+        r.harvest.changed_collections,
+        std::slice::from_ref(&ftg.info.id)
+    );
+    assert_eq!(
+        (r.harvest.granules_inserted, r.harvest.granules_deleted),
+        (removed, 1)
+    );
+    let after = all_collections(&w.store).await;
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a.info.id, b.info.id);
+        if a.info.id == ftg.info.id {
+            assert_eq!(
+                (a.granule_count, a.start, a.end),
+                (b.granule_count, b.start, b.end),
+                "FTG's figures are the server's again"
+            );
+        } else {
+            assert_eq!(a, b, "the other collection untouched");
+        }
+    }
 }
 
 both!(new_granules_in_todays_folder_appear);

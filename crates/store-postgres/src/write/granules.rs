@@ -602,6 +602,11 @@ pub(super) async fn upsert_granules(
             again.push(i);
         }
         again.sort_unstable();
+        // Rows written again (changed, moved to another slot, or raced): their collections
+        // changed, also when the write turns out to be an insert (then also logged as added).
+        for &i in &again {
+            changes.rewritten(&clean(&chunk[i].granule.collection_id));
+        }
         let mut rest: Vec<(&GranuleRow<'_>, Stored<'_>)> = again
             .iter()
             .map(|&i| (&chunk[i], encode_row(templates, &chunk[i])))

@@ -113,7 +113,7 @@ async fn a_stale_claim_holder_cannot_write_after_takeover() {
         .await
         .expect("store");
     assert!(
-        matches!(w, FencedWrite::Written(o) if o.granules_inserted == 2),
+        matches!(w, FencedWrite::Written(ref o) if o.granules_inserted == 2),
         "{w:?}"
     );
     let late = store
@@ -448,7 +448,7 @@ async fn a_takeover_counts_what_the_previous_holder_wrote() {
             .await
             .expect("store");
         assert!(
-            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 3),
+            matches!(&w, FencedWrite::Written(o) if o.granules_inserted == 3),
             "{w:?}"
         );
     }
@@ -479,7 +479,7 @@ async fn a_takeover_counts_what_the_previous_holder_wrote() {
             .await
             .expect("store");
         assert!(
-            matches!(w, FencedWrite::Written(o) if o.granules_inserted == 0),
+            matches!(&w, FencedWrite::Written(o) if o.granules_inserted == 0),
             "{w:?}"
         );
         assert!(store.complete_claim(&claim.token).await.expect("store"));

@@ -1053,3 +1053,108 @@ pub async fn test_collection_views_same_catalog_and_late_views(store: &dyn Store
     assert!(names(store, "sat").await.is_empty());
     assert!(store.catalog_views(day).await.expect("views").is_empty());
 }
+
+/// A batch names the collections it changed: none when it rewrites what is stored, exactly
+/// the one whose listing gained, lost or rewrote a granule otherwise; refreshing only those
+/// keeps every collection's figures right.
+pub async fn test_changed_collections(store: &dyn Store) {
+    let a = "http://127.0.0.1/s/a/catalog.xml";
+    let b = "http://127.0.0.1/s/b/catalog.xml";
+    let src = setup(store, "s", a, "c").await;
+    let listing = |c_granules: Vec<Granule>| Batch {
+        catalogs: vec![fetched(a, src, None, 0), fetched(b, src, None, 0)],
+        collections: vec![collection("c", src, a), collection("d", src, b)],
+        granules: c_granules
+            .into_iter()
+            .chain([granule("d", "h/1.nc", b, Some(t(150)))])
+            .collect(),
+        complete_catalogs: vec![a.into(), b.into()],
+        ..Batch::default()
+    };
+    let g2 = Granule {
+        end: Some(t(500)),
+        ..granule("c", "g/2.nc", a, Some(t(200)))
+    };
+    let first = vec![
+        granule("c", "g/1.nc", a, Some(t(100))),
+        g2.clone(),
+        granule("c", "g/3.nc", a, Some(t(300))),
+    ];
+    let o = store
+        .write_batch(&listing(first.clone()))
+        .await
+        .expect("write");
+    assert_eq!(o.changed_collections, ["c", "d"]);
+    assert_eq!(o.granules_inserted, 4);
+    store
+        .refresh_collection_stats(&o.changed_collections)
+        .await
+        .expect("refresh");
+    let get =
+        |id: &'static str| async move { store.collection(id).await.expect("get").expect("stored") };
+    let (c0, d0) = (get("c").await, get("d").await);
+    assert_eq!(
+        (c0.granule_count, c0.start, c0.end),
+        (3, Some(t(100)), Some(t(500)))
+    );
+
+    // The same listings again: nothing changed, nothing to recount.
+    let o = store
+        .write_batch(&listing(first.clone()))
+        .await
+        .expect("again");
+    assert!(o.changed_collections.is_empty(), "{o:?}");
+    assert_eq!((o.granules_inserted, o.granules_deleted), (0, 0));
+    store
+        .refresh_collection_stats(&o.changed_collections)
+        .await
+        .expect("refresh nothing");
+    assert_eq!((get("c").await, get("d").await), (c0.clone(), d0.clone()));
+
+    // One granule added (g/4, the latest), one removed (g/2, the one ending last): only c.
+    let second = vec![
+        granule("c", "g/1.nc", a, Some(t(100))),
+        granule("c", "g/3.nc", a, Some(t(300))),
+        granule("c", "g/4.nc", a, Some(t(400))),
+    ];
+    let o = store
+        .write_batch(&listing(second.clone()))
+        .await
+        .expect("change");
+    assert_eq!(o.changed_collections, ["c"]);
+    assert_eq!((o.granules_inserted, o.granules_deleted), (1, 1));
+    store
+        .refresh_collection_stats(&o.changed_collections)
+        .await
+        .expect("refresh c");
+    let c1 = get("c").await;
+    assert_eq!(
+        (c1.granule_count, c1.start, c1.end),
+        (3, Some(t(100)), Some(t(400)))
+    );
+    assert_eq!(get("d").await, d0, "d untouched");
+
+    // A stored granule rewritten in place (another size, then another end time): c changed.
+    let mut resized = second.clone();
+    resized[1].size = Some(2000);
+    let o = store
+        .write_batch(&listing(resized.clone()))
+        .await
+        .expect("size");
+    assert_eq!(o.changed_collections, ["c"]);
+    assert_eq!((o.granules_inserted, o.granules_deleted), (0, 0));
+    let mut longer = resized;
+    longer[1].end = Some(t(900));
+    let o = store.write_batch(&listing(longer)).await.expect("end");
+    assert_eq!(o.changed_collections, ["c"]);
+    store
+        .refresh_collection_stats(&o.changed_collections)
+        .await
+        .expect("refresh c");
+    let c2 = get("c").await;
+    assert_eq!(
+        (c2.granule_count, c2.start, c2.end),
+        (3, Some(t(100)), Some(t(900)))
+    );
+    assert_eq!(get("d").await, d0, "d untouched");
+}
