@@ -16,12 +16,14 @@ use threddex_store_postgres::testdb::fresh_database;
 use super::common::{self, DAILY, OTHER, day};
 
 async fn waiting(admin: &mut PgConnection, locktype: &str) -> bool {
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted")
-            .bind(locktype)
-            .fetch_one(admin)
-            .await
-            .unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = $1",
+    )
+    .bind(locktype)
+    .fetch_one(admin)
+    .await
+    .unwrap();
     n > 0
 }
 

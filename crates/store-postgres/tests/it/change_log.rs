@@ -105,7 +105,8 @@ async fn a_reader_never_skips_a_transaction_that_commits_late() {
     // A is stalled at its commit once it waits for the advisory lock.
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
         )
         .fetch_one(&mut admin)
         .await
@@ -129,7 +130,8 @@ async fn a_reader_never_skips_a_transaction_that_commits_late() {
     // B waits for A's position lock: B is not visible, and the reader sees nothing new.
     loop {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'transactionid'",
         )
         .fetch_one(&mut admin)
         .await
@@ -237,7 +239,10 @@ async fn a_rewrite_racing_a_deletion_keeps_the_log_true() {
         }
     });
     let waits = |kind: &'static str| {
-        format!("SELECT count(*) FROM pg_locks WHERE locktype = '{kind}' AND NOT granted")
+        format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = '{kind}'"
+        )
     };
     loop {
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(waits("advisory")))

@@ -561,10 +561,13 @@ async fn a_refresh_that_waited_does_not_write_older_figures() {
         .expect("lock");
     let mut admin = PgConnection::connect(&url).await.expect("connect");
     async fn waiting(admin: &mut PgConnection) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .fetch_one(admin)
-            .await
-            .expect("locks")
+        sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(admin)
+        .await
+        .expect("locks")
     }
     // The recomputation of both waits for it.
     let first = tokio::spawn({
