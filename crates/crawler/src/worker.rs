@@ -109,8 +109,6 @@ struct Done {
     token: ClaimToken,
     source_id: i64,
     report: HarvestReport,
-    /// See [`Claim::taken_over`].
-    taken_over: bool,
 }
 
 enum Outcome {
@@ -382,7 +380,6 @@ impl Worker {
                 token: claim.token,
                 source_id,
                 report: out.report,
-                taken_over: claim.taken_over,
             })),
             Err(_) if sink.stale.load(Ordering::Relaxed) => {
                 self.active().remove(&claim.token.url);
@@ -400,19 +397,11 @@ impl Worker {
     /// End read claims: statistics of the collections they touched first, then the claims,
     /// then the rounds' figures.
     async fn complete(&self, done: Vec<Done>, report: &mut WorkerReport) {
-        // What the reads changed (an unchanged listing costs no recount), and everything a
-        // read of a taken-over claim touched (its first reader may have written without
-        // counting).
+        // What the reads changed (an unchanged listing costs no recount). What the first
+        // reader of a taken-over claim wrote was recounted when the claim was taken over.
         let touched: BTreeSet<&str> = done
             .iter()
-            .flat_map(|d| {
-                let ids = if d.taken_over {
-                    &d.report.touched_collections
-                } else {
-                    &d.report.changed_collections
-                };
-                ids.iter().map(String::as_str)
-            })
+            .flat_map(|d| d.report.changed_collections.iter().map(String::as_str))
             .collect();
         let touched: Vec<String> = touched.into_iter().map(str::to_owned).collect();
         for chunk in touched.chunks(500) {

@@ -217,7 +217,6 @@ pub(crate) async fn claim_catalogs(
                 fence: r.try_get("fence").map_err(db_err)?,
             },
             expires_at: r.try_get("claim_expires").map_err(db_err)?,
-            taken_over: r.try_get("taken_over").map_err(db_err)?,
             state,
         });
     }

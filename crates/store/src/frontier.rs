@@ -27,11 +27,6 @@ pub struct Claim {
     pub token: ClaimToken,
     /// When the claim expires unless renewed (database clock).
     pub expires_at: Timestamp,
-    /// The catalog was claimed before and that claim neither completed nor was given back
-    /// (it expired: its worker was killed or gave up). What that worker wrote may be missing
-    /// from the collection statistics, so the collections this read touches are recounted
-    /// even when the read changes nothing.
-    pub taken_over: bool,
 }
 
 /// What a write under a claim is checked against.
