@@ -16,9 +16,9 @@
 //!
 //! `--no-change`: the second sync is a no-change re-sync. The server's clock stays where it
 //! was (its listings do not change) while the syncer's moves `--advance-min` ahead, so the
-//! live catalogs are due; the stored validators are dropped first, so each of them is read in
-//! full (200, not 304: a server without validators, the costly case) and all its granules are
-//! written again. Then the fetch floor of the same catalogs (`--concurrency` plain GETs in
+//! live catalogs are due. The server sends no validators (like a TDS generating its catalogs
+//! per request), so each due catalog is read in full (200, never 304, the costly case); its
+//! body hash shows it unchanged and nothing is rewritten. Then the fetch floor of the same catalogs (`--concurrency` plain GETs in
 //! flight, bodies read, nothing parsed) and the re-sync's time beyond it.
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use threddex_crawler::{CrawlConfig, Harvester, Progress, SyncOptions, Syncer};
 use threddex_sim::{NexradSpec, SimClock, SimConfig, SimServer, TreeSpec};
-use threddex_store::{Batch, CatalogState, NewSource, Store};
+use threddex_store::{NewSource, Store};
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -49,6 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         files_per_day: num("--files", 84),
     };
     let tree = TreeSpec::Nexrad(spec.clone());
+    let no_change = std::env::args().any(|a| a == "--no-change");
     let server = SimServer::start(SimConfig {
         tree: tree.clone(),
         clock: SimClock::fixed(
@@ -59,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     |t| t.to_utc(),
                 ),
         ),
+        validators: !no_change,
         ..SimConfig::default()
     })
     .await?;
@@ -84,7 +86,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     let concurrency = num("--concurrency", 8);
-    let no_change = std::env::args().any(|a| a == "--no-change");
     let cfg = CrawlConfig {
         concurrency,
         rate: f64::INFINITY,
@@ -131,25 +132,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // autovacuum analyzes the freshly loaded tables meanwhile; the planner needs it).
     tokio::time::sleep(Duration::from_secs(num("--pause-s", 0) as u64)).await;
     if no_change {
-        // No validators: every due catalog answers in full.
-        let cats: Vec<CatalogState> = store
-            .catalogs_of_source(source.id)
-            .await?
-            .into_iter()
-            .map(|c| CatalogState {
-                etag: None,
-                last_modified: None,
-                ..c
-            })
-            .collect();
-        for chunk in cats.chunks(1000) {
-            store
-                .write_batch(&Batch {
-                    catalogs: chunk.to_vec(),
-                    ..Batch::default()
-                })
-                .await?;
-        }
         ahead.store(advance * 60, Ordering::Relaxed);
     } else {
         server.clock().advance(chrono::Duration::minutes(advance));
@@ -179,7 +161,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if no_change {
         println!(
-            "re-sync: {} collections changed, {} granules inserted, {} deleted",
+            "re-sync: {} catalogs unchanged (not rewritten), {} collections changed, {} granules inserted, {} deleted",
+            second.harvest.unchanged,
             second.harvest.changed_collections.len(),
             second.harvest.granules_inserted,
             second.harvest.granules_deleted

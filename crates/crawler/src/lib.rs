@@ -95,13 +95,17 @@ pub mod worker;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use threddex_ids::Deriver;
-use threddex_store::{Batch, BatchOutcome, CatalogState, Source, Store};
+use threddex_store::{Batch, BatchOutcome, CatalogState, ErrorChain, Source, Store};
+
+/// A run that inserted at least this many granules brings the store's planner statistics up
+/// to date before its collection statistics are counted.
+const ANALYZE_AFTER_INSERTED: u64 = 100_000;
 
 pub use auth::{SourceAuth, SourceAuthMap};
 pub use batch::title_from_id;
@@ -315,6 +319,7 @@ pub struct Progress {
     catalogs_queued: AtomicU64,
     catalogs_failed: AtomicU64,
     not_modified: AtomicU64,
+    unchanged: AtomicU64,
     datasets: AtomicU64,
     granules: AtomicU64,
     granules_inserted: AtomicU64,
@@ -336,6 +341,10 @@ pub struct ProgressSnapshot {
     pub catalogs_failed: u64,
     /// Catalogs answered with 304.
     pub not_modified: u64,
+    /// Catalogs read in full whose body was the one their stored rows were built from (with
+    /// the same rules): nothing rewritten.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Datasets seen in parsed catalogs (any depth, leaves or not).
     pub datasets: u64,
     /// Granules produced.
@@ -363,6 +372,7 @@ impl Progress {
             catalogs_queued: g(&self.catalogs_queued),
             catalogs_failed: g(&self.catalogs_failed),
             not_modified: g(&self.not_modified),
+            unchanged: g(&self.unchanged),
             datasets: g(&self.datasets),
             granules: g(&self.granules),
             granules_inserted: g(&self.granules_inserted),
@@ -399,6 +409,7 @@ impl ProgressSnapshot {
             catalogs_queued: self.catalogs_queued.saturating_sub(earlier.catalogs_queued),
             catalogs_failed: self.catalogs_failed.saturating_sub(earlier.catalogs_failed),
             not_modified: self.not_modified.saturating_sub(earlier.not_modified),
+            unchanged: self.unchanged.saturating_sub(earlier.unchanged),
             datasets: self.datasets.saturating_sub(earlier.datasets),
             granules: self.granules.saturating_sub(earlier.granules),
             granules_inserted: self
@@ -441,9 +452,13 @@ pub struct HarvestReport {
     pub failed_count: u64,
     /// Catalogs answered with 304 Not Modified.
     pub not_modified: u64,
+    /// Catalogs read in full with the body (and rules) their stored rows came from: nothing
+    /// rewritten.
+    #[serde(default)]
+    pub unchanged: u64,
     /// Catalogs not fetched because robots.txt disallows them.
     pub disallowed: u64,
-    /// Granules written (new or not).
+    /// Granules listed by the catalogs read (written, or kept where a catalog was unchanged).
     pub granules: u64,
     /// Granules the store reported as new.
     pub granules_inserted: u64,
@@ -806,6 +821,21 @@ impl Harvester {
     ) -> Result<HarvestReport, CrawlError> {
         let mut report = out.report;
         report.walk_elapsed = out.started.elapsed();
+        if let Some(s) = state
+            && report.granules_inserted >= ANALYZE_AFTER_INSERTED
+        {
+            let t = Instant::now();
+            match s.update_planner_statistics().await {
+                Ok(()) => tracing::info!(
+                    inserted = report.granules_inserted,
+                    elapsed_ms = t.elapsed().as_millis() as u64,
+                    "planner statistics updated after a large load"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %ErrorChain(&e), "cannot update planner statistics")
+                }
+            }
+        }
         let recount = if changed_only {
             &report.changed_collections
         } else {

@@ -106,6 +106,9 @@ struct Ctx {
     abort: AtomicBool,
     /// References not followed because they lie below `max_depth`.
     beyond_depth: AtomicU64,
+    /// What the rows built from a catalog body depend on besides the body (see
+    /// [`derivation_fingerprint`]).
+    fingerprint: String,
 }
 
 pub(crate) struct RunOutput {
@@ -167,6 +170,7 @@ pub(crate) async fn run(
     let follow_children = params.policy.follow_children;
     let max_catalogs = inner.cfg.max_catalogs;
     let now = (params.policy.clock)();
+    let fingerprint = derivation_fingerprint(&inner.deriver, &params);
     let ctx = Arc::new(Ctx {
         inner,
         p: params,
@@ -180,6 +184,7 @@ pub(crate) async fn run(
         maybe_gone: Mutex::new(Vec::new()),
         abort: AtomicBool::new(false),
         beyond_depth: AtomicU64::new(0),
+        fingerprint,
     });
 
     // Depth-first: pop from the end. Seeds are pushed reversed so the first is visited first.
@@ -255,6 +260,7 @@ pub(crate) async fn run(
         failed: failed.into_inner().unwrap_or_else(|p| p.into_inner()),
         failed_count: delta.catalogs_failed,
         not_modified: delta.not_modified,
+        unchanged: delta.unchanged,
         disallowed: delta.disallowed,
         granules: delta.granules,
         granules_inserted: outcome.granules_inserted,
@@ -322,9 +328,16 @@ async fn visit_inner(ctx: &Arc<Ctx>, seed: &Seed) -> Vec<Seed> {
         }
         return Vec::new();
     }
+    // A conditional request only where the stored rows were built the way this run builds
+    // them: after an upgrade or a change of the source's rules the body is read again.
     let validators = seed
         .prior
         .as_ref()
+        .filter(|p| {
+            p.content_hash
+                .as_deref()
+                .is_some_and(|h| hash_parts(h).0 == Some(ctx.fingerprint.as_str()))
+        })
         .map(|p| Validators {
             etag: p.etag.clone(),
             last_modified: p.last_modified.clone(),
@@ -527,7 +540,14 @@ struct Processed {
 /// Parse a body and build its rows and the list of child catalog URLs (normalised, skip
 /// filter applied, host rule applied; not yet de-duplicated).
 fn process(ctx: &Ctx, key: &str, final_url: &Url, body: &[u8]) -> Result<Processed, String> {
-    let hash = hex(&Sha256::digest(body));
+    let mut digest = Sha256::new();
+    if final_url.as_str() != key {
+        // Access URLs resolve against where the body came from.
+        digest.update(final_url.as_str().as_bytes());
+        digest.update([0]);
+    }
+    digest.update(body);
+    let hash = format!("{}:{}", ctx.fingerprint, hex(&digest.finalize()));
     let limits = Limits {
         max_bytes: ctx.inner.cfg.max_body_bytes,
         ..Limits::default()
@@ -615,6 +635,43 @@ fn child_urls(ctx: &Ctx, cat: &Catalog, final_url: &Url) -> Vec<String> {
     out
 }
 
+/// A short digest of everything besides the body that the rows of a catalog depend on: the
+/// crawler's version (a new release may read the same body differently), the source, its
+/// authority, select and skip patterns and ID rules. Stored as the first part of a catalog's
+/// `content_hash` (`FINGERPRINT:BODY_SHA256`); a catalog re-read under another fingerprint is
+/// fetched without validators and written again.
+fn derivation_fingerprint(deriver: &threddex_ids::Deriver, p: &RunParams) -> String {
+    let mut d = Sha256::new();
+    let mut field = |s: &str| {
+        d.update(s.len().to_le_bytes());
+        d.update(s.as_bytes());
+    };
+    field(env!("CARGO_PKG_VERSION"));
+    field(&p.source_id.to_string());
+    field(p.authority.as_deref().unwrap_or("\0"));
+    for (what, list) in [("select", &p.select), ("skip", &p.skip)] {
+        field(what);
+        for re in list {
+            field(re.as_str());
+        }
+    }
+    field("rules");
+    for rule in deriver.rule_patterns() {
+        field(rule);
+    }
+    let digest = d.finalize();
+    hex(digest.get(..8).unwrap_or(&digest))
+}
+
+/// A stored `content_hash` as (fingerprint, body digest); a hash from before fingerprints has
+/// none.
+fn hash_parts(h: &str) -> (Option<&str>, &str) {
+    match h.split_once(':') {
+        Some((fp, body)) => (Some(fp), body),
+        None => (None, h),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -638,8 +695,12 @@ async fn finish(
     Progress::add(&progress.granules, p.rows.granules.len() as u64);
 
     let mut state = base_state(ctx, seed);
-    let changed =
-        seed.prior.as_ref().and_then(|s| s.content_hash.as_deref()) != Some(p.hash.as_str());
+    let prior_hash = seed.prior.as_ref().and_then(|s| s.content_hash.as_deref());
+    // The server's listing changed (whatever the rules that read it).
+    let changed = prior_hash.map(|h| hash_parts(h).1) != Some(hash_parts(&p.hash).1);
+    // The stored rows are exactly what this body gives: the same body read with the same
+    // rules, written in one transaction with this hash. Like a 304, nothing is rewritten.
+    let rows_stored = prior_hash == Some(p.hash.as_str());
     if changed {
         state.last_changed = state.last_fetch;
     }
@@ -700,16 +761,30 @@ async fn finish(
     }
     lock(&ctx.listed).insert(seed.url.clone(), listed);
 
-    let mut out = CatalogOutput {
-        catalogs: vec![state],
-        collections: p.rows.collections,
-        granules: p.rows.granules,
-        complete: Some(seed.url.clone()),
-        delete_trees,
-        views: Some(CatalogViews {
-            catalog_url: seed.url.clone(),
-            views: p.views,
-        }),
+    let mut out = if rows_stored {
+        Progress::add(&ctx.progress.unchanged, 1);
+        CatalogOutput {
+            catalogs: vec![state],
+            delete_trees,
+            // Views whose coverage runs to `present` are resolved anew.
+            views: (!p.views.is_empty()).then(|| CatalogViews {
+                catalog_url: seed.url.clone(),
+                views: p.views,
+            }),
+            ..CatalogOutput::default()
+        }
+    } else {
+        CatalogOutput {
+            catalogs: vec![state],
+            collections: p.rows.collections,
+            granules: p.rows.granules,
+            complete: Some(seed.url.clone()),
+            delete_trees,
+            views: Some(CatalogViews {
+                catalog_url: seed.url.clone(),
+                views: p.views,
+            }),
+        }
     };
 
     let known: Option<HashSet<String>> = policy

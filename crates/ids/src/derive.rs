@@ -75,6 +75,11 @@ impl Deriver {
         Ok(Self { rules: compiled })
     }
 
+    /// The extra rules' patterns, in order (part of what a derivation depends on).
+    pub fn rule_patterns(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(Regex::as_str)
+    }
+
     /// Derive `(collection_id, start, end, template)` from a dataset's ID (else its urlPath,
     /// else its name; the caller picks). An id that already starts with `authority:` is taken
     /// without that prefix, so deriving from a collection id gives it back. With an empty

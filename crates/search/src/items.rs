@@ -307,11 +307,7 @@ impl SearchCore {
             prop: threddex_store::SortProperty::Identifier,
             descending,
         }];
-        Ok(self
-            .store
-            .search_records(&and(f), &sort, 0, limit)
-            .await?
-            .collections)
+        Ok(self.store.find_collections(&and(f), &sort, limit).await?)
     }
 
     /// One page of the items `req` asks for.

@@ -61,6 +61,10 @@ pub struct SimConfig {
     /// gets a 401 with `WWW-Authenticate: Basic realm="threddex-sim"` (counted in
     /// [`Counters::unauthorized`]).
     pub require_auth: Option<RequiredHeader>,
+    /// Send `ETag` and `Last-Modified` and answer a matching conditional request with 304
+    /// (default). `false` serves like a TDS that generates its catalogs on each request
+    /// (datasetScan): no validators, every read gets the full body.
+    pub validators: bool,
 }
 
 /// A header every request must carry ([`SimConfig::require_auth`]).
@@ -145,6 +149,7 @@ impl Default for SimConfig {
             dir: None,
             port: 0,
             require_auth: None,
+            validators: true,
         }
     }
 }

@@ -82,6 +82,9 @@ struct Args {
     /// `{"requests":N,"not_modified":N,"distinct_paths":N,"max_in_flight":N}`.
     #[arg(long)]
     stats_file: Option<PathBuf>,
+    /// Send no `ETag`/`Last-Modified` and never answer 304 (catalogs generated per request).
+    #[arg(long)]
+    no_validators: bool,
 }
 
 impl Args {
@@ -149,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
         dir: args.dir.clone(),
         port: args.port,
         require_auth: None,
+        validators: !args.no_validators,
     };
     let server = SimServer::start(cfg).await?;
     {

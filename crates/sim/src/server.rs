@@ -35,6 +35,7 @@ struct AppState {
     /// Paths a redirect chain has just pointed back to: their next request skips redirect faults.
     passes: Mutex<HashMap<String, u32>>,
     require_auth: Option<RequiredHeader>,
+    validators: bool,
 }
 
 /// A running simulated TDS.
@@ -63,6 +64,7 @@ impl SimServer {
             dir,
             passes: Mutex::new(HashMap::new()),
             require_auth: cfg.require_auth,
+            validators: cfg.validators,
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
@@ -464,7 +466,7 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
     }
     let etag = format!("\"{:016x}\"", xml::hash64(0, &doc.body));
     let lm = http_date(doc.last_modified);
-    if is_not_modified(req.headers(), &etag, doc.last_modified) {
+    if st.validators && is_not_modified(req.headers(), &etag, doc.last_modified) {
         st.counters.count_not_modified();
         return respond(
             StatusCode::NOT_MODIFIED,
@@ -472,17 +474,18 @@ async fn handle(State(st): State<Arc<AppState>>, req: Request) -> Response {
             Body::empty(),
         );
     }
-    let headers = [
+    let all = [
         (header::CONTENT_TYPE, doc.kind.content_type()),
         (header::ETAG, etag.as_str()),
         (header::LAST_MODIFIED, lm.as_str()),
     ];
+    let headers = if st.validators { &all[..] } else { &all[..1] };
     let body = match fault {
         Some(Fault::SlowBody { delay }) => slow_body(doc.body, delay),
         Some(Fault::Reset) => reset_body(doc.body),
         _ => Body::from(doc.body),
     };
-    respond(StatusCode::OK, &headers, body)
+    respond(StatusCode::OK, headers, body)
 }
 
 #[cfg(test)]

@@ -204,11 +204,25 @@ pub(crate) fn catalog_from_row(row: &PgRow) -> Result<CatalogState, StoreError> 
     })
 }
 
+/// The columns [`collection_from_row`] reads (table alias `c`), with `$iso` for the ISO record.
+macro_rules! collection_columns {
+    ($iso:literal) => {
+        concat!(
+            "c.id, c.source_id, c.title, c.template, c.catalog_url, c.services, c.metadata, ",
+            "c.summary, c.keywords, c.west, c.south, c.east, c.north, c.granule_count, ",
+            "c.start_time, c.end_time, ",
+            $iso,
+            ", c.updated_at, c.views_version"
+        )
+    };
+}
+
 /// Columns read by [`collection_from_row`] (table alias `c`).
-pub(crate) const COLLECTION_COLUMNS: &str = "c.id, c.source_id, c.title, c.template, \
-     c.catalog_url, c.services, c.metadata, c.summary, c.keywords, c.west, c.south, c.east, \
-     c.north, c.granule_count, c.start_time, c.end_time, c.iso_record, c.updated_at, \
-     c.views_version";
+pub(crate) const COLLECTION_COLUMNS: &str = collection_columns!("c.iso_record");
+
+/// [`COLLECTION_COLUMNS`] with the ISO record left unread (read back as `None`).
+pub(crate) const COLLECTION_COLUMNS_WITHOUT_ISO: &str =
+    collection_columns!("NULL::text AS iso_record");
 
 /// A collection's bbox from its four corner columns (west, south, east, north): None unless
 /// all four are set.

@@ -142,6 +142,15 @@ impl Maintenance for PostgresStore {
     async fn stats(&self) -> Result<StoreStats> {
         read::stats(&self.pool).await
     }
+
+    async fn update_planner_statistics(&self) -> Result<()> {
+        // The partitioned granule table is analyzed with its partitions.
+        sqlx::query("ANALYZE granules, catalogs, collections")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -271,6 +280,15 @@ impl CollectionCatalog for PostgresStore {
         limit: u32,
     ) -> Result<threddex_store::RecordPage> {
         search::search_records(&self.read_pool, filter, sort, offset, limit).await
+    }
+
+    async fn find_collections(
+        &self,
+        filter: &threddex_store::RecordFilter,
+        sort: &[threddex_store::SortKey],
+        limit: u32,
+    ) -> Result<Vec<Collection>> {
+        search::find_collections(&self.read_pool, filter, sort, limit).await
     }
 
     async fn collection_views(&self, collection_id: &str) -> Result<Vec<CollectionView>> {

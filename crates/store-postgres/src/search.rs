@@ -22,10 +22,14 @@
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use threddex_store::sql::{Binds, Column, Dialect, Keywords, push_filter, push_order_by};
 use threddex_store::{
-    LikePattern, MAX_FILTER_DEPTH, RecordFilter, RecordPage, SortKey, StoreError, Timestamp, Words,
+    Collection, LikePattern, MAX_FILTER_DEPTH, RecordFilter, RecordPage, SortKey, StoreError,
+    Timestamp, Words,
 };
 
-use crate::convert::{COLLECTION_COLUMNS, clean, collection_from_row, db_err, like_escape};
+use crate::convert::{
+    COLLECTION_COLUMNS, COLLECTION_COLUMNS_WITHOUT_ISO, clean, collection_from_row, db_err,
+    like_escape,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -240,6 +244,36 @@ pub(crate) async fn search_records(
         matched,
         collections,
     })
+}
+
+/// [`CollectionCatalog::find_collections`]: one statement, no count, no ISO record.
+///
+/// [`CollectionCatalog::find_collections`]: threddex_store::CollectionCatalog::find_collections
+pub(crate) async fn find_collections(
+    pool: &PgPool,
+    filter: &RecordFilter,
+    sort: &[SortKey],
+    limit: u32,
+) -> Result<Vec<Collection>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    if sort.is_empty() && anytext_only(filter, 0) {
+        let mut found = search_anytext(pool, filter, 0, limit).await?.collections;
+        for c in &mut found {
+            c.iso_record = None;
+        }
+        return Ok(found);
+    }
+    let wide = Pg { narrow: false };
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {COLLECTION_COLUMNS_WITHOUT_ISO} FROM collections c WHERE "
+    ));
+    push_filter(&wide, &mut qb, filter)?;
+    push_order_by(&wide, &mut qb, sort, Column::Key);
+    qb.push(" LIMIT ").push_bind(i64::from(limit));
+    let rows = qb.build().fetch_all(pool).await.map_err(db_err)?;
+    rows.iter().map(collection_from_row).collect()
 }
 
 #[cfg(test)]

@@ -138,6 +138,13 @@ pub trait Maintenance: Send + Sync {
 
     /// Row counts and sizes, for summaries and the storage measurements.
     async fn stats(&self) -> Result<StoreStats>;
+
+    /// Bring the query planner's statistics up to date after a large load (a first harvest
+    /// into empty tables would otherwise be planned as empty until the database's own
+    /// background analysis runs). Default: nothing to do.
+    async fn update_planner_statistics(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The registered sources: what to crawl, with their settings and sync times.
@@ -318,6 +325,26 @@ pub trait CollectionCatalog: Send + Sync {
         offset: u64,
         limit: u32,
     ) -> Result<RecordPage>;
+
+    /// The first `limit` collections of [`CollectionCatalog::search_records`] without the
+    /// count of all matches and without their ISO records (`iso_record` is `None`): what an
+    /// item search needs of its collections. A backend can then skip the count and leave the
+    /// record unread.
+    async fn find_collections(
+        &self,
+        filter: &RecordFilter,
+        sort: &[SortKey],
+        limit: u32,
+    ) -> Result<Vec<Collection>> {
+        let mut found = self
+            .search_records(filter, sort, 0, limit)
+            .await?
+            .collections;
+        for c in &mut found {
+            c.iso_record = None;
+        }
+        Ok(found)
+    }
 }
 
 /// Step 2 of the search: a collection's granules in a time window, in time order.

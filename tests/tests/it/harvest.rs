@@ -117,7 +117,11 @@ async fn small_nexrad_exact_counts_ids_and_times() {
         Some(cat_url(&sim, "N0Q/FTG/catalog.xml").as_str())
     );
     assert!(day.etag.is_some() && day.last_modified.is_some());
-    assert_eq!(day.content_hash.as_ref().map(String::len), Some(64));
+    // `RULES_FINGERPRINT:BODY_SHA256`, both in hex.
+    let hash = day.content_hash.as_deref().expect("content hash");
+    let (fp, body) = hash.split_once(':').expect("two parts");
+    assert_eq!((fp.len(), body.len()), (16, 64), "{hash}");
+    assert!(hash.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,6 +144,104 @@ async fn reharvest_adds_nothing_and_uses_conditional_requests() {
     let st = db.store.catalog(&root).await.expect("read").expect("root");
     assert_eq!(st.status, CatalogStatus::NotModified);
     assert!(st.etag.is_some());
+}
+
+/// Every granule of the store as (collection, granule ID, start), over every collection.
+async fn all_granules(db: &Db) -> BTreeSet<(String, String, Option<chrono::DateTime<Utc>>)> {
+    let cols = db
+        .store
+        .list_collections(&CollectionQuery {
+            limit: 1000,
+            ..CollectionQuery::default()
+        })
+        .await
+        .expect("collections");
+    let mut out = BTreeSet::new();
+    for c in cols {
+        let g = db
+            .store
+            .list_granules(&GranuleQuery {
+                collection_id: c.info.id.clone(),
+                start: None,
+                end: None,
+                after: None,
+                limit: 10_000,
+            })
+            .await
+            .expect("granules");
+        out.extend(
+            g.into_iter()
+                .map(|g| (c.info.id.clone(), g.granule_id, g.start)),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_body_is_not_rewritten_until_the_rules_that_read_it_change() {
+    // A server without validators (catalogs generated per request, like datasetScan): every
+    // re-read gets the whole body. A body equal to the one the stored rows came from is
+    // recognised by its hash and nothing is rewritten; with other ID rules the same bodies
+    // give other rows, and the store must then hold exactly what a fresh harvest with those
+    // rules builds.
+    let sim = sim_with(threddex_sim::SimConfig {
+        tree: TreeSpec::Nexrad(small()),
+        validators: false,
+        ..threddex_sim::SimConfig::default()
+    })
+    .await;
+    let root = sim.root_catalog_url();
+    let (db, first) = harvest(cfg(), &root).await;
+    let first = first.expect("first");
+    assert_eq!(first.unchanged, 0);
+    let stored = all_granules(&db).await;
+    assert_eq!(stored.len(), 32);
+
+    let second = harvest_into(cfg(), &root, &db).await.expect("second");
+    assert_eq!(second.not_modified, 0, "the server sends no validators");
+    assert_eq!(
+        second.unchanged, first.catalogs,
+        "every catalog read in full, none rewritten"
+    );
+    assert_eq!(second.granules_inserted + second.granules_deleted, 0);
+    assert_eq!(all_granules(&db).await, stored);
+
+    let mut merged = cfg();
+    merged.id_rules = vec!["N0[QU]".into()];
+    let third = harvest_into(merged.clone(), &root, &db)
+        .await
+        .expect("third");
+    assert_eq!(third.unchanged, 0, "other rules: every catalog rewritten");
+    let (fresh, r) = harvest(merged, &root).await;
+    r.expect("fresh");
+    let want = all_granules(&fresh).await;
+    assert_eq!(all_granules(&db).await, want);
+    let collections: BTreeSet<&str> = want.iter().map(|(c, _, _)| c.as_str()).collect();
+    assert_eq!(collections.len(), 2, "{collections:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_rules_are_not_bypassed_by_a_304() {
+    // With validators, a catalog whose stored rows were built under other rules is fetched
+    // without them (a 304 would keep the old rows).
+    let sim = sim(small(), vec![]).await;
+    let root = sim.root_catalog_url();
+    let (db, first) = harvest(cfg(), &root).await;
+    first.expect("first");
+    let mut merged = cfg();
+    merged.id_rules = vec!["N0[QU]".into()];
+    let before = sim.counters().not_modified();
+    let second = harvest_into(merged.clone(), &root, &db)
+        .await
+        .expect("second");
+    assert_eq!(second.not_modified, 0);
+    assert_eq!(sim.counters().not_modified(), before);
+    let (fresh, r) = harvest(merged.clone(), &root).await;
+    r.expect("fresh");
+    assert_eq!(all_granules(&db).await, all_granules(&fresh).await);
+    // Same rules again: conditional requests are back.
+    let third = harvest_into(merged, &root, &db).await.expect("third");
+    assert!(third.not_modified > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

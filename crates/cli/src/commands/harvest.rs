@@ -276,6 +276,13 @@ fn print_summary(r: &HarvestReport, dry_run: bool, args: &HarvestArgs) {
             r.not_modified
         );
     }
+    if r.unchanged > 0 {
+        eprintln!(
+            "  {} catalogs served the body their stored granules were read from: nothing \
+             rewritten",
+            r.unchanged
+        );
+    }
     if r.unvisited > 0 {
         eprintln!(
             "  stopped early: --max-catalogs {} reached, {} catalogs left unvisited (run again \

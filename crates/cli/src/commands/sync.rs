@@ -135,7 +135,7 @@ fn print_summary(r: &SyncReport, wait: Option<Duration>) {
     let h = &r.harvest;
     let secs = h.elapsed.as_secs_f64().max(0.001);
     eprintln!(
-        "sync {} {}: {} known catalogs ({} archival), {} seeds, {} catalogs read ({} not modified, {} failed), {} granules ({} new, {} deleted), {} catalogs expired, {} requests in {:.1}s{}",
+        "sync {} {}: {} known catalogs ({} archival), {} seeds, {} catalogs read ({} not modified, {} unchanged, {} failed), {} granules ({} new, {} deleted), {} catalogs expired, {} requests in {:.1}s{}",
         r.source,
         if r.success { "done" } else { "incomplete" },
         r.known_catalogs,
@@ -143,6 +143,7 @@ fn print_summary(r: &SyncReport, wait: Option<Duration>) {
         r.seeds,
         h.catalogs,
         h.not_modified,
+        h.unchanged,
         h.failed_count,
         h.granules,
         h.granules_inserted,

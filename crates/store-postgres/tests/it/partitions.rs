@@ -286,3 +286,51 @@ async fn a_collection_lookup_scans_one_partition() {
         assert_eq!(store.list_granules(&query).await.unwrap().len(), 12);
     }
 }
+
+/// After a load, `update_planner_statistics` leaves every granule partition, and the tables
+/// beside it, with row estimates equal to what they hold (a partition never analyzed
+/// estimates -1 rows: unknown).
+#[tokio::test]
+async fn planner_statistics_follow_a_load() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let src = source(&store).await;
+    let mut batch = Batch {
+        collections: (0..COLLECTIONS).map(|i| collection(i, src)).collect(),
+        ..Batch::default()
+    };
+    for i in 0..COLLECTIONS {
+        batch.granules.extend(granules(i, 0, 3));
+    }
+    store.write_batch(&batch).await.unwrap();
+    // Estimates and true counts of the granule partitions that hold rows, and of the
+    // collections table.
+    let estimates = || async {
+        sqlx::query_as::<_, (String, f32, i64)>(
+            "SELECT c.relname::text, c.reltuples, \
+                    (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I', \
+                     c.relname), false, true, '')))[1]::text::bigint \
+             FROM pg_class c \
+             WHERE c.relname = 'collections' \
+                OR c.oid IN (SELECT relid FROM pg_partition_tree('granules') WHERE isleaf) \
+             ORDER BY 1",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    };
+    let before = estimates().await;
+    assert!(
+        before.iter().any(|(_, est, n)| *n > 0 && *est < 0.0),
+        "a fresh partition with rows has no estimate yet: {before:?}"
+    );
+    store.update_planner_statistics().await.unwrap();
+    let after = estimates().await;
+    assert_eq!(after.len(), before.len());
+    for (name, est, n) in &after {
+        assert_eq!(*est as i64, *n, "{name}: estimate {est}, rows {n}");
+    }
+    assert_eq!(
+        after.iter().map(|(_, _, n)| n).sum::<i64>(),
+        3 * COLLECTIONS as i64 + COLLECTIONS as i64
+    );
+}

@@ -531,6 +531,16 @@ async fn ids(store: &dyn Store, f: &RecordFilter) -> Vec<String> {
         .search_records(f, &[], 0, 100)
         .await
         .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+    // The item search's lighter query finds the same collections, records left out.
+    let found = store
+        .find_collections(f, &[], 100)
+        .await
+        .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+    let mut want = page.collections.clone();
+    for c in &mut want {
+        c.iso_record = None;
+    }
+    assert_eq!(found, want, "{f:?}: find_collections");
     let ids: Vec<String> = page.collections.into_iter().map(|c| c.info.id).collect();
     assert_eq!(
         page.matched as usize,
@@ -791,6 +801,42 @@ pub async fn test_search_records_paging_and_sort(store: &dyn Store) {
             matches!(SortKey::new(prop, false), Err(StoreError::Invalid(_))),
             "cannot sort on {prop:?}"
         );
+    }
+    // The item search's lighter query: the same order and limit, records left out.
+    store
+        .set_iso_records(&[crate::IsoRecordUpdate {
+            collection_id: A.into(),
+            xml: "<record/>".into(),
+            start: c.start,
+            end: c.end,
+            date_stamp: t(7),
+            views_version: c.views_version,
+        }])
+        .await
+        .expect("record");
+    for (sort, limit) in [
+        (sorted(Queryable::Title, false), 10),
+        (sorted(Queryable::Title, true), 2),
+        (Vec::new(), 10),
+        (Vec::new(), 0),
+    ] {
+        let full = store
+            .search_records(&all, &sort, 0, limit)
+            .await
+            .expect("search");
+        let light = store
+            .find_collections(&all, &sort, limit)
+            .await
+            .expect("find");
+        let mut want = full.collections;
+        assert_eq!(
+            want.iter().filter(|c| c.iso_record.is_some()).count(),
+            usize::from(want.iter().any(|c| c.info.id == A)),
+        );
+        for c in &mut want {
+            c.iso_record = None;
+        }
+        assert_eq!(light, want, "{sort:?} {limit}");
     }
 }
 
