@@ -1,5 +1,6 @@
 //! A small time-bounded cache of what a granule search needs to know about a collection (that
-//! it exists, its access services, its source), so a granule lookup costs one query, not two.
+//! it exists, its access services, its source, and for item searches the collection itself
+//! without its ISO record), so a granule lookup costs one query, not two.
 //!
 //! Only existing collections are cached; entries live [`CollectionCache::ttl`] and are
 //! replaced after a refresh. When the cache is full it is emptied (simple and bounded).
@@ -18,6 +19,8 @@ pub(crate) struct CollectionInfo {
     pub services: Arc<[AccessService]>,
     /// The source it belongs to.
     pub source_id: i64,
+    /// The collection as read, without its ISO record (what an item page is built from).
+    pub collection: Option<Arc<Collection>>,
 }
 
 impl CollectionInfo {
@@ -25,13 +28,19 @@ impl CollectionInfo {
         Self {
             services: granule_services(services).into(),
             source_id,
+            collection: None,
         }
     }
 }
 
 impl From<&Collection> for CollectionInfo {
     fn from(c: &Collection) -> Self {
-        Self::new(&c.info.services, c.info.source_id)
+        let mut info = Self::new(&c.info.services, c.info.source_id);
+        info.collection = Some(Arc::new(Collection {
+            iso_record: None,
+            ..c.clone()
+        }));
+        info
     }
 }
 
@@ -128,6 +137,14 @@ impl CollectionCache {
             .get(id)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, info)| Arc::clone(info))
+    }
+
+    /// Drop the entry of `id` (its collection changed).
+    pub(crate) fn forget(&self, id: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 
     /// Remember `info` for `id`.

@@ -26,6 +26,7 @@ use threddex_store::{
     Timestamp,
 };
 
+use crate::cache::CollectionInfo;
 use crate::cursor::ItemPosition;
 use crate::refresh::RefreshOutcome;
 use crate::{SearchCore, SearchError};
@@ -149,6 +150,35 @@ fn id_is(op: CompareOp, value: &str) -> RecordFilter {
     }
 }
 
+/// The one collection ID a conjunction of collection filters names, when it says nothing else
+/// (every other part matches every collection).
+fn only_id(base: &[RecordFilter]) -> Option<&str> {
+    fn named(f: &RecordFilter) -> Option<&str> {
+        match f {
+            RecordFilter::CompareText {
+                prop: TextProperty::Identifier,
+                op: CompareOp::Eq,
+                value,
+                match_case: true,
+            } => Some(value),
+            RecordFilter::Or(v) | RecordFilter::And(v) if v.len() == 1 => v.first().and_then(named),
+            _ => None,
+        }
+    }
+    let mut id = None;
+    for f in base {
+        match f {
+            RecordFilter::All => {}
+            RecordFilter::And(v) if v.is_empty() => {}
+            f => match (id, named(f)) {
+                (None, Some(n)) => id = Some(n),
+                _ => return None,
+            },
+        }
+    }
+    id
+}
+
 fn and(mut v: Vec<RecordFilter>) -> RecordFilter {
     match v.len() {
         0 => RecordFilter::All,
@@ -227,6 +257,10 @@ impl Run<'_> {
                 .core
                 .refresh(&id, s.collection.info.source_id, self.end)
                 .await;
+            if o.refreshed {
+                // Its services or extent may have changed.
+                self.core.collections.forget(&id);
+            }
             let f = self.freshness.get_or_insert(o);
             f.refreshed |= o.refreshed;
             f.stale |= o.stale;
@@ -284,14 +318,25 @@ impl Run<'_> {
 }
 
 impl SearchCore {
-    /// Collections that may hold matches, by ID, after `after_id`, at most `limit`.
+    /// Collections that may hold matches, by ID, after `after_id`, at most `limit`. A search
+    /// of one named collection and nothing else about collections is answered from the
+    /// collection cache when it can be (like `/index`).
     async fn item_collections(
         &self,
         base: &[RecordFilter],
         after_id: Option<&str>,
         limit: u32,
         descending: bool,
-    ) -> Result<Vec<Collection>, SearchError> {
+    ) -> Result<Vec<Arc<Collection>>, SearchError> {
+        let single = match after_id {
+            None if limit > 0 => only_id(base),
+            _ => None,
+        };
+        if let Some(id) = single
+            && let Some(c) = self.collections.get(id).and_then(|i| i.collection.clone())
+        {
+            return Ok(vec![c]);
+        }
         let mut f = base.to_vec();
         if let Some(a) = after_id {
             f.push(id_is(
@@ -307,7 +352,16 @@ impl SearchCore {
             prop: threddex_store::SortProperty::Identifier,
             descending,
         }];
-        Ok(self.store.find_collections(&and(f), &sort, limit).await?)
+        let found = self.store.find_collections(&and(f), &sort, limit).await?;
+        if let (Some(id), [c]) = (single, found.as_slice())
+            && c.info.id == id
+        {
+            let info = self.collections.put(id, CollectionInfo::from(c));
+            if let Some(c) = &info.collection {
+                return Ok(vec![Arc::clone(c)]);
+            }
+        }
+        Ok(found.into_iter().map(Arc::new).collect())
     }
 
     /// One page of the items `req` asks for.
@@ -453,7 +507,6 @@ impl SearchCore {
                     for c in batch {
                         last = Some(c.info.id.clone());
                         seen_collections += 1;
-                        let c = Arc::new(c);
                         only = Some(Arc::clone(&c));
                         // A position with no start and no ID is the collection's beginning.
                         let from = after
@@ -519,7 +572,6 @@ impl SearchCore {
                     .into_iter()
                     .map(|c| {
                         let same = after.is_some_and(|a| a.collection == c.info.id);
-                        let c = Arc::new(c);
                         only = Some(Arc::clone(&c));
                         // Another collection's scan starts at the edge of the cursor's start
                         // group and skips what is not past the cursor.

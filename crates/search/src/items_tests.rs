@@ -498,3 +498,104 @@ async fn pages_stay_correct_while_granules_arrive() {
         );
     }
 }
+
+#[test]
+fn one_named_collection_is_recognised() {
+    let id = |v: &str| id_is(CompareOp::Eq, v);
+    let any = RecordFilter::All;
+    assert_eq!(
+        only_id(&[any.clone(), any.clone(), RecordFilter::Or(vec![id("a:x")])]),
+        Some("a:x")
+    );
+    assert_eq!(
+        only_id(&[id("a:x"), RecordFilter::And(vec![])]),
+        Some("a:x")
+    );
+    // Two names, a name and another condition, other operators or case-blind matching: no.
+    assert_eq!(
+        only_id(&[RecordFilter::Or(vec![id("a:x"), id("b:y")])]),
+        None
+    );
+    assert_eq!(only_id(&[id("a:x"), id("b:y")]), None);
+    assert_eq!(
+        only_id(&[id("a:x"), id_is(CompareOp::Ne, "b:y")]),
+        None,
+        "an exclusion beside the name"
+    );
+    assert_eq!(only_id(&[id_is(CompareOp::Ge, "a:x")]), None);
+    let blind = RecordFilter::CompareText {
+        prop: threddex_store::TextProperty::Identifier,
+        op: CompareOp::Eq,
+        value: "a:x".into(),
+        match_case: false,
+    };
+    assert_eq!(only_id(&[blind]), None);
+    assert_eq!(only_id(&[any]), None);
+}
+
+/// A search of one named collection takes the collection from the cache while its entry is
+/// fresh (the store's newer figures show once it expires or with the cache off), and its
+/// pages are the same either way.
+#[tokio::test]
+async fn one_collection_searches_share_the_collection_cache() {
+    let store = store().await;
+    let cached = SearchCore::new(Arc::clone(&store), None, SearchConfig::default());
+    let uncached = SearchCore::new(
+        Arc::clone(&store),
+        None,
+        SearchConfig {
+            collection_cache_ttl: std::time::Duration::ZERO,
+            ..SearchConfig::default()
+        },
+    );
+    let req = ItemRequest {
+        collections: Some(vec!["a:x".into()]),
+        filter: RecordFilter::All,
+        collection_filter: RecordFilter::All,
+        limit: 1_000,
+        after: None,
+        order: ItemOrder::Collection,
+        descending: false,
+        updated_since: None,
+    };
+    let first = cached.items(&req).await.unwrap();
+    let ids = |p: &ItemPage| -> Vec<String> {
+        p.items.iter().map(|(_, g)| g.granule_id.clone()).collect()
+    };
+    let count_of = |p: &ItemPage| p.items.first().map(|(c, _)| c.granule_count);
+    assert_eq!(count_of(&first), Some(12));
+    assert!(first.items.iter().all(|(c, _)| c.iso_record.is_none()));
+
+    // The store gains a granule; the cached collection still shows the old figures.
+    store
+        .write_batch(&Batch {
+            granules: vec![Granule {
+                collection_id: "a:x".into(),
+                granule_id: "g99-0".into(),
+                name: "g99-0.nc".into(),
+                start: Some(hour(41)),
+                end: None,
+                url_path: Some("a:x/g99.nc".into()),
+                size: Some(1),
+                modified: None,
+                catalog_url: "http://h/thredds/catalog/0/catalog.xml".into(),
+            }],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .refresh_collection_stats(&["a:x".to_owned()])
+        .await
+        .unwrap();
+    let again = cached.items(&req).await.unwrap();
+    let fresh = uncached.items(&req).await.unwrap();
+    assert_eq!(count_of(&again), Some(12), "from the cache");
+    assert_eq!(count_of(&fresh), Some(13), "from the store");
+    assert_eq!(
+        ids(&again),
+        ids(&fresh),
+        "the granules are always the store's"
+    );
+    assert_eq!(ids(&fresh).len(), 13);
+}

@@ -289,7 +289,10 @@ async fn a_no_change_resync_recounts_nothing(backend: Backend) {
     );
     assert_eq!(r.harvest.not_modified, 0);
     assert!(r.harvest.granules > 0, "listings re-read in full: {r:?}");
-    assert_eq!(r.harvest.unchanged, r.harvest.catalogs, "and none rewritten: {r:?}");
+    assert_eq!(
+        r.harvest.unchanged, r.harvest.catalogs,
+        "and none rewritten: {r:?}"
+    );
     assert_eq!(
         (r.harvest.granules_inserted, r.harvest.granules_deleted),
         (0, 0)
