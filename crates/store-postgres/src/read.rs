@@ -181,7 +181,7 @@ impl CommonTexts {
 /// How many collections the free text alone matches, counted up to `COMMON_MATCHES + 1`.
 async fn text_matches(conn: &mut PgConnection, text: &RecordFilter) -> Result<i64, StoreError> {
     let mut count = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM collections c WHERE ");
-    push_filter(&Pg { narrow: false }, &mut count, text)?;
+    push_filter(&Pg::WIDE, &mut count, text)?;
     count.push(" LIMIT ").push_bind(COMMON_MATCHES + 1);
     count.push(") AS m");
     count
@@ -222,8 +222,20 @@ async fn search_collections(
         .flatten();
     let verdict = text_key.as_deref().and_then(|t| common.common(t));
     let by_matches = text_key.is_some() && verdict != Some(true);
+    let recheck = if by_matches {
+        common_terms(&text, common)
+    } else {
+        Vec::new()
+    };
     let mut sql = QueryBuilder::new(format!("SELECT {columns} FROM collections c WHERE "));
-    push_filter(&Pg { narrow: false }, &mut sql, &q.filter())?;
+    push_filter(
+        &Pg {
+            narrow: false,
+            recheck: &recheck,
+        },
+        &mut sql,
+        &q.filter(),
+    )?;
     let order = if by_matches { "c.id || ''" } else { "c.id" };
     sql.push(format!(" ORDER BY {order} LIMIT "))
         .push_bind(limit(q.limit));
@@ -249,6 +261,31 @@ async fn search_collections(
     }
     conn.done();
     Ok(rows)
+}
+
+/// The terms of a several-term free text known to be common on their own (searched alone
+/// before, over [`COMMON_MATCHES`] matches): tested on the rows the other terms find. When
+/// every term is common the first keeps its indexes.
+fn common_terms(text: &RecordFilter, common: &CommonTexts) -> Vec<String> {
+    let RecordFilter::And(parts) = text else {
+        return Vec::new();
+    };
+    let terms: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| match p {
+            RecordFilter::Words(w) => Some(w.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<String> = terms
+        .iter()
+        .filter(|t| common.common(t) == Some(true))
+        .map(|t| (*t).to_owned())
+        .collect();
+    if out.len() == terms.len() && !out.is_empty() {
+        out.remove(0);
+    }
+    out
 }
 
 /// Catalog URLs come from [`CatalogUrls`], not from a per-row sub-select (which cost about

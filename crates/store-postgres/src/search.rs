@@ -34,10 +34,28 @@ use crate::convert::{
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// The Postgres dialect: columns of `collections c`.
-pub(crate) struct Pg {
+pub(crate) struct Pg<'a> {
     /// AnyText tests are written against the side table row `t` (the statement reads
     /// `collection_anytext t`), not as key sets of `collections c`.
     pub(crate) narrow: bool,
+    /// Free-text terms (by [`Words::text`]) tested on the rows the other conditions find
+    /// rather than through their own indexes: terms known to match very many collections,
+    /// whose whole bitmap a `BitmapAnd` would otherwise build (10,000 matches: 5 ms, against
+    /// 0.3 ms as a recheck of a rare term's rows).
+    pub(crate) recheck: &'a [String],
+}
+
+impl Pg<'static> {
+    /// Columns of `collections c`, every term through its indexes.
+    pub(crate) const WIDE: Pg<'static> = Pg {
+        narrow: false,
+        recheck: &[],
+    };
+    /// AnyText on the side table row `t`.
+    pub(crate) const NARROW: Pg<'static> = Pg {
+        narrow: true,
+        recheck: &[],
+    };
 }
 
 /// The tsquery of a term's words: one after another, the last one a prefix. Words are
@@ -56,7 +74,7 @@ fn tsquery(words: &[String]) -> String {
     q
 }
 
-impl Dialect for Pg {
+impl Dialect for Pg<'_> {
     type Db = Postgres;
 
     const KEYWORDS: Keywords = Keywords {
@@ -115,6 +133,12 @@ impl Dialect for Pg {
     /// (GIN on `search`, trigram GIN on `id`), so a rare word is a BitmapOr of two index
     /// probes, not a scan of every row.
     fn push_words(&self, qb: &mut QueryBuilder<Postgres>, words: &Words) {
+        // `(…) IS TRUE` is the same test (NULL is not a match either way) but no index
+        // condition: the planner applies it as a filter.
+        let recheck = self.recheck.contains(&words.text);
+        if recheck {
+            qb.push("(");
+        }
         qb.push("(");
         if !words.words.is_empty() {
             qb.push("c.search @@ (SELECT to_tsquery('simple', ");
@@ -124,6 +148,9 @@ impl Dialect for Pg {
         qb.push("c.id ILIKE ");
         qb.push_bind(format!("%{}%", like_escape(&clean(&words.text))));
         qb.push(")");
+        if recheck {
+            qb.push(" IS TRUE)");
+        }
     }
 }
 
@@ -168,7 +195,7 @@ async fn search_anytext(
     offset: u64,
     limit: u32,
 ) -> Result<RecordPage> {
-    let narrow = Pg { narrow: true };
+    let narrow = Pg::NARROW;
     if limit == 0 {
         let mut qb = QueryBuilder::new("SELECT count(*) FROM collection_anytext t WHERE ");
         push_filter(&narrow, &mut qb, filter)?;
@@ -218,7 +245,7 @@ pub(crate) async fn search_records(
     if sort.is_empty() && anytext_only(filter, 0) {
         return search_anytext(pool, filter, offset, limit).await;
     }
-    let wide = Pg { narrow: false };
+    let wide = Pg::WIDE;
     let mut qb = QueryBuilder::new("SELECT count(*) FROM collections c WHERE ");
     push_filter(&wide, &mut qb, filter)?;
     let matched = count(pool, qb).await?;
@@ -265,7 +292,7 @@ pub(crate) async fn find_collections(
         }
         return Ok(found);
     }
-    let wide = Pg { narrow: false };
+    let wide = Pg::WIDE;
     let mut qb = QueryBuilder::new(format!(
         "SELECT {COLLECTION_COLUMNS_WITHOUT_ISO} FROM collections c WHERE "
     ));
@@ -286,16 +313,31 @@ mod tests {
         assert_eq!(tsquery(&w(&["n0q"])), "'n0q':*");
         assert_eq!(tsquery(&w(&["upper", "ocean"])), "'upper' <-> 'ocean':*");
         let mut qb = QueryBuilder::<Postgres>::new("");
+        push_filter(&Pg::WIDE, &mut qb, &RecordFilter::free_text("a OR -_")).expect("compiles");
+        assert_eq!(
+            qb.into_string(),
+            "((c.search @@ (SELECT to_tsquery('simple', $1)) OR c.id ILIKE $2) \
+             OR NOT COALESCE((c.id ILIKE $3), FALSE))"
+        );
+    }
+
+    #[test]
+    fn recheck_terms_are_no_index_condition() {
+        let recheck = ["frequent".to_owned()];
+        let mut qb = QueryBuilder::<Postgres>::new("");
         push_filter(
-            &Pg { narrow: false },
+            &Pg {
+                narrow: false,
+                recheck: &recheck,
+            },
             &mut qb,
-            &RecordFilter::free_text("a OR -_"),
+            &RecordFilter::free_text("rare Frequent"),
         )
         .expect("compiles");
         assert_eq!(
             qb.into_string(),
             "((c.search @@ (SELECT to_tsquery('simple', $1)) OR c.id ILIKE $2) \
-             OR NOT COALESCE((c.id ILIKE $3), FALSE))"
+             AND ((c.search @@ (SELECT to_tsquery('simple', $3)) OR c.id ILIKE $4) IS TRUE))"
         );
     }
 }

@@ -181,6 +181,13 @@ async fn common_search_words_give_the_same_pages_both_ways() {
         full[0].info.summary.as_deref(),
         Some("Frequent and triple.")
     );
+    // A rare term beside the known common one: the common one is then tested on the rare
+    // one's rows only, with the same answers (both terms, the rare one alone, and the ID).
+    assert_eq!(pages("triple frequent").await, expected(3));
+    assert_eq!(pages("frequent triple").await, expected(3));
+    let by_id = pages("c/0042 frequent").await;
+    assert_eq!(by_id[..2], [vec!["edu.x:c/0042".to_owned()], vec![]]);
+    assert!(pages("nowhere frequent").await.iter().all(Vec::is_empty));
 }
 
 #[tokio::test]
