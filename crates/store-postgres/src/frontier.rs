@@ -168,6 +168,8 @@ pub(crate) async fn claim_catalogs(
         .collect::<Vec<_>>()
         .join(", ");
     // One short statement: pick (skipping rows other claimants have locked), then claim.
+    // Shallowest first; within a depth spread over the frontier (a hash of the key, see
+    // migration 0020) so that the claims in flight write to different collections.
     // Only catalogs of rounds that hold their source's sync lease are handed out. A catalog
     // whose previous claim did not complete (it expired, or was given back) is *taken over*:
     // `claim_expires` is cleared only by a completion.
@@ -180,7 +182,7 @@ pub(crate) async fn claim_catalogs(
                  AND l.expires_at > clock_timestamp() \
              WHERE c.queued_at IS NOT NULL \
                AND (c.claim_expires IS NULL OR c.claim_expires <= clock_timestamp()) \
-             ORDER BY c.depth, c.queued_at, c.key \
+             ORDER BY c.depth, hashint8(c.key) \
              LIMIT $3 \
              FOR UPDATE OF c SKIP LOCKED \
          ) \
