@@ -42,6 +42,14 @@ pub(crate) async fn write_in(
     if batch.is_empty() {
         return Ok(out);
     }
+    // Plan this transaction's statements for their parameters. A connection caches a generic
+    // plan after a few executions; one made while the tables were small (a first harvest)
+    // scans every granule partition once they have grown: the probe of eight rows below took
+    // 18 ms per batch that way, 1.5 ms + 2 ms of planning with custom plans.
+    sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
     let mut views = ViewChanges::default();
     let mut changes = ChangeSet::default();
 
