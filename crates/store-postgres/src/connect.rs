@@ -148,6 +148,7 @@ impl PostgresStore {
             reads: std::sync::Arc::new(reads),
             replica: None,
             pool_size: opts.pool_size,
+            growth: std::sync::Arc::default(),
         })
     }
 

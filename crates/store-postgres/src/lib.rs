@@ -39,6 +39,7 @@ mod iso;
 mod keys;
 mod lease;
 mod read;
+mod planner_stats;
 mod read_pool;
 mod replica;
 mod runs;
@@ -92,9 +93,17 @@ pub struct PostgresStore {
     replica: Option<std::sync::Arc<replica::Replica>>,
     /// Connections per pool (for the replica's pools).
     pool_size: u32,
+    /// Background `ANALYZE` as the granule table grows (see [`planner_stats`]).
+    growth: std::sync::Arc<planner_stats::GrowthAnalyze>,
 }
 
 impl PostgresStore {
+    /// How many times this store has analyzed the granule table as it grew (see
+    /// `planner_stats`; diagnostics and tests).
+    pub fn growth_analyses(&self) -> u64 {
+        self.growth.runs()
+    }
+
     /// The `EXPLAIN` plans of the statements [`GranuleIndex::list_granules`] runs for `query`
     /// (diagnostics: shows that lookups are index range scans in index order).
     pub async fn explain_list_granules(&self, query: &GranuleQuery) -> Result<String> {
@@ -207,7 +216,9 @@ impl CrawlState for PostgresStore {
     }
 
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome> {
-        write::write_batch(&self.pool, batch).await
+        let out = write::write_batch(&self.pool, batch).await?;
+        self.growth.record(&self.pool, out.granules_inserted);
+        Ok(out)
     }
 
     async fn refresh_collection_stats(&self, collection_ids: &[String]) -> Result<()> {
@@ -486,7 +497,11 @@ impl threddex_store::Frontier for PostgresStore {
         token: &threddex_store::ClaimToken,
         batch: Batch,
     ) -> Result<threddex_store::FencedWrite> {
-        frontier::write_claimed(&self.pool, token, batch).await
+        let out = frontier::write_claimed(&self.pool, token, batch).await?;
+        if let threddex_store::FencedWrite::Written(o) = &out {
+            self.growth.record(&self.pool, o.granules_inserted);
+        }
+        Ok(out)
     }
 
     async fn complete_claim(&self, token: &threddex_store::ClaimToken) -> Result<bool> {
