@@ -334,3 +334,54 @@ async fn planner_statistics_follow_a_load() {
         3 * COLLECTIONS as i64 + COLLECTIONS as i64
     );
 }
+
+/// A store that inserted as many granules as the statistics count (at least 50,000) analyzes
+/// the granule table in the background; smaller loads leave it to autovacuum.
+#[tokio::test]
+async fn a_growing_granule_table_is_analyzed() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    let src = source(&store).await;
+    store
+        .write_batch(&Batch {
+            collections: (0..COLLECTIONS).map(|i| collection(i, src)).collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    // 40 collections × 1,300 granules = 52,000, written in batches of one collection.
+    for i in 0..COLLECTIONS {
+        store
+            .write_batch(&Batch {
+                granules: granules(i, 0, 1_300),
+                ..Batch::default()
+            })
+            .await
+            .unwrap();
+        if i < 38 {
+            // 38 × 1,300 = 49,400 < 50,000 after this batch: nothing yet.
+            assert_eq!(
+                store.growth_analyses(),
+                0,
+                "after {} granules",
+                (i + 1) * 1_300
+            );
+        }
+    }
+    let mut waited = 0;
+    while store.growth_analyses() == 0 && waited < 300 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(store.growth_analyses(), 1);
+    let counted: f64 = sqlx::query_scalar(
+        "SELECT sum(greatest(reltuples, 0))::float8 FROM pg_class \
+         WHERE oid IN (SELECT relid FROM pg_partition_tree('granules') WHERE isleaf)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        counted >= 50_000.0,
+        "the statistics count {counted} granules"
+    );
+}
