@@ -255,18 +255,7 @@ pub(crate) async fn search_records(
             collections: Vec::new(),
         });
     }
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLLECTION_COLUMNS} FROM collections c WHERE "
-    ));
-    push_filter(&wide, &mut qb, filter)?;
-    push_order_by(&wide, &mut qb, sort, Column::Key);
-    qb.push(" LIMIT ").push_bind(i64::from(limit));
-    qb.push(" OFFSET ").push_bind(to_i64(offset));
-    let rows = qb.build().fetch_all(pool).await.map_err(db_err)?;
-    let collections = rows
-        .iter()
-        .map(collection_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let collections = page(pool, COLLECTION_COLUMNS, filter, sort, offset, limit).await?;
     Ok(RecordPage {
         matched,
         collections,
@@ -292,13 +281,24 @@ pub(crate) async fn find_collections(
         }
         return Ok(found);
     }
+    page(pool, COLLECTION_COLUMNS_WITHOUT_ISO, filter, sort, 0, limit).await
+}
+
+/// The collections `filter` matches in `sort` order (ties by key), `columns` of each.
+async fn page(
+    pool: &PgPool,
+    columns: &str,
+    filter: &RecordFilter,
+    sort: &[SortKey],
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<Collection>> {
     let wide = Pg::WIDE;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {COLLECTION_COLUMNS_WITHOUT_ISO} FROM collections c WHERE "
-    ));
+    let mut qb = QueryBuilder::new(format!("SELECT {columns} FROM collections c WHERE "));
     push_filter(&wide, &mut qb, filter)?;
     push_order_by(&wide, &mut qb, sort, Column::Key);
     qb.push(" LIMIT ").push_bind(i64::from(limit));
+    qb.push(" OFFSET ").push_bind(to_i64(offset));
     let rows = qb.build().fetch_all(pool).await.map_err(db_err)?;
     rows.iter().map(collection_from_row).collect()
 }

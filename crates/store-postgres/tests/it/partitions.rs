@@ -251,19 +251,24 @@ async fn an_unpartitioned_database_converts_in_place() {
     assert_eq!(day_counts(&store).await.0, kept);
 }
 
-/// The plan of a one-collection window lookup names exactly one partition's index.
-#[tokio::test]
-async fn a_collection_lookup_scans_one_partition() {
-    let (store, _db) = common::fresh_store_with_guard().await;
-    let src = source(&store).await;
+/// Every collection with `per` granules, in one batch.
+async fn fill(store: &PostgresStore, per: i64) {
+    let src = source(store).await;
     let mut batch = Batch {
         collections: (0..COLLECTIONS).map(|i| collection(i, src)).collect(),
         ..Batch::default()
     };
     for i in 0..COLLECTIONS {
-        batch.granules.extend(granules(i, 0, 300));
+        batch.granules.extend(granules(i, 0, per));
     }
     store.write_batch(&batch).await.unwrap();
+}
+
+/// The plan of a one-collection window lookup names exactly one partition's index.
+#[tokio::test]
+async fn a_collection_lookup_scans_one_partition() {
+    let (store, _db) = common::fresh_store_with_guard().await;
+    fill(&store, 300).await;
     sqlx::query("ANALYZE granules")
         .execute(store.pool())
         .await
@@ -293,15 +298,7 @@ async fn a_collection_lookup_scans_one_partition() {
 #[tokio::test]
 async fn planner_statistics_follow_a_load() {
     let (store, _db) = common::fresh_store_with_guard().await;
-    let src = source(&store).await;
-    let mut batch = Batch {
-        collections: (0..COLLECTIONS).map(|i| collection(i, src)).collect(),
-        ..Batch::default()
-    };
-    for i in 0..COLLECTIONS {
-        batch.granules.extend(granules(i, 0, 3));
-    }
-    store.write_batch(&batch).await.unwrap();
+    fill(&store, 3).await;
     // Estimates and true counts of the granule partitions that hold rows, and of the
     // collections table.
     let estimates = || async {
