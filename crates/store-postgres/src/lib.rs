@@ -110,6 +110,19 @@ impl PostgresStore {
         read::explain_granules(&self.pool, &self.collection_keys, query).await
     }
 
+    /// A setting (`current_setting(name)`) as the connections of the hot read statements
+    /// see it (diagnostics: they plan their statements once, see `read_pool`).
+    pub async fn read_connection_setting(&self, name: &str) -> Result<String> {
+        let mut conn = self.reads.acquire().await?;
+        let value: String = sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(conn.conn())
+            .await
+            .map_err(db_err)?;
+        conn.done();
+        Ok(value)
+    }
+
     /// Close every pooled connection.
     pub async fn close(&self) {
         self.reads.close().await;

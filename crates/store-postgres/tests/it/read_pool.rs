@@ -155,3 +155,25 @@ async fn a_connection_killed_by_the_server_is_replaced() {
     assert_eq!(minutes(&store, &window(5, 8, 10)).await, vec![5, 6, 7]);
     assert_eq!(store.idle_read_connections(), 1);
 }
+
+/// The read connections plan each statement once (a generic plan, which prunes the
+/// collection's partition when it runs) instead of planning every execution anew, and the
+/// listings they run still answer exactly, from the first execution of a statement on a
+/// connection to well past the point where Postgres would have chosen between the two.
+#[tokio::test]
+async fn read_connections_plan_once_and_answer_exactly() {
+    let (store, _db) = filled(600, 1).await;
+    assert_eq!(
+        store
+            .read_connection_setting("plan_cache_mode")
+            .await
+            .unwrap(),
+        "force_generic_plan"
+    );
+    for i in 0..20 {
+        let from = i * 29;
+        let got = minutes(&store, &window(from, from + 10, 100)).await;
+        let want: Vec<i64> = (from..from + 10).collect();
+        assert_eq!(got, want, "window {i}");
+    }
+}
