@@ -387,7 +387,15 @@ async fn flush(
     let b = std::mem::take(batch);
     // Keep the next batch's allocation close to this one's.
     batch.granules.reserve(granules);
+    let catalogs = b.catalogs.len();
+    let t = Instant::now();
     let o = sink.write(b).await?;
+    tracing::debug!(
+        granules,
+        catalogs,
+        elapsed_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "batch written"
+    );
     total.add(&o);
     progress.add_inserted(o.granules_inserted);
     Ok(())

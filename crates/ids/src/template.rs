@@ -10,6 +10,8 @@
 use crate::scan::Token;
 use crate::time::{Field, Fields, Hit, Role, select};
 use chrono::{DateTime, Datelike, Days, Months, NaiveDateTime, Timelike, Utc};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Longest template or name [`read_time`] looks at.
 const MAX_LEN: usize = 4096;
@@ -194,6 +196,42 @@ fn parse_template(t: &str) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
+/// How many parsed templates each thread keeps ([`parsed`]).
+const CACHED_TEMPLATES: usize = 8;
+
+type Parsed = Option<Rc<[Piece]>>;
+
+thread_local! {
+    /// The templates this thread parsed last, most recent first.
+    static PARSED: RefCell<Vec<(Box<str>, Parsed)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`parse_template`] through a small per-thread cache: a store renders and reads back the
+/// names of a batch's granules with the templates of the batch's few collections, so each
+/// is parsed once per batch rather than once or twice per granule. Bounded: at most
+/// [`CACHED_TEMPLATES`] templates of at most [`MAX_LEN`] bytes per thread.
+fn parsed(t: &str) -> Parsed {
+    if t.len() > MAX_LEN {
+        return None;
+    }
+    PARSED.with(|cell| {
+        let Ok(mut cache) = cell.try_borrow_mut() else {
+            return parse_template(t).map(Rc::from);
+        };
+        if let Some(i) = cache.iter().position(|(k, _)| &**k == t) {
+            if i > 0 {
+                let hit = cache.remove(i);
+                cache.insert(0, hit);
+            }
+            return cache.first().and_then(|(_, p)| p.clone());
+        }
+        let p: Parsed = parse_template(t).map(Rc::from);
+        cache.truncate(CACHED_TEMPLATES - 1);
+        cache.insert(0, (t.into(), p.clone()));
+        p
+    })
+}
+
 /// Read one placeholder at `pos`; returns the position after it and the hit.
 fn read_placeholder(
     b: &[u8],
@@ -307,7 +345,7 @@ pub fn read_time(template: &str, raw: &str) -> Option<(DateTime<Utc>, Option<Dat
     if template.len() > MAX_LEN || raw.len() > MAX_LEN {
         return None;
     }
-    let pieces = parse_template(template)?;
+    let pieces = parsed(template)?;
     let mut m = Matcher {
         raw,
         pieces: &pieces,
@@ -392,10 +430,10 @@ pub fn render(template: &str, start: DateTime<Utc>, end: Option<DateTime<Utc>>) 
     if template.len() > MAX_LEN {
         return None;
     }
-    let pieces = parse_template(template)?;
+    let pieces = parsed(template)?;
     let mut out = String::with_capacity(template.len() + 8);
     let start = start.naive_utc();
-    for piece in &pieces {
+    for piece in pieces.iter() {
         match piece {
             Piece::Lit(l) => out.push_str(l),
             Piece::Wild => return None,
@@ -433,6 +471,35 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// The per-thread cache of parsed templates never answers for another template: names
+    /// of more collections than it holds, in turn and over and over, render as their own.
+    #[test]
+    fn cached_templates_answer_for_their_own_template() {
+        let d = Deriver::new();
+        let names: Vec<String> = (0..3 * CACHED_TEMPLATES)
+            .map(|i| format!("p{i}/s{}/Level3_{i}_20190830_1713.nids", i % 3))
+            .collect();
+        let derived: Vec<_> = names.iter().map(|n| d.derive(n, "a")).collect();
+        for round in 0..4 {
+            for (i, (name, x)) in names.iter().zip(&derived).enumerate() {
+                let tpl = x.template.as_deref().unwrap();
+                // Round 2 asks each template several times in a row (cache hits), the others
+                // cycle through more templates than the cache holds (misses).
+                for _ in 0..if round == 2 { 3 } else { 1 } {
+                    assert_eq!(
+                        render(tpl, x.start.unwrap(), x.end).as_deref(),
+                        Some(name.as_str()),
+                        "template {i} round {round}"
+                    );
+                    assert_eq!(read_time(tpl, name).map(|t| t.0), x.start, "{i}");
+                }
+            }
+        }
+        assert_eq!(render("{yyyy", t("2019-08-30T00:00:00Z"), None), None);
+        assert_eq!(render("{yyyy", t("2019-08-30T00:00:00Z"), None), None);
+        PARSED.with(|c| assert!(c.borrow().len() <= CACHED_TEMPLATES));
     }
 
     #[test]

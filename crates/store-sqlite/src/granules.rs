@@ -15,7 +15,9 @@
 //! have now (a changed start moves it), deletes the old row when the key differs and upserts.
 //! Reads render whatever is not stored; output is always exactly what was written.
 
-use std::collections::{HashMap, HashSet};
+// Batch-local maps keyed by granule IDs and catalog URLs: foldhash (randomly seeded per
+// process) instead of SipHash; each map holds at most one batch's rows.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
@@ -264,7 +266,11 @@ async fn plan<'a>(
         let end = as_stored(g.end)?;
         let start_db = start_key(start);
         // Where it is now.
-        let current: Option<Pk> = if let Some(&(h, s)) = occ.probed.get(&(c.key, id.to_owned())) {
+        // (Rows away from home are rare: most chunks have none to look up.)
+        let probed = (!occ.probed.is_empty())
+            .then(|| occ.probed.get(&(c.key, id.to_owned())))
+            .flatten();
+        let current: Option<Pk> = if let Some(&(h, s)) = probed {
             Some(pk(c.key, s, h))
         } else if let Some((_, s)) = occ
             .hashed
@@ -495,13 +501,24 @@ async fn write_rows(
         }
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
+    // A catalog's granules come together: look its key up once per run of them.
+    let mut catalog: Option<(&str, Option<i64>)> = None;
     for p in rows {
+        let url = p.g.catalog_url.as_str();
+        let catalog_key = match catalog {
+            Some((u, k)) if u == url => k,
+            _ => {
+                let k = catalogs.get(url).copied();
+                catalog = Some((url, k));
+                k
+            }
+        };
         q = q
             .bind(p.coll.key)
             .bind(p.start)
             .bind(p.slot)
             .bind(p.flags)
-            .bind(catalogs.get(&p.g.catalog_url).copied())
+            .bind(catalog_key)
             .bind(p.g.size)
             .bind(p.end)
             .bind(p.modified)

@@ -1,6 +1,8 @@
 //! Atomic batch writes and derived collection figures.
 
-use std::collections::{HashMap, HashSet};
+// Batch-local maps keyed by granule IDs and catalog URLs: foldhash (randomly seeded per
+// process) instead of SipHash; each map holds at most one batch's rows.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use chrono::Utc;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection, SqlitePool};
