@@ -33,12 +33,13 @@ impl CollectionInfo {
     }
 }
 
-impl From<&Collection> for CollectionInfo {
-    fn from(c: &Collection) -> Self {
+impl From<Collection> for CollectionInfo {
+    /// The entry of a collection as read (its ISO record dropped, not copied).
+    fn from(c: Collection) -> Self {
         let mut info = Self::new(&c.info.services, c.info.source_id);
         info.collection = Some(Arc::new(Collection {
             iso_record: None,
-            ..c.clone()
+            ..c
         }));
         info
     }

@@ -117,7 +117,7 @@ impl SearchCore {
                     .await?
                     .ok_or_else(|| SearchError::UnknownCollection(id.to_owned()))?;
                 (
-                    self.collections.put(id, CollectionInfo::from(&c)),
+                    self.collections.put(id, CollectionInfo::from(c)),
                     Served::Store,
                 )
             }
@@ -127,7 +127,7 @@ impl SearchCore {
         let info = if outcome.refreshed {
             served = Served::Live;
             match self.store.collection(id).await? {
-                Some(c) => self.collections.put(id, CollectionInfo::from(&c)),
+                Some(c) => self.collections.put(id, CollectionInfo::from(c)),
                 None => info,
             }
         } else {

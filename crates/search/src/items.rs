@@ -352,14 +352,14 @@ impl SearchCore {
             prop: threddex_store::SortProperty::Identifier,
             descending,
         }];
-        let found = self.store.find_collections(&and(f), &sort, limit).await?;
-        if let (Some(id), [c]) = (single, found.as_slice())
+        let mut found = self.store.find_collections(&and(f), &sort, limit).await?;
+        if let Some(id) = single
+            && let [c] = found.as_slice()
             && c.info.id == id
+            && let Some(c) = found.pop()
         {
             let info = self.collections.put(id, CollectionInfo::from(c));
-            if let Some(c) = &info.collection {
-                return Ok(vec![Arc::clone(c)]);
-            }
+            return Ok(info.collection.iter().cloned().collect());
         }
         Ok(found.into_iter().map(Arc::new).collect())
     }

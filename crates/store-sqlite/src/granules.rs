@@ -141,8 +141,8 @@ struct Occupants {
     rendered: HashMap<(i64, u64), String>,
     /// Hashed rows: `(key, slot)` → (ID, start).
     hashed: HashMap<(i64, i64), (String, f64)>,
-    /// Rows away from their home slot: `(key, ID)` → (slot, start).
-    probed: HashMap<(i64, String), (i64, f64)>,
+    /// Rows away from their home slot: key → ID → (slot, start).
+    probed: HashMap<i64, HashMap<String, (i64, f64)>>,
 }
 
 async fn occupants(
@@ -221,7 +221,7 @@ async fn occupants(
                     let id: String = row.try_get(0).map_err(db_err)?;
                     let h: i64 = row.try_get(1).map_err(db_err)?;
                     let s: f64 = row.try_get_unchecked(2).map_err(db_err)?;
-                    occ.probed.insert((*key, id), (h, s));
+                    occ.probed.entry(*key).or_default().insert(id, (h, s));
                 }
             }
         }
@@ -266,10 +266,7 @@ async fn plan<'a>(
         let end = as_stored(g.end)?;
         let start_db = start_key(start);
         // Where it is now.
-        // (Rows away from home are rare: most chunks have none to look up.)
-        let probed = (!occ.probed.is_empty())
-            .then(|| occ.probed.get(&(c.key, id.to_owned())))
-            .flatten();
+        let probed = occ.probed.get(&c.key).and_then(|ids| ids.get(id));
         let current: Option<Pk> = if let Some(&(h, s)) = probed {
             Some(pk(c.key, s, h))
         } else if let Some((_, s)) = occ

@@ -251,7 +251,7 @@ async fn an_unpartitioned_database_converts_in_place() {
     assert_eq!(day_counts(&store).await.0, kept);
 }
 
-/// Every collection with `per` granules, in one batch.
+/// Every collection with `per` granules (none: the collections only), in one batch.
 async fn fill(store: &PostgresStore, per: i64) {
     let src = source(store).await;
     let mut batch = Batch {
@@ -337,14 +337,7 @@ async fn planner_statistics_follow_a_load() {
 #[tokio::test]
 async fn a_growing_granule_table_is_analyzed() {
     let (store, _db) = common::fresh_store_with_guard().await;
-    let src = source(&store).await;
-    store
-        .write_batch(&Batch {
-            collections: (0..COLLECTIONS).map(|i| collection(i, src)).collect(),
-            ..Batch::default()
-        })
-        .await
-        .unwrap();
+    fill(&store, 0).await;
     // 40 collections × 1,300 granules = 52,000, written in batches of one collection.
     for i in 0..COLLECTIONS {
         store
