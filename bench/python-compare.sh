@@ -7,7 +7,9 @@
 #                    flight, reads each catalog and follows its catalogRefs, parses nothing else
 #                    — the least any crawler needs on this tree and this machine;
 #   threddex         `threddex harvest` into a fresh SQLite file;
-#   threddex-pg      `threddex harvest` into a fresh Postgres database (PG_URL);
+#   threddex-pg      `threddex harvest` into a fresh Postgres database (PG_URL), schema included;
+#   threddex-pg-migrated  the same into a fresh database whose schema `threddex migrate` made
+#                    before the timed run (a deployment's database: the schema exists);
 #   threddex-dry     `threddex harvest --dry-run` (no store; JSON lines to /dev/null);
 #   siphon           bench/py/siphon_walk.py: a ThreadPoolExecutor walker, which is what a siphon
 #                    user writes since TDSCatalog has no crawler;
@@ -27,7 +29,8 @@
 # and siphon 0.11.0 when missing) TDS2STAC_VENV (/tmp/threddex-tds2stac-venv; its own, since
 # tds2stac pins old requests and lxml; created with tds2stac 3.1.25 when missing)
 # PG_URL (postgres://postgres@127.0.0.1:5432; a database is created and dropped per run)
-# ONLY (floor threddex threddex-pg siphon thredds_crawler tds2stac) NO_BUILD (set: use the
+# ONLY (floor threddex threddex-pg siphon thredds_crawler tds2stac; also threddex-pg-migrated,
+# threddex-dry) NO_BUILD (set: use the
 # release binaries already built).
 #
 # Bound: a crawl that must read every catalog, each costing one round trip of LATENCY_MS, with
@@ -71,7 +74,9 @@ sim=""
 pgdb=threddex_pycompare_$$
 cleanup() {
   if [ -n "$sim" ]; then kill "$sim" 2>/dev/null || true; fi
-  if wants threddex-pg; then psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" 2>/dev/null || true; fi
+  if wants threddex-pg || wants threddex-pg-migrated; then
+    psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -183,6 +188,13 @@ for name in $ONLY; do
     threddex-pg)
       psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb"
       run threddex-pg "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
+      found=$(psql -tA "$PG_URL/$pgdb" -c 'SELECT count(*) FROM granules')
+      digest=-
+      ;;
+    threddex-pg-migrated)
+      psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb"
+      "$bin/threddex" -q migrate --db "$PG_URL/$pgdb"
+      run threddex-pg-migrated "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
       found=$(psql -tA "$PG_URL/$pgdb" -c 'SELECT count(*) FROM granules')
       digest=-
       ;;

@@ -1,7 +1,7 @@
 //! Turning a parsed catalog into rows, and the single writer task that groups rows into
 //! batches and hands them to the sink.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use threddex_store::{
     AccessService, BBox, Batch, BatchOutcome, CatalogState, CatalogViews, CollectionUpsert, Granule,
 };
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::{BatchSink, CrawlError, Progress};
@@ -292,10 +293,11 @@ pub fn title_from_id(id: &str) -> String {
 /// granules).
 const MAX_CATALOGS_PER_BATCH: usize = 1000;
 
-/// The single writer: keeps the first upsert of each collection in the run, gathers catalog outputs into batches and writes a batch when it holds
-/// `batch_granules` granules or [`MAX_CATALOGS_PER_BATCH`] catalogs, or `flush_every` after its
-/// first item, and at the end. A catalog's output is never split across batches (its listing
-/// must be complete in one batch).
+/// The single writer: keeps the first upsert of each collection in the run, gathers catalog
+/// outputs into batches and writes a batch when it holds `batch_granules` granules or
+/// [`MAX_CATALOGS_PER_BATCH`] catalogs, or `flush_every` after its first item, and at the end.
+/// A catalog's output is never split across batches (its listing must be complete in one
+/// batch). Up to [`BatchSink::concurrent_writes`] batches are in flight (see [`Writes`]).
 pub(crate) async fn run_writer(
     mut rx: mpsc::Receiver<CatalogOutput>,
     sink: Arc<dyn BatchSink>,
@@ -305,14 +307,14 @@ pub(crate) async fn run_writer(
 ) -> Result<WriterOutput, CrawlError> {
     let mut emitted: HashSet<String> = HashSet::new();
     let mut batch = Batch::default();
-    let mut total = BatchOutcome::default();
+    let mut writes = Writes::new(sink, progress);
     let mut first_at: Option<Instant> = None;
     loop {
         let next = match first_at {
             Some(t) => match tokio::time::timeout_at(t + flush_every, rx.recv()).await {
                 Ok(item) => item,
                 Err(_) => {
-                    flush(&mut batch, &*sink, &mut total, &progress).await?;
+                    writes.submit(&mut batch).await?;
                     first_at = None;
                     continue;
                 }
@@ -324,7 +326,7 @@ pub(crate) async fn run_writer(
         for c in out.collections {
             if !emitted.contains(c.id.as_str()) {
                 emitted.insert(c.id.clone());
-                Progress::add(&progress.collections, 1);
+                Progress::add(&writes.progress.collections, 1);
                 batch.collections.push(c);
             }
         }
@@ -356,13 +358,14 @@ pub(crate) async fn run_writer(
         }
         if batch.granules.len() >= batch_granules || batch.catalogs.len() >= MAX_CATALOGS_PER_BATCH
         {
-            flush(&mut batch, &*sink, &mut total, &progress).await?;
+            writes.submit(&mut batch).await?;
             first_at = None;
         }
     }
-    flush(&mut batch, &*sink, &mut total, &progress).await?;
+    writes.submit(&mut batch).await?;
+    writes.wait_all().await?;
     Ok(WriterOutput {
-        outcome: total,
+        outcome: writes.total,
         collections: emitted,
     })
 }
@@ -374,36 +377,230 @@ pub(crate) struct WriterOutput {
     pub collections: HashSet<String>,
 }
 
-async fn flush(
-    batch: &mut Batch,
-    sink: &dyn BatchSink,
-    total: &mut BatchOutcome,
-    progress: &Progress,
-) -> Result<(), CrawlError> {
-    if batch.is_empty() {
-        return Ok(());
+/// The batch writes of a run: at most [`BatchSink::concurrent_writes`] in flight, each a task.
+/// Overlapping writes must not change what the run writes, so a batch waits for every
+/// earlier write when
+/// - its granules name a collection introduced (upserted first) by a write still in flight:
+///   the collection row must be committed before granules refer to it;
+/// - it deletes catalog trees: it is written alone, after every earlier write and before any
+///   later one (an earlier batch must not write rows into a tree after it is deleted, a later
+///   one must not have them deleted).
+///
+/// Catalog states need no ordering: a catalog's own read is in one batch, and the pending
+/// state its parent's listing wrote does not replace it when that lands later (see
+/// `Batch::catalogs`).
+struct Writes {
+    sink: Arc<dyn BatchSink>,
+    progress: Arc<Progress>,
+    max: usize,
+    running: JoinSet<Result<BatchOutcome, CrawlError>>,
+    /// Collections introduced by each write in flight.
+    introduced: HashMap<tokio::task::Id, Vec<String>>,
+    total: BatchOutcome,
+}
+
+impl Writes {
+    fn new(sink: Arc<dyn BatchSink>, progress: Arc<Progress>) -> Self {
+        let max = sink.concurrent_writes().max(1);
+        Self {
+            sink,
+            progress,
+            max,
+            running: JoinSet::new(),
+            introduced: HashMap::new(),
+            total: BatchOutcome::default(),
+        }
     }
-    let granules = batch.granules.len();
-    let b = std::mem::take(batch);
-    // Keep the next batch's allocation close to this one's.
-    batch.granules.reserve(granules);
-    let catalogs = b.catalogs.len();
-    let t = Instant::now();
-    let o = sink.write(b).await?;
-    tracing::debug!(
-        granules,
-        catalogs,
-        elapsed_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "batch written"
-    );
-    total.add(&o);
-    progress.add_inserted(o.granules_inserted);
-    Ok(())
+
+    /// Start writing `batch` (leaving it empty), once the rules above allow.
+    async fn submit(&mut self, batch: &mut Batch) -> Result<(), CrawlError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let granules = batch.granules.len();
+        let b = std::mem::take(batch);
+        // Keep the next batch's allocation close to this one's.
+        batch.granules.reserve(granules);
+        while let Some(done) = self.running.try_join_next_with_id() {
+            self.finished(done)?;
+        }
+        let alone = !b.delete_catalog_trees.is_empty();
+        let depends = !self.introduced.is_empty()
+            && b.granules.iter().any(|g| {
+                self.introduced
+                    .values()
+                    .any(|ids| ids.contains(&g.collection_id))
+            });
+        if alone || depends {
+            self.wait_all().await?;
+        }
+        while self.running.len() >= self.max {
+            self.wait_one().await?;
+        }
+        let introduced: Vec<String> = b.collections.iter().map(|c| c.id.clone()).collect();
+        let catalogs = b.catalogs.len();
+        let sink = Arc::clone(&self.sink);
+        let handle = self.running.spawn(async move {
+            let t = Instant::now();
+            let o = sink.write(b).await?;
+            tracing::debug!(
+                granules,
+                catalogs,
+                elapsed_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "batch written"
+            );
+            Ok(o)
+        });
+        if !introduced.is_empty() {
+            self.introduced.insert(handle.id(), introduced);
+        }
+        if alone {
+            self.wait_all().await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_one(&mut self) -> Result<(), CrawlError> {
+        match self.running.join_next_with_id().await {
+            Some(done) => self.finished(done),
+            None => Ok(()),
+        }
+    }
+
+    async fn wait_all(&mut self) -> Result<(), CrawlError> {
+        while !self.running.is_empty() {
+            self.wait_one().await?;
+        }
+        Ok(())
+    }
+
+    fn finished(
+        &mut self,
+        done: Result<(tokio::task::Id, Result<BatchOutcome, CrawlError>), tokio::task::JoinError>,
+    ) -> Result<(), CrawlError> {
+        let (id, result) =
+            done.map_err(|e| CrawlError::Internal(format!("batch write task failed: {e}")))?;
+        self.introduced.remove(&id);
+        let o = result?;
+        self.total.add(&o);
+        self.progress.add_inserted(o.granules_inserted);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A sink that keeps two writes in flight and logs when each batch
+    /// (named by its first catalog URL) starts and ends.
+    struct SlowSink {
+        log: Mutex<Vec<(String, bool)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl BatchSink for SlowSink {
+        async fn write(&self, batch: Batch) -> Result<BatchOutcome, CrawlError> {
+            let name = batch
+                .catalogs
+                .first()
+                .map(|c| c.url.clone())
+                .unwrap_or_default();
+            self.log.lock().unwrap().push((name.clone(), true));
+            // b is slow: a batch that must wait for it would otherwise start when a ends.
+            let ms = if name == "b" { 80 } else { 20 };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            self.log.lock().unwrap().push((name, false));
+            Ok(BatchOutcome {
+                granules_inserted: batch.granules.len() as u64,
+                ..BatchOutcome::default()
+            })
+        }
+
+        fn concurrent_writes(&self) -> usize {
+            2
+        }
+    }
+
+    fn output(name: &str, collection: &str, new_collection: bool) -> CatalogOutput {
+        CatalogOutput {
+            catalogs: vec![CatalogState::pending(name.to_owned(), 1, None, 0)],
+            collections: if new_collection {
+                vec![CollectionUpsert {
+                    id: collection.into(),
+                    ..CollectionUpsert::default()
+                }]
+            } else {
+                Vec::new()
+            },
+            granules: vec![Granule {
+                collection_id: collection.into(),
+                granule_id: format!("{name}/g.nc"),
+                name: "g.nc".into(),
+                url_path: None,
+                start: None,
+                end: None,
+                size: None,
+                modified: None,
+                catalog_url: name.into(),
+            }],
+            complete: None,
+            delete_trees: Vec::new(),
+            views: None,
+        }
+    }
+
+    /// The interval (position of its start, position of its end) of each batch in the log.
+    fn spans(log: &[(String, bool)]) -> HashMap<String, (usize, usize)> {
+        let mut spans: HashMap<String, (usize, usize)> = HashMap::new();
+        for (i, (name, start)) in log.iter().enumerate() {
+            let e = spans.entry(name.clone()).or_insert((i, i));
+            if *start {
+                e.0 = i;
+            } else {
+                e.1 = i;
+            }
+        }
+        spans
+    }
+
+    #[tokio::test]
+    async fn overlapping_writes_keep_collections_and_deletions_in_order() {
+        let sink = Arc::new(SlowSink {
+            log: Mutex::new(Vec::new()),
+        });
+        let (tx, rx) = mpsc::channel(16);
+        let writer = tokio::spawn(run_writer(
+            rx,
+            Arc::clone(&sink) as Arc<dyn BatchSink>,
+            1,
+            Duration::from_secs(60),
+            Arc::new(Progress::default()),
+        ));
+        // a and b introduce their collections: they may overlap. c names b's collection: it
+        // waits for b. d deletes a tree: alone. e comes after d.
+        tx.send(output("a", "A", true)).await.unwrap();
+        tx.send(output("b", "B", true)).await.unwrap();
+        tx.send(output("c", "B", false)).await.unwrap();
+        let mut d = output("d", "A", false);
+        d.delete_trees = vec!["gone".into()];
+        tx.send(d).await.unwrap();
+        tx.send(output("e", "A", false)).await.unwrap();
+        drop(tx);
+        let out = writer.await.unwrap().unwrap();
+        assert_eq!(out.outcome.granules_inserted, 5);
+        let log = sink.log.lock().unwrap().clone();
+        let s = spans(&log);
+        assert_eq!(s.len(), 5, "{log:?}");
+        let overlap = |x: &str, y: &str| s[x].0 < s[y].1 && s[y].0 < s[x].1;
+        assert!(overlap("a", "b"), "independent batches overlap: {log:?}");
+        assert!(s["c"].0 > s["b"].1, "c waits for b: {log:?}");
+        for other in ["a", "b", "c", "e"] {
+            assert!(!overlap("d", other), "d is written alone: {log:?}");
+        }
+        assert!(s["e"].0 > s["d"].1, "{log:?}");
+    }
 
     #[test]
     fn titles() {

@@ -49,7 +49,11 @@
 //!   (its size is bounded by depth × fan-out, not by the size of the tree), each run keeps a
 //!   16-byte key per catalog seen and the IDs of the collections emitted, and rows go through
 //!   a bounded channel to one writer task that writes a batch every `batch_granules`
-//!   granules (or 1000 catalogs, or 2 s), so database writes overlap with fetching.
+//!   granules (or 1000 catalogs, or 2 s), so database writes overlap with fetching. Where
+//!   the store allows it (`CrawlState::concurrent_writes`: Postgres), the writer keeps
+//!   several batches in flight, except that a batch waits for every earlier one when its
+//!   granules name a collection an unfinished batch introduced, and a batch deleting
+//!   catalog trees is written alone.
 //! - **Collection stats**: after the walk, when a store is given, `harvest` calls
 //!   `refresh_collection_stats` for the collections it touched.
 //! - **ISO records** (`iso.rs`): then the source's collections without an ISO 19139
@@ -429,6 +433,13 @@ impl ProgressSnapshot {
 pub trait BatchSink: Send + Sync {
     /// Write one batch (atomically, if the sink is a store).
     async fn write(&self, batch: Batch) -> Result<BatchOutcome, CrawlError>;
+
+    /// How many writes a run may keep in flight (see
+    /// [`CrawlState::concurrent_writes`](threddex_store::CrawlState::concurrent_writes)); 1 by
+    /// default.
+    fn concurrent_writes(&self) -> usize {
+        1
+    }
 }
 
 /// A sink writing to a store.
@@ -438,6 +449,10 @@ pub struct StoreSink(pub Arc<dyn Store>);
 impl BatchSink for StoreSink {
     async fn write(&self, batch: Batch) -> Result<BatchOutcome, CrawlError> {
         Ok(self.0.write_batch(&batch).await?)
+    }
+
+    fn concurrent_writes(&self) -> usize {
+        self.0.concurrent_writes()
     }
 }
 

@@ -86,11 +86,17 @@ pub fn is_postgres_url(url: &str) -> bool {
 }
 
 /// Parse a database URL into connection options.
+///
+/// Every connection of the store runs with `jit = off`. The store's statements are index
+/// lookups, but over the 64 granule partitions their estimated costs pass `jit_above_cost`,
+/// and Postgres then compiles each execution: the recount of 200 collections' statistics after
+/// a 200,000-granule harvest spent 1.53 s of its 1.55 s compiling (77 ms without).
 pub(crate) fn parse_options(url: &str) -> Result<PgConnectOptions, StoreError> {
     if !is_postgres_url(url) {
         return Err(StoreError::UnsupportedUrl(url.to_string()));
     }
     PgConnectOptions::from_str(url)
+        .map(|o| o.options([("jit", "off")]))
         .map_err(|e| StoreError::Invalid(format!("bad Postgres URL: {e}")))
 }
 

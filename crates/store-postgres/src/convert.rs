@@ -31,6 +31,20 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
     StoreError::Database(Box::new(err))
 }
 
+/// Whether Postgres aborted the transaction because of another one: 40P01 (deadlock
+/// detected) or 40001 (serialization failure). Nothing of it was written; it can run again.
+pub(crate) fn concurrency_abort(err: &StoreError) -> bool {
+    let StoreError::Database(source) = err else {
+        return false;
+    };
+    match source.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        }
+        _ => false,
+    }
+}
+
 /// Whether a driver error means no connection to the database could be had or kept.
 fn unreachable(err: &sqlx::Error) -> bool {
     matches!(

@@ -123,6 +123,16 @@ impl PostgresStore {
         Ok(value)
     }
 
+    /// A setting (`current_setting(name)`) as the connections of the general pool (writes,
+    /// the crawl state, statistics) see it (diagnostics).
+    pub async fn connection_setting(&self, name: &str) -> Result<String> {
+        sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     /// Close every pooled connection.
     pub async fn close(&self) {
         self.reads.close().await;
@@ -232,6 +242,10 @@ impl CrawlState for PostgresStore {
         let out = write::write_batch(&self.pool, batch).await?;
         self.growth.record(&self.pool, out.granules_inserted);
         Ok(out)
+    }
+
+    fn concurrent_writes(&self) -> usize {
+        write::CONCURRENT_WRITES
     }
 
     async fn refresh_collection_stats(&self, collection_ids: &[String]) -> Result<()> {

@@ -233,7 +233,8 @@ async fn upsert_catalogs(conn: &mut SqliteConnection, rows: &[CatalogState]) -> 
          last_modified = excluded.last_modified, content_hash = excluded.content_hash, \
          last_changed = excluded.last_changed, granule_count = excluded.granule_count, \
          error = excluded.error, next_visit = excluded.next_visit, expires = excluded.expires, \
-         next_change = excluded.next_change",
+         next_change = excluded.next_change \
+         WHERE excluded.status <> 'pending' OR catalogs.status = 'pending'",
         values_clause(rows.len(), COLS)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));

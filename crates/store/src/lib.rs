@@ -203,6 +203,14 @@ pub trait CrawlState: Send + Sync {
     /// deletions. See [`Batch`].
     async fn write_batch(&self, batch: &Batch) -> Result<BatchOutcome>;
 
+    /// How many [`write_batch`](Self::write_batch) calls of one crawl run may be in flight at
+    /// once. 1 (the default): one after the other, for stores whose writes cannot overlap
+    /// (SQLite has one writer). A crawl run never overlaps a batch with one that introduced a
+    /// collection its granules name, or with one that deletes catalog trees.
+    fn concurrent_writes(&self) -> usize {
+        1
+    }
+
     /// Recompute the derived figures of collections (granule count, time extent) from their
     /// granules. Called after harvests and syncs for the collections their batches changed
     /// ([`BatchOutcome::changed_collections`]); only rows whose figures move are written.

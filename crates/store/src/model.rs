@@ -583,7 +583,10 @@ pub struct Granule {
 ///    subtree) get a new [`Collection::views_version`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Batch {
-    /// Catalog crawl states to upsert (by URL).
+    /// Catalog crawl states to upsert (by URL). A pending state (a catalog known but never
+    /// read) does not replace the stored state of a catalog that was read: a listing that
+    /// names a new child and the child's own read may be written by overlapping
+    /// transactions, in either order.
     pub catalogs: Vec<CatalogState>,
     /// Collections to upsert (by ID). An existing collection keeps its description; only
     /// missing fields are filled in.

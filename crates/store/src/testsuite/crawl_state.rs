@@ -193,6 +193,58 @@ pub async fn test_due_catalogs(store: &dyn Store) {
     assert_eq!((none.due.len(), none.known, none.archival), (0, 0, 0));
 }
 
+/// A pending state (a catalog listed by its parent, not yet read) written after the catalog's
+/// own read does not replace it; it replaces another pending state.
+pub async fn test_pending_state_keeps_read_state(store: &dyn Store) {
+    let root = "http://127.0.0.1/s/catalog.xml";
+    let child = "http://127.0.0.1/s/a/catalog.xml";
+    let other = "http://127.0.0.1/s/b/catalog.xml";
+    let s = setup(store, "s", root, "c").await;
+    let read = CatalogState {
+        etag: Some("\"e\"".into()),
+        granule_count: 7,
+        ..fetched(child, s, Some(root), 1)
+    };
+    store
+        .write_batch(&Batch {
+            catalogs: vec![read.clone(), CatalogState::pending(other, s, None, 0)],
+            ..Batch::default()
+        })
+        .await
+        .expect("write reads");
+    // The parent's listing, written after its children's rows.
+    store
+        .write_batch(&Batch {
+            catalogs: vec![
+                CatalogState::pending(child, s, Some(root.into()), 1),
+                CatalogState::pending(other, s, Some(root.into()), 1),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("write listing");
+    assert_eq!(store.catalog(child).await.expect("get"), Some(read.clone()));
+    assert_eq!(
+        store.catalog(other).await.expect("get"),
+        Some(CatalogState::pending(other, s, Some(root.into()), 1)),
+        "a pending state replaces a pending one"
+    );
+    // A failed read replaces a read state as before.
+    let failed = CatalogState {
+        status: CatalogStatus::Failed,
+        error: Some("HTTP 500".into()),
+        ..read.clone()
+    };
+    store
+        .write_batch(&Batch {
+            catalogs: vec![failed.clone()],
+            ..Batch::default()
+        })
+        .await
+        .expect("write failure");
+    assert_eq!(store.catalog(child).await.expect("get"), Some(failed));
+}
+
 /// Derived figures are recomputed from granules; unchanged figures keep `updated_at`.
 pub async fn test_refresh_collection_stats(store: &dyn Store) {
     let cat = "http://127.0.0.1/s/catalog.xml";
@@ -262,6 +314,113 @@ pub async fn test_refresh_collection_stats(store: &dyn Store) {
     assert_eq!((c2.granule_count, c2.end), (5, Some(t(900))));
     assert!(c2.updated_at >= c.updated_at);
     assert_eq!(c2.info, c.info);
+}
+
+/// Over generated histories of writes (granules timed and untimed, with and without ends, ends
+/// before starts, granules re-listed with other times or in other catalogs, complete listings
+/// that drop granules, deleted catalog trees), a refresh leaves each collection's count, first
+/// start and last end equal to what its granule listing says.
+pub async fn test_collection_stats_follow_granules(store: &dyn Store) {
+    let cats: Vec<String> = (0..3)
+        .map(|i| format!("http://127.0.0.1/s/{i}/catalog.xml"))
+        .collect();
+    let src = setup(store, "s", &cats[0], "A").await;
+    store
+        .write_batch(&Batch {
+            catalogs: cats[1..].iter().map(|c| fetched(c, src, None, 0)).collect(),
+            collections: vec![collection("B", src, &cats[0])],
+            ..Batch::default()
+        })
+        .await
+        .expect("setup");
+    let colls = ["A".to_owned(), "B".to_owned()];
+    // First a case made for it: the granule that starts last ends before it starts, and the
+    // last end belongs to a granule that starts long before.
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                Granule {
+                    end: Some(t(1_000)),
+                    ..granule("B", "g/early.nc", &cats[1], Some(t(0)))
+                },
+                Granule {
+                    end: Some(t(10)),
+                    ..granule("B", "g/late.nc", &cats[1], Some(t(5_000)))
+                },
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("write");
+    store
+        .refresh_collection_stats(&colls)
+        .await
+        .expect("refresh");
+    let b = store.collection("B").await.expect("get").expect("B");
+    assert_eq!(
+        (b.granule_count, b.start, b.end),
+        (2, Some(t(0)), Some(t(1_000)))
+    );
+    // xorshift64: deterministic cases without a dependency.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        i64::try_from(state % n).expect("small")
+    };
+    for round in 0..60 {
+        let mut batch = Batch::default();
+        for cat in &cats {
+            if next(10) < 3 {
+                continue;
+            }
+            for _ in 0..next(9) {
+                let coll = &colls[usize::try_from(next(2)).expect("index")];
+                let id = format!("g/{}.nc", next(30));
+                let start = (next(5) > 0).then(|| t(next(200_000)));
+                let end = match (start, next(20)) {
+                    (_, 0..=7) => None,
+                    (Some(s), 8..=11) => Some(s - Duration::seconds(next(20_000) + 1)),
+                    (Some(s), 12..=18) => Some(s + Duration::seconds(next(2_000))),
+                    (Some(s), _) => Some(s + Duration::seconds(next(30_000))),
+                    (None, _) => Some(t(next(300_000))),
+                };
+                batch.granules.push(Granule {
+                    end,
+                    ..granule(coll, &id, cat, start)
+                });
+            }
+            if next(2) == 0 {
+                batch.complete_catalogs.push(cat.clone());
+            }
+        }
+        if next(12) == 0 {
+            let gone = cats[usize::try_from(next(3)).expect("index")].clone();
+            batch.granules.retain(|g| g.catalog_url != gone);
+            batch.complete_catalogs.retain(|c| *c != gone);
+            batch.delete_catalog_trees.push(gone);
+        }
+        store.write_batch(&batch).await.expect("write");
+        store
+            .refresh_collection_stats(&colls)
+            .await
+            .expect("refresh");
+        for id in &colls {
+            let listed = all_granules(store, id).await;
+            let want = (
+                i64::try_from(listed.len()).expect("count"),
+                listed.iter().filter_map(|g| g.start).min(),
+                listed.iter().filter_map(|g| g.end.or(g.start)).max(),
+            );
+            let c = store.collection(id).await.expect("get").expect("stored");
+            assert_eq!(
+                (c.granule_count, c.start, c.end),
+                want,
+                "collection {id} after round {round}"
+            );
+        }
+    }
 }
 
 /// `catalogs_for_collection` lists exactly the catalogs holding the collection's granules.
@@ -419,6 +578,78 @@ pub async fn test_granule_round_trip(store: &dyn Store) {
         vec![bare, plain, odd, same_path]
     );
     assert!(all_granules(store, "no-such-collection").await.is_empty());
+}
+
+/// A complete listing removes what the catalog no longer lists however its granules arrived:
+/// written with the catalog's state in the same batch, in a later batch than its state, named
+/// by granules of a catalog with no state, or moved in from another catalog.
+pub async fn test_complete_listing_whatever_came_before(store: &dyn Store) {
+    let a = "http://127.0.0.1/s/a/catalog.xml";
+    let b = "http://127.0.0.1/s/b/catalog.xml";
+    let c = "http://127.0.0.1/s/c/catalog.xml";
+    let src = setup(store, "s", a, "x").await;
+    // b: its state first, alone; its granules in a later batch, not complete.
+    store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(b, src, None, 0)],
+            ..Batch::default()
+        })
+        .await
+        .expect("b state");
+    store
+        .write_batch(&Batch {
+            granules: vec![
+                granule("x", "b/1.nc", b, Some(t(1))),
+                granule("x", "b/2.nc", b, Some(t(2))),
+                // c has no state: its row comes from the granule.
+                granule("x", "c/1.nc", c, Some(t(3))),
+                granule("x", "c/2.nc", c, Some(t(4))),
+                granule("x", "a/moving.nc", a, Some(t(5))),
+            ],
+            ..Batch::default()
+        })
+        .await
+        .expect("granules");
+    // The granule moves from a to b, read complete with its state.
+    let out = store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(b, src, None, 0)],
+            granules: vec![
+                granule("x", "b/1.nc", b, Some(t(1))),
+                granule("x", "a/moving.nc", b, Some(t(5))),
+            ],
+            complete_catalogs: vec![b.into()],
+            ..Batch::default()
+        })
+        .await
+        .expect("b complete");
+    assert_eq!(out.granules_deleted, 1, "b/2.nc");
+    let out = store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(c, src, None, 0)],
+            granules: vec![granule("x", "c/2.nc", c, Some(t(4)))],
+            complete_catalogs: vec![c.into()],
+            ..Batch::default()
+        })
+        .await
+        .expect("c complete");
+    assert_eq!(out.granules_deleted, 1, "c/1.nc");
+    // b read again, empty.
+    let out = store
+        .write_batch(&Batch {
+            catalogs: vec![fetched(b, src, None, 0)],
+            complete_catalogs: vec![b.into()],
+            ..Batch::default()
+        })
+        .await
+        .expect("b empty");
+    assert_eq!(out.granules_deleted, 2, "b/1.nc and the moved one");
+    let left: Vec<String> = all_granules(store, "x")
+        .await
+        .into_iter()
+        .map(|g| g.granule_id)
+        .collect();
+    assert_eq!(left, vec!["c/2.nc".to_owned()]);
 }
 
 /// `complete_catalogs` deletes the vanished granules of that catalog only.
