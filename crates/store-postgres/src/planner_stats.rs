@@ -7,7 +7,7 @@
 //! The store counts the granules it inserts and runs `ANALYZE granules` in the background
 //! whenever they reach the number the statistics last counted (the table has doubled since),
 //! at least [`MIN_GROWTH`]: a handful of times over a load of any size, none on a table that
-//! grows slowly.
+//! grows slowly. These analyses take a coarse sample (statistics target 10).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -73,7 +73,17 @@ impl GrowthAnalyze {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        sqlx::query("ANALYZE granules").execute(pool).await?;
+        // A coarse sample (statistics target 10: 3,000 rows per partition, not 30,000): these
+        // statistics only need to tell the planner how large the table has grown, a later
+        // analysis (the end of a large harvest, autovacuum) takes the full sample, and the
+        // full one cost 2.0 s of the database's CPU over a 1,000,000-granule harvest, beside
+        // its writes.
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET LOCAL default_statistics_target = 10")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("ANALYZE granules").execute(&mut *tx).await?;
+        tx.commit().await?;
         self.since.fetch_sub(since, Ordering::Relaxed);
         self.known.store(counted + since, Ordering::Relaxed);
         self.runs.fetch_add(1, Ordering::Relaxed);
