@@ -399,6 +399,24 @@ struct Writes {
     total: BatchOutcome,
 }
 
+/// Write one batch, logging its size and time at debug.
+async fn write_logged(
+    sink: &dyn BatchSink,
+    batch: Batch,
+    granules: usize,
+    catalogs: usize,
+) -> Result<BatchOutcome, CrawlError> {
+    let t = Instant::now();
+    let o = sink.write(batch).await?;
+    tracing::debug!(
+        granules,
+        catalogs,
+        elapsed_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "batch written"
+    );
+    Ok(o)
+}
+
 impl Writes {
     fn new(sink: Arc<dyn BatchSink>, progress: Arc<Progress>) -> Self {
         let max = sink.concurrent_writes().max(1);
@@ -437,20 +455,20 @@ impl Writes {
         while self.running.len() >= self.max {
             self.wait_one().await?;
         }
-        let introduced: Vec<String> = b.collections.iter().map(|c| c.id.clone()).collect();
         let catalogs = b.catalogs.len();
+        if self.max == 1 {
+            // One at a time: written here, as the writer's own work (no task, no batch kept
+            // in memory beside the one being gathered meanwhile).
+            let o = write_logged(&*self.sink, b, granules, catalogs).await?;
+            self.total.add(&o);
+            self.progress.add_inserted(o.granules_inserted);
+            return Ok(());
+        }
+        let introduced: Vec<String> = b.collections.iter().map(|c| c.id.clone()).collect();
         let sink = Arc::clone(&self.sink);
-        let handle = self.running.spawn(async move {
-            let t = Instant::now();
-            let o = sink.write(b).await?;
-            tracing::debug!(
-                granules,
-                catalogs,
-                elapsed_us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
-                "batch written"
-            );
-            Ok(o)
-        });
+        let handle = self
+            .running
+            .spawn(async move { write_logged(&*sink, b, granules, catalogs).await });
         if !introduced.is_empty() {
             self.introduced.insert(handle.id(), introduced);
         }
