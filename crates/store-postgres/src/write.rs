@@ -540,6 +540,67 @@ async fn refresh_locked(conn: &mut PgConnection, ids: &[String]) -> Result<(), S
 mod tests {
     use super::*;
 
+    /// One statement of a transaction that already holds a row lock, returning its error (the
+    /// transaction is rolled back either way, releasing its locks).
+    #[cfg(feature = "testdb")]
+    async fn lock_second(
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        k: i32,
+    ) -> Option<sqlx::Error> {
+        let r = sqlx::query("UPDATE t SET k = k WHERE k = $1")
+            .bind(k)
+            .execute(&mut *tx)
+            .await;
+        let _ = tx.rollback().await;
+        r.err()
+    }
+
+    /// A real deadlock between two transactions is an error that `write_batch` writes again;
+    /// other errors are not.
+    #[cfg(feature = "testdb")]
+    #[tokio::test]
+    async fn deadlocks_are_written_again() {
+        let (url, _db) = crate::testdb::fresh_database().await;
+        let pool = PgPool::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (k int PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (1), (2)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut a = pool.begin().await.unwrap();
+        let mut b = pool.begin().await.unwrap();
+        for (tx, k) in [(&mut a, 1), (&mut b, 2)] {
+            sqlx::query("UPDATE t SET k = k WHERE k = $1")
+                .bind(k)
+                .execute(&mut **tx)
+                .await
+                .unwrap();
+        }
+        // Each now waits for the other's row: Postgres aborts one of them.
+        let (ea, eb) = tokio::join!(
+            tokio::spawn(lock_second(a, 2)),
+            tokio::spawn(lock_second(b, 1))
+        );
+        let errors: Vec<StoreError> = [ea.unwrap(), eb.unwrap()]
+            .into_iter()
+            .flatten()
+            .map(db_err)
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(crate::convert::concurrency_abort(&errors[0]), "{errors:?}");
+        assert!(!crate::convert::concurrency_abort(&StoreError::Invalid(
+            "bad".into()
+        )));
+        let other = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(!crate::convert::concurrency_abort(&db_err(other)));
+    }
+
     #[test]
     fn repeated_collections_merge_like_sequential_upserts() {
         let first = CollectionUpsert {
