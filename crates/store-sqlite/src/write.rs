@@ -526,25 +526,40 @@ pub(crate) async fn refresh_collection_stats(pool: &SqlitePool, ids: &[String]) 
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let now = ts_to_db(Utc::now());
     let mut seen = HashSet::new();
+    // Nothing counts the collection's granules: the timed ones are the sum of its
+    // `granule_days` rows (kept by triggers), the untimed ones (start = NO_START) an index
+    // range, the first and last start the ends of the primary key's start range, and the
+    // last end is found among the granules starting within `max_span` (an upper bound of
+    // end - start, widened by every write) of the last start; only if none of those ends
+    // reaches the last start (ends before starts) are all the timed granules read.
     for id in ids.iter().filter(|id| seen.insert(id.as_str())) {
         sqlx::query(
-            "UPDATE collections SET max_span = max(0, coalesce((SELECT max(g.end_time - g.start_time) \
-             FROM granules g WHERE g.collection_key = collections.key AND g.start_time > ?2), 0)) \
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(NO_START)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "UPDATE collections SET granule_count = a.n, start_time = a.s, end_time = a.e, \
-             updated_at = ?2 \
-             FROM (SELECT count(*) AS n, min(nullif(g.start_time, ?3)) AS s, \
-                          max(coalesce(g.end_time, nullif(g.start_time, ?3))) AS e \
-                   FROM granules g WHERE g.collection_key = \
-                        (SELECT key FROM collections WHERE id = ?1)) AS a \
-             WHERE collections.id = ?1 AND (collections.granule_count IS NOT a.n \
+            "WITH c AS (SELECT key, max_span FROM collections WHERE id = ?1), \
+             b AS (SELECT \
+                 (SELECT coalesce(sum(d.n), 0) FROM granule_days d, c \
+                  WHERE d.collection_key = c.key) AS timed, \
+                 (SELECT count(*) FROM granules g, c \
+                  WHERE g.collection_key = c.key AND g.start_time = ?3) AS untimed, \
+                 (SELECT max(g.end_time) FROM granules g, c \
+                  WHERE g.collection_key = c.key AND g.start_time = ?3) AS untimed_end, \
+                 (SELECT g.start_time FROM granules g, c \
+                  WHERE g.collection_key = c.key AND g.start_time > ?3 \
+                  ORDER BY g.start_time LIMIT 1) AS first, \
+                 (SELECT g.start_time FROM granules g, c \
+                  WHERE g.collection_key = c.key AND g.start_time > ?3 \
+                  ORDER BY g.start_time DESC LIMIT 1) AS last), \
+             w AS (SELECT (SELECT max(coalesce(g.end_time, g.start_time)) FROM granules g \
+                  WHERE g.collection_key = c.key AND g.start_time > ?3 \
+                    AND g.start_time >= b.last - c.max_span) AS e FROM b, c), \
+             t AS (SELECT CASE WHEN w.e >= b.last THEN w.e ELSE \
+                 (SELECT max(coalesce(g.end_time, g.start_time)) FROM granules g, c \
+                  WHERE g.collection_key = c.key AND g.start_time > ?3) END AS e FROM w, b), \
+             a AS (SELECT b.timed + b.untimed AS n, b.first AS s, \
+                 CASE WHEN b.untimed_end IS NULL THEN t.e WHEN t.e IS NULL THEN b.untimed_end \
+                      ELSE max(t.e, b.untimed_end) END AS e FROM b, t) \
+             UPDATE collections SET granule_count = a.n, start_time = a.s, end_time = a.e, \
+                 updated_at = ?2 \
+             FROM a WHERE collections.id = ?1 AND (collections.granule_count IS NOT a.n \
                 OR collections.start_time IS NOT a.s OR collections.end_time IS NOT a.e)",
         )
         .bind(id)
