@@ -185,16 +185,10 @@ for name in $ONLY; do
       run threddex "$bin/threddex" -q harvest @URL@ --db "sqlite://$db" "${harvest_flags[@]}"
       read -r digest found < <(threddex_digest "$db")
       ;;
-    threddex-pg)
+    threddex-pg | threddex-pg-migrated)
       psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb"
-      run threddex-pg "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
-      found=$(psql -tA "$PG_URL/$pgdb" -c 'SELECT count(*) FROM granules')
-      digest=-
-      ;;
-    threddex-pg-migrated)
-      psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb"
-      "$bin/threddex" -q migrate --db "$PG_URL/$pgdb"
-      run threddex-pg-migrated "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
+      if [ "$name" = threddex-pg-migrated ]; then "$bin/threddex" -q migrate --db "$PG_URL/$pgdb"; fi
+      run "$name" "$bin/threddex" -q harvest @URL@ --db "$PG_URL/$pgdb" "${harvest_flags[@]}"
       found=$(psql -tA "$PG_URL/$pgdb" -c 'SELECT count(*) FROM granules')
       digest=-
       ;;

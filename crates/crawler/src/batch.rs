@@ -400,12 +400,8 @@ struct Writes {
 }
 
 /// Write one batch, logging its size and time at debug.
-async fn write_logged(
-    sink: &dyn BatchSink,
-    batch: Batch,
-    granules: usize,
-    catalogs: usize,
-) -> Result<BatchOutcome, CrawlError> {
+async fn write_logged(sink: &dyn BatchSink, batch: Batch) -> Result<BatchOutcome, CrawlError> {
+    let (granules, catalogs) = (batch.granules.len(), batch.catalogs.len());
     let t = Instant::now();
     let o = sink.write(batch).await?;
     tracing::debug!(
@@ -455,20 +451,18 @@ impl Writes {
         while self.running.len() >= self.max {
             self.wait_one().await?;
         }
-        let catalogs = b.catalogs.len();
         if self.max == 1 {
             // One at a time: written here, as the writer's own work (no task, no batch kept
             // in memory beside the one being gathered meanwhile).
-            let o = write_logged(&*self.sink, b, granules, catalogs).await?;
-            self.total.add(&o);
-            self.progress.add_inserted(o.granules_inserted);
+            let o = write_logged(&*self.sink, b).await?;
+            self.record(&o);
             return Ok(());
         }
         let introduced: Vec<String> = b.collections.iter().map(|c| c.id.clone()).collect();
         let sink = Arc::clone(&self.sink);
         let handle = self
             .running
-            .spawn(async move { write_logged(&*sink, b, granules, catalogs).await });
+            .spawn(async move { write_logged(&*sink, b).await });
         if !introduced.is_empty() {
             self.introduced.insert(handle.id(), introduced);
         }
@@ -499,10 +493,14 @@ impl Writes {
         let (id, result) =
             done.map_err(|e| CrawlError::Internal(format!("batch write task failed: {e}")))?;
         self.introduced.remove(&id);
-        let o = result?;
-        self.total.add(&o);
-        self.progress.add_inserted(o.granules_inserted);
+        self.record(&result?);
         Ok(())
+    }
+
+    /// Count a finished write in the run's totals and progress.
+    fn record(&mut self, o: &BatchOutcome) {
+        self.total.add(o);
+        self.progress.add_inserted(o.granules_inserted);
     }
 }
 

@@ -760,7 +760,7 @@ pub(super) fn link_pairs(rows: &[GranuleRow<'_>]) -> std::collections::BTreeSet<
 /// Set `has_granules` on the catalogs of `rows` (before they are written, so a concurrent
 /// batch completing one of these catalogs either sees the flag or waits for this one); returns
 /// the keys of those that had it unset: no granule named them before this transaction.
-pub(crate) async fn mark_catalogs_with_granules(
+pub(super) async fn mark_catalogs_with_granules(
     conn: &mut PgConnection,
     rows: &[GranuleRow<'_>],
 ) -> Result<HashSet<i64>, StoreError> {
